@@ -1,0 +1,1 @@
+"""chargesite: charging-infrastructure siting simulator."""
