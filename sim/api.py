@@ -1,0 +1,200 @@
+"""One call from Python: run a scenario and get its results (for notebooks).
+
+>>> from sim.api import run
+>>> result = run("configs/default.yaml", replications=2)   # doctest: +SKIP
+>>> result.summary["strategies"]["coverage-greedy"]["metrics"]["difficulty_index"]
+>>> result.selected.explore()                               # a GeoDataFrame
+
+The command line's ``chargesite run`` is this function plus writing the output folder
+(:func:`sim.output.write_outputs`).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from sim.config import Scenario, load_config
+from sim.experiment import (
+    Prepared,
+    Progress,
+    UnitResult,
+    _no_progress,
+    aggregate,
+    make_plans,
+    prepare,
+    run_experiment,
+    sessions_frame,
+)
+from sim.layers import candidates_layer, roads_layer, selected_layer, zones_layer
+from sim.metrics import METRICS
+from sim.siting.plan import Plan
+
+__all__ = ["RunResult", "run"]
+
+_VERSIONED = ("chargesite", "numpy", "scipy", "pandas", "simpy", "osmnx", "pyrosm", "highspy",
+              "geopandas", "shapely")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run produced.
+
+    Attributes
+    ----------
+    scenario
+        The validated scenario (every default filled in).
+    summary
+        The content of ``summary.json``.
+    per_replication
+        One row per (strategy, replication), a column per metric.
+    sessions
+        One row per charging attempt (``sessions.parquet``).
+    candidates, selected, zones, roads
+        The layers of ``sites.gpkg`` (EPSG:4326).
+    plans
+        The plan of each strategy.
+    prepared
+        Static inputs (region, travel times, expected demand).
+    units
+        Raw per-unit results (logs, per-site statistics).
+    """
+
+    scenario: Scenario
+    summary: dict[str, Any]
+    per_replication: pd.DataFrame
+    sessions: pd.DataFrame
+    candidates: gpd.GeoDataFrame
+    selected: gpd.GeoDataFrame
+    zones: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame
+    plans: dict[str, Plan]
+    prepared: Prepared
+    units: list[UnitResult]
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    return x
+
+
+def provenance(prep: Prepared, /) -> dict[str, Any]:
+    """Versions, data checksums and region facts (no wall-clock time, so that the
+    same inputs give a byte-identical summary)."""
+    versions = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": platform.python_version(),
+        "versions": versions,
+        "data_sha256": dict(sorted(prep.checksums.items())),
+        "region": prep.region.name,
+        "region_notes": list(prep.region.notes),
+        "crs": prep.region.crs,
+    }
+
+
+def build_summary(
+    prep: Prepared, plans: dict[str, Plan], per_rep: pd.DataFrame, replications: int, /
+) -> dict[str, Any]:
+    """The ``summary.json`` document."""
+    agg = aggregate(per_rep)
+    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+    strategies: dict[str, Any] = {}
+    for name, plan in plans.items():
+        strategies[name] = {
+            "model": plan.model,
+            "sites": ids[plan.candidate].tolist(),
+            "ports": plan.ports.tolist(),
+            "cost_cny": plan.cost_cny,
+            "solver": {"objective": plan.objective, "optimal": plan.optimal, "gap": plan.gap},
+            "metrics": agg[name],
+        }
+    sc = prep.scenario
+    return _clean(
+        {
+            "scenario": sc.name,
+            "seed": sc.seed,
+            "replications": replications,
+            "days": sc.demand.days,
+            "strategies": strategies,
+            "provenance": provenance(prep),
+        }
+    )
+
+
+def run(
+    config: Scenario | str | Path,
+    /,
+    *,
+    seed: int | None = None,
+    replications: int | None = None,
+    progress: Progress = _no_progress,
+) -> RunResult:
+    """Run a scenario: region, demand, siting, simulation, scores.
+
+    Parameters
+    ----------
+    config
+        A scenario YAML path or a validated :class:`~sim.config.Scenario`.
+    seed
+        Overrides ``seed``.
+    replications
+        Overrides ``simulation.replications``.
+    progress
+        Called as ``progress(label, done, total)`` while it works.
+
+    Returns
+    -------
+    RunResult
+    """
+    scenario = config if isinstance(config, Scenario) else load_config(config)
+    if seed is not None or replications is not None:
+        sim_cfg = scenario.simulation
+        if replications is not None:
+            sim_cfg = sim_cfg.model_copy(update={"replications": replications})
+        scenario = scenario.model_copy(
+            update={
+                "seed": scenario.seed if seed is None else seed,
+                "simulation": sim_cfg,
+            }
+        )
+    reps = scenario.simulation.replications
+    prep = prepare(scenario, progress=progress)
+    progress("siting", 0, 1)
+    plans = make_plans(prep)
+    units = run_experiment(prep, plans, replications=reps, progress=progress)
+    per_rep = pd.DataFrame(
+        [{"strategy": u.strategy, "replication": u.replication, **u.metrics} for u in units],
+        columns=["strategy", "replication", *METRICS],
+    )
+    per_rep[list(METRICS)] = per_rep[list(METRICS)].astype(float)
+    summary = build_summary(prep, plans, per_rep, reps)
+    return RunResult(
+        scenario=scenario,
+        summary=summary,
+        per_replication=per_rep,
+        sessions=sessions_frame(prep, plans, units),
+        candidates=candidates_layer(prep, plans),
+        selected=selected_layer(prep, plans, units),
+        zones=zones_layer(prep, plans, units),
+        roads=roads_layer(prep),
+        plans=plans,
+        prepared=prep,
+        units=units,
+    )

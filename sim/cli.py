@@ -1,0 +1,202 @@
+"""The ``chargesite`` command line (typer + rich).
+
+Bad input of any kind (config, data files, arguments) ends with one message naming the
+problem on stderr and exit status 2, without a traceback and without writing outputs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.errors import UserInputError
+
+app = typer.Typer(
+    name="chargesite",
+    help="Charging-infrastructure siting simulator: OSM networks, demand, siting, SimPy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+T = TypeVar("T")
+
+#: Metrics shown in the terminal comparison table (all are in summary.json).
+_TABLE_METRICS = (
+    ("difficulty_index", "difficulty", "{:.1f}"),
+    ("unserved_share", "unserved", "{:.1%}"),
+    ("wait_mean_min", "wait min", "{:.1f}"),
+    ("wait_p95_min", "wait p95", "{:.1f}"),
+    ("access_time_mean_min", "access min", "{:.1f}"),
+    ("coverage_share", "coverage", "{:.1%}"),
+    ("utilization_mean", "util", "{:.1%}"),
+    ("energy_served_kwh", "kWh", "{:,.0f}"),
+)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except UserInputError as exc:
+        _fail(str(exc).replace("[", "\\["))
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def update(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=max(total, 1))
+
+        yield update
+
+
+def _fmt(metric: dict[str, Any], pattern: str) -> str:
+    mean = metric.get("mean")
+    if mean is None:
+        return "-"
+    text = pattern.format(mean)
+    lo, hi = metric.get("ci95", [None, None])
+    if lo is not None and hi is not None and hi > lo:
+        text += f" ±{pattern.format((hi - lo) / 2).lstrip()}"
+    return text
+
+
+def comparison_table(summary: dict[str, Any], /) -> Table:
+    """Rich table of strategies x key metrics (mean ± half-width of the 95% CI)."""
+    reps = summary.get("replications", 1)
+    table = Table(
+        title=f"{summary['scenario']}: {reps} replication(s), "
+        f"{summary.get('days', '?')} day(s), seed {summary['seed']}",
+        caption="mean ± 95% CI half-width; difficulty 0 = easy, 100 = impossible",
+    )
+    table.add_column("strategy", style="bold")
+    table.add_column("sites", justify="right")
+    for _, label, _ in _TABLE_METRICS:
+        table.add_column(label, justify="right")
+    for name, s in summary["strategies"].items():
+        table.add_row(
+            name,
+            str(len(s["sites"])),
+            *(_fmt(s["metrics"][m], p) for m, _, p in _TABLE_METRICS),
+        )
+    return table
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default out/<name>).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Override the seed.")] = None,
+    replications: Annotated[
+        int | None, typer.Option(min=1, help="Override simulation.replications.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
+    ] = None,
+) -> None:
+    """Run a scenario and write its output folder."""
+    from sim.api import run as run_scenario
+    from sim.config import load_config
+    from sim.output import write_outputs
+
+    with _user_errors():
+        if workers != 1 or scheduler is not None:
+            raise UserInputError(
+                "--workers and --scheduler are not available in this version; "
+                "run in-process (omit them)"
+            )
+        scenario = load_config(config)
+        target = out_dir if out_dir is not None else scenario.out_dir
+        with _progress() as progress:
+            result = run_scenario(
+                scenario, seed=seed, replications=replications, progress=progress
+            )
+            progress("writing outputs", 0, 1)
+            write_outputs(result, target)
+    out.print(comparison_table(result.summary))
+    for note in result.prepared.region.notes:
+        out.print(f"[dim]note: {note}[/]", highlight=False)
+    out.print(f"results written to [bold]{target}[/]")
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+    """Check a scenario and the data it names; say what was found."""
+    from sim.config import load_config
+    from sim.experiment import prepare
+
+    with _user_errors():
+        scenario = load_config(config)
+        with _progress() as progress:
+            prep = prepare(scenario, progress=progress)
+    from sim.region import describe_region
+
+    facts = describe_region(prep.region)
+    table = Table(title=f"{scenario.name}: configuration is valid", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("found")
+    for key, value in facts.items():
+        if key == "notes":
+            continue
+        table.add_row(str(key), _plain(value))
+    res = scenario.demand.residential
+    table.add_row(
+        "EVs without home charging", f"{prep.homes.evs_without_home_charging(res).sum():,.0f}"
+    )
+    table.add_row("public sessions per day", f"{prep.weight.sum():,.1f}")
+    table.add_row("strategies", ", ".join(s.name for s in scenario.strategies))
+    out.print(table)
+    for note in facts.get("notes", []) or []:
+        out.print(f"[dim]note: {note}[/]", highlight=False)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) or "none"
+    return str(value)
+
+
+@app.command()
+def reference() -> None:
+    """Print the reference of every scenario key (Markdown)."""
+    from sim.config import reference_markdown
+
+    sys.stdout.write(reference_markdown() + "\n")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    """Console entry point."""
+    app()

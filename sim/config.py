@@ -1,0 +1,753 @@
+"""Scenario configuration: the only module that reads YAML.
+
+A scenario YAML is loaded with :func:`load_config` into a frozen :class:`Scenario`
+(pydantic v2).  Everything is validated on load: unknown keys (with a did-you-mean),
+wrong types, out-of-range values and missing files become one :class:`ConfigError`
+naming the file, the key path, the value and what was expected.  Every default is
+filled in and written back with the results (``config.resolved.yaml``).
+
+Units are part of the key names (``_min``, ``_kw``, ``_kwh``, ``_m``) or stated in the
+field description; :func:`reference_markdown` renders the reference of every key from
+the model itself, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sim.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_HOURLY_WEEKDAY",
+    "DEFAULT_HOURLY_WEEKEND",
+    "Scenario",
+    "dump_resolved",
+    "load_config",
+    "parse_config",
+    "reference_markdown",
+]
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+
+# Share of a day's public residential charging sessions starting in each hour (0-23).
+# Shape from the Beijing private-EV study summarised in shared/calibration-facts.md §4
+# (weekday peaks 7-9 and 17-19; owners without home charging mostly charge in the
+# afternoon and evening, China Consumer Association survey).  Relative weights; they are
+# normalised on use.
+DEFAULT_HOURLY_WEEKDAY: tuple[float, ...] = (
+    1.0, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 3.5, 3.5, 3.0, 3.0,
+    3.5, 4.0, 4.5, 5.0, 5.5, 6.5, 7.5, 8.0, 7.0, 5.5, 3.5, 2.0,
+)  # fmt: skip
+DEFAULT_HOURLY_WEEKEND: tuple[float, ...] = (
+    1.5, 0.8, 0.5, 0.3, 0.3, 0.4, 0.8, 1.5, 2.5, 4.0, 5.0, 5.5,
+    5.5, 5.5, 5.5, 5.5, 5.5, 6.0, 6.5, 6.5, 5.5, 4.5, 3.0, 2.0,
+)  # fmt: skip
+
+
+class _Section(BaseModel):
+    """Base of every config section: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+# --------------------------------------------------------------------------- region
+
+
+class HousingConfig(_Section):
+    """How households are estimated from OSM buildings and zones."""
+
+    floor_area_per_household_m2: PositiveFloat = Field(
+        90.0,
+        description="Gross floor area per dwelling in apartment buildings (m^2): "
+        "households = footprint x levels / this.",
+    )
+    default_levels: dict[str, PositiveFloat] = Field(
+        default_factory=lambda: {
+            "apartments": 6.0,
+            "residential": 4.0,
+            "dormitory": 6.0,
+            "terrace": 2.0,
+            "house": 1.0,
+            "detached": 1.0,
+            "semidetached_house": 1.0,
+            "bungalow": 1.0,
+            "yes": 2.0,
+        },
+        description="Levels assumed per OSM building tag when building:levels is missing.",
+    )
+    households_per_house: PositiveFloat = Field(
+        1.0, description="Households in a detached-type house (house, detached, bungalow...)."
+    )
+    min_footprint_m2: Annotated[float, Field(ge=0.0)] = Field(
+        20.0, description="Building outlines smaller than this (m^2) are ignored (sheds)."
+    )
+    zone_density_households_per_ha: Annotated[float, Field(ge=0.0)] = Field(
+        40.0,
+        description="Fallback for a residential zone without mapped buildings "
+        "(households per hectare).",
+    )
+    road_density_households_per_km: Annotated[float, Field(ge=0.0)] = Field(
+        120.0,
+        description="Fallback when the extract has neither residential landuse nor "
+        "residential buildings: households per km of residential street.",
+    )
+
+
+class RegionConfig(_Section):
+    """Where the road network and zones come from: exactly one of sample/file/place/bbox."""
+
+    sample: Literal["kotka"] | None = Field(
+        None, description="The OSM extract bundled in the pyrosm wheel (Kotka, Finland)."
+    )
+    file: Path | None = Field(
+        None,
+        description="Local OSM extract (.osm.pbf, .osm, .osm.bz2); relative to the YAML file.",
+    )
+    place: str | None = Field(
+        None, description="Place name geocoded and downloaded through osmnx (online; cached)."
+    )
+    bbox: tuple[float, float, float, float] | None = Field(
+        None,
+        description="[west, south, east, north] in degrees (EPSG:4326), downloaded "
+        "through osmnx (online; cached).",
+    )
+    cache_dir: Path = Field(
+        Path("maps/cache"),
+        description="Download cache for place/bbox regions; relative to the working directory.",
+    )
+    housing: HousingConfig = Field(default_factory=HousingConfig)
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> RegionConfig:
+        given = [k for k in ("sample", "file", "place", "bbox") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "exactly one of sample, file, place, bbox is required"
+                + (f" (got {', '.join(given)})" if given else " (got none)")
+            )
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError(
+                    f"bbox {list(self.bbox)} must be [west, south, east, north] with "
+                    "west < east in [-180, 180] and south < north in [-90, 90]"
+                )
+        return self
+
+
+# --------------------------------------------------------------------------- demand
+
+
+class ResidentialDemandConfig(_Section):
+    """Public charging demand of residents who cannot charge at home."""
+
+    enabled: bool = Field(True, description="Generate residential sessions.")
+    cars_per_household: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.5, description="Private cars per household."
+    )
+    ev_share: Fraction = Field(0.25, description="Share of private cars that are EVs (0-1).")
+    no_home_charging_share: dict[Literal["apartment", "house"], Fraction] = Field(
+        default_factory=lambda: {"apartment": 0.7, "house": 0.2},
+        description="Share of EVs without a home charger, by housing type (0-1). EVCIPA "
+        "2020 survey: 31.5% of owners had none on average; apartment compounds far more.",
+    )
+    public_charges_per_week: Annotated[float, Field(ge=0.0, le=21.0)] = Field(
+        1.2,
+        description="Public charging sessions per week of an EV without home charging "
+        "(China Consumer Association survey: 4-6 per month).",
+    )
+    energy_kwh_mean: PositiveFloat = Field(
+        25.0,
+        description="Mean energy asked per session (kWh); ~24-25 kWh per session in "
+        "national 2026 holiday statistics.",
+    )
+    energy_kwh_cv: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
+        0.35, description="Coefficient of variation of the session energy (gamma distributed)."
+    )
+    patience_min_mean: PositiveFloat = Field(
+        30.0, description="Mean time a resident waits in a queue before leaving (min)."
+    )
+    patience_min_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.5, description="Coefficient of variation of patience (lognormal)."
+    )
+    hourly_weekday: tuple[float, ...] = Field(
+        DEFAULT_HOURLY_WEEKDAY,
+        description="24 relative weights: share of weekday sessions starting in each hour.",
+    )
+    hourly_weekend: tuple[float, ...] = Field(
+        DEFAULT_HOURLY_WEEKEND,
+        description="24 relative weights: share of weekend sessions starting in each hour.",
+    )
+
+    @field_validator("hourly_weekday", "hourly_weekend")
+    @classmethod
+    def _profile(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != 24:
+            raise ValueError(f"needs 24 hourly weights, got {len(v)}")
+        if any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError("weights must be >= 0 and not all zero")
+        return v
+
+
+class DemandConfig(_Section):
+    """Charging demand over the simulated period."""
+
+    days: Annotated[int, Field(ge=1, le=366)] = Field(7, description="Simulated days.")
+    start_weekday: Annotated[int, Field(ge=0, le=6)] = Field(
+        0, description="Weekday of the first simulated day (0 = Monday)."
+    )
+    residential: ResidentialDemandConfig = Field(default_factory=ResidentialDemandConfig)
+
+
+# --------------------------------------------------------------------------- vehicles
+
+
+class VehicleClassConfig(_Section):
+    """One class of the EV fleet."""
+
+    name: str = Field(description="Label of the class.")
+    share: Fraction = Field(description="Share of the fleet (shares are normalised).")
+    battery_kwh: PositiveFloat = Field(description="Usable battery capacity (kWh).")
+    consumption_kwh_per_km: PositiveFloat = Field(description="Energy use (kWh/km).")
+    max_ac_kw: PositiveFloat = Field(description="Maximum AC charging power (kW).")
+    max_dc_kw: PositiveFloat = Field(description="Maximum DC charging power (kW).")
+
+
+def _default_fleet() -> list[VehicleClassConfig]:
+    # Typical Chinese models (shared/calibration-facts.md §4): BYD Seagull 30/38.9 kWh,
+    # ~0.10 kWh/km CLTC; Model Y standard range 60 kWh.  Powers are manufacturer figures
+    # rounded; real-world consumption is taken ~30% above CLTC.
+    return [
+        VehicleClassConfig(name="small", share=0.4, battery_kwh=38.0,
+                           consumption_kwh_per_km=0.13, max_ac_kw=6.6, max_dc_kw=40.0),
+        VehicleClassConfig(name="mid", share=0.45, battery_kwh=60.0,
+                           consumption_kwh_per_km=0.15, max_ac_kw=7.0, max_dc_kw=120.0),
+        VehicleClassConfig(name="large", share=0.15, battery_kwh=85.0,
+                           consumption_kwh_per_km=0.18, max_ac_kw=11.0, max_dc_kw=250.0),
+    ]  # fmt: skip
+
+
+class VehiclesConfig(_Section):
+    """The EV fleet mix."""
+
+    fleet: list[VehicleClassConfig] = Field(default_factory=_default_fleet)
+
+    @field_validator("fleet")
+    @classmethod
+    def _fleet(cls, v: list[VehicleClassConfig]) -> list[VehicleClassConfig]:
+        if not v:
+            raise ValueError("needs at least one vehicle class")
+        if sum(c.share for c in v) <= 0:
+            raise ValueError("shares must not all be zero")
+        names = [c.name for c in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"vehicle class names must be unique, got {names}")
+        return v
+
+
+# --------------------------------------------------------------------------- chargers
+
+
+class ChargerClassConfig(_Section):
+    """A charger (port) class."""
+
+    power_kw: PositiveFloat = Field(description="Rated power per port (kW).")
+    current: Literal["ac", "dc"] = Field(description="AC (vehicle's on-board charger) or DC.")
+    cost_per_port_cny: Annotated[float, Field(ge=0.0)] = Field(
+        0.0, description="Capital cost per port (CNY)."
+    )
+
+
+def _default_charger_classes() -> dict[str, ChargerClassConfig]:
+    # Costs: shared/calibration-facts.md §7 (120 kW DC 30-50k CNY, 30 kW ~23.4k CNY);
+    # AC 7 kW and 480 kW costs were not found and are assumptions.
+    return {
+        "ac7": ChargerClassConfig(power_kw=7.0, current="ac", cost_per_port_cny=5_000.0),
+        "dc60": ChargerClassConfig(power_kw=60.0, current="dc", cost_per_port_cny=30_000.0),
+        "dc120": ChargerClassConfig(power_kw=120.0, current="dc", cost_per_port_cny=45_000.0),
+        "dc480": ChargerClassConfig(power_kw=480.0, current="dc", cost_per_port_cny=250_000.0),
+    }
+
+
+class ChargersConfig(_Section):
+    """Charger classes and the default equipment of a new site."""
+
+    classes: dict[str, ChargerClassConfig] = Field(default_factory=_default_charger_classes)
+    default_class: str = Field("dc60", description="Class of a new site's ports.")
+    ports_per_site: Annotated[int, Field(ge=1, le=500)] = Field(
+        4, description="Ports at a new site unless a strategy says otherwise."
+    )
+    site_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
+        200_000.0, description="Fixed cost of opening a site (grid connection, works; CNY)."
+    )
+
+    @model_validator(mode="after")
+    def _default_known(self) -> ChargersConfig:
+        if self.default_class not in self.classes:
+            raise ValueError(
+                f"default_class {self.default_class!r} is not one of the classes "
+                f"{sorted(self.classes)}"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+class CandidatesConfig(_Section):
+    """Which places may receive chargers."""
+
+    kinds: tuple[Literal["parking", "fuel", "services", "rest_area", "charging_station"], ...] = (
+        Field(
+            ("parking", "fuel", "services", "rest_area", "charging_station"),
+            description="OSM feature kinds taken as candidate sites.",
+        )
+    )
+    file: Path | None = Field(
+        None,
+        description="User CSV (id,name,lon,lat[,ports]) or GeoJSON of proposed sites; "
+        "relative to the YAML file.",
+    )
+    network_nodes: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        0, description="Extra candidates: this many road nodes spread over the network."
+    )
+    max_snap_m: PositiveFloat = Field(
+        1000.0, description="Candidates farther than this from the road network are dropped (m)."
+    )
+    existing_ports_default: Annotated[int, Field(ge=1, le=500)] = Field(
+        2, description="Ports assumed at an existing OSM charging station without capacity."
+    )
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+class StrategyConfig(_Section):
+    """One siting strategy to compare."""
+
+    name: str = Field(description="Label in outputs (unique).")
+    model: str | None = Field(
+        None, description="Siting model (see docs/siting.md); defaults to the name."
+    )
+    k: Annotated[int, Field(ge=1)] | None = Field(None, description="Number of new sites.")
+    budget_cny: Annotated[float, Field(gt=0.0)] | None = Field(
+        None, description="Budget for new sites and their ports (CNY)."
+    )
+    radius_min: PositiveFloat | None = Field(
+        None, description="Coverage radius by car (min); defaults to simulation.radius_min."
+    )
+    ports: Annotated[int, Field(ge=1, le=500)] | None = Field(
+        None, description="Ports per new site; defaults to chargers.ports_per_site."
+    )
+    charger_class: str | None = Field(
+        None, description="Charger class of new ports; defaults to chargers.default_class."
+    )
+    sites: list[str] | None = Field(
+        None, description="Candidate site_ids of a fixed plan (model 'fixed')."
+    )
+    keep_existing: bool = Field(
+        False, description="Keep existing OSM charging stations open in addition."
+    )
+
+    @property
+    def model_name(self) -> str:
+        """The registry name of the siting model."""
+        return self.model or self.name
+
+
+class SimulationConfig(_Section):
+    """Replications and driver behaviour."""
+
+    replications: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        5, description="Independent replications (common random numbers across strategies)."
+    )
+    radius_min: PositiveFloat = Field(
+        10.0, description="Access-time radius that counts as 'covered' (min by car)."
+    )
+    max_access_min: PositiveFloat = Field(
+        30.0, description="Drivers do not drive farther than this to charge (min by car)."
+    )
+    difficulty_weights: dict[
+        Literal["unserved", "stranded", "wait", "access"], Annotated[float, Field(ge=0.0)]
+    ] = Field(
+        default_factory=lambda: {"unserved": 0.4, "stranded": 0.2, "wait": 0.25, "access": 0.15},
+        description="Weights of the components of the difficulty index (normalised).",
+    )
+    wait_ref_min: PositiveFloat = Field(
+        30.0, description="Wait at which the wait component of the index is 0.5 (min)."
+    )
+    access_ref_min: PositiveFloat = Field(
+        10.0, description="Access time at which the access component is 0.5 (min)."
+    )
+
+    @field_validator("difficulty_weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if sum(v.values()) <= 0:
+            raise ValueError("weights must not all be zero")
+        return v
+
+
+class OutputConfig(_Section):
+    """Where and what to write."""
+
+    dir: Path | None = Field(None, description="Output folder; default out/<name>.")
+    language: Literal["en", "zh"] = Field("en", description="Language of maps and report.")
+    sessions: bool = Field(True, description="Write sessions.parquet (one row per attempt).")
+    map: bool = Field(True, description="Write map.html.")
+    report: bool = Field(True, description="Write report.html.")
+
+
+class Scenario(_Section):
+    """A complete scenario (the YAML file)."""
+
+    name: str = Field(description="Scenario name; names the default output folder.")
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(
+        0, description="Master seed of every random stream."
+    )
+    region: RegionConfig
+    demand: DemandConfig = Field(default_factory=DemandConfig)
+    vehicles: VehiclesConfig = Field(default_factory=VehiclesConfig)
+    chargers: ChargersConfig = Field(default_factory=ChargersConfig)
+    candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    strategies: list[StrategyConfig] = Field(
+        default_factory=lambda: [
+            StrategyConfig(name="existing"),
+            StrategyConfig(name="random", k=5),
+            StrategyConfig(name="coverage-greedy", k=5),
+        ]
+    )
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    source_path: Path | None = Field(
+        None, exclude=True, description="The YAML file this was read from (not a key)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip() or any(c in v for c in '/\\:*?"<>|'):
+            raise ValueError(
+                'must be non-empty and usable as a folder name (no / \\ : * ? " < > |)'
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _strategies(self) -> Scenario:
+        names = [s.name for s in self.strategies]
+        if not names:
+            raise ValueError("strategies: at least one strategy is required")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"strategies: names must be unique, repeated: {dupes}")
+        for i, s in enumerate(self.strategies):
+            if s.charger_class is not None and s.charger_class not in self.chargers.classes:
+                raise ValueError(
+                    f"strategies.{i}.charger_class: {s.charger_class!r} is not one of "
+                    f"{sorted(self.chargers.classes)}"
+                )
+        return self
+
+    @property
+    def out_dir(self) -> Path:
+        """Output folder: ``output.dir`` or ``out/<name>``."""
+        return self.output.dir if self.output.dir is not None else Path("out") / self.name
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", key_node.start_mark
+            )
+        seen[key] = True
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _loc_str(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) if loc else "(top level)"
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the model section at ``loc`` (for did-you-mean)."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = getattr(model, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        ann = info.annotation
+        model = _inner_model(ann)
+        if model is None:
+            return []
+    return [n for n in getattr(model, "model_fields", {}) if n != "source_path"]
+
+
+def _inner_model(ann: Any) -> Any:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _format_error(err: Mapping[str, Any]) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    # pydantic puts the literal/union branch name in loc for unions; drop type tags.
+    loc = tuple(p for p in loc if p not in ("literal['kotka']", "none", "int", "float"))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        known = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        where = _loc_str(loc[:-1])
+        return f"{where}: unknown key {key!r}{hint} (known keys: {', '.join(known)})"
+    if kind == "missing":
+        return f"{_loc_str(loc)}: required key is missing"
+    value = err.get("input")
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    if isinstance(value, dict):  # a section-level check: the message names the keys
+        return f"{_loc_str(loc)}: {msg}" if loc else msg
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"{_loc_str(loc)} = {shown}: {msg}"
+
+
+def parse_config(data: Any, *, source: str = "<config>", base_dir: Path | None = None) -> Scenario:
+    """Validate a mapping (already parsed YAML) into a :class:`Scenario`.
+
+    Parameters
+    ----------
+    data
+        The parsed YAML document.
+    source
+        Name of the input used in error messages (the file name).
+    base_dir
+        Folder against which relative data paths are resolved and checked
+        (``region.file``, ``candidates.file``).  ``None`` leaves them unchecked.
+
+    Raises
+    ------
+    ConfigError
+        With every problem found, one per line, each naming the key path.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping of sections (name, seed, region, ...), "
+            f"got {type(data).__name__}"
+        )
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = [_format_error(e) for e in exc.errors()]
+        raise ConfigError(f"{source}: " + ("\n  ".join(lines))) from None
+    if base_dir is not None:
+        scenario = _resolve_paths(scenario, base_dir=base_dir, source=source)
+    return scenario
+
+
+def _resolve_paths(scenario: Scenario, *, base_dir: Path, source: str) -> Scenario:
+    region, candidates = scenario.region, scenario.candidates
+    updates: dict[str, Any] = {}
+    for key, section, value in (
+        ("region.file", region, region.file),
+        ("candidates.file", candidates, candidates.file),
+    ):
+        if value is None:
+            continue
+        path = value if value.is_absolute() else (base_dir / value)
+        path = path.resolve()
+        if not path.is_file():
+            raise ConfigError(f"{source}: {key} = {str(value)!r}: file not found ({path})")
+        updates[key] = (section, path)
+    if "region.file" in updates:
+        region = region.model_copy(update={"file": updates["region.file"][1]})
+    if "candidates.file" in updates:
+        candidates = candidates.model_copy(update={"file": updates["candidates.file"][1]})
+    return scenario.model_copy(update={"region": region, "candidates": candidates})
+
+
+def load_config(path: Path | str, /) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Relative data paths in the file are resolved against the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not YAML, or does not validate.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    scenario = parse_config(data, source=str(path), base_dir=path.resolve().parent)
+    return scenario.model_copy(update={"source_path": path.resolve()})
+
+
+def file_sha256(path: Path, /) -> str:
+    """SHA-256 of a file (hex)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def dump_resolved(scenario: Scenario, /, *, checksums: Mapping[str, str]) -> str:
+    """The scenario with every default filled in, as YAML text.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    checksums
+        Data files read and their SHA-256 (recorded under ``provenance``).
+    """
+    data = scenario.model_dump(mode="json")
+    doc = {
+        **data,
+        "provenance": {"data_sha256": dict(sorted(checksums.items()))},
+    }
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference_markdown() -> str:
+    """Markdown reference of every scenario key, generated from the model.
+
+    Returns
+    -------
+    str
+        A table per section: key path, type, default, meaning (units in the key name or
+        the meaning).
+    """
+    out = [
+        "# Scenario reference",
+        "",
+        "Generated from `sim/config.py` by `chargesite reference`; do not edit by hand.",
+        "Relative paths in `region.file` and `candidates.file` are resolved against the",
+        "YAML file's folder.",
+        "",
+    ]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        rows: list[str] = []
+        nested: list[tuple[type[BaseModel], str]] = []
+        for name, info in model.model_fields.items():
+            if info.exclude:
+                continue
+            path = f"{prefix}{name}"
+            sub = _inner_model(info.annotation)
+            if info.is_required():
+                default = "required"
+            else:
+                value = info.get_default(call_default_factory=True)
+                if isinstance(value, BaseModel):
+                    default = "(section)"
+                elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+                    default = f"{len(value)} entries"
+                else:
+                    dumped = yaml.safe_dump(_plain(value), default_flow_style=True, width=10_000)
+                    default = dumped.strip().removesuffix("...").strip()
+                    default = f"`{default}`"
+            doc = (info.description or (sub.__doc__ or "").strip().splitlines()[0]).replace(
+                "|", "\\|"
+            )
+            typ = sub.__name__ if sub is not None else _describe_type(info)
+            rows.append(f"| `{path}` | {typ} | {default} | {doc} |")
+            if sub is not None:
+                nested.append((sub, f"{path}." if not _is_list(info) else f"{path}[]."))
+        title = prefix.rstrip(".") or "(top level)"
+        out.extend([f"## `{title}`", "", (model.__doc__ or "").strip(), ""])
+        out.extend(["| key | type | default | meaning |", "|---|---|---|---|", *rows, ""])
+        for sub, p in nested:
+            walk(sub, p)
+
+    walk(Scenario, "")
+    return "\n".join(out)
+
+
+def _is_list(info: Any) -> bool:
+    return "list[" in str(info.annotation)
+
+
+def _describe_type(info: Any) -> str:
+    text = str(info.annotation)
+    for junk in ("typing.", "pathlib.", "sim.config.", "<class '", "'>"):
+        text = text.replace(junk, "")
+    text = text.replace("NoneType", "None")
+    opt = re.fullmatch(r"Optional\[(.*)\]", text)
+    if opt:
+        text = f"{opt.group(1)} | None"
+    # Constraints from Annotated metadata
+    bounds = []
+    for m in info.metadata:
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            v = getattr(m, attr, None)
+            if v is not None:
+                bounds.append(f"{sym} {v}")
+    text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
+    text = text.replace("|", "or")
+    return text + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value

@@ -1,0 +1,193 @@
+"""GeoDataFrames of a run's results: candidates, selected sites, zones, roads.
+
+All layers are in EPSG:4326 with unit-carrying column names.  The same frames are
+returned to notebook users by :func:`sim.api.run` and written to ``sites.gpkg``.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import osmnx as ox
+import pandas as pd
+
+from sim.experiment import Prepared, UnitResult, coverage_share
+from sim.siting.plan import Plan
+
+__all__ = ["candidates_layer", "roads_layer", "selected_layer", "zones_layer"]
+
+WGS84 = "EPSG:4326"
+
+
+def _baseline_access(prep: Prepared, /) -> np.ndarray:
+    """Access time (min) from each demand node to its nearest existing station,
+    capped at ``simulation.max_access_min`` (no station counts as the cap)."""
+    cap = prep.scenario.simulation.max_access_min
+    if prep.existing.size:
+        a = prep.cost_min[:, prep.existing].min(axis=1)
+    else:
+        a = np.full(prep.cost_min.shape[0], np.inf)
+    return np.minimum(a, cap)
+
+
+def candidates_layer(prep: Prepared, plans: dict[str, Plan], /) -> gpd.GeoDataFrame:
+    """Every candidate site, chosen or not, with the demand it could serve.
+
+    Columns added to the region's candidate columns: ``households_in_radius``,
+    ``evs_no_home_in_radius`` (EVs without home charging within the radius),
+    ``sessions_per_day_in_radius`` (their expected public sessions per day),
+    ``access_saved_min_per_day`` (driving minutes per day saved against the existing
+    stations, capped at the access limit), ``rank`` (1 = most sessions in radius, then
+    most time saved) and ``selected_by`` (strategies that chose it).
+    """
+    cands = prep.region.candidates.copy()
+    radius = prep.scenario.simulation.radius_min
+    within = prep.cost_min <= radius  # (n_demand, n_cand)
+    homes = prep.homes
+    hh = np.bincount(
+        prep.home_to_demand,
+        weights=homes.households_apartment + homes.households_house,
+        minlength=prep.demand_node.shape[0],
+    )
+    evs = np.bincount(
+        prep.home_to_demand,
+        weights=homes.evs_without_home_charging(prep.scenario.demand.residential),
+        minlength=prep.demand_node.shape[0],
+    )
+    cands["households_in_radius"] = hh @ within if within.size else 0.0
+    cands["evs_no_home_in_radius"] = evs @ within if within.size else 0.0
+    cands["sessions_per_day_in_radius"] = prep.weight @ within if within.size else 0.0
+    base = _baseline_access(prep)
+    saved = np.maximum(base[:, None] - np.where(np.isfinite(prep.cost_min), prep.cost_min, np.inf),
+                       0.0)
+    cands["access_saved_min_per_day"] = prep.weight @ saved if saved.size else 0.0
+    order = np.lexsort(
+        (-cands["access_saved_min_per_day"].to_numpy(), -cands["sessions_per_day_in_radius"].to_numpy())
+    )
+    rank = np.empty(len(cands), dtype=np.int64)
+    rank[order] = np.arange(1, len(cands) + 1)
+    cands["rank"] = rank
+    chosen: list[list[str]] = [[] for _ in range(len(cands))]
+    for name, plan in plans.items():
+        for c in plan.candidate.tolist():
+            chosen[c].append(name)
+    cands["selected_by"] = [",".join(c) for c in chosen]
+    return cands.to_crs(WGS84)
+
+
+def selected_layer(
+    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
+) -> gpd.GeoDataFrame:
+    """One row per (strategy, site) with its equipment and simulated scores
+    (means over replications): ``utilization``, ``energy_kwh_per_day``,
+    ``sessions_charged_per_day``, ``wait_mean_min``, ``wait_p95_min``."""
+    days = prep.scenario.demand.days
+    cands = prep.region.candidates
+    rows = []
+    for name, plan in plans.items():
+        mine = [u for u in units if u.strategy == name]
+        if not len(plan):
+            continue
+        def mean(key: str, mine: list[UnitResult] = mine) -> np.ndarray:
+            return np.mean([u.site_stats[key] for u in mine], axis=0)
+        sub = cands.iloc[plan.candidate][["site_id", "kind", "name", "geometry"]].copy()
+        sub.insert(0, "strategy", name)
+        sub["ports"] = plan.ports
+        sub["power_kw"] = plan.power_kw
+        sub["charger_class"] = list(plan.charger_class)
+        sub["existing"] = plan.existing
+        sub["utilization"] = mean("utilization")
+        sub["energy_kwh_per_day"] = mean("energy_kwh") / days
+        sub["sessions_charged_per_day"] = mean("sessions_charged") / days
+        sub["wait_mean_min"] = mean("wait_mean_min")
+        sub["wait_p95_min"] = mean("wait_p95_min")
+        rows.append(sub)
+    if rows:
+        out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=cands.crs)
+    else:
+        out = gpd.GeoDataFrame(
+            {"strategy": [], "site_id": [], "ports": [], "power_kw": []},
+            geometry=gpd.GeoSeries([], crs=cands.crs),
+        )
+    return out.to_crs(WGS84)
+
+
+def zones_layer(
+    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
+) -> gpd.GeoDataFrame:
+    """One row per (strategy, zone): households, EVs, EVs without home charging, public
+    demand (kWh/day), access time to the plan's nearest charger (min) and the share of
+    the zone's sessions served (mean over replications)."""
+    sc = prep.scenario
+    zones = prep.region.zones
+    n_z = len(zones)
+    homes = prep.homes
+    res = sc.demand.residential
+    hh = np.bincount(homes.zone, weights=homes.households_apartment + homes.households_house,
+                     minlength=n_z)
+    evs = hh * res.cars_per_household * res.ev_share
+    nohome = np.bincount(homes.zone, weights=homes.evs_without_home_charging(res), minlength=n_z)
+    kwh_day = np.bincount(homes.zone, weights=homes.sessions_per_day(res), minlength=n_z) * (
+        res.energy_kwh_mean
+    )
+    zone_row = np.searchsorted(prep.demand_node, zones["node"].to_numpy(dtype=np.int64))
+    zone_row = np.clip(zone_row, 0, max(prep.demand_node.shape[0] - 1, 0))
+    frames = []
+    for name, plan in plans.items():
+        if len(plan) and prep.cost_min.size:
+            # access from each zone's own node: travel time from its node row if the
+            # node is a demand node, else from its home points' mean.
+            t = prep.cost_min[:, plan.candidate].min(axis=1)
+            t_home = t[prep.home_to_demand]
+            w = homes.households_apartment + homes.households_house
+            tt = np.where(np.isfinite(t_home), t_home, np.nan)
+            num = np.bincount(homes.zone, weights=np.nan_to_num(tt) * w, minlength=n_z)
+            den = np.bincount(homes.zone, weights=np.isfinite(t_home) * w, minlength=n_z)
+            access = np.divide(num, den, out=np.full(n_z, np.nan), where=den > 0)
+        else:
+            access = np.full(n_z, np.nan)
+        served = np.full(n_z, np.nan)
+        tot = np.zeros(n_z)
+        ok = np.zeros(n_z)
+        for u in units:
+            if u.strategy != name:
+                continue
+            last = np.ones(len(u.log), dtype=bool)
+            last[:-1] = u.log.session[1:] != u.log.session[:-1]
+            z = u.demand.zone[u.log.session[last]]
+            good = z >= 0
+            tot += np.bincount(z[good], minlength=n_z)
+            ok += np.bincount(z[good], weights=(u.log.outcome[last][good] == 0), minlength=n_z)
+        served = np.divide(ok, tot, out=served, where=tot > 0)
+        f = zones[["zone_id", "name", "source", "geometry"]].copy()
+        f.insert(0, "strategy", name)
+        f["households"] = hh
+        f["evs"] = evs
+        f["evs_no_home"] = nohome
+        f["demand_kwh_per_day"] = kwh_day
+        f["access_min"] = access
+        f["served_share"] = served
+        frames.append(f)
+    del zone_row
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=zones.crs)
+    return out.to_crs(WGS84)
+
+
+def roads_layer(prep: Prepared, /) -> gpd.GeoDataFrame:
+    """Road edges: ``highway``, ``length_m``, ``speed_kph``, ``travel_time_s``."""
+    edges = ox.graph_to_gdfs(prep.region.graph, nodes=False, fill_edge_geometry=True)
+    edges = edges.reset_index()
+    hw = edges["highway"].map(lambda h: h[0] if isinstance(h, list) else h).astype(str)
+    out = gpd.GeoDataFrame(
+        {
+            "u": edges["u"].astype("int64"),
+            "v": edges["v"].astype("int64"),
+            "highway": hw,
+            "length_m": edges["length"].astype(float),
+            "speed_kph": edges["speed_kph"].astype(float),
+            "travel_time_s": edges["travel_time"].astype(float),
+        },
+        geometry=edges.geometry,
+        crs=edges.crs,
+    )
+    return out.to_crs(WGS84)

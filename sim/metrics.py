@@ -1,0 +1,203 @@
+"""Charging-difficulty scores from a session log.
+
+Definitions (also in docs/model.md):
+
+- ``wait_mean_min`` / ``wait_p95_min``: time in the queue of attempts that joined one
+  (charged or reneged), minutes.  0 when no attempt joined a queue.
+- ``unserved_share``: share of sessions that did not end charged.
+- ``stranded_share``: share of sessions whose vehicle ran out of charge.
+- ``access_time_mean_min``: mean driving time to the station of sessions that had one.
+- ``detour_mean_min``: mean extra driving time of highway sessions to reach a charger
+  off their route; ``None`` when the scenario has no highway sessions.
+- ``utilization_mean``: busy port-time / (ports x horizon), averaged over the plan's
+  stations (0 with no station).
+- ``coverage_share``: share of expected demand within ``radius_min`` of a station
+  (static, from the travel-time matrix).
+- ``energy_served_kwh``: energy delivered over the simulated period.
+- ``difficulty_index``: ``100 x sum_k w_k c_k / sum_k w_k`` with components
+  ``c_unserved = unserved_share``, ``c_stranded = stranded_share``,
+  ``c_wait = W / (W + W_ref)`` (``W = wait_mean_min``) and
+  ``c_access = A / (A + A_ref)`` (``A = access_time_mean_min``).  When no session
+  reached a station, ``c_wait = c_access = 1``.  0 is effortless charging, 100 is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from sim.demand.model import Demand
+from sim.des.model import CHARGED, STRANDED, SessionLog, Stations
+
+__all__ = ["METRICS", "difficulty_components", "score", "station_stats"]
+
+METRICS: tuple[str, ...] = (
+    "wait_mean_min",
+    "wait_p95_min",
+    "unserved_share",
+    "stranded_share",
+    "access_time_mean_min",
+    "detour_mean_min",
+    "utilization_mean",
+    "coverage_share",
+    "energy_served_kwh",
+    "difficulty_index",
+)
+
+
+def station_stats(
+    log: SessionLog, stations: Stations, /, *, horizon_min: float
+) -> dict[str, np.ndarray]:
+    """Per-station results: utilisation, energy, sessions, wait percentiles.
+
+    Parameters
+    ----------
+    log, stations
+        The simulation's log and the plan's stations.
+    horizon_min
+        Simulated period (min); charging after it is not counted in utilisation.
+
+    Returns
+    -------
+    dict
+        ``utilization`` (0-1), ``energy_kwh``, ``sessions_charged``, ``attempts``,
+        ``wait_mean_min``, ``wait_p95_min`` arrays, one entry per station.
+    """
+    m = len(stations)
+    st = log.station
+    charged = log.outcome == CHARGED
+    busy = np.zeros(m)
+    if m and charged.any():
+        s = np.minimum(log.start_min[charged], horizon_min)
+        e = np.minimum(log.end_min[charged], horizon_min)
+        busy = np.bincount(st[charged], weights=e - s, minlength=m)
+    ports = stations.ports.astype(float)
+    util = np.divide(busy, ports * horizon_min, out=np.zeros(m), where=ports > 0)
+    energy = np.bincount(st[charged], weights=log.energy_kwh[charged], minlength=m) if m else (
+        np.zeros(0)
+    )
+    queued = (st >= 0) & np.isfinite(log.wait_min)
+    attempts = np.bincount(st[st >= 0], minlength=m) if m else np.zeros(0, np.int64)
+    w_mean = np.zeros(m)
+    w_p95 = np.zeros(m)
+    for j in range(m):
+        w = log.wait_min[queued & (st == j)]
+        if w.size:
+            w_mean[j] = w.mean()
+            w_p95[j] = np.percentile(w, 95)
+    return {
+        "utilization": util,
+        "energy_kwh": energy,
+        "sessions_charged": np.bincount(st[charged], minlength=m) if m else np.zeros(0),
+        "attempts": attempts,
+        "wait_mean_min": w_mean,
+        "wait_p95_min": w_p95,
+    }
+
+
+def difficulty_components(
+    *,
+    unserved_share: float,
+    stranded_share: float,
+    wait_mean_min: float | None,
+    access_time_mean_min: float | None,
+    wait_ref_min: float,
+    access_ref_min: float,
+) -> dict[str, float]:
+    """The four components of the difficulty index, each in [0, 1]."""
+    c_wait = 1.0 if wait_mean_min is None else wait_mean_min / (wait_mean_min + wait_ref_min)
+    c_access = (
+        1.0
+        if access_time_mean_min is None
+        else access_time_mean_min / (access_time_mean_min + access_ref_min)
+    )
+    return {
+        "unserved": unserved_share,
+        "stranded": stranded_share,
+        "wait": c_wait,
+        "access": c_access,
+    }
+
+
+def score(
+    log: SessionLog,
+    demand: Demand,
+    /,
+    *,
+    stations: Stations,
+    horizon_min: float,
+    coverage_share: float,
+    weights: Mapping[str, float],
+    wait_ref_min: float,
+    access_ref_min: float,
+    detour_min: np.ndarray | None = None,
+) -> dict[str, float | None]:
+    """Scores of one (strategy, replication): the metrics of :data:`METRICS`.
+
+    Parameters
+    ----------
+    log
+        The simulation log.
+    demand
+        The sessions that were simulated.
+    stations
+        The plan's stations.
+    horizon_min
+        Simulated period (min).
+    coverage_share
+        Static coverage of the plan (0-1).
+    weights
+        Difficulty weights by component name (``unserved``, ``stranded``, ``wait``,
+        ``access``).
+    wait_ref_min, access_ref_min
+        Half-saturation references of the wait and access components (min).
+    detour_min
+        Detours of highway sessions (min), if any.
+
+    Returns
+    -------
+    dict
+        Metric name to value; ``None`` where a metric is undefined.
+    """
+    n = len(demand)
+    # The last attempt of each session decides its outcome.
+    last = np.ones(len(log), dtype=bool)
+    last[:-1] = log.session[1:] != log.session[:-1]
+    final = log.outcome[last]
+    served = int((final == CHARGED).sum())
+    stranded = int((final == STRANDED).sum())
+    unserved_share = 1.0 - served / n if n else 0.0
+    stranded_share = stranded / n if n else 0.0
+    queued = np.isfinite(log.wait_min) & (log.station >= 0)
+    waits = log.wait_min[queued]
+    first = np.ones(len(log), dtype=bool)
+    first[1:] = log.session[1:] != log.session[:-1]
+    acc = log.access_min[first & (log.station >= 0)]
+    wait_mean = float(waits.mean()) if waits.size else None
+    access_mean = float(acc.mean()) if acc.size else None
+    comps = difficulty_components(
+        unserved_share=unserved_share,
+        stranded_share=stranded_share,
+        wait_mean_min=wait_mean,
+        access_time_mean_min=access_mean,
+        wait_ref_min=wait_ref_min,
+        access_ref_min=access_ref_min,
+    )
+    wsum = sum(weights.values())
+    index = 100.0 * sum(weights.get(k, 0.0) * v for k, v in comps.items()) / wsum
+    per_site = station_stats(log, stations, horizon_min=horizon_min)
+    return {
+        "wait_mean_min": wait_mean if wait_mean is not None else 0.0,
+        "wait_p95_min": float(np.percentile(waits, 95)) if waits.size else 0.0,
+        "unserved_share": unserved_share,
+        "stranded_share": stranded_share,
+        "access_time_mean_min": access_mean,
+        "detour_mean_min": (
+            float(detour_min.mean()) if detour_min is not None and detour_min.size else None
+        ),
+        "utilization_mean": float(per_site["utilization"].mean()) if len(stations) else 0.0,
+        "coverage_share": coverage_share,
+        "energy_served_kwh": float(log.energy_kwh[log.outcome == CHARGED].sum()),
+        "difficulty_index": index,
+    }

@@ -1,0 +1,179 @@
+"""From a scenario's strategy to a plan: which sites, how many ports, what power.
+
+The scenario's siting problem (demand nodes x candidate sites, travel time in minutes,
+expected sessions per day as weights, money per site) is handed to the solver layer
+(:func:`sim.siting.solve`); its answer becomes a :class:`Plan` with ports and power per
+site from the strategy and the charger classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Scenario, StrategyConfig
+from sim.errors import ConfigError, SolverError
+from sim.rng import stream
+from sim.siting.problem import SitingProblem
+from sim.siting.registry import solve
+
+__all__ = ["Plan", "make_plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A siting plan of one strategy.
+
+    Attributes
+    ----------
+    strategy, model
+        The strategy's label and the siting model that produced it.
+    candidate
+        int64 indices into the region's candidates, sorted.
+    ports
+        int64 ports per site.
+    power_kw
+        float64 rated power per port (kW).
+    dc
+        bool per site, DC ports.
+    charger_class
+        Charger class name per site.
+    existing
+        bool per site: an existing station (not built by the plan).
+    cost_cny
+        Money spent on new sites and ports (CNY).
+    objective, optimal, gap, solve_time_s
+        What the solver reported.
+    """
+
+    strategy: str
+    model: str
+    candidate: np.ndarray
+    ports: np.ndarray
+    power_kw: np.ndarray
+    dc: np.ndarray
+    charger_class: tuple[str, ...]
+    existing: np.ndarray
+    cost_cny: float
+    objective: float
+    optimal: bool
+    gap: float
+    solve_time_s: float
+
+    def __len__(self) -> int:
+        return int(self.candidate.shape[0])
+
+
+def _site_cost(scenario: Scenario, strategy: StrategyConfig) -> tuple[float, str, int]:
+    ch = scenario.chargers
+    klass = strategy.charger_class or ch.default_class
+    ports = strategy.ports or ch.ports_per_site
+    return ch.site_cost_cny + ports * ch.classes[klass].cost_per_port_cny, klass, ports
+
+
+def make_plan(
+    strategy: StrategyConfig,
+    /,
+    *,
+    scenario: Scenario,
+    cost_min: np.ndarray,
+    weight: np.ndarray,
+    existing: np.ndarray,
+    existing_ports: np.ndarray,
+    site_ids: list[str],
+    index: int,
+) -> Plan:
+    """Solve one strategy's siting problem and equip the chosen sites.
+
+    Parameters
+    ----------
+    strategy
+        The strategy's config.
+    scenario
+        The scenario (charger classes, radius, seed).
+    cost_min
+        ``(n_demand, n_candidates)`` travel time (min), ``inf`` beyond the access limit.
+    weight
+        ``(n_demand,)`` expected public sessions per day.
+    existing
+        Indices of candidates that are existing charging stations.
+    existing_ports
+        ``(n_candidates,)`` ports of existing stations (0 elsewhere).
+    site_ids
+        Candidate ids, for plans given by id and error messages.
+    index
+        Position of the strategy in ``strategies`` (error messages, RNG stream).
+
+    Raises
+    ------
+    ConfigError
+        The strategy's parameters do not fit its model or the region.
+    """
+    where = f"strategies.{index} ({strategy.name!r})"
+    per_site, klass, ports = _site_cost(scenario, strategy)
+    n_cand = cost_min.shape[1]
+    is_existing = np.zeros(n_cand, dtype=bool)
+    is_existing[existing] = True
+    params: dict[str, object] = {}
+    model = strategy.model_name
+    if strategy.k is not None:
+        params["p"] = strategy.k
+    if strategy.budget_cny is not None:
+        params["budget"] = strategy.budget_cny
+    if model in {"mclp", "mclp-greedy", "coverage-greedy", "lscp", "capacitated-coverage"}:
+        params["radius"] = strategy.radius_min or scenario.simulation.radius_min
+    if strategy.keep_existing:
+        params["keep_existing"] = True
+    if strategy.sites is not None:
+        lookup = {s: i for i, s in enumerate(site_ids)}
+        unknown = [s for s in strategy.sites if s not in lookup]
+        if unknown:
+            raise ConfigError(f"{where}.sites: unknown candidate site ids {unknown[:5]}")
+        params["sites"] = [lookup[s] for s in strategy.sites]
+    if model in {"random"}:
+        params.setdefault("p", 1)
+    if n_cand == 0:
+        chosen = np.empty(0, dtype=np.int64)
+        objective, optimal, gap, t = float("nan"), True, 0.0, 0.0
+    else:
+        cost = np.where(np.isfinite(cost_min), cost_min, np.inf)
+        problem = SitingProblem(
+            cost=cost,
+            weight=weight,
+            site_cost=np.where(is_existing, 0.0, per_site),
+            existing=existing if existing.size else None,
+        )
+        rng = stream(scenario.seed, "siting", index)
+        try:
+            result = solve(problem, model, rng=rng, **params)
+        except SolverError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        chosen = np.asarray(result.sites, dtype=np.int64)
+        objective, optimal, gap, t = (
+            float(result.objective),
+            bool(result.optimal),
+            float(result.gap),
+            float(result.time_s),
+        )
+    if strategy.keep_existing and existing.size:
+        chosen = np.union1d(chosen, existing)
+    chosen = np.sort(chosen)
+    ex = is_existing[chosen]
+    ch = scenario.chargers
+    klass_of = [ch.default_class if e else klass for e in ex]
+    return Plan(
+        strategy=strategy.name,
+        model=model,
+        candidate=chosen,
+        ports=np.where(ex, existing_ports[chosen], ports).astype(np.int64),
+        power_kw=np.array([ch.classes[k].power_kw for k in klass_of], dtype=float),
+        dc=np.array([ch.classes[k].current == "dc" for k in klass_of], dtype=bool),
+        charger_class=tuple(klass_of),
+        existing=ex,
+        cost_cny=float((~ex).sum() * per_site),
+        objective=objective,
+        optimal=optimal,
+        gap=gap,
+        solve_time_s=t,
+    )
