@@ -1,0 +1,211 @@
+"""Road graph preparation, snapping to nodes and spreading nodes over the network.
+
+Everything here works on the projected graph (metres, the UTM zone osmnx chooses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import osmnx as ox
+import pyproj
+
+from sim.errors import DataError
+from sim.region._text import count
+
+#: Typical speeds (km/h) for edges without a usable ``maxspeed`` tag, by highway type.
+TYPICAL_SPEEDS_KPH: dict[str, float] = {
+    "motorway": 100.0,
+    "motorway_link": 60.0,
+    "trunk": 80.0,
+    "trunk_link": 50.0,
+    "primary": 60.0,
+    "primary_link": 40.0,
+    "secondary": 50.0,
+    "secondary_link": 40.0,
+    "tertiary": 40.0,
+    "tertiary_link": 30.0,
+    "unclassified": 30.0,
+    "residential": 30.0,
+    "living_street": 10.0,
+    "road": 30.0,
+    "service": 20.0,
+}
+#: Speed (km/h) for highway types missing from :data:`TYPICAL_SPEEDS_KPH`.
+FALLBACK_SPEED_KPH = 30.0
+
+
+def _first(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
+
+
+def _motorway_m(graph: nx.MultiDiGraph) -> float:
+    return sum(
+        float(d.get("length", 0.0))
+        for _, _, d in graph.edges(data=True)
+        if d.get("highway") == "motorway"
+    )
+
+
+def prepare_graph(graph: nx.MultiDiGraph, *, label: str) -> tuple[nx.MultiDiGraph, list[str]]:
+    """Add speeds and travel times, project, and keep the largest strongly connected part.
+
+    Parameters
+    ----------
+    graph
+        osmnx-compatible drive network in EPSG:4326 with ``length`` (m) on edges.
+    label
+        How to name the source in error messages.
+
+    Returns
+    -------
+    graph, notes
+        Projected graph (``graph.graph["crs"]``, metres) with edge attributes
+        ``length`` (m), ``speed_kph`` (km/h; ``maxspeed`` where tagged, else
+        :data:`TYPICAL_SPEEDS_KPH`), ``travel_time`` (s) and ``highway`` (str), and
+        int node ids with ``x``/``y`` in metres; and a note when the largest strongly
+        connected part leaves out nodes (and which length of motorway).
+
+    Raises
+    ------
+    DataError
+        The network has no edges, or no two nodes are mutually reachable.
+    """
+    if graph.number_of_edges() == 0:
+        raise DataError(f"{label}: the extract holds no drivable roads")
+    for _, _, data in graph.edges(data=True):
+        data["highway"] = str(_first(data.get("highway")) or "road")
+    graph = ox.routing.add_edge_speeds(
+        graph, hwy_speeds=TYPICAL_SPEEDS_KPH, fallback=FALLBACK_SPEED_KPH
+    )
+    graph = ox.routing.add_edge_travel_times(graph)
+    graph = ox.project_graph(graph)
+    nodes_before, motorway_before = graph.number_of_nodes(), _motorway_m(graph)
+    graph = ox.truncate.largest_component(graph, strongly=True)
+    notes = []
+    if graph.number_of_nodes() < nodes_before:
+        lost_km = (motorway_before - _motorway_m(graph)) / 1000.0
+        motorway = (
+            f"; {lost_km:.1f} of {motorway_before / 1000.0:.1f} km of motorway carriageway "
+            "fell outside it (one-way roads that leave the extract cannot be driven both "
+            "in and out)"
+            if lost_km >= 0.05
+            else ""
+        )
+        notes.append(
+            "The road network was reduced to its largest strongly connected part (where "
+            f"every place can reach every other): {graph.number_of_nodes()} of "
+            f"{count(nodes_before, 'node')} kept{motorway}."
+        )
+    if graph.number_of_edges() == 0:
+        raise DataError(
+            f"{label}: the drivable roads do not form a connected network "
+            "(no two places can reach each other)"
+        )
+    if not all(isinstance(n, int) for n in graph.nodes):
+        graph = nx.relabel_nodes(graph, {n: int(n) for n in graph.nodes})
+    for _, _, data in graph.edges(data=True):
+        data["length"] = float(data["length"])
+        data["speed_kph"] = float(data["speed_kph"])
+        data["travel_time"] = float(data["travel_time"])
+    return graph, notes
+
+
+def graph_crs(graph: nx.MultiDiGraph) -> str:
+    """The graph's CRS as a string such as ``"EPSG:32635"``."""
+    crs = pyproj.CRS.from_user_input(graph.graph["crs"])
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg is not None else crs.to_string()
+
+
+def node_coords(
+    graph: nx.MultiDiGraph, nodes: Sequence[int] | npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """``(n, 2)`` array of node ``x``, ``y`` (m, projected CRS)."""
+    data = graph.nodes
+    return np.array([(data[n]["x"], data[n]["y"]) for n in nodes], dtype=float).reshape(-1, 2)
+
+
+def snap(
+    graph: nx.MultiDiGraph, xy: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Nearest graph node of each point.
+
+    Parameters
+    ----------
+    graph
+        Projected graph.
+    xy
+        ``(n, 2)`` point coordinates in the graph's CRS (m).
+
+    Returns
+    -------
+    nodes, dist_m
+        Node ids (int64) and straight-line point-to-node distances (m).
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if len(xy) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=float)
+    nearest = np.asarray(ox.distance.nearest_nodes(graph, xy[:, 0], xy[:, 1]), dtype=np.int64)
+    dist = np.hypot(*(node_coords(graph, nearest) - xy).T)
+    return nearest, dist
+
+
+def spread_nodes(graph: nx.MultiDiGraph, count: int) -> list[int]:
+    """``count`` graph nodes spread over the network by farthest-point sampling.
+
+    Deterministic: starts from the node nearest the mean of all node coordinates and
+    repeatedly adds the node farthest (straight line) from those chosen; ties go to
+    the smallest node id.
+
+    Parameters
+    ----------
+    graph
+        Projected graph.
+    count
+        Number of nodes wanted; at most the number of nodes is returned.
+
+    Returns
+    -------
+    list of int
+        Node ids in the order chosen.
+    """
+    ids = np.array(sorted(graph.nodes), dtype=np.int64)
+    count = min(count, len(ids))
+    if count <= 0:
+        return []
+    xy = node_coords(graph, ids)
+    current = int(np.argmin(np.hypot(*(xy - xy.mean(axis=0)).T)))
+    chosen = [current]
+    dist = np.hypot(*(xy - xy[current]).T)
+    for _ in range(count - 1):
+        current = int(np.argmax(dist))
+        chosen.append(current)
+        dist = np.minimum(dist, np.hypot(*(xy - xy[current]).T))
+    return [int(ids[i]) for i in chosen]
+
+
+def residential_streets(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """Residential and living streets of the graph, each street counted once.
+
+    Parameters
+    ----------
+    graph
+        Projected graph.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per undirected street segment (two-way streets are not doubled), with
+        ``length`` (m) and a LineString geometry, in the graph's CRS.
+    """
+    undirected = ox.convert.to_undirected(graph)
+    edges = ox.convert.graph_to_gdfs(undirected, nodes=False)
+    edges = edges[edges["highway"].isin(["residential", "living_street"])]
+    return edges[["length", "geometry"]].reset_index(drop=True)

@@ -1,0 +1,221 @@
+"""A user's file of proposed charging sites (GeoJSON or CSV, EPSG:4326).
+
+* CSV: a header row with columns ``id``, ``lon``, ``lat`` and optionally ``name`` and
+  ``ports`` (other columns are ignored); one site per row; lon/lat in degrees.
+* GeoJSON: a FeatureCollection of Point features (lon, lat degrees); properties
+  ``id`` (or the feature's own ``id``), optional ``name`` and ``ports``.
+
+``ports`` are ports already installed at the site (default 0).  Every problem raises
+:class:`~sim.errors.DataError` naming the file, the row or feature number, the column
+and the value, e.g. ``"sites.csv row 3: lat = 95.0 is outside [-90, 90]"``.  Names are
+kept verbatim as text; they are never interpreted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+from shapely.geometry import Point
+
+from sim.errors import DataError, InputFileNotFoundError
+
+CSV_COLUMNS = ("id", "name", "lon", "lat", "ports")
+_REQUIRED = ("id", "lon", "lat")
+_EXPECTED = "expected columns id,name,lon,lat[,ports]"
+
+
+class _Site:
+    __slots__ = ("lat", "lon", "name", "ports", "site")
+
+    def __init__(self, site: str, name: str, lon: float, lat: float, ports: int) -> None:
+        self.site, self.name, self.lon, self.lat, self.ports = site, name, lon, lat, ports
+
+
+def _number(where: str, column: str, raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise DataError(f"{where}: {column} = {raw!r} is not a number")
+    try:
+        value = float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {column} = {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{where}: {column} = {raw!r} is not a finite number")
+    return value
+
+
+def _coordinate(where: str, column: str, raw: Any) -> float:
+    value = _number(where, column, raw)
+    limit = 180.0 if column == "lon" else 90.0
+    if not -limit <= value <= limit:
+        raise DataError(f"{where}: {column} = {value!r} is outside [{-limit:g}, {limit:g}]")
+    return value
+
+
+def _ports(where: str, raw: Any) -> int:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return 0
+    value = _number(where, "ports", raw)
+    if value != int(value) or value < 0:
+        raise DataError(f"{where}: ports = {raw!r} is not a whole number >= 0")
+    return int(value)
+
+
+def _site_id(where: str, raw: Any, seen: dict[str, str], *, position: str) -> str:
+    if raw is None or isinstance(raw, bool | dict | list) or str(raw).strip() == "":
+        raise DataError(f"{where}: id = {raw!r} is missing or empty")
+    site = str(raw).strip()
+    if site in seen:
+        raise DataError(f"{where}: id = {site!r} is already used by {seen[site]}")
+    seen[site] = position
+    return site
+
+
+def _read_csv(path: Path, label: str) -> list[_Site]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None or not any(h.strip() for h in header):
+            raise DataError(f"{label}: the file is empty; {_EXPECTED}")
+        columns = [h.strip().lower() for h in header]
+        missing = [c for c in _REQUIRED if c not in columns]
+        if missing:
+            raise DataError(
+                f"{label}: missing column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} (found {', '.join(columns)}); {_EXPECTED}"
+            )
+        pos = {c: columns.index(c) for c in CSV_COLUMNS if c in columns}
+        sites: list[_Site] = []
+        seen: dict[str, str] = {}
+        for number, row in enumerate(reader, start=1):
+            if not any(cell.strip() for cell in row):
+                continue  # blank line
+            where = f"{label} row {number}"
+            if len(row) < len(columns):
+                absent = columns[len(row)]
+                raise DataError(
+                    f"{where}: has {len(row)} values for {len(columns)} columns "
+                    f"({absent} is missing)"
+                )
+
+            def cell(col: str, row: list[str] = row) -> str | None:
+                return row[pos[col]] if col in pos else None
+
+            site = _site_id(where, cell("id"), seen, position=f"row {number}")
+            lon = _coordinate(where, "lon", cell("lon"))
+            lat = _coordinate(where, "lat", cell("lat"))
+            sites.append(_Site(site, cell("name") or "", lon, lat, _ports(where, cell("ports"))))
+    except csv.Error as exc:
+        raise DataError(f"{label} line {reader.line_num}: not valid CSV ({exc})") from exc
+    return sites
+
+
+def _read_geojson(path: Path, label: str) -> list[_Site]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{label} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
+        ) from exc
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        doc = {"type": "FeatureCollection", "features": [doc]}
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+        raise DataError(f"{label}: type = {found!r}; expected a GeoJSON FeatureCollection")
+    crs = doc.get("crs")
+    if crs is not None:
+        name = str((crs.get("properties") or {}).get("name", "")) if isinstance(crs, dict) else ""
+        if not name.upper().endswith(("CRS84", "4326")):
+            raise DataError(
+                f"{label}: crs = {name or crs!r}; expected lon/lat in EPSG:4326 (WGS 84)"
+            )
+    features = doc.get("features")
+    if not isinstance(features, list):
+        raise DataError(f"{label}: features = {features!r}; expected a list of features")
+    sites: list[_Site] = []
+    seen: dict[str, str] = {}
+    for number, feature in enumerate(features, start=1):
+        where = f"{label} feature {number}"
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise DataError(f"{where}: not a GeoJSON Feature")
+        geometry = feature.get("geometry")
+        gtype = geometry.get("type") if isinstance(geometry, dict) else None
+        if not isinstance(geometry, dict) or gtype != "Point":
+            raise DataError(f"{where}: geometry type = {gtype!r}; expected 'Point'")
+        coords = geometry.get("coordinates")
+        if not isinstance(coords, list) or len(coords) < 2:
+            raise DataError(f"{where}: coordinates = {coords!r}; expected [lon, lat]")
+        props = feature.get("properties") or {}
+        if not isinstance(props, dict):
+            raise DataError(f"{where}: properties = {props!r}; expected an object")
+        raw_id = props.get("id", feature.get("id"))
+        site = _site_id(where, raw_id, seen, position=f"feature {number}")
+        lon = _coordinate(where, "lon", coords[0])
+        lat = _coordinate(where, "lat", coords[1])
+        raw_name = props.get("name")
+        name = "" if raw_name is None else str(raw_name)
+        sites.append(_Site(site, name, lon, lat, _ports(where, props.get("ports"))))
+    return sites
+
+
+def read_sites_file(path: Path) -> gpd.GeoDataFrame:
+    """Read a user's proposed sites.
+
+    Parameters
+    ----------
+    path
+        A ``.csv``, ``.geojson`` or ``.json`` file (lon/lat degrees, EPSG:4326).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``site_id`` (``"user-<id>"``), ``kind`` (``"user"``), ``name``,
+        ``osm_id`` (``""``), ``existing_ports`` (int) and Point geometry, EPSG:4326.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        The file does not exist.
+    DataError
+        Anything wrong in the file, naming the row/feature, column and value.
+    """
+    label = str(path)
+    if not path.exists():
+        raise InputFileNotFoundError(f"sites file {label} does not exist")
+    if path.is_dir():
+        raise DataError(f"{label}: is a folder, expected a CSV or GeoJSON file of sites")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            sites = _read_csv(path, label)
+        elif suffix in (".geojson", ".json"):
+            sites = _read_geojson(path, label)
+        else:
+            raise DataError(f"{label}: unsupported file type {suffix!r}; expected .csv or .geojson")
+    except OSError as exc:
+        raise DataError(f"{label}: cannot read the file ({exc.strerror or exc})") from exc
+    if not sites:
+        raise DataError(f"{label}: holds no sites")
+    return gpd.GeoDataFrame(
+        {
+            "site_id": [f"user-{s.site}" for s in sites],
+            "kind": ["user"] * len(sites),
+            "name": [s.name for s in sites],
+            "osm_id": [""] * len(sites),
+            "existing_ports": np.array([s.ports for s in sites], dtype=np.int64),
+        },
+        geometry=[Point(s.lon, s.lat) for s in sites],
+        crs="EPSG:4326",
+    )

@@ -1,0 +1,238 @@
+"""Region stage on real OpenStreetMap data: the bundled Kotka sample and ../shared/osm."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from sim.errors import ConfigError, DataError
+from sim.region import (
+    HousingParams,
+    Region,
+    RegionOptions,
+    RegionSource,
+    describe_region,
+    load_region,
+    region_checksum,
+)
+from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS
+
+SHARED_OSM = Path(__file__).resolve().parents[1].parent / "shared" / "osm"
+
+
+@pytest.fixture(scope="module")
+def kotka() -> Region:
+    return load_region(RegionSource("sample", "kotka"))
+
+
+def _node_xy(region: Region, nodes: np.ndarray) -> np.ndarray:
+    return np.array([(region.graph.nodes[n]["x"], region.graph.nodes[n]["y"]) for n in nodes])
+
+
+def assert_contract(region: Region) -> None:
+    """What every later stage relies on."""
+    assert tuple(region.zones.columns) == ZONE_COLUMNS
+    assert tuple(region.buildings.columns) == BUILDING_COLUMNS
+    assert tuple(region.candidates.columns) == CANDIDATE_COLUMNS
+    for frame in (region.zones, region.buildings, region.candidates):
+        assert frame.crs == region.crs
+        assert set(frame["node"]) <= set(region.graph.nodes)
+    assert region.zones["zone_id"].is_unique
+    assert region.candidates["site_id"].is_unique
+    assert set(region.buildings["zone_id"]) <= set(region.zones["zone_id"])
+    assert nx.is_strongly_connected(region.graph)
+    for _, _, d in region.graph.edges(data=True):
+        assert d["travel_time"] > 0 and d["length"] >= 0 and isinstance(d["highway"], str)
+    z = region.zones
+    assert np.allclose(z["households"], z["households_apartment"] + z["households_house"])
+
+
+# ------------------------------------------------------------------ Kotka sample
+
+
+def test_kotka_graph(kotka: Region) -> None:
+    assert_contract(kotka)
+    g = kotka.graph
+    assert kotka.crs == "EPSG:32635"  # UTM 35N, metres
+    assert g.number_of_nodes() == 225
+    highways = {d["highway"] for _, _, d in g.edges(data=True)}
+    assert "motorway" in highways
+    info = describe_region(kotka)
+    assert info["motorway_km"] > 1.0
+    assert any("largest strongly connected" in n for n in kotka.notes)
+
+
+def test_kotka_zones_and_households(kotka: Region) -> None:
+    zones = kotka.zones
+    by_source = zones["source"].value_counts().to_dict()
+    assert by_source == {"landuse": 24, "buildings": 24}  # 25 areas, one of zero area
+    assert (zones["households"] > 0).all()
+    total = zones["households"].sum()
+    assert 5_000 < total < 9_000  # measured 6,852
+    # every household in a building-backed zone sits in a building of that zone
+    per_zone = kotka.buildings.groupby("zone_id")["households"].sum()
+    with_buildings = zones.set_index("zone_id").loc[per_zone.index, "households"]
+    assert np.allclose(with_buildings, per_zone)
+    assert set(kotka.buildings["housing"]) == {"apartment", "house"}
+    assert len(kotka.buildings) == 1433
+    assert (kotka.buildings["footprint_m2"] >= 20).all()
+
+
+def test_kotka_candidates(kotka: Region) -> None:
+    kinds = kotka.candidates["kind"].value_counts().to_dict()
+    assert kinds == {"parking": 12, "fuel": 2}  # all of the sample's sites survive snapping
+    c = kotka.candidates
+    assert c["site_id"].str.match(r"^(parking|fuel)-[nwr]\d+$").all()
+    assert (c["existing_ports"] == 0).all()
+    # snap distance is the straight line between the site and its node
+    xy = np.column_stack([c.geometry.x, c.geometry.y])
+    dist = np.hypot(*(xy - _node_xy(kotka, c["node"].to_numpy())).T)
+    assert np.allclose(c["snap_dist_m"], dist)
+    assert (c["snap_dist_m"] <= 1000.0).all()
+
+
+def test_kotka_zone_snapping(kotka: Region) -> None:
+    z = kotka.zones
+    xy = np.column_stack([z.geometry.centroid.x, z.geometry.centroid.y])
+    dist = np.hypot(*(xy - _node_xy(kotka, z["node"].to_numpy())).T)
+    assert np.allclose(z["snap_dist_m"], dist)
+
+
+def test_kotka_loads_fast_and_is_deterministic(kotka: Region) -> None:
+    started = time.perf_counter()
+    again = load_region(RegionSource("sample", "kotka"))
+    assert time.perf_counter() - started < 5.0  # ~0.8 s here
+    assert list(again.zones["zone_id"]) == list(kotka.zones["zone_id"])
+    assert np.allclose(again.zones["households"], kotka.zones["households"])
+    assert list(again.candidates["site_id"]) == list(kotka.candidates["site_id"])
+
+
+def test_kotka_provenance_and_checksum(kotka: Region) -> None:
+    sha = region_checksum(RegionSource("sample", "kotka"))
+    assert len(sha) == 64
+    assert kotka.provenance["sha256"] == sha
+    assert kotka.provenance["kind"] == "sample"
+
+
+def test_housing_parameters_change_households(kotka: Region) -> None:
+    params = HousingParams(floor_area_per_household_m2=45.0)
+    denser = load_region(RegionSource("sample", "kotka"), options=RegionOptions(housing=params))
+    assert denser.zones["households_apartment"].sum() > kotka.zones["households_apartment"].sum()
+
+
+def test_describe_region_is_plain_data(kotka: Region) -> None:
+    import json
+
+    info = describe_region(kotka)
+    json.dumps(info)
+    assert info["nodes"] == 225 and info["edges"] == kotka.graph.number_of_edges()
+    assert info["candidates"] == {"fuel": 2, "parking": 12}
+    assert info["zones"] == {"buildings": 24, "landuse": 24}
+    assert info["buildings"] == 1433
+    assert info["notes"] == list(kotka.notes)
+
+
+def test_candidate_kinds_filter() -> None:
+    region = load_region(
+        RegionSource("sample", "kotka"), options=RegionOptions(candidate_kinds=("fuel",))
+    )
+    assert set(region.candidates["kind"]) == {"fuel"}
+
+
+# ------------------------------------------------------------------ sources and options
+
+
+def test_unknown_sample_lists_valid_names() -> None:
+    with pytest.raises(DataError, match="kotka"):
+        load_region(RegionSource("sample", "helsinki"))
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    [(25.0, 60.0, 24.0, 61.0), (25.0, 61.0, 26.0, 60.0), (0, 0, 1), ("a", 0, 1, 1), "1,2,3,4"],
+)
+def test_bad_bbox(bbox: object) -> None:
+    with pytest.raises(ConfigError, match="bbox"):
+        RegionSource("bbox", bbox)  # type: ignore[arg-type]
+
+
+def test_bad_options() -> None:
+    with pytest.raises(ConfigError, match="candidate_kinds"):
+        RegionOptions(candidate_kinds=("parking", "hospital"))
+    with pytest.raises(ConfigError, match="max_snap_m"):
+        RegionOptions(max_snap_m=-1.0)
+    with pytest.raises(ConfigError, match="network_candidates"):
+        RegionOptions(network_candidates=-3)
+    with pytest.raises(ConfigError, match="floor_area_per_household_m2"):
+        HousingParams(floor_area_per_household_m2=0.0)
+    with pytest.raises(ConfigError, match=r"default_levels\.apartments"):
+        HousingParams(default_levels={"apartments": -1.0})
+
+
+# ------------------------------------------------------------------ shared extracts
+
+
+def _shared(name: str) -> Path:
+    path = SHARED_OSM / name
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # measured: nodes, zones by source, candidates by kind
+        (
+            "porto.osm.pbf",
+            (
+                990,
+                {"buildings": 49, "landuse": 199},
+                {"charging_station": 7, "fuel": 5, "parking": 362},
+            ),
+        ),
+        (
+            "shenzhen-longgang.osm",
+            (264, {"buildings": 7, "landuse": 4}, {"fuel": 2, "parking": 6, "services": 2}),
+        ),
+        (
+            "beijing-haidian-qinghe.osm",
+            (43, {"buildings": 3, "landuse": 11}, {"fuel": 1, "parking": 19}),
+        ),
+    ],
+)
+def test_shared_extracts(name: str, expected: tuple[int, dict, dict]) -> None:
+    path = _shared(name)
+    region = load_region(RegionSource("file", str(path)))
+    assert_contract(region)
+    info = describe_region(region)
+    nodes, zones, candidates = expected
+    assert info["nodes"] == nodes
+    assert info["zones"] == zones
+    assert info["candidates"] == candidates
+    assert info["households"] > 1000
+    assert region.provenance["sha256"] == region_checksum(RegionSource("file", str(path)))
+
+
+def test_porto_charging_stations_get_default_ports() -> None:
+    region = load_region(
+        RegionSource("file", str(_shared("porto.osm.pbf"))),
+        options=RegionOptions(candidate_kinds=("charging_station",), default_station_ports=3),
+    )
+    assert (region.candidates["existing_ports"] == 3).all()
+    assert any("capacity tag" in n and "3 ports" in n for n in region.notes)
+
+
+@pytest.mark.parametrize("name", ["shenzhen-longgang.osm", "beijing-haidian-qinghe.osm"])
+def test_chinese_extracts_record_their_fallbacks(name: str) -> None:
+    region = load_region(RegionSource("file", str(_shared(name))))
+    notes = " ".join(region.notes)
+    assert "relation member" in notes  # bounding-box export
+    assert "outside every landuse=residential area" in notes  # buildings-cluster zones
+    assert "without mapped homes" in notes  # density fallback
+    assert "motorway" in notes  # what the strongly connected part left out
+    assert (region.zones["source"] == "buildings").any()
