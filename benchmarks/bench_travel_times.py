@@ -68,8 +68,10 @@ def main() -> None:
     targets = np.sort(rng.choice(nodes, min(args.candidates, nodes.size), replace=False))
     cutoff = args.cutoff_min * 60.0
     print(f"region: {region.name}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges")
-    print(f"matrix: {sources.size} demand nodes x {targets.size} candidates, cutoff "
-          f"{args.cutoff_min:g} min")
+    print(
+        f"matrix: {sources.size} demand nodes x {targets.size} candidates, cutoff "
+        f"{args.cutoff_min:g} min"
+    )
 
     t_nx = []
     for _ in range(args.repeat):
@@ -89,8 +91,10 @@ def main() -> None:
     print(f"networkx   : {min(t_nx):8.3f} s (best of {args.repeat})")
     print(f"chargesite : {min(t_cs):8.3f} s (best of {args.repeat}, incl. CSR build)")
     print(f"ratio      : {min(t_nx) / min(t_cs):8.1f}x faster")
-    print(f"identical  : reachability {same_reach}, max |diff| {max_diff:.3g} s "
-          f"over {int(finite.sum())} finite pairs")
+    print(
+        f"identical  : reachability {same_reach}, max |diff| {max_diff:.3g} s "
+        f"over {int(finite.sum())} finite pairs"
+    )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def _clean(x: Any) -> Any:
 def provenance(prep: Prepared, /) -> dict[str, Any]:
     """Versions, data checksums and region facts (no wall-clock time, so that the
     same inputs give a byte-identical summary)."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _VERSIONED:
         try:
             versions[name] = metadata.version(name)

@@ -137,9 +137,7 @@ def run(
         scenario = load_config(config)
         target = out_dir if out_dir is not None else scenario.out_dir
         with _progress() as progress:
-            result = run_scenario(
-                scenario, seed=seed, replications=replications, progress=progress
-            )
+            result = run_scenario(scenario, seed=seed, replications=replications, progress=progress)
             progress("writing outputs", 0, 1)
             write_outputs(result, target)
     out.print(comparison_table(result.summary))
@@ -175,7 +173,8 @@ def validate(config: Annotated[Path, typer.Argument(help="Scenario YAML file.")]
     table.add_row("public sessions per day", f"{prep.weight.sum():,.1f}")
     table.add_row("strategies", ", ".join(s.name for s in scenario.strategies))
     out.print(table)
-    for note in facts.get("notes", []) or []:
+    notes = facts.get("notes") or []
+    for note in notes if isinstance(notes, list | tuple) else []:
         out.print(f"[dim]note: {note}[/]", highlight=False)
 
 

@@ -163,25 +163,45 @@ class ResidentialDemandConfig(_Section):
     )
     ev_share: Fraction = Field(0.25, description="Share of private cars that are EVs (0-1).")
     no_home_charging_share: dict[Literal["apartment", "house"], Fraction] = Field(
-        default_factory=lambda: {"apartment": 0.7, "house": 0.2},
+        default_factory=lambda: {"apartment": 0.7, "house": 0.2},  # type: ignore[arg-type]
         description="Share of EVs without a home charger, by housing type (0-1). EVCIPA "
         "2020 survey: 31.5% of owners had none on average; apartment compounds far more.",
     )
-    public_charges_per_week: Annotated[float, Field(ge=0.0, le=21.0)] = Field(
-        1.2,
-        description="Public charging sessions per week of an EV without home charging "
-        "(China Consumer Association survey: 4-6 per month).",
+    daily_km_weekday_mean: PositiveFloat = Field(
+        35.0,
+        description="Mean distance an EV drives on a weekday (km); lognormal per EV-day. "
+        "Private NEV mean trip 11.44 km in 2020 (shared/calibration-facts.md §4), about "
+        "three trips a day.",
     )
-    energy_kwh_mean: PositiveFloat = Field(
-        25.0,
-        description="Mean energy asked per session (kWh); ~24-25 kWh per session in "
-        "national 2026 holiday statistics.",
+    daily_km_weekend_mean: PositiveFloat = Field(
+        40.0, description="Mean distance driven on a weekend day (km)."
     )
-    energy_kwh_cv: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
-        0.35, description="Coefficient of variation of the session energy (gamma distributed)."
+    daily_km_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.8,
+        description="Coefficient of variation of the daily distance (7-city study: 59-69% "
+        "of days under 50 km).",
+    )
+    charge_below_soc: tuple[Fraction, Fraction] = Field(
+        (0.2, 0.4),
+        description="Each EV charges when its state of charge falls below its own "
+        "threshold, drawn uniformly from this range (0-1).",
+    )
+    target_soc: Fraction = Field(
+        0.8, description="State of charge drivers charge up to at a public charger (0-1)."
+    )
+    opportunistic_below_soc: Fraction = Field(
+        0.6, description="Below this state of charge a driver may charge opportunistically."
+    )
+    opportunistic_prob_per_day: Fraction = Field(
+        0.05, description="Daily chance of an opportunistic charge when below that level."
+    )
+    initial_soc: tuple[Fraction, Fraction] = Field(
+        (0.3, 0.9), description="State of charge on day 1, uniform in this range (0-1)."
     )
     patience_min_mean: PositiveFloat = Field(
-        30.0, description="Mean time a resident waits in a queue before leaving (min)."
+        30.0,
+        description="Mean time a resident waits in a queue before leaving (min); no "
+        "measured Chinese figure was found, vary it in sweeps.",
     )
     patience_min_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
         0.5, description="Coefficient of variation of patience (lognormal)."
@@ -194,6 +214,19 @@ class ResidentialDemandConfig(_Section):
         DEFAULT_HOURLY_WEEKEND,
         description="24 relative weights: share of weekend sessions starting in each hour.",
     )
+
+    @model_validator(mode="after")
+    def _soc_ranges(self) -> ResidentialDemandConfig:
+        for key in ("charge_below_soc", "initial_soc"):
+            lo, hi = getattr(self, key)
+            if lo > hi:
+                raise ValueError(f"{key}: [{lo}, {hi}] must be [low, high] with low <= high")
+        if self.charge_below_soc[1] >= self.target_soc:
+            raise ValueError(
+                f"charge_below_soc upper bound {self.charge_below_soc[1]} must be below "
+                f"target_soc {self.target_soc}"
+            )
+        return self
 
     @field_validator("hourly_weekday", "hourly_weekend")
     @classmethod
@@ -243,10 +276,36 @@ def _default_fleet() -> list[VehicleClassConfig]:
     ]  # fmt: skip
 
 
+TaperCurve = tuple[tuple[Fraction, Fraction], ...]
+
+
 class VehiclesConfig(_Section):
-    """The EV fleet mix."""
+    """The EV fleet mix and how charging power falls as the battery fills."""
 
     fleet: list[VehicleClassConfig] = Field(default_factory=_default_fleet)
+    dc_taper: TaperCurve = Field(
+        ((0.0, 1.0), (0.5, 1.0), (0.8, 0.45), (1.0, 0.1)),
+        description="[state of charge, share of the vehicle's max DC power] points, linear "
+        "between: peak to about 50%, sharp drop above 80% (generic curve, "
+        "shared/calibration-facts.md §4).",
+    )
+    ac_taper: TaperCurve = Field(
+        ((0.0, 1.0), (0.9, 1.0), (1.0, 0.6)),
+        description="The same for AC charging (the on-board charger barely tapers).",
+    )
+
+    @field_validator("dc_taper", "ac_taper")
+    @classmethod
+    def _taper(cls, v: TaperCurve) -> TaperCurve:
+        socs = [p[0] for p in v]
+        if len(v) < 2 or socs[0] != 0.0 or socs[-1] != 1.0 or socs != sorted(set(socs)):
+            raise ValueError(
+                "needs points with increasing state of charge from 0.0 to 1.0, "
+                f"got {[list(p) for p in v]}"
+            )
+        if any(p[1] <= 0 for p in v):
+            raise ValueError("power shares must be > 0")
+        return v
 
     @field_validator("fleet")
     @classmethod
@@ -295,6 +354,11 @@ class ChargersConfig(_Section):
     )
     site_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
         200_000.0, description="Fixed cost of opening a site (grid connection, works; CNY)."
+    )
+    site_grid_cap_kw: PositiveFloat | None = Field(
+        None,
+        description="Grid connection limit of a new site (kW), shared by its charging "
+        "ports; null = every port can deliver its rated power.",
     )
 
     @model_validator(mode="after")
@@ -383,10 +447,34 @@ class SimulationConfig(_Section):
     max_access_min: PositiveFloat = Field(
         30.0, description="Drivers do not drive farther than this to charge (min by car)."
     )
+    choice: Literal["nearest", "time_plus_wait"] = Field(
+        "time_plus_wait",
+        description="Station choice: nearest by travel time, or least travel time plus "
+        "expected wait (as shown by a charging app when the driver sets off).",
+    )
+    wait_weight: Annotated[float, Field(ge=0.0)] = Field(
+        1.0, description="Minutes of driving a minute of expected wait is worth in the choice."
+    )
+    choice_set: Annotated[int, Field(ge=1, le=50)] = Field(
+        5, description="Stations a driver considers: the nearest this many within reach."
+    )
+    balk_queue_per_port: Annotated[float, Field(ge=0.0)] | None = Field(
+        2.0,
+        description="A driver does not join a queue of at least this many waiting vehicles "
+        "per port (balks); null = never balks.",
+    )
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = Field(
+        3, description="Stations tried (after balking or reneging) before giving up."
+    )
     difficulty_weights: dict[
         Literal["unserved", "stranded", "wait", "access"], Annotated[float, Field(ge=0.0)]
     ] = Field(
-        default_factory=lambda: {"unserved": 0.4, "stranded": 0.2, "wait": 0.25, "access": 0.15},
+        default_factory=lambda: {  # type: ignore[arg-type]
+            "unserved": 0.4,
+            "stranded": 0.2,
+            "wait": 0.25,
+            "access": 0.15,
+        },
         description="Weights of the components of the difficulty index (normalised).",
     )
     wait_ref_min: PositiveFloat = Field(
@@ -480,7 +568,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: dict[Any, Any] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} is given twice", key_node.start_mark
@@ -491,7 +579,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 

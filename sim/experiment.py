@@ -20,11 +20,24 @@ from scipy import stats
 
 from sim.config import Scenario
 from sim.demand.model import Demand
-from sim.demand.residential import HomeTable, home_table, residential_demand
-from sim.des.model import OUTCOMES, SessionLog, Stations, simulate
+from sim.demand.residential import (
+    HomeTable,
+    home_table,
+    residential_demand,
+    sessions_per_ev_day,
+)
+from sim.des.model import (
+    OUTCOMES,
+    Access,
+    DriverRules,
+    SessionLog,
+    Stations,
+    TaperCurves,
+    simulate,
+)
 from sim.errors import ConfigError
 from sim.metrics import METRICS, score, station_stats
-from sim.region import Region, RegionOptions, RegionSource, load_region, region_checksum
+from sim.region import Region, RegionOptions, RegionSource, load_region
 from sim.region.options import HousingParams
 from sim.rng import stream
 from sim.siting.plan import Plan, make_plan
@@ -66,6 +79,10 @@ class Prepared:
         ``simulation.max_access_min``.
     existing
         int64 indices of candidates that are existing charging stations.
+    sessions_per_ev_day, mean_session_kwh
+        Planning estimate of public sessions per EV without home charging per day, and
+        of the energy per session (kWh), from a draw of the trip model on its own
+        random stream.
     checksums
         Data files read and their SHA-256.
     """
@@ -79,6 +96,8 @@ class Prepared:
     weight: np.ndarray
     cost_min: np.ndarray
     existing: np.ndarray
+    sessions_per_ev_day: float
+    mean_session_kwh: float
     checksums: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -97,7 +116,8 @@ def region_source(scenario: Scenario, /) -> RegionSource:
     if r.place is not None:
         return RegionSource(kind="place", value=r.place)
     assert r.bbox is not None
-    return RegionSource(kind="bbox", value=tuple(r.bbox))
+    w, south, e, n = r.bbox
+    return RegionSource(kind="bbox", value=(w, south, e, n))
 
 
 def region_options(scenario: Scenario, /) -> RegionOptions:
@@ -136,7 +156,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
     region = load_region(
         source, options=region_options(scenario), cache_dir=scenario.region.cache_dir
     )
-    checksums = {f"region:{source.kind}": region_checksum(source)}
+    checksums = {f"region:{source.kind}": str(region.provenance.get("sha256", ""))}
     if scenario.candidates.file is not None:
         from sim.config import file_sha256
 
@@ -145,7 +165,15 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
     network = build_network(region.graph)
     homes = home_table(region)
     demand_node, home_to_demand = np.unique(homes.node, return_inverse=True)
-    w_home = homes.sessions_per_day(scenario.demand.residential)
+    res = scenario.demand.residential
+    spd, kwh = sessions_per_ev_day(
+        cfg=res,
+        fleet=scenario.vehicles.fleet,
+        days=max(scenario.demand.days, 28),
+        start_weekday=scenario.demand.start_weekday,
+        rng=stream(scenario.seed, "planning"),
+    )
+    w_home = homes.sessions_per_day(res, sessions_per_ev_day=spd)
     weight = np.bincount(home_to_demand, weights=w_home, minlength=demand_node.shape[0])
     cand_nodes = region.candidates["node"].to_numpy(dtype=np.int64)
     cutoff_s = scenario.simulation.max_access_min * 60.0
@@ -153,9 +181,9 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         cost_min = travel_time_matrix(network, demand_node, cand_nodes, cutoff_s=cutoff_s) / 60.0
     else:
         cost_min = np.full((demand_node.shape[0], cand_nodes.shape[0]), np.inf)
-    existing = np.flatnonzero(
-        (region.candidates["kind"] == "charging_station").to_numpy()
-    ).astype(np.int64)
+    existing = np.flatnonzero((region.candidates["kind"] == "charging_station").to_numpy()).astype(
+        np.int64
+    )
     progress("prepared", 3, 3)
     return Prepared(
         scenario=scenario,
@@ -167,6 +195,8 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         weight=weight,
         cost_min=cost_min,
         existing=existing,
+        sessions_per_ev_day=spd,
+        mean_session_kwh=kwh,
         checksums=checksums,
     )
 
@@ -199,12 +229,67 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
 def stations_of(prep: Prepared, plan: Plan, /) -> Stations:
     """The simulation's view of a plan."""
     ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+    cap = prep.scenario.chargers.site_grid_cap_kw
     return Stations(
         site_id=tuple(ids[plan.candidate].tolist()),
         ports=plan.ports,
         power_kw=plan.power_kw,
         dc=plan.dc,
+        grid_cap_kw=None if cap is None else np.where(plan.existing, np.inf, cap),
     )
+
+
+def _k_nearest(times: np.ndarray, k: int, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``k`` columns with the smallest finite times <= limit."""
+    k = min(k, times.shape[1])
+    if k == 0:
+        return (np.full((times.shape[0], 0), -1, np.int64), np.full((times.shape[0], 0), np.inf))
+    idx = np.argsort(times, axis=1, kind="stable")[:, :k]
+    t = np.take_along_axis(times, idx, axis=1)
+    ok = np.isfinite(t) & (t <= limit)
+    return np.where(ok, idx, -1).astype(np.int64), np.where(ok, t, np.inf)
+
+
+def plan_access(prep: Prepared, plan: Plan, /) -> Access:
+    """Static access of a plan: nearest stations from each demand node and from each
+    station (for retries), within ``simulation.max_access_min``.  ``origin_row`` is
+    left empty; :func:`run_unit` fills it per replication."""
+    sim_cfg = prep.scenario.simulation
+    limit = sim_cfg.max_access_min
+    k = sim_cfg.choice_set
+    times = prep.cost_min[:, plan.candidate]
+    first_st, first_t = _k_nearest(times, k, limit)
+    if len(plan):
+        nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)[plan.candidate]
+        between = travel_time_matrix(prep.network, nodes, nodes, cutoff_s=limit * 60.0) / 60.0
+        np.fill_diagonal(between, np.inf)
+    else:
+        between = np.zeros((0, 0))
+    next_st, next_t = _k_nearest(between, k, limit)
+    return Access(
+        origin_row=np.empty(0, np.int64),
+        first_station=first_st,
+        first_min=first_t,
+        next_station=next_st,
+        next_min=next_t,
+    )
+
+
+def driver_rules(scenario: Scenario, /) -> DriverRules:
+    """Driver behaviour from ``simulation``."""
+    s = scenario.simulation
+    return DriverRules(
+        choice=s.choice,
+        wait_weight=s.wait_weight,
+        balk_queue_per_port=s.balk_queue_per_port,
+        max_attempts=s.max_attempts,
+    )
+
+
+def taper_curves(scenario: Scenario, /) -> TaperCurves:
+    """Charging curves from ``vehicles``."""
+    v = scenario.vehicles
+    return TaperCurves.from_points(dc=v.dc_taper, ac=v.ac_taper)
 
 
 def coverage_share(prep: Prepared, plan: Plan, /) -> float:
@@ -241,8 +326,15 @@ class UnitResult:
     site_stats: dict[str, np.ndarray]
 
 
-def run_unit(prep: Prepared, plan: Plan, replication: int, /, *, demand: Demand | None = None)\
-        -> UnitResult:
+def run_unit(
+    prep: Prepared,
+    plan: Plan,
+    replication: int,
+    /,
+    *,
+    demand: Demand | None = None,
+    access: Access | None = None,
+) -> UnitResult:
     """Simulate one strategy's plan in one replication.
 
     Parameters
@@ -255,29 +347,28 @@ def run_unit(prep: Prepared, plan: Plan, replication: int, /, *, demand: Demand 
         Replication number (selects the demand stream).
     demand
         The replication's demand if already drawn (it is the same for all strategies).
+    access
+        The plan's :func:`plan_access` if already computed.
     """
     sc = prep.scenario
     d = demand if demand is not None else demand_for(prep, replication)
     st = stations_of(prep, plan)
-    if len(plan) and len(d):
-        origin_row = np.searchsorted(prep.demand_node, d.origin)
-        times = prep.cost_min[:, plan.candidate]
-        nearest = np.argmin(times, axis=1)
-        nearest_t = times[np.arange(times.shape[0]), nearest]
-        ok = np.isfinite(nearest_t) & (nearest_t <= sc.simulation.max_access_min)
-        choice = np.where(ok[origin_row], nearest[origin_row], -1).astype(np.int64)
-        access = np.where(ok[origin_row], nearest_t[origin_row], np.nan)
-    else:
-        choice = np.full(len(d), -1, dtype=np.int64)
-        access = np.full(len(d), np.nan)
-    log = simulate(d, st, choice=choice, access_min=access)
+    acc = access if access is not None else plan_access(prep, plan)
+    acc = Access(
+        origin_row=np.searchsorted(prep.demand_node, d.origin).astype(np.int64),
+        first_station=acc.first_station,
+        first_min=acc.first_min,
+        next_station=acc.next_station,
+        next_min=acc.next_min,
+    )
+    log = simulate(d, st, access=acc, rules=driver_rules(sc), taper=taper_curves(sc))
     metrics = score(
         log,
         d,
         stations=st,
         horizon_min=prep.horizon_min,
         coverage_share=coverage_share(prep, plan),
-        weights=sc.simulation.difficulty_weights,
+        weights={str(k): v for k, v in sc.simulation.difficulty_weights.items()},
         wait_ref_min=sc.simulation.wait_ref_min,
         access_ref_min=sc.simulation.access_ref_min,
     )
@@ -345,17 +436,19 @@ def run_experiment(
     total = replications * len(plans)
     done = 0
     results: list[UnitResult] = []
+    accesses = {name: plan_access(prep, plan) for name, plan in plans.items()}
     for r in range(replications):
         d = demand_for(prep, r)
-        for plan in plans.values():
-            results.append(run_unit(prep, plan, r, demand=d))
+        for name, plan in plans.items():
+            results.append(run_unit(prep, plan, r, demand=d, access=accesses[name]))
             done += 1
             progress(f"simulating {plan.strategy} (replication {r + 1})", done, total)
     return results
 
 
-def sessions_frame(prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /)\
-        -> pd.DataFrame:
+def sessions_frame(
+    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
+) -> pd.DataFrame:
     """All attempts of all units as the ``sessions.parquet`` table."""
     frames = []
     for u in units:

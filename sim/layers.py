@@ -11,7 +11,7 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 
-from sim.experiment import Prepared, UnitResult, coverage_share
+from sim.experiment import Prepared, UnitResult
 from sim.siting.plan import Plan
 
 __all__ = ["candidates_layer", "roads_layer", "selected_layer", "zones_layer"]
@@ -58,11 +58,15 @@ def candidates_layer(prep: Prepared, plans: dict[str, Plan], /) -> gpd.GeoDataFr
     cands["evs_no_home_in_radius"] = evs @ within if within.size else 0.0
     cands["sessions_per_day_in_radius"] = prep.weight @ within if within.size else 0.0
     base = _baseline_access(prep)
-    saved = np.maximum(base[:, None] - np.where(np.isfinite(prep.cost_min), prep.cost_min, np.inf),
-                       0.0)
+    saved = np.maximum(
+        base[:, None] - np.where(np.isfinite(prep.cost_min), prep.cost_min, np.inf), 0.0
+    )
     cands["access_saved_min_per_day"] = prep.weight @ saved if saved.size else 0.0
     order = np.lexsort(
-        (-cands["access_saved_min_per_day"].to_numpy(), -cands["sessions_per_day_in_radius"].to_numpy())
+        (
+            -cands["access_saved_min_per_day"].to_numpy(),
+            -cands["sessions_per_day_in_radius"].to_numpy(),
+        )
     )
     rank = np.empty(len(cands), dtype=np.int64)
     rank[order] = np.arange(1, len(cands) + 1)
@@ -88,8 +92,10 @@ def selected_layer(
         mine = [u for u in units if u.strategy == name]
         if not len(plan):
             continue
+
         def mean(key: str, mine: list[UnitResult] = mine) -> np.ndarray:
             return np.mean([u.site_stats[key] for u in mine], axis=0)
+
         sub = cands.iloc[plan.candidate][["site_id", "kind", "name", "geometry"]].copy()
         sub.insert(0, "strategy", name)
         sub["ports"] = plan.ports
@@ -123,15 +129,13 @@ def zones_layer(
     n_z = len(zones)
     homes = prep.homes
     res = sc.demand.residential
-    hh = np.bincount(homes.zone, weights=homes.households_apartment + homes.households_house,
-                     minlength=n_z)
+    hh = np.bincount(
+        homes.zone, weights=homes.households_apartment + homes.households_house, minlength=n_z
+    )
     evs = hh * res.cars_per_household * res.ev_share
     nohome = np.bincount(homes.zone, weights=homes.evs_without_home_charging(res), minlength=n_z)
-    kwh_day = np.bincount(homes.zone, weights=homes.sessions_per_day(res), minlength=n_z) * (
-        res.energy_kwh_mean
-    )
-    zone_row = np.searchsorted(prep.demand_node, zones["node"].to_numpy(dtype=np.int64))
-    zone_row = np.clip(zone_row, 0, max(prep.demand_node.shape[0] - 1, 0))
+    per_day = homes.sessions_per_day(res, sessions_per_ev_day=prep.sessions_per_ev_day)
+    kwh_day = np.bincount(homes.zone, weights=per_day, minlength=n_z) * prep.mean_session_kwh
     frames = []
     for name, plan in plans.items():
         if len(plan) and prep.cost_min.size:
@@ -152,8 +156,7 @@ def zones_layer(
         for u in units:
             if u.strategy != name:
                 continue
-            last = np.ones(len(u.log), dtype=bool)
-            last[:-1] = u.log.session[1:] != u.log.session[:-1]
+            last = u.log.last_attempt()
             z = u.demand.zone[u.log.session[last]]
             good = z >= 0
             tot += np.bincount(z[good], minlength=n_z)
@@ -168,7 +171,6 @@ def zones_layer(
         f["access_min"] = access
         f["served_share"] = served
         frames.append(f)
-    del zone_row
     out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=zones.crs)
     return out.to_crs(WGS84)
 

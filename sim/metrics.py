@@ -6,7 +6,9 @@ Definitions (also in docs/model.md):
   (charged or reneged), minutes.  0 when no attempt joined a queue.
 - ``unserved_share``: share of sessions that did not end charged.
 - ``stranded_share``: share of sessions whose vehicle ran out of charge.
-- ``access_time_mean_min``: mean driving time to the station of sessions that had one.
+- ``access_time_mean_min``: mean driving time per session that reached a station:
+  home to the first station plus the drives between stations after balking or
+  reneging.
 - ``detour_mean_min``: mean extra driving time of highway sessions to reach a charger
   off their route; ``None`` when the scenario has no highway sessions.
 - ``utilization_mean``: busy port-time / (ports x horizon), averaged over the plan's
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sim.demand.model import Demand
-from sim.des.model import CHARGED, STRANDED, SessionLog, Stations
+from sim.des.model import CHARGED, RENEGED, STRANDED, SessionLog, Stations
 
 __all__ = ["METRICS", "difficulty_components", "score", "station_stats"]
 
@@ -67,17 +69,19 @@ def station_stats(
     m = len(stations)
     st = log.station
     charged = log.outcome == CHARGED
-    busy = np.zeros(m)
+    busy: np.ndarray = np.zeros(m)
     if m and charged.any():
         s = np.minimum(log.start_min[charged], horizon_min)
         e = np.minimum(log.end_min[charged], horizon_min)
         busy = np.bincount(st[charged], weights=e - s, minlength=m)
     ports = stations.ports.astype(float)
     util = np.divide(busy, ports * horizon_min, out=np.zeros(m), where=ports > 0)
-    energy = np.bincount(st[charged], weights=log.energy_kwh[charged], minlength=m) if m else (
-        np.zeros(0)
+    energy = (
+        np.bincount(st[charged], weights=log.energy_kwh[charged], minlength=m)
+        if m
+        else (np.zeros(0))
     )
-    queued = (st >= 0) & np.isfinite(log.wait_min)
+    queued = (log.outcome == CHARGED) | (log.outcome == RENEGED)
     attempts = np.bincount(st[st >= 0], minlength=m) if m else np.zeros(0, np.int64)
     w_mean = np.zeros(m)
     w_p95 = np.zeros(m)
@@ -162,18 +166,19 @@ def score(
     """
     n = len(demand)
     # The last attempt of each session decides its outcome.
-    last = np.ones(len(log), dtype=bool)
-    last[:-1] = log.session[1:] != log.session[:-1]
+    last = log.last_attempt()
     final = log.outcome[last]
     served = int((final == CHARGED).sum())
     stranded = int((final == STRANDED).sum())
     unserved_share = 1.0 - served / n if n else 0.0
     stranded_share = stranded / n if n else 0.0
-    queued = np.isfinite(log.wait_min) & (log.station >= 0)
+    queued = (log.outcome == CHARGED) | (log.outcome == RENEGED)
     waits = log.wait_min[queued]
-    first = np.ones(len(log), dtype=bool)
-    first[1:] = log.session[1:] != log.session[:-1]
-    acc = log.access_min[first & (log.station >= 0)]
+    # Driving per session: home to the first station plus any drives between stations.
+    drove = log.station >= 0
+    acc = np.bincount(log.session[drove], weights=log.access_min[drove], minlength=n)[
+        np.unique(log.session[drove])
+    ]
     wait_mean = float(waits.mean()) if waits.size else None
     access_mean = float(acc.mean()) if acc.size else None
     comps = difficulty_components(

@@ -1,45 +1,84 @@
-"""The charging simulation on synthetic demand: invariants a user relies on."""
+"""The charging simulation on synthetic demand: invariants and behaviours a user relies on."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.demand.model import Demand
-from sim.des.model import CHARGED, NO_STATION, RENEGED, Stations, simulate
+from sim.des.model import (
+    BALKED,
+    CHARGED,
+    NO_STATION,
+    RENEGED,
+    Access,
+    DriverRules,
+    Stations,
+    TaperCurves,
+    charge_minutes,
+    simulate,
+)
 
 
-def _demand(n: int, rng: np.random.Generator, *, rate_per_min: float = 0.2,
-            patience: float = 30.0) -> Demand:
-    depart = np.cumsum(rng.exponential(1 / rate_per_min, n))
-    energy = rng.uniform(5, 40, n)
+def make_demand(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    rate_per_min: float = 0.2,
+    patience: float = 30.0,
+    energy: np.ndarray | None = None,
+    depart: np.ndarray | None = None,
+) -> Demand:
+    dep = np.cumsum(rng.exponential(1 / rate_per_min, n)) if depart is None else depart
+    e = rng.uniform(5, 40, n) if energy is None else energy
     return Demand(
         vehicle_id=np.arange(n, dtype=np.int64),
         segment=np.zeros(n, np.int8),
         origin=np.zeros(n, np.int64),
-        depart_min=depart,
-        energy_kwh=energy,
-        patience_min=rng.exponential(patience, n),
+        depart_min=dep,
+        energy_kwh=e,
+        patience_min=rng.exponential(patience, n) if np.isfinite(patience) else np.full(n, np.inf),
         max_ac_kw=np.full(n, 7.0),
         max_dc_kw=rng.choice([40.0, 120.0], n),
         battery_kwh=np.full(n, 60.0),
-        soc_start=0.8 - energy / 60.0,
+        soc_start=np.clip(0.8 - e / 60.0, 0.0, 1.0),
         zone=np.zeros(n, np.int32),
     )
 
 
-def _stations(ports: list[int], power: float = 60.0) -> Stations:
+def make_stations(ports: list[int], power: float = 60.0, cap: float | None = None) -> Stations:
     m = len(ports)
     return Stations(
         site_id=tuple(f"s{i}" for i in range(m)),
         ports=np.array(ports, dtype=np.int64),
         power_kw=np.full(m, power),
         dc=np.ones(m, dtype=bool),
+        grid_cap_kw=None if cap is None else np.full(m, cap),
     )
 
 
-def _max_occupancy(start: np.ndarray, end: np.ndarray) -> int:
+def make_access(
+    n: int, home_min: list[float], between_min: float = 3.0, origin_row: np.ndarray | None = None
+) -> Access:
+    """Every session starts at one origin; stations ``between_min`` apart."""
+    m = len(home_min)
+    first = np.argsort(home_min, kind="stable")[None, :]
+    between = np.full((m, m), between_min)
+    np.fill_diagonal(between, np.inf)
+    nxt = np.argsort(between, axis=1, kind="stable")
+    nxt_t = np.take_along_axis(between, nxt, axis=1)
+    return Access(
+        origin_row=np.zeros(n, np.int64) if origin_row is None else origin_row,
+        first_station=first.astype(np.int64),
+        first_min=np.asarray(home_min, float)[first],
+        next_station=np.where(np.isfinite(nxt_t), nxt, -1).astype(np.int64),
+        next_min=nxt_t,
+    )
+
+
+def max_occupancy(start: np.ndarray, end: np.ndarray) -> int:
     t = np.concatenate([start, end])
     d = np.concatenate([np.ones(start.size), -np.ones(end.size)])
     order = np.lexsort((d, t))  # ends before starts at equal times
@@ -48,65 +87,172 @@ def _max_occupancy(start: np.ndarray, end: np.ndarray) -> int:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    n=st.integers(1, 300),
-    ports=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    n=st.integers(1, 250),
+    ports=st.lists(st.integers(1, 3), min_size=1, max_size=4),
     seed=st.integers(0, 2**32 - 1),
     rate=st.floats(0.01, 2.0),
+    balk=st.one_of(st.none(), st.floats(0.0, 3.0)),
+    attempts=st.integers(1, 4),
+    choice=st.sampled_from(["nearest", "time_plus_wait"]),
+    capped=st.booleans(),
 )
-def test_invariants(n: int, ports: list[int], seed: int, rate: float) -> None:
+def test_invariants(
+    n: int,
+    ports: list[int],
+    seed: int,
+    rate: float,
+    balk: float | None,
+    attempts: int,
+    choice: str,
+    capped: bool,
+) -> None:
     rng = np.random.default_rng(seed)
-    d = _demand(n, rng, rate_per_min=rate)
-    stations = _stations(ports)
-    choice = rng.integers(-1, len(ports), n)
-    access = rng.uniform(0, 15, n)
-    log = simulate(d, stations, choice=choice, access_min=access)
-    # each arrival ends in exactly one outcome
-    assert len(log) == n and set(np.unique(log.outcome)) <= {CHARGED, RENEGED, NO_STATION}
-    assert ((log.outcome == NO_STATION) == (choice < 0)).all()
+    d = make_demand(n, rng, rate_per_min=rate)
+    stations = make_stations(ports, cap=50.0 if capped else None)
+    m = len(ports)
+    # two origins: one reaches every station, one reaches none
+    home = rng.uniform(0, 15, m)
+    acc = make_access(n, list(home))
+    acc = Access(
+        origin_row=rng.integers(0, 2, n),
+        first_station=np.vstack([acc.first_station, np.full((1, m), -1)]),
+        first_min=np.vstack([acc.first_min, np.full((1, m), np.inf)]),
+        next_station=acc.next_station,
+        next_min=acc.next_min,
+    )
+    rules = DriverRules(choice=choice, balk_queue_per_port=balk, max_attempts=attempts)
+    log = simulate(d, stations, access=acc, rules=rules)
+    # every session appears, attempts numbered 0.. without gaps, at most max_attempts
+    assert np.array_equal(np.unique(log.session), np.arange(n))
+    assert (log.attempt < attempts).all()
+    final = log.outcome[log.last_attempt()]
+    assert final.shape == (n,)
+    # no reachable station <=> no_station, and only then
+    assert ((final == NO_STATION) == (acc.origin_row == 1)).all()
+    # only the final attempt may be charged; earlier ones failed
+    assert not (log.outcome[~log.last_attempt()] == CHARGED).any()
     charged = log.outcome == CHARGED
     # energy delivered equals what charged sessions asked for
-    assert np.isclose(log.energy_kwh.sum(), d.energy_kwh[charged].sum())
+    assert np.isclose(log.energy_kwh.sum(), d.energy_kwh[log.session[charged]].sum())
     # occupancy never exceeds ports
     for j, c in enumerate(ports):
         k = charged & (log.station == j)
-        assert _max_occupancy(log.start_min[k], log.end_min[k]) <= c
-    # waits are non-negative, reneged drivers waited exactly their patience
-    assert (log.wait_min[log.station >= 0] >= -1e-9).all()
+        assert max_occupancy(log.start_min[k], log.end_min[k]) <= c
     ren = log.outcome == RENEGED
-    assert np.allclose(log.wait_min[ren], d.patience_min[ren])
-    # the start of charging is arrival + wait
+    assert np.allclose(log.wait_min[ren], d.patience_min[log.session[ren]])
     assert np.allclose(log.start_min[charged], log.arrival_min[charged] + log.wait_min[charged])
+    assert (log.wait_min[log.outcome == BALKED] == 0).all()
+    if capped:  # a site never draws more than its cap
+        assert (log.power_kw[charged] <= 50.0 + 1e-6).all()
 
 
 def test_same_input_same_log() -> None:
     rng = np.random.default_rng(1)
-    d = _demand(500, rng, rate_per_min=1.0)
-    choice = rng.integers(0, 2, 500)
-    access = rng.uniform(0, 10, 500)
-    a = simulate(d, _stations([2, 1]), choice=choice, access_min=access)
-    b = simulate(d, _stations([2, 1]), choice=choice, access_min=access)
-    for f in ("start_min", "end_min", "wait_min", "outcome"):
+    d = make_demand(500, rng, rate_per_min=1.0)
+    acc = make_access(500, [2.0, 4.0])
+    a = simulate(d, make_stations([2, 1]), access=acc)
+    b = simulate(d, make_stations([2, 1]), access=acc)
+    for f in ("station", "start_min", "end_min", "wait_min", "outcome"):
         assert np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True)
 
 
 def test_more_ports_mean_less_waiting() -> None:
     rng = np.random.default_rng(3)
-    d = _demand(2000, rng, rate_per_min=0.15, patience=1e9)
-    choice = np.zeros(2000, np.int64)
-    access = np.zeros(2000)
+    d = make_demand(2000, rng, rate_per_min=0.15, patience=np.inf)
+    acc = make_access(2000, [0.0])
+    rules = DriverRules(balk_queue_per_port=None, max_attempts=1)
     waits = [
-        simulate(d, _stations([c]), choice=choice, access_min=access).wait_min.mean()
-        for c in (2, 3, 6)
+        simulate(d, make_stations([c]), access=acc, rules=rules).wait_min.mean() for c in (2, 3, 6)
     ]
     assert waits[0] > waits[1] > waits[2] >= 0
 
 
-def test_power_is_limited_by_vehicle() -> None:
+def test_balking_driver_tries_the_next_station() -> None:
     rng = np.random.default_rng(0)
-    d = _demand(50, rng, rate_per_min=0.001)
-    log = simulate(d, _stations([10], power=120.0), choice=np.zeros(50, np.int64),
-                   access_min=np.zeros(50))
-    ok = log.outcome == CHARGED
-    assert np.allclose(log.power_kw[ok], np.minimum(120.0, d.max_dc_kw[ok]))
-    dur = log.end_min[ok] - log.start_min[ok]
-    assert np.allclose(dur, d.energy_kwh[ok] / log.power_kw[ok] * 60.0)
+    n = 6
+    # six drivers arrive at once at a 1-port station; they will not queue (threshold 0)
+    d = make_demand(n, rng, depart=np.zeros(n), energy=np.full(n, 30.0), patience=np.inf)
+    acc = make_access(n, [1.0, 5.0], between_min=4.0)
+    rules = DriverRules(choice="nearest", balk_queue_per_port=0.0, max_attempts=2)
+    log = simulate(d, make_stations([1, 1]), access=acc, rules=rules)
+    final = log.outcome[log.last_attempt()]
+    assert (final == CHARGED).sum() == 2  # one per station
+    balked = log.outcome == BALKED
+    assert balked.sum() == n - 1 + (n - 2)  # the rest balk at 0, then again at 1
+    second = log.attempt == 1
+    assert (log.station[second] == 1).all() and np.allclose(log.access_min[second], 4.0)
+
+
+def test_choice_by_expected_wait_avoids_a_queue() -> None:
+    rng = np.random.default_rng(0)
+    n = 5
+    d = make_demand(n, rng, depart=np.arange(n) * 2.0, energy=np.full(n, 40.0), patience=np.inf)
+    acc = make_access(n, [1.0, 6.0])
+    near = simulate(
+        d,
+        make_stations([1, 1]),
+        access=acc,
+        rules=DriverRules(choice="nearest", balk_queue_per_port=None),
+    )
+    smart = simulate(
+        d,
+        make_stations([1, 1]),
+        access=acc,
+        rules=DriverRules(choice="time_plus_wait", balk_queue_per_port=None),
+    )
+    assert (near.station == 0).all()
+    assert set(smart.station.tolist()) == {0, 1}
+    assert smart.wait_min.mean() < near.wait_min.mean()
+
+
+def test_power_is_limited_by_vehicle_and_taper() -> None:
+    e = np.array([30.0, 30.0])
+    flat = charge_minutes(
+        soc_start=np.array([0.2, 0.2]),
+        energy_kwh=e,
+        battery_kwh=np.array([60.0, 60.0]),
+        vehicle_max_kw=np.array([40.0, 200.0]),
+        port_kw=120.0,
+        taper=TaperCurves.flat().dc,
+    )
+    assert np.allclose(flat, [30 / 40 * 60, 30 / 120 * 60])
+    curves = TaperCurves.from_points(
+        dc=[[0, 1], [0.5, 1], [0.8, 0.45], [1, 0.1]], ac=[[0, 1], [1, 1]]
+    )
+    tapered = charge_minutes(
+        soc_start=np.array([0.2, 0.2]),
+        energy_kwh=e,
+        battery_kwh=np.array([60.0, 60.0]),
+        vehicle_max_kw=np.array([40.0, 150.0]),
+        port_kw=120.0,
+        taper=curves.dc,
+    )
+    assert (tapered > flat).all()
+    # exact value for the 150 kW car: 0.2->0.5 at 120 kW, then min(120, 150 x taper)
+    s = np.linspace(0.5, 0.7, 200_001)
+    p = np.minimum(120.0, 150.0 * np.interp(s, [0.5, 0.8], [1.0, 0.45]))
+    exact = 60.0 * (0.3 * 60 / 120 + np.trapezoid(60.0 / p, s))
+    assert tapered[1] == pytest.approx(exact, rel=1e-3)
+
+
+def test_grid_cap_is_shared_between_ports() -> None:
+    rng = np.random.default_rng(0)
+    n = 4
+    d = make_demand(n, rng, depart=np.zeros(n), energy=np.full(n, 20.0), patience=np.inf)
+    d = Demand(**{**d.__dict__, "max_dc_kw": np.full(n, 120.0)})
+    acc = make_access(n, [0.0])
+    free = simulate(d, make_stations([4], power=60.0), access=acc)
+    capped = simulate(d, make_stations([4], power=60.0, cap=120.0), access=acc)
+    assert np.allclose(free.end_min, 20.0)  # 20 kWh at 60 kW
+    assert np.allclose(capped.end_min, 40.0)  # 4 cars share 120 kW: 30 kW each
+    assert np.allclose(capped.power_kw, 30.0)
+
+
+def test_cap_frees_power_when_a_car_leaves() -> None:
+    rng = np.random.default_rng(0)
+    d = make_demand(2, rng, depart=np.zeros(2), energy=np.array([10.0, 30.0]), patience=np.inf)
+    d = Demand(**{**d.__dict__, "max_dc_kw": np.full(2, 120.0)})
+    log = simulate(d, make_stations([2], power=60.0, cap=60.0), access=make_access(2, [0.0]))
+    # both at 30 kW until the first has 10 kWh (20 min); then the second gets 60 kW:
+    # it had 20 kWh left -> 20 more minutes
+    assert np.allclose(np.sort(log.end_min), [20.0, 40.0])

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim.demand.model import Demand
-from sim.des.model import CHARGED, Stations, simulate
+from sim.des.model import CHARGED, DriverRules, Stations, simulate
+from tests.test_des import make_access
 
 
 def erlang_c_wait(lam: float, mu: float, c: int) -> float:
@@ -55,10 +56,15 @@ def test_mmc_mean_wait_matches_erlang_c(c: int, rho: float, n: int) -> None:
     waits = []
     for seed in range(5):  # independent replications, pooled
         d = _mmc_demand(n // 5, lam, mean_service, seed=seed)
-        stations = Stations(site_id=("s",), ports=np.array([c]), power_kw=np.array([60.0]),
-                            dc=np.array([True]))
-        log = simulate(d, stations, choice=np.zeros(len(d), np.int64),
-                       access_min=np.zeros(len(d)))
+        stations = Stations(
+            site_id=("s",), ports=np.array([c]), power_kw=np.array([60.0]), dc=np.array([True])
+        )
+        log = simulate(
+            d,
+            stations,
+            access=make_access(len(d), [0.0]),
+            rules=DriverRules(balk_queue_per_port=None, max_attempts=1),
+        )
         assert (log.outcome == CHARGED).all()
         w = log.wait_min[len(d) // 10 :]  # drop the warm-up from an empty system
         waits.append(w.mean())

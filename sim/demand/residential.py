@@ -1,6 +1,6 @@
 """Residential charging demand: residents whose EV cannot charge at home.
 
-Model (first version, documented in docs/model.md):
+Model (documented in docs/model.md):
 
 1. Homes: every residential building is a home point at its nearest road node with its
    estimated households (apartment / house); zone households not placed in mapped
@@ -8,10 +8,15 @@ Model (first version, documented in docs/model.md):
 2. EVs without home charging per home point:
    ``households x cars_per_household x ev_share x no_home_charging_share[housing]``,
    realised per replication by stochastic rounding (the expectation is kept exactly).
-3. Each such EV needs ``Poisson(public_charges_per_week x days / 7)`` public sessions,
-   on uniformly drawn days, at an hour drawn from the weekday or weekend profile.
-4. Energy per session is gamma distributed (mean, CV), limited so that the vehicle
-   arrives with at least 5% state of charge and leaves at 80%; patience is lognormal.
+   Each draws its class from the fleet mix, a starting state of charge and its own
+   charging threshold.
+3. Day by day, each EV drives a lognormal distance (weekday / weekend means), its state
+   of charge falls by ``km x consumption / battery``; when it falls below the EV's
+   threshold (or, with a small daily chance, below the opportunistic level) the driver
+   sets off to charge up to ``target_soc`` at an hour drawn from the weekday or weekend
+   profile.  The state of charge is carried to the next day.  Demand assumes a planned
+   charge happens; a session that ends unserved in the simulation is counted as
+   unserved (the driver is assumed to make do elsewhere, e.g. a slow charger at work).
 """
 
 from __future__ import annotations
@@ -26,9 +31,8 @@ from sim.region.model import Region
 
 __all__ = ["HomeTable", "home_table", "residential_demand"]
 
-#: State of charge drivers charge up to at a public charger (0-1).
-TARGET_SOC = 0.8
-#: Lowest state of charge a resident lets the battery reach before charging (0-1).
+#: Lowest state of charge a resident lets the battery reach; trips that would drain it
+#: further are cut short (0-1).
 MIN_SOC = 0.05
 
 
@@ -60,11 +64,16 @@ class HomeTable:
             + self.households_house * share.get("house", 0.0)
         )
 
-    def sessions_per_day(self, cfg: ResidentialDemandConfig, /) -> np.ndarray:
-        """Expected public sessions per day per home point."""
+    def sessions_per_day(
+        self, cfg: ResidentialDemandConfig, /, *, sessions_per_ev_day: float
+    ) -> np.ndarray:
+        """Expected public sessions per day per home point.
+
+        ``sessions_per_ev_day`` comes from :func:`sessions_per_ev_day`.
+        """
         if not cfg.enabled:
             return np.zeros(self.node.shape[0])
-        return self.evs_without_home_charging(cfg) * cfg.public_charges_per_week / 7.0
+        return self.evs_without_home_charging(cfg) * sessions_per_ev_day
 
 
 def home_table(region: Region, /) -> HomeTable:
@@ -115,6 +124,48 @@ def _lognormal(mean: float, cv: float, size: int, rng: np.random.Generator) -> n
     return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
 
 
+def sessions_per_ev_day(
+    *,
+    cfg: ResidentialDemandConfig,
+    fleet: list[VehicleClassConfig],
+    days: int,
+    start_weekday: int,
+    rng: np.random.Generator,
+    n_ev: int = 4000,
+) -> tuple[float, float]:
+    """Expected public sessions per EV and day, and mean energy per session (kWh).
+
+    Estimated by running the trip model on ``n_ev`` EVs of one home (a planning draw
+    from its own random stream, so the siting models do not see the evaluation
+    replications).
+    """
+    homes = HomeTable(
+        zone=np.zeros(1, np.int32),
+        node=np.zeros(1, np.int64),
+        households_apartment=np.ones(1),
+        households_house=np.zeros(1),
+    )
+    probe = cfg.model_copy(
+        update={
+            "cars_per_household": 1.0,
+            "ev_share": 1.0,
+            "no_home_charging_share": {"apartment": 1.0, "house": 1.0},
+        }
+    )
+    d = residential_demand(
+        homes,
+        cfg=probe,
+        fleet=fleet,
+        days=days,
+        start_weekday=start_weekday,
+        rng=rng,
+        n_ev_override=n_ev,
+    )
+    if len(d) == 0:
+        return 0.0, 0.0
+    return len(d) / (n_ev * days), float(d.energy_kwh.mean())
+
+
 def residential_demand(
     homes: HomeTable,
     /,
@@ -125,6 +176,7 @@ def residential_demand(
     start_weekday: int,
     rng: np.random.Generator,
     first_vehicle_id: int = 0,
+    n_ev_override: int | None = None,
 ) -> Demand:
     """Draw one replication of residential charging sessions.
 
@@ -139,61 +191,78 @@ def residential_demand(
     days
         Simulated days; times are minutes from 00:00 of day 1.
     start_weekday
-        Weekday of day 1 (0 = Monday); days 5 and 6 use the weekend profile.
+        Weekday of day 1 (0 = Monday); days 5 and 6 of the week are weekend days.
     rng
         The replication's demand stream.
     first_vehicle_id
         Vehicle ids start here (so segments do not collide).
+    n_ev_override
+        Put exactly this many EVs at the first home point (for planning estimates).
 
     Returns
     -------
     Demand
         Sessions sorted by departure time (ties by vehicle id).
     """
-    n_ev = _stochastic_round(homes.evs_without_home_charging(cfg), rng) if cfg.enabled else (
-        np.zeros(homes.node.shape[0], dtype=np.int64)
-    )
-    home_of_ev = np.repeat(np.arange(homes.node.shape[0]), n_ev)
-    n_vehicles = home_of_ev.shape[0]
+    n_homes = homes.node.shape[0]
+    if n_ev_override is not None:
+        n_ev = np.zeros(n_homes, dtype=np.int64)
+        n_ev[0] = n_ev_override
+    elif cfg.enabled:
+        n_ev = _stochastic_round(homes.evs_without_home_charging(cfg), rng)
+    else:
+        n_ev = np.zeros(n_homes, dtype=np.int64)
+    home_of_ev = np.repeat(np.arange(n_homes), n_ev)
+    nv = home_of_ev.shape[0]
     shares = np.array([c.share for c in fleet], dtype=float)
-    klass = rng.choice(len(fleet), size=n_vehicles, p=shares / shares.sum())
-    per_ev = rng.poisson(cfg.public_charges_per_week * days / 7.0, size=n_vehicles)
-    vehicle = np.repeat(np.arange(n_vehicles), per_ev)
-    n = vehicle.shape[0]
-
-    day = rng.integers(0, days, size=n)
-    weekday = (start_weekday + day) % 7
+    klass = rng.choice(len(fleet), size=nv, p=shares / shares.sum())
+    battery = np.array([c.battery_kwh for c in fleet])[klass]
+    cons = np.array([c.consumption_kwh_per_km for c in fleet])[klass]
+    lo, hi = cfg.charge_below_soc
+    threshold = rng.uniform(lo, hi, nv)
+    soc = rng.uniform(*cfg.initial_soc, nv)
     p_wd = np.asarray(cfg.hourly_weekday, float)
     p_we = np.asarray(cfg.hourly_weekend, float)
-    hour = np.where(
-        weekday >= 5,
-        rng.choice(24, size=n, p=p_we / p_we.sum()),
-        rng.choice(24, size=n, p=p_wd / p_wd.sum()),
-    )
-    depart = day * 1440.0 + hour * 60.0 + rng.random(n) * 60.0
 
-    battery = np.array([c.battery_kwh for c in fleet])[klass][vehicle]
-    shape = 1.0 / max(cfg.energy_kwh_cv, 1e-6) ** 2
-    energy = rng.gamma(shape, cfg.energy_kwh_mean / shape, size=n)
-    energy = np.clip(energy, 1.0, battery * (TARGET_SOC - MIN_SOC))
+    ev_parts, t_parts, soc_parts = [], [], []
+    for day in range(days):
+        weekend = (start_weekday + day) % 7 >= 5
+        mean_km = cfg.daily_km_weekend_mean if weekend else cfg.daily_km_weekday_mean
+        km = _lognormal(mean_km, cfg.daily_km_cv, nv, rng)
+        soc = np.maximum(soc - km * cons / battery, MIN_SOC)
+        opportunistic = (soc < cfg.opportunistic_below_soc) & (
+            rng.random(nv) < cfg.opportunistic_prob_per_day
+        )
+        need = np.flatnonzero((soc < threshold) | opportunistic)
+        profile = p_we if weekend else p_wd
+        hour = rng.choice(24, size=need.shape[0], p=profile / profile.sum())
+        minute = rng.random(need.shape[0]) * 60.0
+        ev_parts.append(need)
+        t_parts.append(day * 1440.0 + hour * 60.0 + minute)
+        soc_parts.append(soc[need])
+        soc[need] = cfg.target_soc
+    vehicle = np.concatenate(ev_parts) if ev_parts else np.empty(0, np.int64)
+    depart = np.concatenate(t_parts) if t_parts else np.empty(0)
+    soc_start = np.concatenate(soc_parts) if soc_parts else np.empty(0)
+    n = vehicle.shape[0]
     patience = _lognormal(cfg.patience_min_mean, cfg.patience_min_cv, n, rng)
 
     order = np.lexsort((vehicle, depart))
-    vehicle, depart, energy, patience, battery = (
-        a[order] for a in (vehicle, depart, energy, patience, battery)
-    )
+    vehicle = vehicle[order]
+    depart, soc_start, patience = depart[order], soc_start[order], patience[order]
     home = home_of_ev[vehicle]
     k = klass[vehicle]
+    b = battery[vehicle]
     return Demand(
         vehicle_id=(vehicle + first_vehicle_id).astype(np.int64),
         segment=np.zeros(n, dtype=np.int8),
         origin=homes.node[home],
         depart_min=depart,
-        energy_kwh=energy,
+        energy_kwh=(cfg.target_soc - soc_start) * b,
         patience_min=patience,
         max_ac_kw=np.array([c.max_ac_kw for c in fleet])[k],
         max_dc_kw=np.array([c.max_dc_kw for c in fleet])[k],
-        battery_kwh=battery,
-        soc_start=TARGET_SOC - energy / battery,
+        battery_kwh=b,
+        soc_start=soc_start,
         zone=homes.zone[home].astype(np.int32),
     )
