@@ -33,7 +33,13 @@ from sim.experiment import (
     run_experiment,
     sessions_frame,
 )
-from sim.layers import candidates_layer, roads_layer, selected_layer, zones_layer
+from sim.layers import (
+    candidates_layer,
+    roads_layer,
+    selected_layer,
+    site_load_frame,
+    zones_layer,
+)
 from sim.metrics import METRICS
 from sim.siting.plan import Plan
 
@@ -59,6 +65,8 @@ class RunResult:
         One row per charging attempt (``sessions.parquet``).
     candidates, selected, zones, roads
         The layers of ``sites.gpkg`` (EPSG:4326).
+    site_load
+        15-minute load profile per (strategy, site) (``site_load.parquet``).
     plans
         The plan of each strategy.
     prepared
@@ -75,6 +83,7 @@ class RunResult:
     selected: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame
+    site_load: pd.DataFrame
     plans: dict[str, Plan]
     prepared: Prepared
     units: list[UnitResult]
@@ -194,6 +203,7 @@ def run(
         selected=selected_layer(prep, plans, units),
         zones=zones_layer(prep, plans, units),
         roads=roads_layer(prep),
+        site_load=site_load_frame(prep, plans, units),
         plans=plans,
         prepared=prep,
         units=units,

@@ -14,7 +14,13 @@ import pandas as pd
 from sim.experiment import Prepared, UnitResult
 from sim.siting.plan import Plan
 
-__all__ = ["candidates_layer", "roads_layer", "selected_layer", "zones_layer"]
+__all__ = [
+    "candidates_layer",
+    "roads_layer",
+    "selected_layer",
+    "site_load_frame",
+    "zones_layer",
+]
 
 WGS84 = "EPSG:4326"
 
@@ -193,3 +199,37 @@ def roads_layer(prep: Prepared, /) -> gpd.GeoDataFrame:
         crs=edges.crs,
     )
     return out.to_crs(WGS84)
+
+
+def site_load_frame(
+    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
+) -> pd.DataFrame:
+    """15-minute load profile of every selected site: one row per (strategy, site, bin)
+    with ``bin_start_min``, ``load_kw_mean`` and ``load_kw_max`` over replications."""
+    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+    frames = []
+    for name, plan in plans.items():
+        loads = [u.site_stats["load_kw"] for u in units if u.strategy == name]
+        if not len(plan) or not loads:
+            continue
+        stack = np.stack(loads)  # (reps, sites, bins)
+        m, n_bins = stack.shape[1:]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "strategy": name,
+                    "site_id": np.repeat(ids[plan.candidate], n_bins),
+                    "bin_start_min": np.tile(np.arange(n_bins) * 15.0, m),
+                    "load_kw_mean": stack.mean(axis=0).ravel(),
+                    "load_kw_max": stack.max(axis=0).ravel(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            columns=["strategy", "site_id", "bin_start_min", "load_kw_mean", "load_kw_max"]
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out["strategy"] = out["strategy"].astype("category")
+    out["site_id"] = out["site_id"].astype("category")
+    return out

@@ -32,7 +32,7 @@ import numpy as np
 from sim.demand.model import Demand
 from sim.des.model import CHARGED, RENEGED, STRANDED, SessionLog, Stations
 
-__all__ = ["METRICS", "difficulty_components", "score", "station_stats"]
+__all__ = ["METRICS", "difficulty_components", "load_profile", "score", "station_stats"]
 
 METRICS: tuple[str, ...] = (
     "wait_mean_min",
@@ -64,7 +64,8 @@ def station_stats(
     -------
     dict
         ``utilization`` (0-1), ``energy_kwh``, ``sessions_charged``, ``attempts``,
-        ``wait_mean_min``, ``wait_p95_min`` arrays, one entry per station.
+        ``wait_mean_min``, ``wait_p95_min`` arrays, one entry per station, and
+        ``load_kw`` (stations x 15-minute bins, kW; :func:`load_profile`).
     """
     m = len(stations)
     st = log.station
@@ -91,6 +92,7 @@ def station_stats(
             w_mean[j] = w.mean()
             w_p95[j] = np.percentile(w, 95)
     return {
+        "load_kw": load_profile(log, m, horizon_min=horizon_min),
         "utilization": util,
         "energy_kwh": energy,
         "sessions_charged": np.bincount(st[charged], minlength=m) if m else np.zeros(0),
@@ -98,6 +100,47 @@ def station_stats(
         "wait_mean_min": w_mean,
         "wait_p95_min": w_p95,
     }
+
+
+def load_profile(
+    log: SessionLog, n_stations: int, /, *, horizon_min: float, bin_min: float = 15.0
+) -> np.ndarray:
+    """Mean charging power drawn per station in each time bin (kW).
+
+    Each charged attempt delivers its energy at its mean power between ``start_min``
+    and ``end_min``; the energy falling in each bin, divided by the bin length, is the
+    bin's load.  Charging after ``horizon_min`` is left out.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_stations, ceil(horizon_min / bin_min))`` load in kW.
+    """
+    n_bins = int(np.ceil(horizon_min / bin_min))
+    out = np.zeros((n_stations, n_bins))
+    ok = (log.outcome == CHARGED) & (log.end_min > log.start_min)
+    if not ok.any() or n_stations == 0:
+        return out
+    st = log.station[ok]
+    s, e = log.start_min[ok], log.end_min[ok]
+    rate = log.energy_kwh[ok] / (e - s)  # kWh per minute
+    # Delivered energy up to time t at a station is sum_k dslope_k * max(t - t_k, 0)
+    # over the start (+rate) and end (-rate) events t_k before t.
+    t = np.concatenate([s, e])
+    slope = np.concatenate([rate, -rate])
+    who = np.concatenate([st, st])
+    edges = np.arange(n_bins + 1) * bin_min
+    edges[-1] = min(edges[-1], horizon_min)
+    for j in np.unique(who):
+        k = who == j
+        order = np.argsort(t[k], kind="stable")
+        tj, sj = t[k][order], slope[k][order]
+        cum_s = np.concatenate([[0.0], np.cumsum(sj)])
+        cum_st = np.concatenate([[0.0], np.cumsum(sj * tj)])
+        idx = np.searchsorted(tj, edges, side="right")
+        energy_to = cum_s[idx] * edges - cum_st[idx]
+        out[j] = np.diff(energy_to) / (np.diff(edges) / 60.0)
+    return out
 
 
 def difficulty_components(

@@ -60,6 +60,7 @@ def write_outputs(
     """Write the output folder of a run.
 
     Files: ``summary.json``, ``per_replication.csv``, ``sessions.parquet``,
+    ``site_load.parquet`` (15-minute load per site),
     ``sites.gpkg`` (layers ``candidates``, ``selected``, ``zones``, ``roads``;
     EPSG:4326), ``config.resolved.yaml``, and ``map.html`` / ``report.html`` unless
     disabled in ``output``.
@@ -88,6 +89,8 @@ def write_outputs(
         if sc.output.sessions:
             result.sessions.to_parquet(tmp / "sessions.parquet", index=False)
             note("sessions.parquet")
+        result.site_load.to_parquet(tmp / "site_load.parquet", index=False)
+        note("site_load.parquet")
         gpkg = tmp / "sites.gpkg"
         with warnings.catch_warnings():
             # pyogrio warns about mixed Polygon/MultiPolygon zones; the layer is

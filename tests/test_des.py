@@ -256,3 +256,18 @@ def test_cap_frees_power_when_a_car_leaves() -> None:
     # both at 30 kW until the first has 10 kWh (20 min); then the second gets 60 kW:
     # it had 20 kWh left -> 20 more minutes
     assert np.allclose(np.sort(log.end_min), [20.0, 40.0])
+
+
+def test_load_profile_conserves_energy_and_respects_ports() -> None:
+    from sim.metrics import load_profile
+
+    rng = np.random.default_rng(5)
+    d = make_demand(400, rng, rate_per_min=0.1)
+    stations = make_stations([2, 3], power=60.0)
+    log = simulate(d, stations, access=make_access(400, [1.0, 2.0]))
+    horizon = float(np.ceil((np.nanmax(log.end_min) + 1.0) / 15.0) * 15.0)
+    load = load_profile(log, 2, horizon_min=horizon)
+    # energy in the profile (kW x 0.25 h) equals the energy delivered
+    assert load.sum() * 0.25 == pytest.approx(log.energy_kwh.sum(), rel=1e-9)
+    # a 15-minute mean never exceeds the ports' total rating
+    assert (load[0] <= 2 * 60 + 1e-6).all() and (load[1] <= 3 * 60 + 1e-6).all()
