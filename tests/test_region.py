@@ -41,10 +41,13 @@ def assert_contract(region: Region) -> None:
     for frame in (region.zones, region.buildings, region.candidates):
         assert frame.crs == region.crs
         assert set(frame["node"]) <= set(region.graph.nodes)
+        # homes and sites sit where every place can reach every other
+        assert set(frame["node"]) <= set(region.core_nodes.tolist())
     assert region.zones["zone_id"].is_unique
     assert region.candidates["site_id"].is_unique
     assert set(region.buildings["zone_id"]) <= set(region.zones["zone_id"])
-    assert nx.is_strongly_connected(region.graph)
+    assert nx.is_weakly_connected(region.graph)
+    assert nx.is_strongly_connected(region.graph.subgraph(region.core_nodes.tolist()))
     for _, _, d in region.graph.edges(data=True):
         assert d["travel_time"] > 0 and d["length"] >= 0 and isinstance(d["highway"], str)
     z = region.zones
@@ -58,12 +61,15 @@ def test_kotka_graph(kotka: Region) -> None:
     assert_contract(kotka)
     g = kotka.graph
     assert kotka.crs == "EPSG:32635"  # UTM 35N, metres
-    assert g.number_of_nodes() == 225
+    assert g.number_of_nodes() == 230  # largest weakly connected part of the drive graph
+    assert kotka.core_nodes.size == 225
     highways = {d["highway"] for _, _, d in g.edges(data=True)}
     assert "motorway" in highways
     info = describe_region(kotka)
     assert info["motorway_km"] > 1.0
     assert any("largest strongly connected" in n for n in kotka.notes)
+    # the motorway carriageways leaving the extract stay for through-traffic
+    assert info["motorway_km"] > 4.0
 
 
 def test_kotka_zones_and_households(kotka: Region) -> None:
@@ -129,7 +135,11 @@ def test_describe_region_is_plain_data(kotka: Region) -> None:
 
     info = describe_region(kotka)
     json.dumps(info)
-    assert info["nodes"] == 225 and info["edges"] == kotka.graph.number_of_edges()
+    assert (
+        info["nodes"] == 230
+        and info["core_nodes"] == 225
+        and info["edges"] == kotka.graph.number_of_edges()
+    )
     assert info["candidates"] == {"fuel": 2, "parking": 12}
     assert info["zones"] == {"buildings": 24, "landuse": 24}
     assert info["buildings"] == 1433
@@ -190,28 +200,28 @@ def _shared(name: str) -> Path:
         (
             "porto.osm.pbf",
             (
-                990,
+                (1115, 990),
                 {"buildings": 49, "landuse": 199},
                 {"charging_station": 7, "fuel": 5, "parking": 362},
             ),
         ),
         (
             "shenzhen-longgang.osm",
-            (264, {"buildings": 7, "landuse": 4}, {"fuel": 2, "parking": 6, "services": 2}),
+            ((306, 264), {"buildings": 7, "landuse": 4}, {"fuel": 2, "parking": 6, "services": 2}),
         ),
         (
             "beijing-haidian-qinghe.osm",
-            (43, {"buildings": 3, "landuse": 11}, {"fuel": 1, "parking": 19}),
+            ((73, 43), {"buildings": 3, "landuse": 11}, {"fuel": 1, "parking": 19}),
         ),
     ],
 )
-def test_shared_extracts(name: str, expected: tuple[int, dict, dict]) -> None:
+def test_shared_extracts(name: str, expected: tuple[tuple[int, int], dict, dict]) -> None:
     path = _shared(name)
     region = load_region(RegionSource("file", str(path)))
     assert_contract(region)
     info = describe_region(region)
     nodes, zones, candidates = expected
-    assert info["nodes"] == nodes
+    assert (info["nodes"], info["core_nodes"]) == nodes
     assert info["zones"] == zones
     assert info["candidates"] == candidates
     assert info["households"] > 1000

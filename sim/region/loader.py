@@ -31,7 +31,7 @@ from sim.region.candidates import (
     snap_candidates,
 )
 from sim.region.model import Region
-from sim.region.network import graph_crs, prepare_graph
+from sim.region.network import core_graph, graph_crs, prepare_graph
 from sim.region.options import RegionOptions
 from sim.region.osm import RawOSM, read_extract, read_pbf
 from sim.region.sites_file import read_sites_file
@@ -242,7 +242,8 @@ def load_region(
     Returns
     -------
     Region
-        Graph reduced to its largest strongly connected component, projected to the
+        Graph reduced to its largest weakly connected component (homes and sites on
+        its strongly connected core, ``Region.core_nodes``), projected to the
         local UTM zone (metres; ``Region.crs``); edges carry ``length`` (m),
         ``speed_kph``, ``travel_time`` (s) and ``highway``.  Zones, buildings and
         candidates are GeoDataFrames in the same CRS, each row snapped to its nearest
@@ -268,14 +269,15 @@ def load_region(
     raw, name, label, provenance = _read(source, cache_dir=cache_dir, progress=report)
 
     report("preparing the road network (speeds, travel times, projection)")
-    graph, graph_notes = prepare_graph(raw.graph, label=label)
+    graph, core, graph_notes = prepare_graph(raw.graph, label=label)
     crs = graph.graph["crs"]
+    core_view = core_graph(graph, core)
 
     report("estimating residential zones and households")
     zones, buildings, zone_notes = build_zones(
         raw.landuse.to_crs(crs),
         raw.buildings.to_crs(crs),
-        graph,
+        core_view,
         params=options.housing,
         max_snap_m=options.max_snap_m,
     )
@@ -292,7 +294,7 @@ def load_region(
     if user_sites is not None:
         parts.append(user_sites.to_crs(crs))
     if options.network_candidates:
-        node_sites, notes = node_candidates(graph, options.network_candidates)
+        node_sites, notes = node_candidates(core_view, options.network_candidates)
         parts.append(node_sites)
         cand_notes += notes
     parts = [p for p in parts if len(p)]
@@ -301,7 +303,7 @@ def load_region(
         if parts
         else empty_candidates(crs)
     )
-    candidates, notes = snap_candidates(all_sites, graph, max_snap_m=options.max_snap_m)
+    candidates, notes = snap_candidates(all_sites, core_view, max_snap_m=options.max_snap_m)
     cand_notes += notes
 
     provenance["crs"] = graph_crs(graph)
@@ -315,6 +317,7 @@ def load_region(
         candidates=candidates,
         notes=tuple(raw.notes + graph_notes + zone_notes + cand_notes),
         provenance=provenance,
+        core_nodes=core,
     )
 
 
@@ -346,6 +349,9 @@ def describe_region(region: Region) -> dict[str, object]:
         "name": region.name,
         "crs": region.crs,
         "nodes": graph.number_of_nodes(),
+        "core_nodes": int(region.core_nodes.size)
+        if region.core_nodes is not None
+        else region.graph.number_of_nodes(),
         "edges": graph.number_of_edges(),
         "motorway_km": round(motorway_m / 1000.0, 2),
         "zones": {str(k): int(v) for k, v in zones["source"].value_counts().sort_index().items()},

@@ -11,6 +11,7 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 
 #: Columns of :attr:`Region.zones` (one row per residential zone).
 ZONE_COLUMNS = (
@@ -63,7 +64,8 @@ class Region:
         Human-readable name ("kotka sample", file stem, place name, bbox string).
     graph
         osmnx-compatible ``networkx.MultiDiGraph``, projected (``graph.graph["crs"]``),
-        reduced to its largest strongly connected component.  Edge attributes:
+        reduced to its largest weakly connected component (one-way carriageways that
+        enter or leave the extract stay, for through-traffic).  Edge attributes:
         ``length`` (m), ``speed_kph`` (km/h), ``travel_time`` (s), ``highway`` (str).
         Node attributes: ``x``, ``y`` (m, projected CRS).
     crs
@@ -75,6 +77,10 @@ class Region:
         What the loader inferred or fell back to, in plain words, for the user.
     provenance
         ``{"kind": "sample"|"file"|"place"|"bbox", "path": str, "sha256": str, ...}``.
+    core_nodes
+        Sorted int64 node ids of the largest strongly connected part, where every node
+        can reach every other; zones, buildings and candidates are snapped to these.
+        ``None`` means every node.
     """
 
     name: str
@@ -85,3 +91,4 @@ class Region:
     candidates: gpd.GeoDataFrame
     notes: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
+    core_nodes: np.ndarray | None = None

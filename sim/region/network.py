@@ -53,8 +53,10 @@ def _motorway_m(graph: nx.MultiDiGraph) -> float:
     )
 
 
-def prepare_graph(graph: nx.MultiDiGraph, *, label: str) -> tuple[nx.MultiDiGraph, list[str]]:
-    """Add speeds and travel times, project, and keep the largest strongly connected part.
+def prepare_graph(
+    graph: nx.MultiDiGraph, *, label: str
+) -> tuple[nx.MultiDiGraph, np.ndarray, list[str]]:
+    """Add speeds and travel times, project, and find the connected core.
 
     Parameters
     ----------
@@ -65,12 +67,16 @@ def prepare_graph(graph: nx.MultiDiGraph, *, label: str) -> tuple[nx.MultiDiGrap
 
     Returns
     -------
-    graph, notes
-        Projected graph (``graph.graph["crs"]``, metres) with edge attributes
-        ``length`` (m), ``speed_kph`` (km/h; ``maxspeed`` where tagged, else
-        :data:`TYPICAL_SPEEDS_KPH`), ``travel_time`` (s) and ``highway`` (str), and
-        int node ids with ``x``/``y`` in metres; and a note when the largest strongly
-        connected part leaves out nodes (and which length of motorway).
+    graph, core, notes
+        The largest weakly connected part of the network, projected
+        (``graph.graph["crs"]``, metres), with edge attributes ``length`` (m),
+        ``speed_kph`` (km/h; ``maxspeed`` where tagged, else
+        :data:`TYPICAL_SPEEDS_KPH`), ``travel_time`` (s) and ``highway`` (str), and int
+        node ids with ``x``/``y`` in metres.  ``core`` holds the sorted node ids of its
+        largest strongly connected part (where every node can reach every other):
+        homes and candidate sites snap only to core nodes, while through-traffic may
+        also use the carriageways that enter or leave the extract one way.  ``notes``
+        say how much lies outside the core.
 
     Raises
     ------
@@ -86,35 +92,43 @@ def prepare_graph(graph: nx.MultiDiGraph, *, label: str) -> tuple[nx.MultiDiGrap
     )
     graph = ox.routing.add_edge_travel_times(graph)
     graph = ox.project_graph(graph)
-    nodes_before, motorway_before = graph.number_of_nodes(), _motorway_m(graph)
-    graph = ox.truncate.largest_component(graph, strongly=True)
-    notes = []
-    if graph.number_of_nodes() < nodes_before:
-        lost_km = (motorway_before - _motorway_m(graph)) / 1000.0
-        motorway = (
-            f"; {lost_km:.1f} of {motorway_before / 1000.0:.1f} km of motorway carriageway "
-            "fell outside it (one-way roads that leave the extract cannot be driven both "
-            "in and out)"
-            if lost_km >= 0.05
-            else ""
-        )
-        notes.append(
-            "The road network was reduced to its largest strongly connected part (where "
-            f"every place can reach every other): {graph.number_of_nodes()} of "
-            f"{count(nodes_before, 'node')} kept{motorway}."
-        )
-    if graph.number_of_edges() == 0:
+    graph = ox.truncate.largest_component(graph, strongly=False)
+    if not all(isinstance(n, int) for n in graph.nodes):
+        graph = nx.relabel_nodes(graph, {n: int(n) for n in graph.nodes})
+    core_set = max(nx.strongly_connected_components(graph), key=len)
+    if len(core_set) < 2:
         raise DataError(
             f"{label}: the drivable roads do not form a connected network "
             "(no two places can reach each other)"
         )
-    if not all(isinstance(n, int) for n in graph.nodes):
-        graph = nx.relabel_nodes(graph, {n: int(n) for n in graph.nodes})
+    core = np.array(sorted(core_set), dtype=np.int64)
+    notes = []
+    if core.size < graph.number_of_nodes():
+        motorway_all = _motorway_m(graph)
+        motorway_core = _motorway_m(graph.subgraph(core_set))
+        outside = (motorway_all - motorway_core) / 1000.0
+        motorway = (
+            f"; {outside:.1f} of {motorway_all / 1000.0:.1f} km of motorway lies outside "
+            "it (one-way carriageways that enter or leave the extract), usable by "
+            "through-traffic only"
+            if outside >= 0.05
+            else ""
+        )
+        notes.append(
+            f"Homes and charging sites are placed on the {core.size} of "
+            f"{count(graph.number_of_nodes(), 'road node')} where every place can reach "
+            f"every other (the largest strongly connected part){motorway}."
+        )
     for _, _, data in graph.edges(data=True):
         data["length"] = float(data["length"])
         data["speed_kph"] = float(data["speed_kph"])
         data["travel_time"] = float(data["travel_time"])
-    return graph, notes
+    return graph, core, notes
+
+
+def core_graph(graph: nx.MultiDiGraph, core: np.ndarray) -> nx.MultiDiGraph:
+    """Read-only view of the core of ``graph`` (for snapping and spreading nodes)."""
+    return graph.subgraph(core.tolist())
 
 
 def graph_crs(graph: nx.MultiDiGraph) -> str:
