@@ -22,6 +22,7 @@ import geopandas as gpd
 import pandas as pd
 
 from sim.config import Scenario, load_config
+from sim.execute import UnitKey, UnitStore, run_units
 from sim.experiment import (
     Prepared,
     Progress,
@@ -29,8 +30,8 @@ from sim.experiment import (
     _no_progress,
     aggregate,
     make_plans,
+    paired_differences,
     prepare,
-    run_experiment,
     sessions_frame,
 )
 from sim.layers import (
@@ -142,6 +143,7 @@ def build_summary(
             "replications": replications,
             "days": sc.demand.days,
             "strategies": strategies,
+            "comparisons": paired_differences(per_rep),
             "provenance": provenance(prep),
         }
     )
@@ -153,6 +155,9 @@ def run(
     *,
     seed: int | None = None,
     replications: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    store: UnitStore | Path | None = None,
     progress: Progress = _no_progress,
 ) -> RunResult:
     """Run a scenario: region, demand, siting, simulation, scores.
@@ -165,37 +170,77 @@ def run(
         Overrides ``seed``.
     replications
         Overrides ``simulation.replications``.
+    workers
+        Local worker processes for the (strategy, replication) units.
+    scheduler
+        Dask scheduler address (``tcp://HOST:PORT``) whose workers run the units.
+    store
+        Folder (or :class:`~sim.execute.UnitStore`) where finished units are kept; a
+        rerun with the same inputs resumes from it.
     progress
         Called as ``progress(label, done, total)`` while it works.
 
     Returns
     -------
     RunResult
+        The same whatever ``workers`` and ``scheduler`` are.
     """
     scenario = config if isinstance(config, Scenario) else load_config(config)
-    if seed is not None or replications is not None:
-        sim_cfg = scenario.simulation
-        if replications is not None:
-            sim_cfg = sim_cfg.model_copy(update={"replications": replications})
-        scenario = scenario.model_copy(
-            update={
-                "seed": scenario.seed if seed is None else seed,
-                "simulation": sim_cfg,
-            }
-        )
+    scenario = with_overrides(scenario, seed=seed, replications=replications)
     reps = scenario.simulation.replications
     prep = prepare(scenario, progress=progress)
     progress("siting", 0, 1)
     plans = make_plans(prep)
-    units = run_experiment(prep, plans, replications=reps, progress=progress)
+    unit_store = UnitStore(store) if isinstance(store, Path) else store
+    done = run_units(
+        [scenario],
+        replications=reps,
+        workers=workers,
+        scheduler=scheduler,
+        store=unit_store,
+        progress=progress,
+        prepared=(prep, plans),
+    )
+    units = [done[k] for k in sorted(done, key=lambda k: (k.replication, _order(plans, k)))]
+    return assemble(prep, plans, units, replications=reps)
+
+
+def _order(plans: dict[str, Plan], key: UnitKey) -> int:
+    return list(plans).index(key.strategy)
+
+
+def with_overrides(
+    scenario: Scenario, /, *, seed: int | None = None, replications: int | None = None
+) -> Scenario:
+    """The scenario with the command line's ``--seed`` / ``--replications`` applied."""
+    if seed is None and replications is None:
+        return scenario
+    sim_cfg = scenario.simulation
+    if replications is not None:
+        sim_cfg = sim_cfg.model_copy(update={"replications": replications})
+    return scenario.model_copy(
+        update={"seed": scenario.seed if seed is None else seed, "simulation": sim_cfg}
+    )
+
+
+def per_replication_frame(units: list[UnitResult], /) -> pd.DataFrame:
+    """One row per (strategy, replication), a column per metric."""
     per_rep = pd.DataFrame(
         [{"strategy": u.strategy, "replication": u.replication, **u.metrics} for u in units],
         columns=["strategy", "replication", *METRICS],
     )
     per_rep[list(METRICS)] = per_rep[list(METRICS)].astype(float)
-    summary = build_summary(prep, plans, per_rep, reps)
+    return per_rep
+
+
+def assemble(
+    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /, *, replications: int
+) -> RunResult:
+    """Summary, tables and layers from the units of one scenario."""
+    per_rep = per_replication_frame(units)
+    summary = build_summary(prep, plans, per_rep, replications)
     return RunResult(
-        scenario=scenario,
+        scenario=prep.scenario,
         summary=summary,
         per_replication=per_rep,
         sessions=sessions_frame(prep, plans, units),

@@ -126,23 +126,98 @@ def run(
     """Run a scenario and write its output folder."""
     from sim.api import run as run_scenario
     from sim.config import load_config
-    from sim.output import write_outputs
+    from sim.output import UNITS_DIR, write_outputs
 
     with _user_errors():
-        if workers != 1 or scheduler is not None:
-            raise UserInputError(
-                "--workers and --scheduler are not available in this version; "
-                "run in-process (omit them)"
-            )
         scenario = load_config(config)
         target = out_dir if out_dir is not None else scenario.out_dir
         with _progress() as progress:
-            result = run_scenario(scenario, seed=seed, replications=replications, progress=progress)
+            result = run_scenario(
+                scenario,
+                seed=seed,
+                replications=replications,
+                workers=workers,
+                scheduler=scheduler,
+                store=target / UNITS_DIR,
+                progress=progress,
+            )
             progress("writing outputs", 0, 1)
             write_outputs(result, target)
     out.print(comparison_table(result.summary))
     for note in result.prepared.region.notes:
         out.print(f"[dim]note: {note}[/]", highlight=False)
+    out.print(f"results written to [bold]{target}[/]")
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    sets: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            help="KEY=V1,V2,... (dotted YAML path; repeat for a grid), "
+            "e.g. demand.residential.ev_share=0.1,0.2,0.3",
+        ),
+    ],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default out/<name>-sweep).")
+    ] = None,
+    replications: Annotated[
+        int | None, typer.Option(min=1, help="Override simulation.replications.")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
+    ] = None,
+) -> None:
+    """Run a scenario over a grid of values; write a table of all points and a figure."""
+    import json
+
+    from sim.config import load_config
+    from sim.execute import UnitStore
+    from sim.output import UNITS_DIR, atomic_folder
+    from sim.sweep import parse_set, run_sweep, sweep_figure
+
+    with _user_errors():
+        parsed = [parse_set(s) for s in sets]
+        base = load_config(config)
+        target = out_dir if out_dir is not None else Path("out") / f"{base.name}-sweep"
+        with _progress() as progress:
+            result = run_sweep(
+                config,
+                parsed,
+                replications=replications,
+                workers=workers,
+                scheduler=scheduler,
+                store=UnitStore(target / UNITS_DIR),
+                progress=progress,
+            )
+            with atomic_folder(target, carry=(UNITS_DIR,)) as tmp:
+                result.table.to_csv(tmp / "sweep.csv", index=False)
+                result.per_replication.to_csv(tmp / "per_replication.csv", index=False)
+                (tmp / "summary.json").write_text(
+                    json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8",
+                )
+                sweep_figure(result, tmp / "sweep.png")
+    table = Table(title=f"{base.name}: sweep of {', '.join(k for k, _ in parsed)}")
+    keys = [k for k, _ in parsed]
+    for k in keys:
+        table.add_column(k)
+    table.add_column("strategy", style="bold")
+    table.add_column("difficulty", justify="right")
+    table.add_column("unserved", justify="right")
+    table.add_column("wait min", justify="right")
+    for row in result.table.to_dict(orient="records"):
+        table.add_row(
+            *(str(row[k]) for k in keys),
+            str(row["strategy"]),
+            f"{row['difficulty_index']:.1f}",
+            f"{row['unserved_share']:.1%}",
+            f"{row['wait_mean_min']:.1f}",
+        )
+    out.print(table)
     out.print(f"results written to [bold]{target}[/]")
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "dump_resolved",
     "load_config",
     "parse_config",
+    "read_yaml",
     "reference_markdown",
 ]
 
@@ -718,6 +719,30 @@ def _resolve_paths(scenario: Scenario, *, base_dir: Path, source: str) -> Scenar
     return scenario.model_copy(update={"region": region, "candidates": candidates})
 
 
+def read_yaml(path: Path | str, /) -> Any:
+    """Parse a YAML file (duplicate keys rejected).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable or not YAML (with line and column).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+
+
 def load_config(path: Path | str, /) -> Scenario:
     """Read and validate a scenario YAML file.
 
@@ -729,19 +754,7 @@ def load_config(path: Path | str, /) -> Scenario:
         The file is missing, is not YAML, or does not validate.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(path)
     scenario = parse_config(data, source=str(path), base_dir=path.resolve().parent)
     return scenario.model_copy(update={"source_path": path.resolve()})
 

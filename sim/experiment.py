@@ -2,7 +2,8 @@
 
 :func:`prepare` runs the static stages once (region, travel times, expected demand,
 candidate scores); :func:`make_plans` solves every strategy; :func:`run_unit` simulates
-one (strategy, replication) unit; :func:`run_experiment` runs all units and aggregates.
+one (strategy, replication) unit; :mod:`sim.execute` runs the units (in-process, on a
+process pool or on Dask) and :mod:`sim.api` aggregates them.
 Each replication's demand comes from ``stream(seed, replication, "demand")`` so every
 strategy sees the same sessions (common random numbers), and a unit's result depends
 only on its inputs, not on the order units run in.
@@ -49,7 +50,6 @@ __all__ = [
     "aggregate",
     "make_plans",
     "prepare",
-    "run_experiment",
     "run_unit",
 ]
 
@@ -141,6 +141,23 @@ def region_options(scenario: Scenario, /) -> RegionOptions:
     )
 
 
+#: The last region loaded in this process, by the config that determines it (sweeps
+#: over demand or siting keys then load the region once).
+_REGION_CACHE: dict[str, Region] = {}
+
+
+def _load_region_cached(source: RegionSource, scenario: Scenario, /) -> Region:
+    key = scenario.region.model_dump_json() + scenario.candidates.model_dump_json()
+    region = _REGION_CACHE.get(key)
+    if region is None:
+        region = load_region(
+            source, options=region_options(scenario), cache_dir=scenario.region.cache_dir
+        )
+        _REGION_CACHE.clear()
+        _REGION_CACHE[key] = region
+    return region
+
+
 def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prepared:
     """Load the region and compute everything that does not change between units.
 
@@ -168,9 +185,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         checksums = {"region:synthetic": "generated"}
     else:
         source = region_source(scenario)
-        region = load_region(
-            source, options=region_options(scenario), cache_dir=scenario.region.cache_dir
-        )
+        region = _load_region_cached(source, scenario)
         checksums = {f"region:{source.kind}": str(region.provenance.get("sha256", ""))}
     if scenario.candidates.file is not None:
         from sim.config import file_sha256
@@ -410,6 +425,68 @@ def ci95(values: np.ndarray, /) -> tuple[float | None, float | None]:
     return m - h, m + h
 
 
+#: +1 where a larger value is better, -1 where a smaller one is, 0 where neither is.
+DIRECTION: dict[str, int] = {
+    "wait_mean_min": -1,
+    "wait_p95_min": -1,
+    "unserved_share": -1,
+    "stranded_share": -1,
+    "access_time_mean_min": -1,
+    "detour_mean_min": -1,
+    "utilization_mean": 0,
+    "coverage_share": 1,
+    "energy_served_kwh": 1,
+    "difficulty_index": -1,
+}
+
+
+def paired_differences(per_rep: pd.DataFrame, /) -> list[dict[str, Any]]:
+    """Paired comparison of every two strategies, metric by metric.
+
+    Strategies see the same demand in a replication (common random numbers), so the
+    difference ``a - b`` is taken replication by replication and its mean gets a
+    Student-t 95% interval.  A difference is significant when the interval excludes 0;
+    ``better`` names the strategy the difference favours (``None`` when not significant
+    or when the metric has no better direction).
+
+    Returns
+    -------
+    list of dict
+        ``{"a", "b", "metrics": {METRIC: {"mean_diff", "ci95", "significant",
+        "better"}}}`` for every pair in config order.
+    """
+    names = list(dict.fromkeys(per_rep["strategy"]))
+    wide = {n: per_rep[per_rep["strategy"] == n].set_index("replication") for n in names}
+    out: list[dict[str, Any]] = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            metrics: dict[str, Any] = {}
+            for m in METRICS:
+                d = (wide[a][m] - wide[b][m]).dropna().to_numpy(dtype=float)
+                if d.size == 0:
+                    metrics[m] = {
+                        "mean_diff": None,
+                        "ci95": [None, None],
+                        "significant": False,
+                        "better": None,
+                    }
+                    continue
+                lo, hi = ci95(d)
+                sig = lo is not None and hi is not None and (lo > 0 or hi < 0)
+                mean = float(d.mean())
+                better = None
+                if sig and DIRECTION[m] != 0:
+                    better = a if mean * DIRECTION[m] > 0 else b
+                metrics[m] = {
+                    "mean_diff": mean,
+                    "ci95": [lo, hi],
+                    "significant": bool(sig),
+                    "better": better,
+                }
+            out.append({"a": a, "b": b, "metrics": metrics})
+    return out
+
+
 def aggregate(per_rep: pd.DataFrame, /) -> dict[str, dict[str, Any]]:
     """Mean and 95% interval of every metric per strategy.
 
@@ -431,34 +508,6 @@ def aggregate(per_rep: pd.DataFrame, /) -> dict[str, dict[str, Any]]:
             metrics[m] = {"mean": float(col.mean()), "ci95": [lo, hi]}
         out[str(name)] = metrics
     return out
-
-
-def run_experiment(
-    prep: Prepared,
-    plans: dict[str, Plan],
-    /,
-    *,
-    replications: int,
-    progress: Progress = _no_progress,
-) -> list[UnitResult]:
-    """Run every (strategy, replication) unit in-process, replication-major.
-
-    Returns
-    -------
-    list of UnitResult
-        In (replication, strategy-in-config-order) order.
-    """
-    total = replications * len(plans)
-    done = 0
-    results: list[UnitResult] = []
-    accesses = {name: plan_access(prep, plan) for name, plan in plans.items()}
-    for r in range(replications):
-        d = demand_for(prep, r)
-        for name, plan in plans.items():
-            results.append(run_unit(prep, plan, r, demand=d, access=accesses[name]))
-            done += 1
-            progress(f"simulating {plan.strategy} (replication {r + 1})", done, total)
-    return results
 
 
 def sessions_frame(

@@ -19,14 +19,19 @@ from pathlib import Path
 from sim.api import RunResult
 from sim.config import dump_resolved
 
-__all__ = ["atomic_folder", "write_outputs"]
+__all__ = ["UNITS_DIR", "atomic_folder", "write_outputs"]
+
+#: Sub-folder of an output folder where finished units are kept (resume).
+UNITS_DIR = "units"
 
 
 @contextmanager
-def atomic_folder(target: Path, /) -> Iterator[Path]:
+def atomic_folder(target: Path, /, *, carry: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temporary folder that replaces ``target`` when the block succeeds.
 
     On an exception the temporary folder is removed and ``target`` is left as it was.
+    Entries of ``target`` named in ``carry`` (and not written anew) are moved into the
+    new folder just before the swap (the unit store of a resumable run).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +41,9 @@ def atomic_folder(target: Path, /) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for name in carry:
+        if (target / name).exists() and not (tmp / name).exists():
+            (target / name).rename(tmp / name)
     old = None
     if target.exists():
         old = target.parent / f".{target.name}.old-{os.getpid()}"
@@ -81,7 +89,7 @@ def write_outputs(
     """
     note = on_file or (lambda _name: None)
     sc = result.scenario
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, carry=(UNITS_DIR,)) as tmp:
         (tmp / "summary.json").write_text(summary_json(result), encoding="utf-8")
         note("summary.json")
         result.per_replication.to_csv(tmp / "per_replication.csv", index=False)
