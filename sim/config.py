@@ -131,9 +131,61 @@ class SyntheticRegionConfig(_Section):
     )
 
 
+class ServiceAreaConfig(_Section):
+    """A service area on a corridor (both carriageways)."""
+
+    name: str = Field(description="Label.")
+    km: Annotated[float, Field(ge=0.0)] = Field(description="Chainage from the start (km).")
+    ports: Annotated[int, Field(ge=0, le=500)] = Field(
+        4,
+        description="Charging ports on each side (Oct-2023 national mean about 3.2 per "
+        "service area, shared/calibration-facts.md §3).",
+    )
+
+
+class CorridorConfig(_Section):
+    """A long expressway no city extract covers: a line with service areas."""
+
+    length_km: Annotated[float, Field(gt=1.0, le=5000.0)] = Field(
+        description="Length of the corridor (km)."
+    )
+    speed_kph: Annotated[float, Field(gt=10.0, le=160.0)] = Field(
+        100.0, description="Mean travel speed (km/h)."
+    )
+    node_spacing_km: Annotated[float, Field(gt=0.05, le=50.0)] = Field(
+        2.0, description="Distance between corridor nodes (km); sites snap to nodes."
+    )
+    service_areas: list[ServiceAreaConfig] = Field(
+        default_factory=list, description="Service areas (chainage, ports per side)."
+    )
+    candidate_spacing_km: Annotated[float, Field(ge=0.0)] = Field(
+        0.0,
+        description="Also offer a new candidate site every this many km (0 = none), e.g. "
+        "at interchanges where a charging hub could be built.",
+    )
+    origin_lon: Annotated[float, Field(ge=-180.0, le=180.0)] = Field(
+        113.0, description="Longitude of the start (deg), for maps."
+    )
+    origin_lat: Annotated[float, Field(ge=-80.0, le=80.0)] = Field(
+        28.0, description="Latitude of the start (deg); the corridor runs north-east."
+    )
+
+    @model_validator(mode="after")
+    def _areas(self) -> CorridorConfig:
+        for i, a in enumerate(self.service_areas):
+            if a.km > self.length_km:
+                raise ValueError(
+                    f"service_areas.{i}.km = {a.km} is beyond length_km {self.length_km}"
+                )
+        names = [a.name for a in self.service_areas]
+        if len(set(names)) != len(names):
+            raise ValueError(f"service area names must be unique, got {names}")
+        return self
+
+
 class RegionConfig(_Section):
     """Where the road network and zones come from: exactly one of sample/file/place/bbox
-    (or synthetic, a generated city for scale studies)."""
+    (or synthetic, a generated city for scale studies, or corridor, a long expressway)."""
 
     sample: Literal["kotka"] | None = Field(
         None, description="The OSM extract bundled in the pyrosm wheel (Kotka, Finland)."
@@ -153,6 +205,9 @@ class RegionConfig(_Section):
     synthetic: SyntheticRegionConfig | None = Field(
         None, description="A generated city for scale studies instead of OSM data."
     )
+    corridor: CorridorConfig | None = Field(
+        None, description="A long expressway given as a line with service areas."
+    )
     cache_dir: Path = Field(
         Path("maps/cache"),
         description="Download cache for place/bbox regions; relative to the working directory.",
@@ -161,7 +216,7 @@ class RegionConfig(_Section):
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> RegionConfig:
-        keys = ("sample", "file", "place", "bbox", "synthetic")
+        keys = ("sample", "file", "place", "bbox", "synthetic", "corridor")
         given = [k for k in keys if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -265,6 +320,142 @@ class ResidentialDemandConfig(_Section):
         return v
 
 
+# Share of a day's expressway traffic entering in each hour (relative weights): daytime
+# plateau with a late-morning and an afternoon peak, little at night.  Illustrative
+# shape; replace with counts (demand.highway.flows_file) where available.
+DEFAULT_HOURLY_HIGHWAY: tuple[float, ...] = (
+    1.0, 0.7, 0.5, 0.5, 0.7, 1.5, 3.0, 5.0, 6.5, 7.0, 7.0, 6.5,
+    6.0, 6.0, 6.5, 7.0, 7.0, 6.5, 5.5, 4.5, 3.5, 2.5, 2.0, 1.5,
+)  # fmt: skip
+
+
+class GateConfig(_Section):
+    """A place where through-traffic enters or leaves the region."""
+
+    name: str = Field(description="Label used by flows.")
+    lon: Annotated[float, Field(ge=-180.0, le=180.0)] = Field(description="Longitude (deg).")
+    lat: Annotated[float, Field(ge=-90.0, le=90.0)] = Field(description="Latitude (deg).")
+    role: Literal["entry", "exit", "both"] = Field(
+        "both", description="Whether traffic enters, leaves, or both."
+    )
+
+
+class FlowConfig(_Section):
+    """Through-traffic between two gates."""
+
+    origin: str = Field(description="Entry gate name.")
+    destination: str = Field(description="Exit gate name.")
+    vehicles_per_hour: Annotated[float, Field(ge=0.0)] = Field(
+        description="All vehicles (not only EVs) per hour on an ordinary day, averaged "
+        "over the day; shaped by demand.highway.hourly."
+    )
+
+
+class HolidayConfig(_Section):
+    """Days on which through-traffic surges."""
+
+    days: list[Annotated[int, Field(ge=1)]] = Field(
+        description="Simulated days (1 = the first) that are holidays."
+    )
+    multiplier: Annotated[float, Field(ge=0.0, le=20.0)] = Field(
+        2.59,
+        description="Flow multiplier on those days.  National Day 2025: charging energy "
+        "2.59 times an ordinary 2025 weekday (NEA, shared/calibration-facts.md §3).",
+    )
+
+
+class HighwayDemandConfig(_Section):
+    """EVs passing through on motorways and trunk roads, and when they must charge."""
+
+    enabled: bool = Field(False, description="Generate highway through-traffic sessions.")
+    gates: list[GateConfig] | None = Field(
+        None,
+        description="Entry/exit gates; null = found automatically where motorway (and "
+        "trunk) carriageways leave the region.",
+    )
+    gate_highways: tuple[str, ...] = Field(
+        ("motorway", "trunk"), description="Road classes whose loose ends are gates."
+    )
+    flows: list[FlowConfig] | None = Field(
+        None, description="Flows per gate pair; null = vehicles_per_hour split evenly."
+    )
+    flows_file: Path | None = Field(
+        None,
+        description="CSV of counts (origin,destination,hour,vehicles) replacing flows "
+        "and the hourly profile; relative to the YAML file.",
+    )
+    vehicles_per_hour: Annotated[float, Field(ge=0.0)] = Field(
+        2000.0,
+        description="Total through-traffic (all vehicles per hour, daily mean) split "
+        "evenly over every entry->exit pair when flows are not given.",
+    )
+    hourly: tuple[float, ...] = Field(
+        DEFAULT_HOURLY_HIGHWAY,
+        description="24 relative weights of the hourly profile of through-traffic.",
+    )
+    ev_share: Fraction = Field(
+        0.10,
+        description="Share of through-traffic that is electric (Spring Festival 2024: "
+        "10.04% of expressway traffic, shared/calibration-facts.md §3).",
+    )
+    holiday: HolidayConfig | None = Field(None, description="Holiday surge, if any.")
+    soc_entry: tuple[Fraction, Fraction] = Field(
+        (0.25, 0.85), description="State of charge on entering, uniform in this range."
+    )
+    onward_km_mean: PositiveFloat = Field(
+        80.0,
+        description="Mean distance after leaving the region to the next place the driver "
+        "can charge (km; lognormal).",
+    )
+    onward_km_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.6, description="Coefficient of variation of that distance."
+    )
+    reserve_soc: Fraction = Field(
+        0.10, description="State of charge a driver keeps in reserve when planning."
+    )
+    target_soc: Fraction = Field(
+        0.8,
+        description="Charge up to this state of charge (or more when the onward trip needs "
+        "it); many service areas cap holiday sessions near 80%.",
+    )
+    patience_min_mean: PositiveFloat = Field(
+        120.0,
+        description="Mean time a highway driver queues before leaving (min): longer than "
+        "residents, since the alternative may be running flat.",
+    )
+    patience_min_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.5, description="Coefficient of variation of patience (lognormal)."
+    )
+    detour_max_min: PositiveFloat = Field(
+        15.0, description="Longest detour off the route a driver accepts to charge (min)."
+    )
+
+    @field_validator("hourly")
+    @classmethod
+    def _hourly(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != 24 or any(x < 0 for x in v) or sum(v) <= 0:
+            raise ValueError(f"needs 24 weights >= 0, not all zero (got {len(v)})")
+        return v
+
+    @model_validator(mode="after")
+    def _ranges(self) -> HighwayDemandConfig:
+        lo, hi = self.soc_entry
+        if lo > hi:
+            raise ValueError(f"soc_entry: [{lo}, {hi}] must be [low, high] with low <= high")
+        if self.flows is not None and self.gates is not None:
+            names = {g.name for g in self.gates}
+            for i, f in enumerate(self.flows):
+                for key in ("origin", "destination"):
+                    if getattr(f, key) not in names:
+                        raise ValueError(
+                            f"flows.{i}.{key}: gate {getattr(f, key)!r} is not one of "
+                            f"{sorted(names)}"
+                        )
+        if self.flows is not None and self.gates is None:
+            raise ValueError("flows name gates, so gates must be listed too")
+        return self
+
+
 class DemandConfig(_Section):
     """Charging demand over the simulated period."""
 
@@ -273,6 +464,18 @@ class DemandConfig(_Section):
         0, description="Weekday of the first simulated day (0 = Monday)."
     )
     residential: ResidentialDemandConfig = Field(default_factory=ResidentialDemandConfig)
+    highway: HighwayDemandConfig = Field(default_factory=HighwayDemandConfig)
+
+    @model_validator(mode="after")
+    def _holidays_in_range(self) -> DemandConfig:
+        hol = self.highway.holiday
+        if hol is not None:
+            bad = [d for d in hol.days if d > self.days]
+            if bad:
+                raise ValueError(
+                    f"highway.holiday.days: {bad} beyond the {self.days} simulated days"
+                )
+        return self
 
 
 # --------------------------------------------------------------------------- vehicles
@@ -701,9 +904,11 @@ def parse_config(data: Any, *, source: str = "<config>", base_dir: Path | None =
 def _resolve_paths(scenario: Scenario, *, base_dir: Path, source: str) -> Scenario:
     region, candidates = scenario.region, scenario.candidates
     updates: dict[str, Any] = {}
+    highway = scenario.demand.highway
     for key, section, value in (
         ("region.file", region, region.file),
         ("candidates.file", candidates, candidates.file),
+        ("demand.highway.flows_file", highway, highway.flows_file),
     ):
         if value is None:
             continue
@@ -716,7 +921,13 @@ def _resolve_paths(scenario: Scenario, *, base_dir: Path, source: str) -> Scenar
         region = region.model_copy(update={"file": updates["region.file"][1]})
     if "candidates.file" in updates:
         candidates = candidates.model_copy(update={"file": updates["candidates.file"][1]})
-    return scenario.model_copy(update={"region": region, "candidates": candidates})
+    demand = scenario.demand
+    if "demand.highway.flows_file" in updates:
+        hw = highway.model_copy(update={"flows_file": updates["demand.highway.flows_file"][1]})
+        demand = demand.model_copy(update={"highway": hw})
+    return scenario.model_copy(
+        update={"region": region, "candidates": candidates, "demand": demand}
+    )
 
 
 def read_yaml(path: Path | str, /) -> Any:

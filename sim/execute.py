@@ -26,9 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import Scenario
-from sim.des.model import Access
+from sim.des.model import Access, HighwayAccess
 from sim.errors import UserInputError
-from sim.experiment import Prepared, UnitResult, make_plans, plan_access, prepare, run_unit
+from sim.experiment import (
+    Prepared,
+    UnitResult,
+    make_plans,
+    plan_access,
+    plan_highway_access,
+    prepare,
+    run_unit,
+)
 from sim.siting.plan import Plan
 
 __all__ = ["UnitKey", "UnitStore", "run_units", "scenario_key"]
@@ -66,17 +74,24 @@ class UnitKey:
 # ------------------------------------------------------------------ worker side
 
 #: Per-process cache: scenario key -> (prepared inputs, plans, plan access).
-_CONTEXT: dict[str, tuple[Prepared, dict[str, Plan], dict[str, Access]]] = {}
+_CONTEXT: dict[str, tuple[Prepared, dict[str, Plan], dict[str, PlanAccess]]] = {}
 
 
-def context(scenario: Scenario, /) -> tuple[Prepared, dict[str, Plan], dict[str, Access]]:
+PlanAccess = tuple[Access, HighwayAccess | None]
+
+
+def _accesses(prep: Prepared, plans: dict[str, Plan]) -> dict[str, PlanAccess]:
+    return {n: (plan_access(prep, p), plan_highway_access(prep, p)) for n, p in plans.items()}
+
+
+def context(scenario: Scenario, /) -> tuple[Prepared, dict[str, Plan], dict[str, PlanAccess]]:
     """Prepared inputs, plans and access of a scenario, computed once per process."""
     key = scenario_key(scenario)
     ctx = _CONTEXT.get(key)
     if ctx is None:
         prep = prepare(scenario)
         plans = make_plans(prep)
-        ctx = (prep, plans, {n: plan_access(prep, p) for n, p in plans.items()})
+        ctx = (prep, plans, _accesses(prep, plans))
         _CONTEXT.clear()  # one scenario at a time: bounded memory in long sweeps
         _CONTEXT[key] = ctx
     return ctx
@@ -84,18 +99,15 @@ def context(scenario: Scenario, /) -> tuple[Prepared, dict[str, Plan], dict[str,
 
 def remember(scenario: Scenario, prep: Prepared, plans: dict[str, Plan], /) -> None:
     """Seed this process's cache (forked workers inherit it)."""
-    _CONTEXT[scenario_key(scenario)] = (
-        prep,
-        plans,
-        {n: plan_access(prep, p) for n, p in plans.items()},
-    )
+    _CONTEXT[scenario_key(scenario)] = (prep, plans, _accesses(prep, plans))
 
 
 def unit_task(scenario_json: str, strategy: str, replication: int) -> UnitResult:
     """Run one unit (the function executed by workers)."""
     scenario = Scenario.model_validate_json(scenario_json)
     prep, plans, access = context(scenario)
-    return run_unit(prep, plans[strategy], replication, access=access[strategy])
+    acc, hw = access[strategy]
+    return run_unit(prep, plans[strategy], replication, access=acc, highway=hw)
 
 
 # ------------------------------------------------------------------ result store
@@ -230,7 +242,8 @@ def run_units(
         for k in todo:
             sc = scenarios[k.point]
             prep, plans, access = context(sc)
-            finished(k, run_unit(prep, plans[k.strategy], k.replication, access=access[k.strategy]))
+            acc, hw = access[k.strategy]
+            finished(k, run_unit(prep, plans[k.strategy], k.replication, access=acc, highway=hw))
     return results
 
 

@@ -20,7 +20,8 @@ import pandas as pd
 from scipy import stats
 
 from sim.config import Scenario
-from sim.demand.model import Demand
+from sim.demand.highway import HighwayODs, highway_demand, highway_ods
+from sim.demand.model import Demand, merge_demand
 from sim.demand.residential import (
     HomeTable,
     home_table,
@@ -31,6 +32,7 @@ from sim.des.model import (
     OUTCOMES,
     Access,
     DriverRules,
+    HighwayAccess,
     SessionLog,
     Stations,
     TaperCurves,
@@ -39,6 +41,7 @@ from sim.des.model import (
 from sim.errors import ConfigError
 from sim.metrics import METRICS, score, station_stats
 from sim.region import Region, RegionOptions, RegionSource, load_region
+from sim.region.gates import find_gates, user_gates
 from sim.region.options import HousingParams
 from sim.rng import stream
 from sim.siting.plan import Plan, make_plan
@@ -61,6 +64,46 @@ def _no_progress(_label: str, _done: int, _total: int) -> None:
 
 
 @dataclass(frozen=True)
+class HighwayStatic:
+    """Static inputs of through-traffic.
+
+    Attributes
+    ----------
+    ods
+        Origin-destination pairs of the gates.
+    length_network
+        The road network weighted by length (m).
+    entry_to_cand_min, entry_to_cand_km
+        ``(n_od, n_candidates)`` drive from each pair's entry to each candidate.
+    cand_to_exit_min, cand_to_exit_km
+        ``(n_candidates, n_exits)`` drive from each candidate to each exit.
+    exits
+        int64 gate indices of the exits (columns of ``cand_to_exit_*``).
+    od_exit
+        int64 index of each pair's exit among ``exits``.
+    od_cost_min
+        ``(n_od, n_candidates)`` detour (min) against the direct route, ``inf`` beyond
+        ``demand.highway.detour_max_min``.
+    od_weight
+        Expected EVs per day of each pair that must charge in the region (planning draw).
+    through_evs_per_day
+        Expected EVs per day passing through (charging or not).
+    """
+
+    ods: HighwayODs
+    length_network: RoadNetwork
+    entry_to_cand_min: np.ndarray
+    entry_to_cand_km: np.ndarray
+    cand_to_exit_min: np.ndarray
+    cand_to_exit_km: np.ndarray
+    exits: np.ndarray
+    od_exit: np.ndarray
+    od_cost_min: np.ndarray
+    od_weight: np.ndarray
+    through_evs_per_day: float
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Static inputs of a scenario, computed once.
 
@@ -79,6 +122,8 @@ class Prepared:
         ``simulation.max_access_min``.
     existing
         int64 indices of candidates that are existing charging stations.
+    highway
+        Through-traffic inputs, when ``demand.highway.enabled``.
     sessions_per_ev_day, mean_session_kwh
         Planning estimate of public sessions per EV without home charging per day, and
         of the energy per session (kWh), from a draw of the trip model on its own
@@ -99,6 +144,22 @@ class Prepared:
     sessions_per_ev_day: float
     mean_session_kwh: float
     checksums: dict[str, str] = field(default_factory=dict)
+    highway: HighwayStatic | None = None
+
+    @property
+    def siting_cost(self) -> np.ndarray:
+        """Rows of the siting problem: residential demand nodes (access minutes), then
+        highway origin-destination pairs (detour minutes)."""
+        if self.highway is None:
+            return self.cost_min
+        return np.vstack([self.cost_min, self.highway.od_cost_min])
+
+    @property
+    def siting_weight(self) -> np.ndarray:
+        """Expected sessions per day of each row of :attr:`siting_cost`."""
+        if self.highway is None:
+            return self.weight
+        return np.concatenate([self.weight, self.highway.od_weight])
 
     @property
     def horizon_min(self) -> float:
@@ -170,7 +231,21 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
     """
     progress("loading region", 0, 3)
     syn = scenario.region.synthetic
-    if syn is not None:
+    cor = scenario.region.corridor
+    if cor is not None:
+        from sim.region.corridor import corridor_region
+
+        region = corridor_region(
+            length_km=cor.length_km,
+            speed_kph=cor.speed_kph,
+            node_spacing_km=cor.node_spacing_km,
+            service_areas=[(a.name, a.km, a.ports) for a in cor.service_areas],
+            candidate_spacing_km=cor.candidate_spacing_km,
+            origin_lon=cor.origin_lon,
+            origin_lat=cor.origin_lat,
+        )
+        checksums = {"region:corridor": "generated"}
+    elif syn is not None:
         from sim.region.synthetic import synthetic_region
 
         region = synthetic_region(
@@ -211,9 +286,15 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         cost_min = travel_time_matrix(network, demand_node, cand_nodes, cutoff_s=cutoff_s) / 60.0
     else:
         cost_min = np.full((demand_node.shape[0], cand_nodes.shape[0]), np.inf)
-    existing = np.flatnonzero((region.candidates["kind"] == "charging_station").to_numpy()).astype(
-        np.int64
-    )
+    kinds = region.candidates["kind"].to_numpy()
+    ports = region.candidates["existing_ports"].to_numpy()
+    existing = np.flatnonzero(
+        (kinds == "charging_station") | ((kinds == "services") & (ports > 0))
+    ).astype(np.int64)
+    hw_static = None
+    if scenario.demand.highway.enabled:
+        progress("highway routes", 2, 3)
+        hw_static = _highway_static(scenario, region, network, cand_nodes)
     progress("prepared", 3, 3)
     return Prepared(
         scenario=scenario,
@@ -228,6 +309,67 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         sessions_per_ev_day=spd,
         mean_session_kwh=kwh,
         checksums=checksums,
+        highway=hw_static,
+    )
+
+
+def _highway_static(
+    scenario: Scenario, region: Region, network: RoadNetwork, cand_nodes: np.ndarray
+) -> HighwayStatic:
+    cfg = scenario.demand.highway
+    length_net = build_network(region.graph, weight="length")
+    if cfg.gates is not None:
+        gates = user_gates(
+            region.graph,
+            [(g.name, g.lon, g.lat, g.role) for g in cfg.gates],
+            highways=cfg.gate_highways,
+        )
+    else:
+        gates = find_gates(region.graph, highways=cfg.gate_highways)
+    ods = highway_ods(gates, time_net=network, length_net=length_net, cfg=cfg)
+    if len(ods) == 0:
+        raise ConfigError(
+            "demand.highway: no through route between an entry and an exit gate was found "
+            f"(gates: {', '.join(gates.name) or 'none'}); list gates under "
+            "demand.highway.gates or disable highway demand"
+        )
+    exits = np.unique(ods.exit)
+    od_exit = np.searchsorted(exits, ods.exit)
+    n_c = cand_nodes.shape[0]
+    if n_c:
+        e_min = travel_time_matrix(network, ods.entry_node, cand_nodes) / 60.0
+        e_km = travel_time_matrix(length_net, ods.entry_node, cand_nodes) / 1000.0
+        x_min = travel_time_matrix(network, cand_nodes, gates.node[exits]) / 60.0
+        x_km = travel_time_matrix(length_net, cand_nodes, gates.node[exits]) / 1000.0
+        detour = e_min + x_min[:, od_exit].T - ods.route_min[:, None]
+        detour = np.maximum(detour, 0.0)
+    else:
+        e_min = e_km = np.zeros((len(ods), 0))
+        x_min = x_km = np.zeros((0, exits.shape[0]))
+        detour = np.zeros((len(ods), 0))
+    cost = np.where(np.isfinite(detour) & (detour <= cfg.detour_max_min), detour, np.inf)
+    days = scenario.demand.days
+    draw, n_through = highway_demand(
+        ods,
+        cfg=cfg,
+        fleet=scenario.vehicles.fleet,
+        days=days,
+        rng=stream(scenario.seed, "planning-highway"),
+        first_vehicle_id=0,
+    )
+    od_weight = np.bincount(draw.od, minlength=len(ods)) / days
+    return HighwayStatic(
+        ods=ods,
+        length_network=length_net,
+        entry_to_cand_min=e_min,
+        entry_to_cand_km=e_km,
+        cand_to_exit_min=x_min,
+        cand_to_exit_km=x_km,
+        exits=exits.astype(np.int64),
+        od_exit=od_exit.astype(np.int64),
+        od_cost_min=cost,
+        od_weight=od_weight.astype(float),
+        through_evs_per_day=n_through / days,
     )
 
 
@@ -235,10 +377,11 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
     """Solve every strategy of the scenario (in config order)."""
     cands = prep.region.candidates
     ex_ports = cands["existing_ports"].to_numpy(dtype=np.int64) if len(cands) else np.zeros(0)
-    if prep.weight.sum() <= 0 and len(cands):
+    if prep.siting_weight.sum() <= 0 and len(cands):
         raise ConfigError(
-            "demand: the scenario has no residential demand (no households with EVs "
-            "without home charging); check demand.residential and the region's zones"
+            "demand: the scenario has no charging demand (no households with EVs without "
+            "home charging, no through-traffic that must charge); check demand.residential, "
+            "demand.highway and the region's zones"
         )
     plans: dict[str, Plan] = {}
     site_ids = cands["site_id"].astype(str).tolist()
@@ -246,8 +389,8 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
         plans[s.name] = make_plan(
             s,
             scenario=prep.scenario,
-            cost_min=prep.cost_min,
-            weight=prep.weight,
+            cost_min=prep.siting_cost,
+            weight=prep.siting_weight,
             existing=prep.existing,
             existing_ports=ex_ports,
             site_ids=site_ids,
@@ -334,13 +477,94 @@ def coverage_share(prep: Prepared, plan: Plan, /) -> float:
 def demand_for(prep: Prepared, replication: int, /) -> Demand:
     """The sessions of one replication (the same for every strategy)."""
     sc = prep.scenario
-    return residential_demand(
+    res = residential_demand(
         prep.homes,
         cfg=sc.demand.residential,
         fleet=sc.vehicles.fleet,
         days=sc.demand.days,
         start_weekday=sc.demand.start_weekday,
         rng=stream(sc.seed, replication, "demand"),
+    )
+    if prep.highway is None:
+        return res
+    hw, _ = highway_demand(
+        prep.highway.ods,
+        cfg=sc.demand.highway,
+        fleet=sc.vehicles.fleet,
+        days=sc.demand.days,
+        rng=stream(sc.seed, replication, "highway"),
+        first_vehicle_id=HIGHWAY_VEHICLE_IDS,
+    )
+    return merge_demand(res, hw)
+
+
+#: Highway vehicles are numbered from here (residential ones from 0).
+HIGHWAY_VEHICLE_IDS = 1_000_000_000
+
+
+def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
+    """Stations of a plan along every through route, and onwards from each station."""
+    hs = prep.highway
+    if hs is None:
+        return None
+    cfg = prep.scenario.demand.highway
+    k = prep.scenario.simulation.choice_set
+    c = plan.candidate
+    m = c.shape[0]
+    n_od = len(hs.ods)
+    drive_min = hs.entry_to_cand_min[:, c]
+    drive_km = hs.entry_to_cand_km[:, c]
+    to_x_min = hs.cand_to_exit_min[c]
+    to_x_km = hs.cand_to_exit_km[c]
+    detour = np.maximum(drive_min + to_x_min[:, hs.od_exit].T - hs.ods.route_min[:, None], 0.0)
+    detour = np.where(np.isfinite(detour), detour, np.inf)
+    kk = min(k, m)
+    order = np.argsort(detour, axis=1, kind="stable")[:, :kk]
+    det_k = np.take_along_axis(detour, order, axis=1)
+    ok = np.isfinite(det_k)
+    n_x = hs.exits.shape[0]
+    if m:
+        nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)[c]
+        between_min = travel_time_matrix(prep.network, nodes, nodes) / 60.0
+        between_km = travel_time_matrix(hs.length_network, nodes, nodes) / 1000.0
+        np.fill_diagonal(between_min, np.inf)
+        # next[j, x, s]: detour of going j -> s -> x instead of j -> x
+        with np.errstate(invalid="ignore"):  # inf - inf where a station cannot reach x
+            nxt = between_min[:, None, :] + to_x_min.T[None, :, :] - to_x_min[:, :, None]
+        nxt = np.where(np.isfinite(nxt), np.maximum(nxt, 0.0), np.inf)
+        n_order = np.argsort(nxt, axis=2, kind="stable")[:, :, :kk]
+        n_det = np.take_along_axis(nxt, n_order, axis=2)
+        n_ok = np.isfinite(n_det)
+        n_min = np.take_along_axis(
+            np.broadcast_to(between_min[:, None, :], nxt.shape), n_order, axis=2
+        )
+        n_km = np.take_along_axis(
+            np.broadcast_to(between_km[:, None, :], nxt.shape), n_order, axis=2
+        )
+    else:
+        n_order = np.zeros((0, n_x, 0), np.int64)
+        n_det = n_min = n_km = np.zeros((0, n_x, 0))
+        n_ok = np.zeros((0, n_x, 0), bool)
+    return (
+        HighwayAccess(
+            od_station=np.where(ok, order, -1).astype(np.int64),
+            od_drive_min=np.where(ok, np.take_along_axis(drive_min, order, axis=1), np.inf),
+            od_drive_km=np.where(ok, np.take_along_axis(drive_km, order, axis=1), np.inf),
+            od_detour_min=np.where(ok, det_k, np.inf),
+            od_route_min=hs.ods.route_min,
+            od_route_km=hs.ods.route_km,
+            od_exit=hs.od_exit,
+            to_exit_min=to_x_min,
+            to_exit_km=to_x_km,
+            next_station=np.where(n_ok, n_order, -1).astype(np.int64),
+            next_drive_min=np.where(n_ok, n_min, np.inf),
+            next_drive_km=np.where(n_ok, n_km, np.inf),
+            next_detour_min=np.where(n_ok, n_det, np.inf),
+            detour_max_min=cfg.detour_max_min,
+            target_soc=cfg.target_soc,
+        )
+        if n_od
+        else None
     )
 
 
@@ -364,6 +588,7 @@ def run_unit(
     *,
     demand: Demand | None = None,
     access: Access | None = None,
+    highway: HighwayAccess | None = None,
 ) -> UnitResult:
     """Simulate one strategy's plan in one replication.
 
@@ -379,19 +604,23 @@ def run_unit(
         The replication's demand if already drawn (it is the same for all strategies).
     access
         The plan's :func:`plan_access` if already computed.
+    highway
+        The plan's :func:`plan_highway_access` if already computed.
     """
     sc = prep.scenario
     d = demand if demand is not None else demand_for(prep, replication)
     st = stations_of(prep, plan)
     acc = access if access is not None else plan_access(prep, plan)
+    hw = highway if highway is not None else plan_highway_access(prep, plan)
+    rows = np.searchsorted(prep.demand_node, d.origin)
     acc = Access(
-        origin_row=np.searchsorted(prep.demand_node, d.origin).astype(np.int64),
+        origin_row=np.where(d.segment == 0, rows, 0).astype(np.int64),
         first_station=acc.first_station,
         first_min=acc.first_min,
         next_station=acc.next_station,
         next_min=acc.next_min,
     )
-    log = simulate(d, st, access=acc, rules=driver_rules(sc), taper=taper_curves(sc))
+    log = simulate(d, st, access=acc, highway=hw, rules=driver_rules(sc), taper=taper_curves(sc))
     metrics = score(
         log,
         d,

@@ -6,9 +6,9 @@ Definitions (also in docs/model.md):
   (charged or reneged), minutes.  0 when no attempt joined a queue.
 - ``unserved_share``: share of sessions that did not end charged.
 - ``stranded_share``: share of sessions whose vehicle ran out of charge.
-- ``access_time_mean_min``: mean driving time per session that reached a station:
-  home to the first station plus the drives between stations after balking or
-  reneging.
+- ``access_time_mean_min``: mean driving time per residential session that reached a
+  station: home to the first station plus the drives between stations after balking
+  or reneging.
 - ``detour_mean_min``: mean extra driving time of highway sessions to reach a charger
   off their route; ``None`` when the scenario has no highway sessions.
 - ``utilization_mean``: busy port-time / (ports x horizon), averaged over the plan's
@@ -19,7 +19,8 @@ Definitions (also in docs/model.md):
 - ``difficulty_index``: ``100 x sum_k w_k c_k / sum_k w_k`` with components
   ``c_unserved = unserved_share``, ``c_stranded = stranded_share``,
   ``c_wait = W / (W + W_ref)`` (``W = wait_mean_min``) and
-  ``c_access = A / (A + A_ref)`` (``A = access_time_mean_min``).  When no session
+  ``c_access = A / (A + A_ref)`` (``A`` = mean extra driving of the sessions that reached
+  a station: access time for residents, detour for through-traffic).  When no session
   reached a station, ``c_wait = c_access = 1``.  0 is effortless charging, 100 is none.
 """
 
@@ -32,7 +33,14 @@ import numpy as np
 from sim.demand.model import Demand
 from sim.des.model import CHARGED, RENEGED, STRANDED, SessionLog, Stations
 
-__all__ = ["METRICS", "difficulty_components", "load_profile", "score", "station_stats"]
+__all__ = [
+    "METRICS",
+    "difficulty_components",
+    "load_profile",
+    "queue_profile",
+    "score",
+    "station_stats",
+]
 
 METRICS: tuple[str, ...] = (
     "wait_mean_min",
@@ -65,7 +73,9 @@ def station_stats(
     dict
         ``utilization`` (0-1), ``energy_kwh``, ``sessions_charged``, ``attempts``,
         ``wait_mean_min``, ``wait_p95_min`` arrays, one entry per station, and
-        ``load_kw`` (stations x 15-minute bins, kW; :func:`load_profile`).
+        ``load_kw`` (stations x 15-minute bins, kW; :func:`load_profile`), and
+        ``queue_peak`` / ``queue_mean`` (stations x hours, vehicles;
+        :func:`queue_profile`).
     """
     m = len(stations)
     st = log.station
@@ -91,8 +101,11 @@ def station_stats(
         if w.size:
             w_mean[j] = w.mean()
             w_p95[j] = np.percentile(w, 95)
+    q_peak, q_mean = queue_profile(log, m, horizon_min=horizon_min)
     return {
         "load_kw": load_profile(log, m, horizon_min=horizon_min),
+        "queue_peak": q_peak,
+        "queue_mean": q_mean,
         "utilization": util,
         "energy_kwh": energy,
         "sessions_charged": np.bincount(st[charged], minlength=m) if m else np.zeros(0),
@@ -143,6 +156,54 @@ def load_profile(
     return out
 
 
+def queue_profile(
+    log: SessionLog, n_stations: int, /, *, horizon_min: float, bin_min: float = 60.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vehicles waiting at each station: the most at once and the time-average, per bin.
+
+    A vehicle waits from ``arrival_min`` until it starts charging or leaves (reneged).
+
+    Returns
+    -------
+    peak, mean
+        ``(n_stations, ceil(horizon_min / bin_min))`` arrays: the largest queue seen in
+        each bin, and the mean queue length over the bin (vehicles).
+    """
+    n_bins = int(np.ceil(horizon_min / bin_min))
+    peak = np.zeros((n_stations, n_bins))
+    mean = np.zeros((n_stations, n_bins))
+    waited = ((log.outcome == CHARGED) | (log.outcome == RENEGED)) & (log.wait_min > 0)
+    if not waited.any() or n_stations == 0:
+        return peak, mean
+    st = log.station[waited]
+    t_in = log.arrival_min[waited]
+    t_out = t_in + log.wait_min[waited]
+    edges = np.arange(n_bins + 1) * bin_min
+    for j in np.unique(st):
+        k = st == j
+        t = np.concatenate([t_in[k], t_out[k]])
+        d = np.concatenate([np.ones(k.sum()), -np.ones(k.sum())])
+        order = np.lexsort((d, t))  # leaving before joining at equal times
+        t, level = t[order], np.cumsum(d[order])  # level holds on [t[i], t[i+1])
+        # mean: integrate the step function; A(e) = area up to e
+        area = np.concatenate([[0.0], np.cumsum(level[:-1] * np.diff(t))])
+        idx = np.searchsorted(t, edges, side="right") - 1
+        a_edges = np.where(
+            idx >= 0,
+            area[np.maximum(idx, 0)] + level[np.maximum(idx, 0)] * (edges - t[np.maximum(idx, 0)]),
+            0.0,
+        )
+        mean[j] = np.diff(a_edges) / bin_min
+        # peak: the level at each bin's start, and every level reached inside the bin
+        start_level = np.where(idx[:-1] >= 0, level[np.maximum(idx[:-1], 0)], 0.0)
+        b_of = np.floor(t / bin_min).astype(np.int64)
+        ok = (b_of >= 0) & (b_of < n_bins)
+        inside = np.zeros(n_bins)
+        np.maximum.at(inside, b_of[ok], level[ok])
+        peak[j] = np.maximum(start_level, inside)
+    return peak, mean
+
+
 def difficulty_components(
     *,
     unserved_share: float,
@@ -178,7 +239,6 @@ def score(
     weights: Mapping[str, float],
     wait_ref_min: float,
     access_ref_min: float,
-    detour_min: np.ndarray | None = None,
 ) -> dict[str, float | None]:
     """Scores of one (strategy, replication): the metrics of :data:`METRICS`.
 
@@ -199,8 +259,6 @@ def score(
         ``access``).
     wait_ref_min, access_ref_min
         Half-saturation references of the wait and access components (min).
-    detour_min
-        Detours of highway sessions (min), if any.
 
     Returns
     -------
@@ -217,11 +275,18 @@ def score(
     stranded_share = stranded / n if n else 0.0
     queued = (log.outcome == CHARGED) | (log.outcome == RENEGED)
     waits = log.wait_min[queued]
-    # Driving per session: home to the first station plus any drives between stations.
-    drove = log.station >= 0
-    acc = np.bincount(log.session[drove], weights=log.access_min[drove], minlength=n)[
+    # Detour of each highway session that charged: its last charged attempt's figure.
+    hw_charged = (log.outcome == CHARGED) & np.isfinite(log.detour_min)
+    last_hw = hw_charged & np.append(log.session[1:] != log.session[:-1], True)
+    detours = log.detour_min[last_hw]
+    # Extra driving per session that reached a station: for residents, home to the first
+    # station plus the drives between stations; for through-traffic, the detour.
+    residential = demand.segment[log.session] == 0
+    drove = (log.station >= 0) & np.isfinite(log.access_min) & residential
+    acc_res = np.bincount(log.session[drove], weights=log.access_min[drove], minlength=n)[
         np.unique(log.session[drove])
     ]
+    acc = np.concatenate([acc_res, detours]) if n else acc_res
     wait_mean = float(waits.mean()) if waits.size else None
     access_mean = float(acc.mean()) if acc.size else None
     comps = difficulty_components(
@@ -240,10 +305,8 @@ def score(
         "wait_p95_min": float(np.percentile(waits, 95)) if waits.size else 0.0,
         "unserved_share": unserved_share,
         "stranded_share": stranded_share,
-        "access_time_mean_min": access_mean,
-        "detour_mean_min": (
-            float(detour_min.mean()) if detour_min is not None and detour_min.size else None
-        ),
+        "access_time_mean_min": float(acc_res.mean()) if acc_res.size else None,
+        "detour_mean_min": float(detours.mean()) if detours.size else None,
         "utilization_mean": float(per_site["utilization"].mean()) if len(stations) else 0.0,
         "coverage_share": coverage_share,
         "energy_served_kwh": float(log.energy_kwh[log.outcome == CHARGED].sum()),

@@ -45,6 +45,9 @@ def make_demand(
         battery_kwh=np.full(n, 60.0),
         soc_start=np.clip(0.8 - e / 60.0, 0.0, 1.0),
         zone=np.zeros(n, np.int32),
+        od=np.full(n, -1, np.int32),
+        kwh_per_km=np.full(n, 0.15),
+        exit_need_kwh=np.zeros(n),
     )
 
 
@@ -271,3 +274,52 @@ def test_load_profile_conserves_energy_and_respects_ports() -> None:
     assert load.sum() * 0.25 == pytest.approx(log.energy_kwh.sum(), rel=1e-9)
     # a 15-minute mean never exceeds the ports' total rating
     assert (load[0] <= 2 * 60 + 1e-6).all() and (load[1] <= 3 * 60 + 1e-6).all()
+
+
+def test_queue_profile_counts_waiting_vehicles() -> None:
+    from sim.metrics import queue_profile
+
+    rng = np.random.default_rng(2)
+    n = 5
+    # five cars at t=0 on one port, each charging 60 min: queue 4,3,2,1 over the hours
+    d = make_demand(n, rng, depart=np.zeros(n), energy=np.full(n, 60.0), patience=np.inf)
+    d = Demand(
+        **{
+            **d.__dict__,
+            "max_dc_kw": np.full(n, 60.0),
+            "soc_start": np.zeros(n),
+            "battery_kwh": np.full(n, 1000.0),
+        }
+    )
+    log = simulate(
+        d,
+        make_stations([1], power=60.0),
+        access=make_access(n, [0.0]),
+        rules=DriverRules(balk_queue_per_port=None),
+    )
+    peak, mean = queue_profile(log, 1, horizon_min=360.0)
+    assert peak[0, :5].tolist() == [4, 3, 2, 1, 0]
+    assert np.allclose(mean[0, :5], [4, 3, 2, 1, 0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    soc=st.floats(0.0, 0.95),
+    kwh=st.floats(0.1, 80.0),
+    battery=st.floats(20.0, 120.0),
+    vmax=st.floats(3.0, 300.0),
+    port=st.floats(3.0, 480.0),
+)
+def test_exact_charge_time_matches_the_integral(
+    soc: float, kwh: float, battery: float, vmax: float, port: float
+) -> None:
+    from sim.des.model import charge_minutes_one
+
+    curve = [[0, 1], [0.5, 1], [0.8, 0.45], [1, 0.1]]
+    socs, shares = [p[0] for p in curve], [p[1] for p in curve]
+    kwh = min(kwh, (1.0 - soc) * battery * 0.999)
+    exact = charge_minutes_one(soc, kwh, battery, vmax, port, socs, shares)
+    s = np.linspace(soc, soc + kwh / battery, 20_001)
+    p = np.minimum(port, vmax * np.interp(s, socs, shares))
+    numeric = 60.0 * np.trapezoid(battery / p, s)
+    assert exact == pytest.approx(numeric, rel=1e-4)

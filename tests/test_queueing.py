@@ -39,6 +39,9 @@ def _mmc_demand(n: int, lam: float, mean_service_min: float, seed: int) -> Deman
         battery_kwh=np.full(n, 1e9),
         soc_start=np.zeros(n),
         zone=np.zeros(n, np.int32),
+        od=np.full(n, -1, np.int32),
+        kwh_per_km=np.full(n, 0.15),
+        exit_need_kwh=np.zeros(n),
     )
 
 

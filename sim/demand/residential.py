@@ -265,4 +265,7 @@ def residential_demand(
         battery_kwh=b,
         soc_start=soc_start,
         zone=homes.zone[home].astype(np.int32),
+        od=np.full(n, -1, dtype=np.int32),
+        kwh_per_km=cons[vehicle],
+        exit_need_kwh=np.zeros(n),
     )

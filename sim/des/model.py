@@ -24,8 +24,10 @@ same input gives the same log on every run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+
+import math
 
 import numpy as np
 import simpy
@@ -36,10 +38,12 @@ __all__ = [
     "OUTCOMES",
     "Access",
     "DriverRules",
+    "HighwayAccess",
     "SessionLog",
     "Stations",
     "TaperCurves",
     "charge_minutes",
+    "charge_minutes_one",
     "simulate",
 ]
 
@@ -50,6 +54,9 @@ CHARGED, RENEGED, BALKED, STRANDED, NO_STATION = range(5)
 CAP_RECHECK_MIN = 5.0
 #: Integration points of the charging-time integral over the state of charge.
 _QUAD_POINTS = 48
+#: A log row: session, attempt, station, access_min, arrival_min, start_min, end_min,
+#: wait_min, energy_kwh, power_kw, outcome, detour_min.
+Row = tuple[int, int, int, float, float, float, float, float, float, float, int, float]
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,49 @@ class Access:
 
 
 @dataclass(frozen=True)
+class HighwayAccess:
+    """Stations along the routes of through-traffic.
+
+    Attributes
+    ----------
+    od_station, od_drive_min, od_drive_km, od_detour_min
+        ``(n_od, k)`` for each origin-destination pair: the ``k`` stations with the
+        smallest detour (-1 padding), the drive from the entry to each (min, km) and the
+        detour it costs against the direct route (min; ``inf`` padding).
+    od_route_min, od_route_km
+        ``(n_od,)`` the direct route (min, km).
+    od_exit
+        ``(n_od,)`` index of the pair's exit among the exits.
+    to_exit_min, to_exit_km
+        ``(n_stations, n_exits)`` drive from each station to each exit (min, km).
+    next_station, next_drive_min, next_drive_km, next_detour_min
+        ``(n_stations, n_exits, k)`` from a station towards an exit: the next stations
+        to try after balking or reneging, with drive and detour.
+    detour_max_min
+        Detour a driver accepts (min); farther stations only when nothing nearer can be
+        reached with the energy left.
+    target_soc
+        State of charge drivers charge to (more if the onward trip needs it).
+    """
+
+    od_station: np.ndarray
+    od_drive_min: np.ndarray
+    od_drive_km: np.ndarray
+    od_detour_min: np.ndarray
+    od_route_min: np.ndarray
+    od_route_km: np.ndarray
+    od_exit: np.ndarray
+    to_exit_min: np.ndarray
+    to_exit_km: np.ndarray
+    next_station: np.ndarray
+    next_drive_min: np.ndarray
+    next_drive_km: np.ndarray
+    next_detour_min: np.ndarray
+    detour_max_min: float
+    target_soc: float
+
+
+@dataclass(frozen=True)
 class DriverRules:
     """How drivers choose, balk, renege and retry (see ``simulation`` config)."""
 
@@ -155,7 +205,10 @@ class SessionLog:
     station (from home, or from the previous station); ``wait_min`` is the time in the
     queue (until charging, or until leaving for reneged attempts; 0 for balked);
     ``start_min`` and ``end_min`` are NaN for attempts that did not charge;
-    ``power_kw`` is the mean charging power of the attempt.
+    ``power_kw`` is the mean charging power of the attempt; ``detour_min`` is, for a
+    highway session's charged attempt, the extra driving against its direct route (NaN
+    otherwise).  A *stranded* row is where the vehicle ran flat: at ``station`` (the
+    last station it tried; -1 when it never reached one), at ``arrival_min``.
     """
 
     session: np.ndarray
@@ -169,6 +222,7 @@ class SessionLog:
     energy_kwh: np.ndarray
     power_kw: np.ndarray
     outcome: np.ndarray
+    detour_min: np.ndarray
 
     def __len__(self) -> int:
         return int(self.session.shape[0])
@@ -216,6 +270,46 @@ def charge_minutes(
         port_kw, np.asarray(vehicle_max_kw, float)[:, None] * np.interp(s, socs, shares)
     )
     hours = np.asarray(battery_kwh, float) * ds * np.mean(1.0 / power, axis=1)
+    return hours * 60.0
+
+
+def charge_minutes_one(
+    soc_start: float,
+    energy_kwh: float,
+    battery_kwh: float,
+    vehicle_max_kw: float,
+    port_kw: float,
+    socs: Sequence[float],
+    shares: Sequence[float],
+) -> float:
+    """Exact minutes to charge one vehicle (the integral of :func:`charge_minutes` in
+    closed form over each linear piece of the taper curve)."""
+    s0 = min(max(soc_start, 0.0), 1.0)
+    s1 = min(s0 + energy_kwh / battery_kwh, 1.0)
+    if s1 <= s0:
+        return 0.0
+    hours = 0.0
+    for k in range(len(socs) - 1):
+        lo, hi = max(s0, socs[k]), min(s1, socs[k + 1])
+        if hi <= lo:
+            continue
+        # vehicle power on the piece: vmax * (a + b s)
+        b = (shares[k + 1] - shares[k]) / (socs[k + 1] - socs[k])
+        a = shares[k] - b * socs[k]
+        # where it crosses the port's rating
+        cuts = [lo, hi]
+        if b != 0.0:
+            s_star = (port_kw / vehicle_max_kw - a) / b
+            if lo < s_star < hi:
+                cuts = [lo, s_star, hi]
+        for u, v in zip(cuts[:-1], cuts[1:], strict=False):
+            mid = vehicle_max_kw * (a + b * (u + v) / 2.0)
+            if mid >= port_kw:
+                hours += battery_kwh * (v - u) / port_kw
+            elif b == 0.0:
+                hours += battery_kwh * (v - u) / (vehicle_max_kw * a)
+            else:
+                hours += battery_kwh / (vehicle_max_kw * b) * math.log((a + b * v) / (a + b * u))
     return hours * 60.0
 
 
@@ -314,6 +408,7 @@ def simulate(
     /,
     *,
     access: Access,
+    highway: HighwayAccess | None = None,
     rules: DriverRules = DriverRules(),
     taper: TaperCurves | None = None,
 ) -> SessionLog:
@@ -327,6 +422,9 @@ def simulate(
         Stations of the plan under test.
     access
         Reachable stations and driving times (from home and between stations).
+    highway
+        Stations along the routes of highway sessions (segment 1); required when
+        ``demand`` has any.
     rules
         Choice, balking, reneging and retry rules.
     taper
@@ -379,8 +477,24 @@ def simulate(
     ac_socs, ac_sh = (a.tolist() for a in taper.ac)
     timeout = env.timeout
     inf = float("inf")
-    rows: list[tuple[int, int, int, float, float, float, float, float, float, float, int]] = []
+    rows: list[Row] = []
     nan = float("nan")
+    segment = demand.segment.tolist()
+    hw = highway
+    if hw is None and (demand.segment == 1).any():
+        raise ValueError("simulate: highway sessions need `highway` access")
+    if hw is not None:
+        od_of = demand.od.tolist()
+        kpk = demand.kwh_per_km.tolist()
+        exit_need = demand.exit_need_kwh.tolist()
+        hw_exit = hw.od_exit.tolist()
+        hw_st, hw_min = hw.od_station.tolist(), hw.od_drive_min.tolist()
+        hw_km, hw_det = hw.od_drive_km.tolist(), hw.od_detour_min.tolist()
+        hw_route_min, hw_route_km = hw.od_route_min.tolist(), hw.od_route_km.tolist()
+        hw_to_exit_min, hw_to_exit_km = hw.to_exit_min.tolist(), hw.to_exit_km.tolist()
+        hw_next_st, hw_next_min = hw.next_station.tolist(), hw.next_drive_min.tolist()
+        hw_next_km, hw_next_det = hw.next_drive_km.tolist(), hw.next_detour_min.tolist()
+        detour_max = hw.detour_max_min
 
     def choose(i: int, opts: list[int], times: list[float], tried: set[int]) -> int:
         best, best_score = -1, inf
@@ -406,9 +520,11 @@ def simulate(
         share = float(np.interp(soc, ac_socs, ac_sh))
         return min(power_kw[j], vmax_ac[i] * share)
 
-    def charge_capped(i: int, site: _CappedSite, j: int) -> simpy.events.ProcessGenerator:
-        c = _Charging(energy[i], lambda: 0.0, env.now)
-        c.want = lambda: own_max_kw(i, j, energy[i] - c.remaining)
+    def charge_capped(
+        i: int, site: _CappedSite, j: int, kwh: float, soc_at: float
+    ) -> simpy.events.ProcessGenerator:
+        c = _Charging(kwh, lambda: 0.0, env.now)
+        c.want = lambda: own_max_kw(i, j, soc_at + (kwh - c.remaining) / battery[i])
         c.proc = env.active_process
         site.active[i] = c
         site.rebalance(skip=i)
@@ -424,6 +540,47 @@ def simulate(
         del site.active[i]
         site.rebalance()
 
+    def at_station(
+        i: int,
+        j: int,
+        attempt: int,
+        drive: float,
+        kwh: float,
+        soc_at: float,
+        minutes: float,
+        detour: float,
+    ) -> Generator[simpy.Event, object, bool]:
+        """Queue and charge at station ``j``; log the attempt; True if charged."""
+        t0 = env.now
+        res = resources[j]
+        if res.count >= ports[j] and len(res.queue) >= balk_thr[j]:
+            rows.append((i, attempt, j, drive, t0, nan, nan, 0.0, 0.0, nan, BALKED, nan))
+            return False
+        req = res.request()
+        if not req.triggered:
+            p = patience[i]
+            if p < inf:
+                yield req | timeout(p)
+                if not req.processed and not req.triggered:
+                    req.cancel()
+                    rows.append(
+                        (i, attempt, j, drive, t0, nan, nan, env.now - t0, 0.0, nan, RENEGED, nan)
+                    )
+                    return False
+            else:
+                yield req
+        t1 = env.now
+        site = capped[j]
+        if site is None:
+            yield timeout(minutes)
+        else:
+            yield env.process(charge_capped(i, site, j, kwh, soc_at))
+        res.release(req)
+        t2 = env.now
+        mean_kw = kwh / ((t2 - t1) / 60.0) if t2 > t1 else nan
+        rows.append((i, attempt, j, drive, t0, t1, t2, t1 - t0, kwh, mean_kw, CHARGED, detour))
+        return True
+
     def driver(i: int) -> simpy.events.ProcessGenerator:
         tried: set[int] = set()
         row = origin_row[i]
@@ -432,43 +589,107 @@ def simulate(
             j = choose(i, opts, times, tried)
             if j < 0:
                 if attempt == 0:
-                    rows.append((i, 0, -1, nan, nan, nan, nan, nan, 0.0, nan, NO_STATION))
+                    rows.append((i, 0, -1, nan, nan, nan, nan, nan, 0.0, nan, NO_STATION, nan))
                 return
             tried.add(j)
             drive = times[opts.index(j)]
             if drive > 0:
                 yield timeout(drive)
-            t0 = env.now
-            res = resources[j]
-            if res.count >= ports[j] and len(res.queue) >= balk_thr[j]:
-                rows.append((i, attempt, j, drive, t0, nan, nan, 0.0, 0.0, nan, BALKED))
-                opts, times = next_st[j], next_t[j]
-                continue
-            req = res.request()
-            if not req.triggered:
-                p = patience[i]
-                if p < inf:
-                    got = yield req | timeout(p)
-                    if req not in got:
-                        req.cancel()
-                        rows.append(
-                            (i, attempt, j, drive, t0, nan, nan, env.now - t0, 0.0, nan, RENEGED)
-                        )
-                        opts, times = next_st[j], next_t[j]
-                        continue
-                else:
-                    yield req
-            t1 = env.now
-            site = capped[j]
-            if site is None:
-                yield timeout(dur_rows[i][kind_list[j]])
+            minutes = dur_rows[i][kind_list[j]]
+            charged = yield from at_station(i, j, attempt, drive, energy[i], soc0[i], minutes, nan)
+            if charged:
+                return
+            opts, times = next_st[j], next_t[j]
+
+    def highway_driver(i: int) -> simpy.events.ProcessGenerator:
+        """Drive the route; stop to charge whenever the rest of the trip (to the exit and
+        onwards) needs more energy than is on board; run flat if no charger is left."""
+        assert hw is not None
+        od = od_of[i]
+        x = hw_exit[od]
+        cap_kwh = battery[i]
+        have = soc0[i] * cap_kwh  # kWh on board
+        per_km = kpk[i]
+        opts, dmin, dkm, ddet = hw_st[od], hw_min[od], hw_km[od], hw_det[od]
+        drove = 0.0  # minutes driven from the entry to the current station
+        last = -1
+        tried: set[int] = set()
+        attempt = 0  # rows logged so far
+        failures = 0  # failed attempts since the last charge
+        while True:
+            to_exit_km = hw_to_exit_km[last][x] if last >= 0 else hw_route_km[od]
+            if have >= to_exit_km * per_km + exit_need[i]:
+                return  # enough to leave the region and reach the next charger
+            k = (
+                -1
+                if failures >= max_attempts
+                else choose_highway(opts, dmin, dkm, ddet, have, per_km, tried)
+            )
+            if k < 0:
+                if have < to_exit_km * per_km:  # cannot even reach the exit: runs flat
+                    rows.append(
+                        (i, attempt, last, nan, env.now, nan, nan, nan, 0.0, nan, STRANDED, nan)
+                    )
+                elif attempt == 0:
+                    rows.append((i, 0, -1, nan, nan, nan, nan, nan, 0.0, nan, NO_STATION, nan))
+                return
+            j = opts[k]
+            tried.add(j)
+            drive = dmin[k]
+            if drive > 0:
+                yield timeout(drive)
+            have -= dkm[k] * per_km
+            drove += drive
+            last = j
+            need = hw_to_exit_km[j][x] * per_km + exit_need[i]
+            target = min(need, max(hw.target_soc * cap_kwh, have), cap_kwh)
+            kwh = max(target - have, 0.0)
+            soc_at = have / cap_kwh
+            minutes = _one_charge(i, j, kwh, soc_at)
+            detour = drove + hw_to_exit_min[j][x] - hw_route_min[od]
+            charged = yield from at_station(i, j, attempt, drive, kwh, soc_at, minutes, detour)
+            attempt += 1
+            if charged:
+                have += kwh
+                failures = 0
+                tried = {j}
             else:
-                yield env.process(charge_capped(i, site, j))
-            res.release(req)
-            t2 = env.now
-            mean_kw = energy[i] / ((t2 - t1) / 60.0) if t2 > t1 else nan
-            rows.append((i, attempt, j, drive, t0, t1, t2, t1 - t0, energy[i], mean_kw, CHARGED))
-            return
+                failures += 1
+            opts, dmin = hw_next_st[j][x], hw_next_min[j][x]
+            dkm, ddet = hw_next_km[j][x], hw_next_det[j][x]
+
+    def choose_highway(
+        opts: list[int],
+        dmin: list[float],
+        dkm: list[float],
+        ddet: list[float],
+        have: float,
+        per_km: float,
+        tried: set[int],
+    ) -> int:
+        best, best_score, best_far, far_score = -1, inf, -1, inf
+        for k, j in enumerate(opts):
+            if j < 0 or j in tried or dkm[k] * per_km > have:
+                continue
+            score = ddet[k]
+            if by_wait:
+                res = resources[j]
+                excess = len(res.queue) + res.count - ports[j] + 1
+                if excess > 0:
+                    score += w_wait * excess * 45.0 / ports[j]
+            if ddet[k] <= detour_max:
+                if score < best_score:
+                    best, best_score = k, score
+            elif score < far_score:
+                best_far, far_score = k, score
+        return best if best >= 0 else best_far
+
+    def _one_charge(i: int, j: int, kwh: float, soc_at: float) -> float:
+        if is_dc[j]:
+            return charge_minutes_one(
+                soc_at, kwh, battery[i], vmax_dc[i], power_kw[j], dc_socs, dc_sh
+            )
+        return charge_minutes_one(soc_at, kwh, battery[i], vmax_ac[i], power_kw[j], ac_socs, ac_sh)
 
     order = np.lexsort((np.arange(n), demand.depart_min)).tolist()
 
@@ -477,20 +698,18 @@ def simulate(
             dt = depart[i] - env.now
             if dt > 0:
                 yield timeout(dt)
-            env.process(driver(i))
+            env.process(highway_driver(i) if segment[i] == 1 else driver(i))
 
     env.process(source())
     env.run()
     return _to_log(rows)
 
 
-def _to_log(
-    rows: list[tuple[int, int, int, float, float, float, float, float, float, float, int]],
-) -> SessionLog:
+def _to_log(rows: list[Row]) -> SessionLog:
     if rows:
         cols = list(zip(*rows, strict=True))
     else:
-        cols = [()] * 11
+        cols = [()] * 12
     session = np.array(cols[0], dtype=np.int64)
     attempt = np.array(cols[1], dtype=np.int16)
     order = np.lexsort((attempt, session))
@@ -510,4 +729,5 @@ def _to_log(
         energy_kwh=col(8, np.float64),
         power_kw=col(9, np.float64),
         outcome=col(10, np.int8),
+        detour_min=col(11, np.float64),
     )

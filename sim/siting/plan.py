@@ -118,7 +118,8 @@ def make_plan(
     params: dict[str, object] = {}
     model = strategy.model_name
     if strategy.k is not None:
-        params["p"] = strategy.k
+        # k counts new sites; the solvers' p counts every open site
+        params["p"] = strategy.k + (existing.size if strategy.keep_existing else 0)
     if strategy.budget_cny is not None:
         params["budget"] = strategy.budget_cny
     if model in {"mclp", "mclp-greedy", "coverage-greedy", "lscp", "capacitated-coverage"}:
