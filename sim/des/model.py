@@ -24,10 +24,10 @@ same input gives the same log on every run.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-
-import math
 
 import numpy as np
 import simpy
@@ -302,7 +302,7 @@ def charge_minutes_one(
             s_star = (port_kw / vehicle_max_kw - a) / b
             if lo < s_star < hi:
                 cuts = [lo, s_star, hi]
-        for u, v in zip(cuts[:-1], cuts[1:], strict=False):
+        for u, v in itertools.pairwise(cuts):
             mid = vehicle_max_kw * (a + b * (u + v) / 2.0)
             if mid >= port_kw:
                 hours += battery_kwh * (v - u) / port_kw

@@ -81,7 +81,7 @@ def corridor_region(
     def xy(km: float, side: float) -> tuple[float, float]:
         return (x0 + ux * km * 1000.0 + nx_ * side, y0 + uy * km * 1000.0 + ny_ * side)
 
-    n = max(int(math.ceil(length_km / node_spacing_km)), 1)
+    n = max(math.ceil(length_km / node_spacing_km), 1)
     chain = np.linspace(0.0, length_km, n + 1)
     g = nx.MultiDiGraph(crs=crs)
     # Carriageway A runs 0 -> L (node ids 1..), B runs L -> 0 (node ids 1_000_001..).
@@ -109,7 +109,7 @@ def corridor_region(
     def add_site(name: str, km: float, ports: int, kind: str, tag: str) -> None:
         nonlocal next_id
         k = int(np.clip(np.searchsorted(chain, km, side="right") - 1, 0, n - 1))
-        for c, label in (("A", "towards km {:.0f}".format(length_km)), ("B", "towards km 0")):
+        for c, label in (("A", f"towards km {length_km:.0f}"), ("B", "towards km 0")):
             node = next_id
             next_id += 1
             off = -SERVICE_OFFSET_M if c == "A" else SERVICE_OFFSET_M
@@ -140,7 +140,7 @@ def corridor_region(
         add_site(name, km, ports, "services", f"services-{i + 1}")
     if candidate_spacing_km > 0:
         for j, km in enumerate(np.arange(candidate_spacing_km, length_km, candidate_spacing_km)):
-            add_site(f"km {km:.0f}", float(km), 0, "node", f"corridor-km{int(round(km))}-{j}")
+            add_site(f"km {km:.0f}", float(km), 0, "node", f"corridor-km{round(km)}-{j}")
 
     candidates = (
         gpd.GeoDataFrame(sites, geometry="geometry", crs=crs) if sites else empty_candidates(crs)

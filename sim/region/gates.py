@@ -82,7 +82,7 @@ def find_gates(graph: nx.MultiDiGraph, /, *, highways: Sequence[str]) -> Gates:
     cx, cy = (float(all_x.mean()), float(all_y.mean())) if all_x.size else (0.0, 0.0)
     names: list[str] = []
     seen: dict[str, int] = {}
-    for i, n in enumerate(nodes):
+    for i in range(len(nodes)):
         role = "in" if i < len(entries) else "out"
         base = f"{role}-{_compass(xs[i] - cx, ys[i] - cy)}"
         seen[base] = seen.get(base, 0) + 1
