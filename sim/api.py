@@ -36,6 +36,7 @@ from sim.experiment import (
 )
 from sim.layers import (
     candidates_layer,
+    queue_frame,
     roads_layer,
     selected_layer,
     site_load_frame,
@@ -68,6 +69,8 @@ class RunResult:
         The layers of ``sites.gpkg`` (EPSG:4326).
     site_load
         15-minute load profile per (strategy, site) (``site_load.parquet``).
+    queues
+        Queue length per (strategy, site, hour) (``queue_by_hour.csv``).
     plans
         The plan of each strategy.
     prepared
@@ -85,6 +88,7 @@ class RunResult:
     zones: gpd.GeoDataFrame
     roads: gpd.GeoDataFrame
     site_load: pd.DataFrame
+    queues: pd.DataFrame
     plans: dict[str, Plan]
     prepared: Prepared
     units: list[UnitResult]
@@ -249,6 +253,7 @@ def assemble(
         zones=zones_layer(prep, plans, units),
         roads=roads_layer(prep),
         site_load=site_load_frame(prep, plans, units),
+        queues=queue_frame(prep, plans, units),
         plans=plans,
         prepared=prep,
         units=units,

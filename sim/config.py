@@ -658,6 +658,11 @@ class StrategyConfig(_Section):
     keep_existing: bool = Field(
         False, description="Keep existing OSM charging stations open in addition."
     )
+    range_km: PositiveFloat | None = Field(
+        None,
+        description="Vehicle range for the flow-refuelling models (km); default: the "
+        "fleet's mean highway range between the charging target and the reserve.",
+    )
 
     @property
     def model_name(self) -> str:

@@ -44,7 +44,8 @@ from sim.region import Region, RegionOptions, RegionSource, load_region
 from sim.region.gates import find_gates, user_gates
 from sim.region.options import HousingParams
 from sim.rng import stream
-from sim.siting.plan import Plan, make_plan
+from sim.siting.frlm import FlowProblem
+from sim.siting.plan import FLOW_MODELS, Plan, make_plan
 from sim.travel import RoadNetwork, build_network, travel_time_matrix
 
 __all__ = [
@@ -385,6 +386,8 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
         )
     plans: dict[str, Plan] = {}
     site_ids = cands["site_id"].astype(str).tolist()
+    needs_flows = any(s.model_name in FLOW_MODELS for s in prep.scenario.strategies)
+    flows = flow_problem(prep) if needs_flows else None
     for i, s in enumerate(prep.scenario.strategies):
         plans[s.name] = make_plan(
             s,
@@ -395,8 +398,42 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
             existing_ports=ex_ports,
             site_ids=site_ids,
             index=i,
+            flows=flows,
         )
     return plans
+
+
+def flow_problem(prep: Prepared, /) -> FlowProblem | None:
+    """Through-traffic routes over the candidate sites, for the flow-refuelling models.
+
+    Each origin-destination pair's path is the sequence of candidates within the detour
+    limit of its route, ordered by distance from the entry; its length is that distance
+    (km) and its flow the expected EVs per day that must charge.  Routes with fewer than
+    two such candidates are left out.
+    """
+    hs = prep.highway
+    if hs is None:
+        return None
+    paths, lengths, flow = [], [], []
+    for od in range(len(hs.ods)):
+        on_route = np.flatnonzero(np.isfinite(hs.od_cost_min[od]))
+        if on_route.size < 2:
+            continue
+        pos = hs.entry_to_cand_km[od, on_route]
+        order = np.argsort(pos, kind="stable")
+        seq, at = on_route[order], pos[order]
+        keep = np.concatenate([[True], np.diff(at) > 1e-6])  # strictly increasing
+        paths.append(seq[keep])
+        lengths.append(at[keep] - at[keep][0])
+        flow.append(max(float(hs.od_weight[od]), 1e-9))
+    if not paths:
+        return None
+    return FlowProblem(
+        paths=tuple(paths),
+        path_lengths=tuple(lengths),
+        flow=np.array(flow),
+        n_candidates=len(prep.region.candidates),
+    )
 
 
 def stations_of(prep: Prepared, plan: Plan, /) -> Stations:
@@ -505,10 +542,9 @@ HIGHWAY_VEHICLE_IDS = 1_000_000_000
 def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
     """Stations of a plan along every through route, and onwards from each station."""
     hs = prep.highway
-    if hs is None:
+    if hs is None or len(hs.ods) == 0:
         return None
     cfg = prep.scenario.demand.highway
-    k = prep.scenario.simulation.choice_set
     c = plan.candidate
     m = c.shape[0]
     n_od = len(hs.ods)
@@ -516,56 +552,75 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
     drive_km = hs.entry_to_cand_km[:, c]
     to_x_min = hs.cand_to_exit_min[c]
     to_x_km = hs.cand_to_exit_km[c]
-    detour = np.maximum(drive_min + to_x_min[:, hs.od_exit].T - hs.ods.route_min[:, None], 0.0)
-    detour = np.where(np.isfinite(detour), detour, np.inf)
-    kk = min(k, m)
-    order = np.argsort(detour, axis=1, kind="stable")[:, :kk]
-    det_k = np.take_along_axis(detour, order, axis=1)
-    ok = np.isfinite(det_k)
+    with np.errstate(invalid="ignore"):
+        detour = drive_min + to_x_min[:, hs.od_exit].T - hs.ods.route_min[:, None]
+    detour = np.where(np.isfinite(detour), np.maximum(detour, 0.0), np.inf)
+    od_sel = _route_options(detour, drive_km, cfg.detour_max_min)
     n_x = hs.exits.shape[0]
     if m:
         nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)[c]
         between_min = travel_time_matrix(prep.network, nodes, nodes) / 60.0
         between_km = travel_time_matrix(hs.length_network, nodes, nodes) / 1000.0
         np.fill_diagonal(between_min, np.inf)
-        # next[j, x, s]: detour of going j -> s -> x instead of j -> x
+        np.fill_diagonal(between_km, np.inf)
+        # nxt[j, x, s]: detour of going j -> s -> x instead of j -> x
         with np.errstate(invalid="ignore"):  # inf - inf where a station cannot reach x
             nxt = between_min[:, None, :] + to_x_min.T[None, :, :] - to_x_min[:, :, None]
         nxt = np.where(np.isfinite(nxt), np.maximum(nxt, 0.0), np.inf)
-        n_order = np.argsort(nxt, axis=2, kind="stable")[:, :, :kk]
-        n_det = np.take_along_axis(nxt, n_order, axis=2)
-        n_ok = np.isfinite(n_det)
-        n_min = np.take_along_axis(
-            np.broadcast_to(between_min[:, None, :], nxt.shape), n_order, axis=2
-        )
-        n_km = np.take_along_axis(
-            np.broadcast_to(between_km[:, None, :], nxt.shape), n_order, axis=2
-        )
+        along = np.broadcast_to(between_km[:, None, :], nxt.shape)
+        n_idx = _route_options(
+            nxt.reshape(m * n_x, m), along.reshape(m * n_x, m), cfg.detour_max_min
+        ).reshape(m, n_x, -1)
+        safe = np.maximum(n_idx, 0)
+        n_ok = n_idx >= 0
+        j_ix = np.arange(m)[:, None, None]
+        x_ix = np.arange(n_x)[None, :, None]
+        n_det = np.where(n_ok, nxt[j_ix, x_ix, safe], np.inf)
+        n_min = np.where(n_ok, between_min[j_ix, safe], np.inf)
+        n_km = np.where(n_ok, between_km[j_ix, safe], np.inf)
     else:
-        n_order = np.zeros((0, n_x, 0), np.int64)
+        n_idx = np.zeros((0, n_x, 0), np.int64)
         n_det = n_min = n_km = np.zeros((0, n_x, 0))
-        n_ok = np.zeros((0, n_x, 0), bool)
-    return (
-        HighwayAccess(
-            od_station=np.where(ok, order, -1).astype(np.int64),
-            od_drive_min=np.where(ok, np.take_along_axis(drive_min, order, axis=1), np.inf),
-            od_drive_km=np.where(ok, np.take_along_axis(drive_km, order, axis=1), np.inf),
-            od_detour_min=np.where(ok, det_k, np.inf),
-            od_route_min=hs.ods.route_min,
-            od_route_km=hs.ods.route_km,
-            od_exit=hs.od_exit,
-            to_exit_min=to_x_min,
-            to_exit_km=to_x_km,
-            next_station=np.where(n_ok, n_order, -1).astype(np.int64),
-            next_drive_min=np.where(n_ok, n_min, np.inf),
-            next_drive_km=np.where(n_ok, n_km, np.inf),
-            next_detour_min=np.where(n_ok, n_det, np.inf),
-            detour_max_min=cfg.detour_max_min,
-            target_soc=cfg.target_soc,
-        )
-        if n_od
-        else None
+    safe_od = np.maximum(od_sel, 0)
+    ok = od_sel >= 0
+    rows = np.arange(n_od)[:, None]
+    return HighwayAccess(
+        od_station=od_sel,
+        od_drive_min=np.where(ok, drive_min[rows, safe_od], np.inf),
+        od_drive_km=np.where(ok, drive_km[rows, safe_od], np.inf),
+        od_detour_min=np.where(ok, detour[rows, safe_od], np.inf),
+        od_route_min=hs.ods.route_min,
+        od_route_km=hs.ods.route_km,
+        od_exit=hs.od_exit,
+        to_exit_min=to_x_min,
+        to_exit_km=to_x_km,
+        next_station=n_idx.astype(np.int64),
+        next_drive_min=n_min,
+        next_drive_km=n_km,
+        next_detour_min=n_det,
+        detour_max_min=cfg.detour_max_min,
+        target_soc=cfg.target_soc,
+        reserve_soc=cfg.reserve_soc,
     )
+
+
+def _route_options(detour: np.ndarray, along_km: np.ndarray, limit: float) -> np.ndarray:
+    """Per row, the stations a through driver considers, in route order.
+
+    Every station within the detour limit, plus the three with the smallest detour
+    beyond it (a last resort when nothing nearer can be reached), ordered by driving
+    distance along the route; -1 pads the rows.
+    """
+    n_rows, m = detour.shape
+    if m == 0 or n_rows == 0:
+        return np.full((n_rows, 0), -1, dtype=np.int64)
+    rank = np.argsort(np.argsort(detour, axis=1, kind="stable"), axis=1, kind="stable")
+    take = np.isfinite(detour) & ((detour <= limit) | (rank < 3))
+    width = max(int(take.sum(axis=1).max()), 1)
+    key = np.where(take, along_km, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")[:, :width]
+    chosen = np.take_along_axis(take, order, axis=1)
+    return np.where(chosen, order, -1).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sim.siting.plan import Plan
 
 __all__ = [
     "candidates_layer",
+    "queue_frame",
     "roads_layer",
     "selected_layer",
     "site_load_frame",
@@ -233,3 +234,34 @@ def site_load_frame(
     out["strategy"] = out["strategy"].astype("category")
     out["site_id"] = out["site_id"].astype("category")
     return out
+
+
+def queue_frame(prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /) -> pd.DataFrame:
+    """Vehicles waiting per (strategy, site, hour): ``queue_peak`` (the most at once) and
+    ``queue_mean`` (time-average), each the mean over replications, and
+    ``queue_peak_max`` (the worst replication)."""
+    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+    frames = []
+    for name, plan in plans.items():
+        mine = [u for u in units if u.strategy == name]
+        if not len(plan) or not mine:
+            continue
+        peak = np.stack([u.site_stats["queue_peak"] for u in mine])
+        mean = np.stack([u.site_stats["queue_mean"] for u in mine])
+        m, n_h = peak.shape[1:]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "strategy": name,
+                    "site_id": np.repeat(ids[plan.candidate], n_h),
+                    "hour": np.tile(np.arange(n_h), m),
+                    "queue_peak": peak.mean(axis=0).ravel(),
+                    "queue_mean": mean.mean(axis=0).ravel(),
+                    "queue_peak_max": peak.max(axis=0).ravel(),
+                }
+            )
+        )
+    cols = ["strategy", "site_id", "hour", "queue_peak", "queue_mean", "queue_peak_max"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)

@@ -68,7 +68,7 @@ def write_outputs(
     """Write the output folder of a run.
 
     Files: ``summary.json``, ``per_replication.csv``, ``sessions.parquet``,
-    ``site_load.parquet`` (15-minute load per site),
+    ``site_load.parquet`` (15-minute load per site), ``queue_by_hour.csv``,
     ``sites.gpkg`` (layers ``candidates``, ``selected``, ``zones``, ``roads``;
     EPSG:4326), ``config.resolved.yaml``, and ``map.html`` / ``report.html`` unless
     disabled in ``output``.
@@ -99,6 +99,8 @@ def write_outputs(
             note("sessions.parquet")
         result.site_load.to_parquet(tmp / "site_load.parquet", index=False)
         note("site_load.parquet")
+        result.queues.to_csv(tmp / "queue_by_hour.csv", index=False)
+        note("queue_by_hour.csv")
         gpkg = tmp / "sites.gpkg"
         with warnings.catch_warnings():
             # pyogrio warns about mixed Polygon/MultiPolygon zones; the layer is

@@ -140,6 +140,9 @@ class HighwayAccess:
         reached with the energy left.
     target_soc
         State of charge drivers charge to (more if the onward trip needs it).
+    reserve_soc
+        State of charge a driver wants to keep on arrival at a charger; stations it can
+        reach only below it are a last resort.
     """
 
     od_station: np.ndarray
@@ -157,6 +160,7 @@ class HighwayAccess:
     next_detour_min: np.ndarray
     detour_max_min: float
     target_soc: float
+    reserve_soc: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -495,6 +499,7 @@ def simulate(
         hw_next_st, hw_next_min = hw.next_station.tolist(), hw.next_drive_min.tolist()
         hw_next_km, hw_next_det = hw.next_drive_km.tolist(), hw.next_detour_min.tolist()
         detour_max = hw.detour_max_min
+        reserve_soc = hw.reserve_soc
 
     def choose(i: int, opts: list[int], times: list[float], tried: set[int]) -> int:
         best, best_score = -1, inf
@@ -623,7 +628,7 @@ def simulate(
             k = (
                 -1
                 if failures >= max_attempts
-                else choose_highway(opts, dmin, dkm, ddet, have, per_km, tried)
+                else choose_highway(opts, dkm, ddet, have, per_km, reserve_soc * cap_kwh, tried)
             )
             if k < 0:
                 if have < to_exit_km * per_km:  # cannot even reach the exit: runs flat
@@ -660,16 +665,25 @@ def simulate(
 
     def choose_highway(
         opts: list[int],
-        dmin: list[float],
         dkm: list[float],
         ddet: list[float],
         have: float,
         per_km: float,
+        reserve: float,
         tried: set[int],
     ) -> int:
-        best, best_score, best_far, far_score = -1, inf, -1, inf
+        """Position in ``opts`` of the station to drive to, or -1.
+
+        Preferred: within the detour limit and reachable keeping the reserve; among
+        those the least detour plus expected wait, and on a tie the farthest along the
+        route (drivers go as far as they comfortably can before stopping).
+        """
+        best, best_key = -1, (True, inf, 0.0)
         for k, j in enumerate(opts):
-            if j < 0 or j in tried or dkm[k] * per_km > have:
+            if j < 0 or j in tried:
+                continue
+            left = have - dkm[k] * per_km
+            if left < 0:
                 continue
             score = ddet[k]
             if by_wait:
@@ -677,12 +691,10 @@ def simulate(
                 excess = len(res.queue) + res.count - ports[j] + 1
                 if excess > 0:
                     score += w_wait * excess * 45.0 / ports[j]
-            if ddet[k] <= detour_max:
-                if score < best_score:
-                    best, best_score = k, score
-            elif score < far_score:
-                best_far, far_score = k, score
-        return best if best >= 0 else best_far
+            key = (not (left >= reserve and ddet[k] <= detour_max), round(score, 6), -dkm[k])
+            if key < best_key:
+                best, best_key = k, key
+        return best
 
     def _one_charge(i: int, j: int, kwh: float, soc_at: float) -> float:
         if is_dc[j]:

@@ -15,6 +15,7 @@ import numpy as np
 from sim.config import Scenario, StrategyConfig
 from sim.errors import ConfigError, SolverError
 from sim.rng import stream
+from sim.siting.frlm import FlowProblem, solve_frlm
 from sim.siting.problem import SitingProblem
 from sim.siting.registry import solve
 
@@ -65,6 +66,29 @@ class Plan:
         return int(self.candidate.shape[0])
 
 
+#: Models that place stations on through-traffic routes (need ``flows``).
+FLOW_MODELS = frozenset({"frlm", "frlm-greedy"})
+
+
+def default_range_km(scenario: Scenario, /) -> float:
+    """Highway range of the fleet's mean vehicle between the charging target and the
+    reserve (km): what the flow-refuelling models use unless ``range_km`` is given."""
+    from sim.demand.highway import HIGHWAY_CONSUMPTION_FACTOR
+
+    hw = scenario.demand.highway
+    fleet = scenario.vehicles.fleet
+    w = np.array([c.share for c in fleet], dtype=float)
+    km = np.array(
+        [
+            c.battery_kwh
+            * (hw.target_soc - hw.reserve_soc)
+            / (c.consumption_kwh_per_km * HIGHWAY_CONSUMPTION_FACTOR)
+            for c in fleet
+        ]
+    )
+    return float((w * km).sum() / w.sum())
+
+
 def _site_cost(scenario: Scenario, strategy: StrategyConfig) -> tuple[float, str, int]:
     ch = scenario.chargers
     klass = strategy.charger_class or ch.default_class
@@ -83,6 +107,7 @@ def make_plan(
     existing_ports: np.ndarray,
     site_ids: list[str],
     index: int,
+    flows: FlowProblem | None = None,
 ) -> Plan:
     """Solve one strategy's siting problem and equip the chosen sites.
 
@@ -104,6 +129,9 @@ def make_plan(
         Candidate ids, for plans given by id and error messages.
     index
         Position of the strategy in ``strategies`` (error messages, RNG stream).
+    flows
+        Through-traffic routes over the candidates, for the flow-refuelling models
+        (``frlm``, ``frlm-greedy``).
 
     Raises
     ------
@@ -137,6 +165,22 @@ def make_plan(
     if n_cand == 0:
         chosen = np.empty(0, dtype=np.int64)
         objective, optimal, gap, t = float("nan"), True, 0.0, 0.0
+    elif model in FLOW_MODELS:
+        if flows is None:
+            raise ConfigError(
+                f"{where}: model {model!r} places stations on through-traffic routes; "
+                "enable demand.highway"
+            )
+        if strategy.k is None:
+            raise ConfigError(f"{where}.k: model {model!r} needs k (stations to add)")
+        r = solve_frlm(
+            flows,
+            p=min(strategy.k, n_cand),
+            range_km=strategy.range_km or default_range_km(scenario),
+            method="greedy" if model == "frlm-greedy" else "exact",
+        )
+        chosen = np.asarray(r.sites, dtype=np.int64)
+        objective, optimal, gap, t = r.covered_flow, r.optimal, r.gap, r.time_s
     else:
         cost = np.where(np.isfinite(cost_min), cost_min, np.inf)
         problem = SitingProblem(
