@@ -27,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
+if not out.is_terminal:  # piped or captured: do not squeeze the tables to 80 columns
+    out = Console(width=160)
 err = Console(stderr=True)
 
 T = TypeVar("T")
@@ -95,7 +97,7 @@ def comparison_table(summary: dict[str, Any], /) -> Table:
         f"{summary.get('days', '?')} day(s), seed {summary['seed']}",
         caption="mean ± 95% CI half-width; difficulty 0 = easy, 100 = impossible",
     )
-    table.add_column("strategy", style="bold")
+    table.add_column("strategy", style="bold", no_wrap=True)
     table.add_column("sites", justify="right")
     for _, label, _ in _TABLE_METRICS:
         table.add_column(label, justify="right")

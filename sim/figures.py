@@ -1,0 +1,654 @@
+"""Figures of the report (matplotlib, Agg backend, PNG bytes).
+
+Each ``*_figure`` function returns a :class:`matplotlib.figure.Figure`; :func:`png` turns
+one into PNG bytes and closes it.  The statistics behind the time-of-day figures are
+separate functions (:func:`queue_by_hour`, :func:`utilisation_by_hour`) so that they
+can be tested and reused.
+
+Chinese labels need a font with CJK glyphs.  :func:`cjk_font` finds one (matplotlib's
+font list, then ``fc-list :lang=zh``, then font files with well-known CJK names) and
+:func:`figure_language` falls back to English labels when there is none, so that a
+figure never shows empty boxes in place of characters.  On Debian,
+``apt-get install -y fonts-wqy-microhei`` (or ``fonts-noto-cjk``) provides one.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: must precede pyplot
+
+import geopandas as gpd
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.path import Path as MplPath
+
+from sim.i18n import Language, label
+from sim.metrics import METRICS
+
+__all__ = [
+    "cjk_font",
+    "figure_language",
+    "figure_style",
+    "png",
+    "queue_by_hour",
+    "queue_figure",
+    "static_map_figure",
+    "sweep_figure",
+    "sweep_frame",
+    "utilisation_by_hour",
+    "utilisation_figure",
+    "wait_figure",
+]
+
+#: Font families known to cover Simplified Chinese, most preferred first.
+CJK_FAMILIES: tuple[str, ...] = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
+)
+_CJK_FILE = re.compile(
+    r"(notosanscjk|notoserifcjk|notosanssc|sourcehansans|wqy|droidsansfallback|msyh|simhei"
+    r"|pingfang|uming|ukai)",
+    flags=re.IGNORECASE,
+)
+_PROBE = "中文充电"
+
+DPI = 100
+DIFFICULTY_CMAP = "YlOrRd"
+UTILISATION_CMAP = "viridis"
+NO_DATA_COLOUR = "#bdbdbd"
+
+
+# --------------------------------------------------------------------------- fonts
+
+
+def _covers_chinese(path: str) -> bool:
+    try:
+        from matplotlib.ft2font import FT2Font
+
+        charmap = FT2Font(path).get_charmap()
+    except Exception:  # any unreadable font file is simply not a candidate
+        return False
+    return all(ord(c) in charmap for c in _PROBE)
+
+
+def _fc_list_files() -> list[str]:
+    exe = shutil.which("fc-list")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, ":lang=zh", "file"], capture_output=True, text=True, timeout=20, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """Name of an installed font family that renders Simplified Chinese, or ``None``.
+
+    Looks in matplotlib's font list first; fonts installed after matplotlib built its
+    cache are found through ``fc-list :lang=zh`` or by file name and registered.
+    """
+    known = {f.name: f.fname for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known and _covers_chinese(known[family]):
+            return family
+    files = _fc_list_files() or [f for f in font_manager.findSystemFonts() if _CJK_FILE.search(f)]
+    for path in files:
+        if not _covers_chinese(path):
+            continue
+        try:
+            font_manager.fontManager.addfont(path)
+            return str(font_manager.FontProperties(fname=path).get_name())
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return None
+
+
+def figure_language(language: Language, /) -> Language:
+    """The language figures can be labelled in: ``"zh"`` only if a CJK font exists."""
+    if language == "zh" and cjk_font() is None:
+        return "en"
+    return language
+
+
+@contextmanager
+def figure_style(language: Language, /) -> Iterator[Language]:
+    """Matplotlib settings for the report's figures; yields the figure language.
+
+    With ``"zh"`` and a CJK font the font is put first in the sans-serif list (and the
+    ASCII minus sign used, which CJK fonts render).
+    """
+    lang = figure_language(language)
+    rc: dict[Any, Any] = {
+        "figure.dpi": DPI,
+        "savefig.dpi": DPI,
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+    if lang == "zh":
+        font = cjk_font()
+        rc["font.family"] = "sans-serif"
+        rc["font.sans-serif"] = [font, "DejaVu Sans"]
+        rc["axes.unicode_minus"] = False
+    with matplotlib.rc_context(rc):
+        yield lang
+
+
+def plain(text: object, /) -> str:
+    """A user string safe for matplotlib text (``$`` would start mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def png(fig: Figure, /) -> bytes:
+    """PNG bytes of ``fig`` (which is closed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _new(width: float, height: float) -> tuple[Figure, Any]:
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    return fig, ax
+
+
+def _message(fig: Figure, ax: Any, text: str) -> Figure:
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#555")
+    return fig
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _occupancy(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Integral (min) of the number of open intervals over each bin of ``edges``.
+
+    Intervals are ``[start, end)``; O(n log n) by sorted cumulative sums.
+    """
+    ok = np.isfinite(start) & np.isfinite(end) & (end > start)
+    a = np.sort(start[ok])
+    b = np.sort(end[ok])
+    ca = np.concatenate([[0.0], np.cumsum(a)])
+    cb = np.concatenate([[0.0], np.cumsum(b)])
+    na = np.searchsorted(a, edges, side="right")
+    nb = np.searchsorted(b, edges, side="right")
+    g = (na * edges - ca[na]) - (nb * edges - cb[nb])  # cumulative occupancy at each edge
+    return np.diff(g)
+
+
+def _by_hour(start: np.ndarray, end: np.ndarray, *, days: int, replications: int) -> np.ndarray:
+    """Mean number of open intervals in each hour of the day (24 values)."""
+    horizon = days * 1440.0
+    edges = np.arange(0.0, horizon + 1.0, 60.0)
+    occ = _occupancy(np.clip(start, 0, horizon), np.clip(end, 0, horizon), edges)
+    per_hour = occ.reshape(days, 24).sum(axis=0)
+    return per_hour / (60.0 * days * max(replications, 1))
+
+
+def _station_groups(sessions: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    if sessions.empty or "station_id" not in sessions:
+        return
+    st = sessions["station_id"].astype(str)
+    frame = sessions.assign(_strategy=sessions["strategy"].astype(str), _station=st)
+    frame = frame[frame["_station"] != ""]
+    for (strategy, station), g in frame.groupby(["_strategy", "_station"], sort=False):
+        yield str(strategy), str(station), g
+
+
+def queue_by_hour(sessions: pd.DataFrame, /, *, days: int, replications: int) -> pd.DataFrame:
+    """Mean queue length of each station by hour of day.
+
+    The queue is rebuilt from the session log: an attempt that joined a station's queue
+    (``wait_min`` finite) waits from ``arrival_min`` to ``arrival_min + wait_min``
+    (charging start, or leaving for a reneged attempt); balked attempts never queue.
+
+    Parameters
+    ----------
+    sessions
+        The ``sessions`` table (:func:`sim.api.run`).
+    days, replications
+        Simulated days per replication and number of replications.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``strategy``, ``station_id``, ``hour`` (0-23), ``queue_mean``
+        (vehicles waiting, mean over days and replications).
+    """
+    rows: list[dict[str, Any]] = []
+    for strategy, station, g in _station_groups(sessions):
+        a = g["arrival_min"].to_numpy(dtype=float)
+        w = g["wait_min"].to_numpy(dtype=float)
+        q = _by_hour(a, a + w, days=days, replications=replications)
+        rows.extend(
+            {"strategy": strategy, "station_id": station, "hour": h, "queue_mean": q[h]}
+            for h in range(24)
+        )
+    return pd.DataFrame(rows, columns=["strategy", "station_id", "hour", "queue_mean"])
+
+
+def utilisation_by_hour(
+    sessions: pd.DataFrame,
+    selected: pd.DataFrame,
+    /,
+    *,
+    days: int,
+    replications: int,
+) -> pd.DataFrame:
+    """Port utilisation of each station by hour of day.
+
+    Parameters
+    ----------
+    sessions
+        The ``sessions`` table; charging runs from ``start_min`` to ``end_min``.
+    selected
+        The ``selected`` layer (``strategy``, ``site_id``, ``ports``).
+    days, replications
+        Simulated days per replication and number of replications.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``strategy``, ``station_id``, ``hour``, ``utilization`` (0-1, busy
+        ports / ports, mean over days and replications).
+    """
+    ports: dict[tuple[str, str], float] = {}
+    if selected is not None and not selected.empty:
+        for s, site, p in zip(
+            selected["strategy"].astype(str),
+            selected["site_id"].astype(str),
+            selected["ports"].astype(float),
+            strict=True,
+        ):
+            ports[(s, site)] = p
+    busy: dict[tuple[str, str], np.ndarray] = {}
+    for strategy, station, g in _station_groups(sessions):
+        charged = g["outcome"].astype(str) == "charged"
+        busy[(strategy, station)] = _by_hour(
+            g.loc[charged, "start_min"].to_numpy(dtype=float),
+            g.loc[charged, "end_min"].to_numpy(dtype=float),
+            days=days,
+            replications=replications,
+        )
+    rows: list[dict[str, Any]] = []
+    for key in ports or busy:
+        b = busy.get(key, np.zeros(24))
+        p = ports.get(key, math.nan)
+        u = b / p if p and math.isfinite(p) else np.full(24, math.nan)
+        rows.extend(
+            {"strategy": key[0], "station_id": key[1], "hour": h, "utilization": u[h]}
+            for h in range(24)
+        )
+    return pd.DataFrame(rows, columns=["strategy", "station_id", "hour", "utilization"])
+
+
+def sweep_frame(summary: Mapping[str, Any], /) -> pd.DataFrame | None:
+    """The difficulty-against-swept-value table of a summary, or ``None``.
+
+    Accepted shapes of ``summary["sweep"]``:
+
+    - ``{"keys": [KEY, ...], "points": [...]}`` with the table in ``summary["table"]``
+      (the ``summary.json`` of ``chargesite sweep``): records with the swept keys,
+      ``strategy``, ``difficulty_index``, ``difficulty_index_lo``, ``difficulty_index_hi``;
+    - that table itself, as a DataFrame or a list of records;
+    - records with ``key``, ``value``, ``strategy``, ``mean``, ``lo``, ``hi``.
+
+    A second swept key is folded into the strategy label (``"p-median (k2=v)"``).
+
+    Returns
+    -------
+    DataFrame or None
+        Columns ``key``, ``value``, ``strategy``, ``mean``, ``lo``, ``hi``.
+    """
+    sweep = summary.get("sweep")
+    keys: list[str] = []
+    table: Any = None
+    if isinstance(sweep, pd.DataFrame):
+        table = sweep
+    elif isinstance(sweep, Mapping):
+        keys = [str(k) for k in sweep.get("keys", [])]
+        table = sweep.get("table", summary.get("table"))
+    elif isinstance(sweep, Sequence) and not isinstance(sweep, str):
+        table = [dict(r) for r in sweep if isinstance(r, Mapping)]
+    if table is None:
+        return None
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
+    if frame.empty or "strategy" not in frame:
+        return None
+    stats_cols = {f"{m}{suffix}" for m in METRICS for suffix in ("", "_lo", "_hi")}
+    known = {"point", "strategy", "key", "value", "mean", "lo", "hi", "ci95"} | stats_cols
+    keys = [k for k in keys if k in frame] or [str(c) for c in frame.columns if c not in known]
+    if "value" in frame:
+        value = frame["value"]
+        key = frame["key"].astype(str) if "key" in frame else pd.Series("", index=frame.index)
+        facets: list[str] = []
+    elif keys:
+        value = frame[keys[0]]
+        key = pd.Series(keys[0], index=frame.index)
+        facets = keys[1:]
+    else:
+        return None
+
+    def column(*names: str) -> pd.Series:
+        for n in names:
+            if n in frame:
+                return pd.to_numeric(frame[n], errors="coerce")
+        return pd.Series(math.nan, index=frame.index)
+
+    strategy = frame["strategy"].astype(str)
+    for f in facets:
+        strategy = strategy + f" ({f}=" + frame[f].astype(str) + ")"
+    out = pd.DataFrame(
+        {
+            "key": key,
+            "value": value,
+            "strategy": strategy,
+            "mean": column("difficulty_index", "mean"),
+            "lo": column("difficulty_index_lo", "ci95_lo", "lo"),
+            "hi": column("difficulty_index_hi", "ci95_hi", "hi"),
+        }
+    )
+    out = out[out["mean"].notna()].reset_index(drop=True)
+    return out if not out.empty else None
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _horizontal() -> dict[str, Any]:
+    """Keyword for a horizontal box plot (``vert`` is deprecated from matplotlib 3.10)."""
+    major, minor = (int(p) for p in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
+def _colours(names: Sequence[str]) -> dict[str, Any]:
+    cmap = plt.get_cmap("tab10")
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
+
+
+def wait_figure(
+    sessions: pd.DataFrame, strategies: Sequence[str], /, *, language: Language
+) -> Figure:
+    """Box plot of queue waits (min) per strategy (attempts that joined a queue)."""
+    fig, ax = _new(7.5, 0.6 + 0.45 * max(len(strategies), 1))
+    if sessions.empty:
+        return _message(fig, ax, label("no_data", language))
+    queued = sessions[np.isfinite(sessions["wait_min"].to_numpy(dtype=float))]
+    queued = queued[queued["station_id"].astype(str) != ""]
+    data = [
+        queued.loc[queued["strategy"].astype(str) == s, "wait_min"].to_numpy(dtype=float)
+        for s in strategies
+    ]
+    pos = np.arange(len(strategies))[::-1]
+    have = [i for i, d in enumerate(data) if d.size]
+    if have:
+        ax.boxplot(
+            [data[i] for i in have],
+            positions=pos[have],
+            **_horizontal(),
+            whis=(5, 95),
+            showfliers=False,
+            showmeans=True,
+            widths=0.6,
+            patch_artist=True,
+            boxprops={"facecolor": "#c6dbef", "edgecolor": "#08519c"},
+            medianprops={"color": "#08519c"},
+            meanprops={"marker": "D", "markerfacecolor": "#d94801", "markeredgecolor": "none",
+                       "markersize": 5},
+        )  # fmt: skip
+    for i, d in enumerate(data):
+        if not d.size:
+            ax.text(0, pos[i], "  –", va="center", color="#777")
+    ax.set_yticks(pos, [plain(s) for s in strategies])
+    ax.set_ylim(-0.6, len(strategies) - 0.4)
+    ax.set_xlim(left=0)
+    ax.set_xlabel(label("axis_wait_min", language))
+    ax.grid(axis="x", color="#eee")
+    return fig
+
+
+def queue_figure(
+    queue: pd.DataFrame, strategies: Sequence[str], /, *, language: Language
+) -> Figure:
+    """Mean queue length by hour of day: all stations (solid), busiest station (dashed)."""
+    fig, ax = _new(7.5, 3.2)
+    if queue.empty:
+        return _message(fig, ax, label("no_data", language))
+    colours = _colours(strategies)
+    hours = np.arange(24)
+    for s in strategies:
+        q = queue[queue["strategy"] == s]
+        if q.empty:
+            continue
+        table = q.pivot_table(index="hour", columns="station_id", values="queue_mean")
+        table = table.reindex(hours, fill_value=0.0)
+        total = table.sum(axis=1).to_numpy()
+        busiest = table[table.sum(axis=0).idxmax()].to_numpy()
+        ax.plot(hours, total, color=colours[s], lw=1.8, label=plain(s))
+        ax.plot(hours, busiest, color=colours[s], lw=1.0, ls="--")
+    ax.plot([], [], color="#555", lw=1.8, label=label("all_stations", language))
+    ax.plot([], [], color="#555", lw=1.0, ls="--", label=label("busiest_station", language))
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlim(0, 23)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(label("axis_hour", language))
+    ax.set_ylabel(label("axis_queue", language))
+    ax.grid(color="#eee")
+    ax.legend(fontsize=8, frameon=False, ncols=2)
+    return fig
+
+
+def _site_label(site_id: str, name: object, *, cjk: bool) -> str:
+    text = str(name or "").strip()
+    if text and not cjk and any(ord(c) > 0x2FF for c in text):
+        text = ""  # the font has no glyphs for it: show the id only
+    if len(text) > 22:
+        text = text[:21] + "…"
+    return plain(f"{site_id} {text}".strip())
+
+
+def utilisation_figure(
+    util: pd.DataFrame,
+    selected: pd.DataFrame,
+    strategies: Sequence[str],
+    /,
+    *,
+    language: Language,
+) -> Figure:
+    """Heat map of utilisation by site (rows) and hour of day, one panel per strategy."""
+    panels = [s for s in strategies if not util[util["strategy"] == s].empty]
+    if not panels:
+        fig, ax = _new(7.5, 1.0)
+        return _message(fig, ax, label("no_data", language))
+    names: dict[tuple[str, str], object] = {}
+    if selected is not None and not selected.empty and "name" in selected:
+        for s, site, n in zip(
+            selected["strategy"].astype(str), selected["site_id"].astype(str),
+            selected["name"], strict=True,
+        ):  # fmt: skip
+            names[(s, site)] = n
+    heights = [max(util[util["strategy"] == s]["station_id"].nunique(), 1) for s in panels]
+    fig = plt.figure(figsize=(7.5, 0.8 + 0.22 * sum(heights) + 0.35 * len(panels)),
+                     layout="constrained")  # fmt: skip
+    axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
+    image = None
+    cjk = language == "zh"
+    for ax, s in zip(axes, panels, strict=True):
+        table = util[util["strategy"] == s].pivot_table(
+            index="station_id", columns="hour", values="utilization", sort=False
+        )
+        table = table.reindex(columns=range(24))
+        image = ax.imshow(
+            table.to_numpy(dtype=float), aspect="auto", cmap=UTILISATION_CMAP, vmin=0, vmax=1,
+            interpolation="nearest",
+        )  # fmt: skip
+        ax.set_yticks(
+            range(len(table)),
+            [_site_label(str(i), names.get((s, str(i))), cjk=cjk) for i in table.index],
+            fontsize=7,
+        )
+        ax.set_title(plain(s), loc="left", fontsize=9)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(True)
+    axes[-1].set_xticks(range(0, 24, 2))
+    axes[-1].set_xlabel(label("axis_hour", language))
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label=label("utilization", language), shrink=0.8)
+    return fig
+
+
+def sweep_figure(frame: pd.DataFrame, /, *, language: Language) -> Figure:
+    """Difficulty index against the swept value, one line per strategy with 95% bars."""
+    fig, ax = _new(7.5, 3.4)
+    strategies = list(dict.fromkeys(frame["strategy"]))
+    colours = _colours(strategies)
+    numeric = pd.to_numeric(frame["value"], errors="coerce").notna().all()
+    cats = list(dict.fromkeys(frame["value"].astype(str)))
+    for s in strategies:
+        g = frame[frame["strategy"] == s]
+        x = (
+            pd.to_numeric(g["value"]).to_numpy(dtype=float)
+            if numeric
+            else np.array([cats.index(str(v)) for v in g["value"]], dtype=float)
+        )
+        order = np.argsort(x)
+        y = g["mean"].to_numpy(dtype=float)[order]
+        lo = g["lo"].to_numpy(dtype=float)[order]
+        hi = g["hi"].to_numpy(dtype=float)[order]
+        err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
+        ax.errorbar(x[order], y, yerr=err, color=colours[s], marker="o", ms=4, lw=1.5,
+                    capsize=3, label=plain(s))  # fmt: skip
+    if not numeric:
+        ax.set_xticks(range(len(cats)), [plain(c) for c in cats])
+    key = next((k for k in frame["key"] if k), "")
+    ax.set_xlabel(plain(key) if key else "")
+    ax.set_ylabel(label("axis_difficulty", language))
+    ax.grid(color="#eee")
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def _polygon_paths(geoms: Sequence[Any]) -> list[MplPath]:
+    """Matplotlib paths (holes included) of polygon geometries."""
+    paths = []
+    for geom in geoms:
+        if geom is None or geom.is_empty:
+            paths.append(MplPath(np.zeros((1, 2))))
+            continue
+        parts = getattr(geom, "geoms", [geom])
+        rings = []
+        for poly in parts:
+            if not hasattr(poly, "exterior"):
+                continue
+            rings.append(MplPath(np.asarray(poly.exterior.coords)[:, :2], closed=True))
+            rings.extend(MplPath(np.asarray(r.coords)[:, :2], closed=True)
+                         for r in poly.interiors)  # fmt: skip
+        paths.append(MplPath.make_compound_path(*rings) if rings else MplPath(np.zeros((1, 2))))
+    return paths
+
+
+def _line_segments(geoms: Iterable[Any]) -> list[np.ndarray]:
+    out = []
+    for geom in geoms:
+        if geom is None or geom.is_empty:
+            continue
+        for part in getattr(geom, "geoms", [geom]):
+            out.append(np.asarray(part.coords)[:, :2])
+    return out
+
+
+def static_map_figure(
+    *,
+    title: str,
+    zones: gpd.GeoDataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+    candidates: gpd.GeoDataFrame | None,
+    roads: gpd.GeoDataFrame | None,
+    language: Language,
+) -> Figure:
+    """A static map of one strategy (EPSG:4326 layers).
+
+    Zones are shaded by the share of their sessions not served (0-1, grey without
+    sessions), roads drawn thin, candidates as small dots, chosen sites as circles sized
+    by ports and coloured by utilisation.  Drawn with matplotlib collections (fast for
+    thousands of road edges).
+    """
+    fig, ax = _new(5.6, 4.8)
+    if zones is not None and not zones.empty:
+        diff = 1.0 - pd.to_numeric(zones["served_share"], errors="coerce").to_numpy(dtype=float)
+        cmap = plt.get_cmap(DIFFICULTY_CMAP)
+        faces = [cmap(d) if math.isfinite(d) else NO_DATA_COLOUR for d in diff]
+        ax.add_collection(
+            PathCollection(_polygon_paths(list(zones.geometry)), facecolors=faces,
+                           edgecolors="#777777", linewidths=0.3, alpha=0.85, zorder=1)
+        )  # fmt: skip
+    if roads is not None and not roads.empty:
+        hw = roads["highway"].astype(str) if "highway" in roads else pd.Series("", roads.index)
+        major = hw.str.match(r"(motorway|trunk|primary|secondary)").to_numpy()
+        geoms = np.asarray(roads.geometry)
+        ax.add_collection(LineCollection(_line_segments(geoms[~major]), colors="#9e9e9e",
+                                         linewidths=0.3, zorder=2))  # fmt: skip
+        ax.add_collection(LineCollection(_line_segments(geoms[major]), colors="#616161",
+                                         linewidths=0.9, zorder=2))  # fmt: skip
+    if candidates is not None and not candidates.empty:
+        xy = np.array([(g.x, g.y) for g in candidates.geometry])
+        ax.scatter(xy[:, 0], xy[:, 1], s=7, c="white", edgecolors="#636363", linewidths=0.6,
+                   zorder=3)  # fmt: skip
+    norm = Normalize(0.0, 1.0)
+    if sites is not None and not sites.empty:
+        ports = pd.to_numeric(sites["ports"], errors="coerce").fillna(1).to_numpy(dtype=float)
+        util = pd.to_numeric(sites["utilization"], errors="coerce").to_numpy(dtype=float)
+        xy = np.array([(g.x, g.y) for g in sites.geometry])
+        ax.scatter(xy[:, 0], xy[:, 1], s=25 + 18 * ports, c=util, cmap=UTILISATION_CMAP,
+                   norm=norm, edgecolors="black", linewidths=0.8, zorder=5)  # fmt: skip
+    else:
+        title = f"{title} – {label('no_sites', language)}"
+    fig.colorbar(ScalarMappable(norm=norm, cmap=UTILISATION_CMAP), ax=ax, shrink=0.6,
+                 label=label("utilization", language))  # fmt: skip
+    ax.set_title(plain(title), loc="left")
+    ax.set_axis_off()
+    frames = [f for f in (zones, candidates, sites) if f is not None and not f.empty]
+    if frames:
+        b = np.array([f.total_bounds for f in frames])
+        w, s, e, n = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+        pad_x, pad_y = 0.03 * (e - w) + 1e-4, 0.03 * (n - s) + 1e-4
+        ax.set_xlim(w - pad_x, e + pad_x)
+        ax.set_ylim(s - pad_y, n + pad_y)
+        ax.set_aspect(1.0 / max(math.cos(math.radians((s + n) / 2.0)), 0.1))
+    ax.text(1.0, 0.0, "© OpenStreetMap contributors", transform=ax.transAxes, ha="right",
+            va="bottom", fontsize=6, color="#555")  # fmt: skip
+    return fig

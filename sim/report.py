@@ -1,0 +1,591 @@
+"""The report of a run (``report.html``): one self-contained file.
+
+Sections: scenario summary and demand totals; the strategy comparison (mean and 95%
+interval of every metric of :data:`sim.metrics.METRICS`); the paired differences of
+``summary["comparisons"]`` (per replication, common random numbers); figures (waits, queue
+length by hour, utilisation by site and hour, difficulty against a swept value when
+``summary["sweep"]`` exists); a static map per strategy; the chosen sites; provenance
+(versions, seed, data checksums) and the region loader's notes.
+
+Figures are PNGs embedded as ``data:`` URIs and the CSS is inline, so the file makes
+no request when opened.  The page is rendered by jinja2 with autoescaping on: every
+string from OpenStreetMap or the user (site, zone, strategy and region names, notes)
+is shown as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import pandas as pd
+
+from sim import figures
+from sim.des.model import OUTCOMES
+from sim.i18n import LABELS, Language, label, metric_label, outcome_label, resolve_language
+from sim.metrics import METRICS
+
+if TYPE_CHECKING:
+    from sim.api import RunResult
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "LOWER_IS_BETTER",
+    "report_html",
+    "write_report",
+]
+
+#: Metrics where a smaller value means easier charging.
+LOWER_IS_BETTER = frozenset(
+    {
+        "wait_mean_min", "wait_p95_min", "unserved_share", "stranded_share",
+        "access_time_mean_min", "detour_mean_min", "difficulty_index",
+    }
+)  # fmt: skip
+#: Metrics where a larger value is better for drivers.
+HIGHER_IS_BETTER = frozenset({"coverage_share", "energy_served_kwh"})
+_SHARES = frozenset({"unserved_share", "stranded_share", "utilization_mean", "coverage_share"})
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _f(x: object) -> float:
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def _fmt_value(metric: str, x: object) -> str:
+    v = _f(x)
+    if not math.isfinite(v):
+        return "–"
+    if metric in _SHARES:
+        return f"{round(100.0 * v, 1) + 0.0:.1f}%"  # + 0.0: no "-0.0%"
+    if metric == "energy_served_kwh":
+        return f"{v:,.0f}"
+    return f"{round(v, 1) + 0.0:.1f}" if abs(v) >= 0.05 or v == 0 else f"{v:.2g}"
+
+
+def _fmt_interval(metric: str, lo: object, hi: object) -> str:
+    a, b = _f(lo), _f(hi)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return ""
+    return f"[{_fmt_value(metric, a)} – {_fmt_value(metric, b)}]"
+
+
+def _fmt_diff(metric: str, x: float, *, sign: bool = False) -> str:
+    """A difference: shares in percentage points, others in the metric's unit."""
+    if not math.isfinite(x):
+        return "–"
+    plus = "+" if sign and x > 0 else ""
+    if metric in _SHARES:
+        return f"{plus}{round(100.0 * x, 1) + 0.0:.1f} pp"
+    return plus + _fmt_value(metric, x)
+
+
+def _fmt_number(x: object, decimals: int = 0) -> str:
+    v = _f(x)
+    return f"{v:,.{decimals}f}" if math.isfinite(v) else "–"
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+# --------------------------------------------------------------------------- content
+
+
+def _strategies(result: RunResult) -> list[str]:
+    names = [str(s) for s in result.summary.get("strategies", {})]
+    for frame in (result.per_replication, result.selected, result.zones):
+        if frame is not None and "strategy" in frame:
+            names.extend(s for s in pd.unique(frame["strategy"].astype(str)) if s not in names)
+    return names
+
+
+def _scenario_rows(result: RunResult, language: Language) -> list[tuple[str, str]]:
+    s = result.summary
+    prov = s.get("provenance", {}) or {}
+    reps = int(s.get("replications") or 1)
+    rows = [
+        (label("scenario_name", language), str(s.get("scenario", ""))),
+        (label("region", language), str(prov.get("region", ""))),
+        (label("days", language), str(s.get("days", getattr(result.scenario.demand, "days", "")))),
+        (label("replications", language), str(reps)),
+        (label("seed", language), str(s.get("seed", ""))),
+        (label("crs", language), str(prov.get("crs", ""))),
+    ]
+    zones = result.zones
+    if zones is not None and not zones.empty:
+        first = zones[zones["strategy"].astype(str) == str(zones["strategy"].iloc[0])]
+        rows.append((label("n_zones", language), f"{len(first):,d}"))
+        for col, key in (
+            ("households", "total_households"),
+            ("evs", "total_evs"),
+            ("evs_no_home", "total_evs_no_home"),
+            ("demand_kwh_per_day", "total_demand_kwh_per_day"),
+        ):
+            if col in first:
+                rows.append((label(key, language), _fmt_number(first[col].sum())))
+    if result.candidates is not None:
+        rows.append((label("n_candidates", language), f"{len(result.candidates):,d}"))
+    ses = result.sessions
+    if ses is not None and not ses.empty:
+        first_s = ses[ses["strategy"].astype(str) == str(ses["strategy"].iloc[0])]
+        if "attempt" in first_s:
+            first_s = first_s[first_s["attempt"] == 0]
+        n = len(first_s) / reps
+        text = _fmt_number(n)
+        if "segment" in first_s:
+            seg = first_s["segment"].astype(str).value_counts()
+            if len(seg) > 1 or "highway" in seg:
+                parts = [
+                    f"{label('segment_' + str(k), language)} {_fmt_number(v / reps)}"
+                    for k, v in seg.items()
+                ]
+                text += " (" + ", ".join(parts) + ")"
+        rows.append((label("sessions_per_replication", language), text))
+    return rows
+
+
+def _comparison(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
+    strategies = result.summary.get("strategies", {}) or {}
+    rows: list[dict[str, Any]] = []
+    extra = [
+        ("model", lambda st: str(st.get("model", ""))),
+        ("sites", lambda st: f"{len(st.get('sites', []) or []):,d}"),
+        ("total_ports", lambda st: f"{int(sum(st.get('ports', []) or [])):,d}"),
+        ("cost_cny", lambda st: _fmt_number(st.get("cost_cny"))),
+    ]
+    for key, get in extra:
+        rows.append(
+            {
+                "label": label(key, language),
+                "hint": "",
+                "cells": [
+                    {"value": get(strategies.get(n, {}) or {}), "ci": "", "best": False}
+                    for n in names
+                ],
+            }
+        )
+    # A strategy without stations has no queue and no drive to a charger: its zero wait
+    # is not "best", so only strategies with sites compete for the bold mark.
+    with_sites = [bool((strategies.get(n, {}) or {}).get("sites", [None])) for n in names]
+    for m in METRICS:
+        means = []
+        cells = []
+        for n in names:
+            entry = ((strategies.get(n, {}) or {}).get("metrics", {}) or {}).get(m) or {}
+            mean = _f(entry.get("mean"))
+            ci = entry.get("ci95") or [None, None]
+            means.append(mean)
+            cells.append(
+                {"value": _fmt_value(m, mean), "ci": _fmt_interval(m, *ci[:2]), "best": False}
+            )
+        finite = [v for v, ok in zip(means, with_sites, strict=True) if ok and math.isfinite(v)]
+        if len(finite) > 1 and (m in LOWER_IS_BETTER or m in HIGHER_IS_BETTER):
+            best = min(finite) if m in LOWER_IS_BETTER else max(finite)
+            if any(v != best for v in finite):
+                for c, v, ok in zip(cells, means, with_sites, strict=True):
+                    c["best"] = ok and v == best
+        hint = (
+            label("lower_better", language)
+            if m in LOWER_IS_BETTER
+            else label("higher_better", language)
+            if m in HIGHER_IS_BETTER
+            else ""
+        )
+        rows.append({"label": metric_label(m, language), "hint": hint, "cells": cells})
+    return {"names": names, "rows": rows}
+
+
+def _outcomes(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
+    """Share of sessions by the outcome of their last attempt, per strategy."""
+    ses = result.sessions
+    if ses is None or ses.empty or "outcome" not in ses:
+        return {}
+    frame = ses.assign(strategy=ses["strategy"].astype(str), outcome=ses["outcome"].astype(str))
+    if "session" in frame:
+        keys = ["strategy", "replication", "session"]
+        frame = frame[~frame.duplicated(keys, keep="last")]
+    shares = pd.crosstab(frame["strategy"], frame["outcome"], normalize="index")
+    order = [o for o in OUTCOMES if o in shares.columns]
+    order += [o for o in shares.columns if o not in order]
+    rows = []
+    for o in order:
+        cells = []
+        for n in names:
+            v = shares.at[n, o] if n in shares.index else math.nan
+            cells.append({"value": _fmt_value("unserved_share", v), "ci": "", "best": False})
+        rows.append({"label": outcome_label(str(o), language), "hint": "", "cells": cells})
+    return {"names": names, "rows": rows}
+
+
+def _paired_table(result: RunResult, language: Language) -> dict[str, Any]:
+    """Table of ``summary["comparisons"]``: one column per strategy pair (a − b)."""
+    pairs = [
+        c
+        for c in (result.summary.get("comparisons") or [])
+        if isinstance(c, Mapping) and "a" in c and "b" in c
+    ]
+    if not pairs:
+        return {}
+    rows = []
+    for m in METRICS:
+        cells = []
+        for pair in pairs:
+            d = (pair.get("metrics") or {}).get(m) or {}
+            mean = _f(d.get("mean_diff"))
+            lo, hi = [*(d.get("ci95") or []), None, None][:2]
+            ci = ""
+            if math.isfinite(_f(lo)) and math.isfinite(_f(hi)):
+                ci = f"[{_fmt_diff(m, _f(lo))} – {_fmt_diff(m, _f(hi))}]"
+            better = d.get("better")
+            if better is not None:
+                ci = f"{ci} {label('favours', language, name=str(better))}".strip()
+            cells.append(
+                {
+                    "value": _fmt_diff(m, mean, sign=True),
+                    "ci": ci,
+                    "best": bool(d.get("significant")),
+                }
+            )
+        rows.append({"label": metric_label(m, language), "hint": "", "cells": cells})
+    return {"names": [f"{p['a']} − {p['b']}" for p in pairs], "rows": rows}
+
+
+def _figures(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
+    s = result.summary
+    days = int(s.get("days") or getattr(result.scenario.demand, "days", 1) or 1)
+    reps = int(s.get("replications") or 1)
+    sessions = result.sessions if result.sessions is not None else pd.DataFrame()
+    out: dict[str, Any] = {"items": [], "maps": [], "sweep": None}
+    with figures.figure_style(language) as flang:
+        out["font_fallback"] = flang != language
+
+        def add(key: str, caption: str, fig: Any) -> None:
+            out["items"].append(
+                {"title": label(key, language), "caption": label(caption, language),
+                 "src": _data_uri(figures.png(fig))}
+            )  # fmt: skip
+
+        add("fig_wait", "fig_wait_caption", figures.wait_figure(sessions, names, language=flang))
+        queue = figures.queue_by_hour(sessions, days=days, replications=reps)
+        add("fig_queue", "fig_queue_caption", figures.queue_figure(queue, names, language=flang))
+        util = figures.utilisation_by_hour(sessions, result.selected, days=days, replications=reps)
+        add(
+            "fig_util",
+            "fig_util_caption",
+            figures.utilisation_figure(util, result.selected, names, language=flang),
+        )
+        sweep = figures.sweep_frame(s)
+        if sweep is not None:
+            key = next((k for k in sweep["key"] if k), label("sweep_value", language))
+            out["sweep"] = {
+                "title": label("fig_sweep", language, key=key),
+                "src": _data_uri(figures.png(figures.sweep_figure(sweep, language=flang))),
+                "rows": [
+                    {"strategy": r.strategy, "value": str(r.value),
+                     "mean": _fmt_value("difficulty_index", r.mean),
+                     "ci": _fmt_interval("difficulty_index", r.lo, r.hi)}
+                    for r in sweep.itertuples()
+                ],
+            }  # fmt: skip
+        for name in names:
+            zones = result.zones
+            sel = result.selected
+            fig = figures.static_map_figure(
+                title=label("fig_map", flang, name=name),
+                zones=zones[zones["strategy"].astype(str) == name] if zones is not None else None,
+                sites=sel[sel["strategy"].astype(str) == name] if sel is not None else None,
+                candidates=result.candidates,
+                roads=result.roads,
+                language=flang,
+            )
+            out["maps"].append(
+                {"name": name, "title": label("fig_map", language, name=name),
+                 "src": _data_uri(figures.png(fig))}
+            )  # fmt: skip
+    return out
+
+
+def _sites(result: RunResult, names: list[str], language: Language) -> list[dict[str, Any]]:
+    sel = result.selected
+    out = []
+    for name in names:
+        rows = []
+        if sel is not None and not sel.empty:
+            for r in sel[sel["strategy"].astype(str) == name].to_dict("records"):
+                rows.append(
+                    {
+                        "site_id": str(r.get("site_id", "")),
+                        "name": str(r.get("name") or ""),
+                        "kind": str(r.get("kind") or ""),
+                        "ports": _fmt_number(r.get("ports")),
+                        "power_kw": _fmt_number(r.get("power_kw")),
+                        "utilization": _fmt_value("utilization_mean", r.get("utilization")),
+                        "energy": _fmt_number(r.get("energy_kwh_per_day")),
+                        "wait_mean": _fmt_number(r.get("wait_mean_min"), 1),
+                        "wait_p95": _fmt_number(r.get("wait_p95_min"), 1),
+                    }
+                )
+        out.append({"name": name, "rows": rows})
+    return out
+
+
+def _provenance(result: RunResult) -> dict[str, Any]:
+    prov = result.summary.get("provenance", {}) or {}
+    versions = prov.get("versions", {}) or {}
+    return {
+        "python": str(prov.get("python", "")),
+        "versions": [(str(k), "" if v is None else str(v)) for k, v in versions.items()],
+        "data": [(str(k), str(v)) for k, v in (prov.get("data_sha256", {}) or {}).items()],
+        "notes": [str(n) for n in (prov.get("region_notes", []) or [])],
+    }
+
+
+def _version(result: RunResult) -> str:
+    v = ((result.summary.get("provenance", {}) or {}).get("versions", {}) or {}).get("chargesite")
+    if v:
+        return str(v)
+    try:
+        return metadata.version("chargesite")
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+# --------------------------------------------------------------------------- template
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="{{ html_lang }}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+  body { font: 14px/1.5 system-ui, "Segoe UI", "Noto Sans CJK SC", "WenQuanYi Micro Hei",
+         "Microsoft YaHei", "PingFang SC", sans-serif; color: #222; margin: 0;
+         background: #fafafa; }
+  main { max-width: 1100px; margin: 0 auto; padding: 16px 24px 48px; background: #fff; }
+  h1 { font-size: 1.6em; margin: 0.4em 0 0.2em; }
+  h2 { font-size: 1.25em; border-bottom: 2px solid #08519c; padding-bottom: 2px;
+       margin-top: 1.8em; }
+  h3 { font-size: 1.05em; margin: 1.2em 0 0.4em; }
+  .muted { color: #666; font-size: 0.92em; }
+  nav ol { columns: 2; margin: 0.3em 0; }
+  table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
+  th, td { border: 1px solid #ddd; padding: 4px 8px; vertical-align: top; }
+  th { background: #f0f4f8; text-align: left; }
+  tbody th { min-width: 13em; }
+  td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+  td .ci { display: block; color: #666; font-size: 0.85em; }
+  td.best { font-weight: bold; background: #eef7ee; }
+  .scroll { overflow-x: auto; }
+  figure { margin: 1em 0; }
+  figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+  figcaption { color: #555; font-size: 0.9em; }
+  .maps { display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr));
+          gap: 12px; }
+  code { font-size: 0.85em; word-break: break-all; }
+  footer { margin-top: 2em; color: #666; font-size: 0.9em; }
+</style>
+</head>
+<body>
+<main id="chargesite-report">
+<h1>{{ title }}</h1>
+<p class="muted">{{ generated }}</p>
+<nav><strong>{{ t.contents }}</strong>
+<ol>
+  <li><a href="#scenario">{{ t.sec_scenario }}</a></li>
+  <li><a href="#comparison">{{ t.sec_comparison }}</a></li>
+  {% if paired %}<li><a href="#paired">{{ t.sec_paired }}</a></li>{% endif %}
+  <li><a href="#figures">{{ t.sec_figures }}</a></li>
+  {% if figs.sweep %}<li><a href="#sweep">{{ t.sec_sweep }}</a></li>{% endif %}
+  <li><a href="#maps">{{ t.sec_maps }}</a></li>
+  <li><a href="#sites">{{ t.sec_sites }}</a></li>
+  <li><a href="#provenance">{{ t.sec_provenance }}</a></li>
+  <li><a href="#notes">{{ t.sec_notes }}</a></li>
+</ol></nav>
+
+<h2 id="scenario">{{ t.sec_scenario }}</h2>
+<table class="facts">
+{% for key, value in scenario %}<tr><th>{{ key }}</th><td>{{ value }}</td></tr>
+{% endfor %}</table>
+
+{% macro table(tab, id, head) -%}
+<div class="scroll"><table id="{{ id }}">
+<thead><tr><th>{{ head }}</th>
+{% for n in tab.names %}<th class="strategy" data-strategy="{{ n }}">{{ n }}</th>{% endfor %}
+</tr></thead>
+<tbody>
+{% for row in tab.rows %}<tr><th>{{ row.label }}{% if row.hint %}
+<span class="ci muted"> ({{ row.hint }})</span>{% endif %}</th>
+{% for c in row.cells %}<td class="num{% if c.best %} best{% endif %}">{{ c.value }}
+{% if c.ci %}<span class="ci">{{ c.ci }}</span>{% endif %}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table></div>
+{%- endmacro %}
+
+<h2 id="comparison">{{ t.sec_comparison }}</h2>
+<p class="muted">{{ t.comparison_note }}</p>
+{{ table(comparison, "comparison-table", t.metric) }}
+
+{% if outcomes %}
+<h3 id="outcomes">{{ t.sec_outcomes }}</h3>
+<p class="muted">{{ t.outcomes_note }}</p>
+{{ table(outcomes, "outcomes-table", t.outcome) }}
+{% endif %}
+
+{% if paired %}
+<h2 id="paired">{{ t.sec_paired }}</h2>
+<p class="muted">{{ t.paired_note }}</p>
+{{ table(paired, "paired-table", t.metric) }}
+{% endif %}
+
+<h2 id="figures">{{ t.sec_figures }}</h2>
+{% if figs.font_note %}<p class="muted">{{ figs.font_note }}</p>{% endif %}
+{% for f in figs["items"] %}
+<figure><h3>{{ f.title }}</h3><img src="{{ f.src }}" alt="{{ f.title }}">
+<figcaption>{{ f.caption }}</figcaption></figure>
+{% endfor %}
+
+{% if figs.sweep %}
+<h2 id="sweep">{{ t.sec_sweep }}</h2>
+<figure><h3>{{ figs.sweep.title }}</h3><img src="{{ figs.sweep.src }}"
+  alt="{{ figs.sweep.title }}"></figure>
+<div class="scroll"><table id="sweep-table"><thead><tr><th>{{ t.strategy }}</th>
+<th>{{ t.sweep_value }}</th><th>{{ t.axis_difficulty }}</th></tr></thead><tbody>
+{% for r in figs.sweep.rows %}<tr><td>{{ r.strategy }}</td><td class="num">{{ r.value }}</td>
+<td class="num">{{ r.mean }} <span class="ci">{{ r.ci }}</span></td></tr>
+{% endfor %}</tbody></table></div>
+{% endif %}
+
+<h2 id="maps">{{ t.sec_maps }}</h2>
+<p class="muted">{{ t.fig_map_caption }}</p>
+<div class="maps">
+{% for m in figs.maps %}<figure class="map" data-strategy="{{ m.name }}">
+<img src="{{ m.src }}" alt="{{ m.title }}"><figcaption>{{ m.title }}</figcaption></figure>
+{% endfor %}</div>
+
+<h2 id="sites">{{ t.sec_sites }}</h2>
+{% for s in sites %}
+<h3>{{ t.strategy }}: {{ s.name }}</h3>
+{% if s.rows %}<div class="scroll"><table class="sites">
+<thead><tr><th>{{ t.site_id }}</th><th>{{ t.site_name }}</th><th>{{ t.site_kind }}</th>
+<th>{{ t.ports }}</th><th>{{ t.power_kw }}</th><th>{{ t.utilization }}</th>
+<th>{{ t.energy_kwh_per_day }}</th><th>{{ t.wait_mean_min }}</th><th>{{ t.wait_p95_min }}</th>
+</tr></thead><tbody>
+{% for r in s.rows %}<tr><td><code>{{ r.site_id }}</code></td><td>{{ r.name }}</td>
+<td>{{ r.kind }}</td><td class="num">{{ r.ports }}</td><td class="num">{{ r.power_kw }}</td>
+<td class="num">{{ r.utilization }}</td><td class="num">{{ r.energy }}</td>
+<td class="num">{{ r.wait_mean }}</td><td class="num">{{ r.wait_p95 }}</td></tr>
+{% endfor %}</tbody></table></div>
+{% else %}<p class="muted">{{ t.no_sites }}</p>{% endif %}
+{% endfor %}
+
+<h2 id="provenance">{{ t.sec_provenance }}</h2>
+<table>
+<tr><th>{{ t.seed }}</th><td>{{ seed }}</td></tr>
+<tr><th>{{ t.python }}</th><td>{{ prov.python }}</td></tr>
+{% for k, v in prov.versions %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>
+{% endfor %}</table>
+<table>
+<thead><tr><th>{{ t.data_file }}</th><th>{{ t.sha256 }}</th></tr></thead><tbody>
+{% for k, v in prov.data %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>
+{% endfor %}</tbody></table>
+
+<h2 id="notes">{{ t.sec_notes }}</h2>
+{% if prov.notes %}<ul>{% for n in prov.notes %}<li>{{ n }}</li>{% endfor %}</ul>
+{% else %}<p class="muted">{{ t.no_notes }}</p>{% endif %}
+
+<footer>{{ t.map_data_credit }}</footer>
+</main>
+</body>
+</html>
+"""
+
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+class _Labels:
+    """``t.KEY`` in the template: the label of KEY in the report's language."""
+
+    def __init__(self, language: Language) -> None:
+        self.language = language
+
+    def __getitem__(self, key: str) -> str:
+        if key not in LABELS:  # a typo in the template fails loudly (StrictUndefined)
+            raise KeyError(key)
+        return label(key, self.language)
+
+    def __getattr__(self, key: str) -> str:
+        if key.startswith("__") or key not in LABELS:
+            raise AttributeError(key)
+        return label(key, self.language)
+
+
+def report_html(result: RunResult, /, *, language: str | None = None) -> str:
+    """The text of ``report.html`` (self-contained, escaped).
+
+    Parameters
+    ----------
+    result
+        From :func:`sim.api.run`.
+    language
+        ``"en"`` or ``"zh"``; default ``result.scenario.output.language``.
+    """
+    lang = resolve_language(result, language)
+    names = _strategies(result)
+    paired = _paired_table(result, lang)
+    figs = _figures(result, names, lang)
+    figs["font_note"] = label("fig_font_note", lang) if figs.pop("font_fallback") else ""
+    scenario_name = str(result.summary.get("scenario", getattr(result.scenario, "name", "")))
+    context = {
+        "html_lang": "zh-CN" if lang == "zh" else "en",
+        "title": label("report_title", lang, scenario=scenario_name),
+        "generated": label("generated_by", lang, version=_version(result)),
+        "t": _Labels(lang),
+        "scenario": _scenario_rows(result, lang),
+        "comparison": _comparison(result, names, lang),
+        "outcomes": _outcomes(result, names, lang),
+        "paired": paired,
+        "figs": figs,
+        "sites": _sites(result, names, lang),
+        "prov": _provenance(result),
+        "seed": str(result.summary.get("seed", "")),
+    }
+    return _ENV.from_string(_TEMPLATE).render(**context)
+
+
+def write_report(result: RunResult, path: Path | str, /, *, language: str | None = None) -> Path:
+    """Write ``report.html``: one self-contained file (figures embedded as PNG).
+
+    Parameters
+    ----------
+    result
+        From :func:`sim.api.run`.
+    path
+        File to write (UTF-8).
+    language
+        ``"en"`` or ``"zh"``; default ``result.scenario.output.language``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        ``language`` is not ``"en"`` or ``"zh"``.
+    """
+    path = Path(path)
+    path.write_text(report_html(result, language=language), encoding="utf-8")
+    return path

@@ -1,0 +1,159 @@
+"""map.html and report.html in a real browser: headless Chromium, no network.
+
+Chromium runs with every host name resolving to nothing, so a page that still needed
+a CDN would render without Leaflet here.  Each test checks that no script error was
+logged, that the JavaScript-built DOM has what a reader needs (Leaflet's layer control
+with one entry per strategy, popups, the comparison table, decoded images), and saves
+a screenshot in the test's tmp dir.  Skipped when Chromium is not installed (Debian:
+``apt-get install -y chromium``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sim.report import write_report
+from sim.webmap import write_map
+from tests.test_webmap import EVIL, make_result
+
+BROWSER = next(
+    (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
+)
+pytestmark = pytest.mark.skipif(
+    BROWSER is None, reason="headless Chromium not installed (apt-get install -y chromium)"
+)
+
+#: Runs an attacker's script if a name were written as HTML.
+PWN = '<img src=x onerror="document.documentElement.dataset.pwned=1">'
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: no CDN could answer
+    "--enable-logging=stderr",
+    "--v=0",
+    "--virtual-time-budget=5000",
+)
+
+
+def chromium(page: Path, *args: str) -> tuple[str, list[str]]:
+    """Run headless Chromium on ``page``; return stdout and the page's console lines."""
+    assert BROWSER is not None
+    with tempfile.TemporaryDirectory(prefix="chargesite-chromium-") as profile:
+        proc = subprocess.run(
+            [BROWSER, *FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    # Chromium logs every console message and uncaught error as "...:CONSOLE(...)";
+    # D-Bus and GPU noise on stderr is not from the page.
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    return proc.stdout, console
+
+
+def with_probe(page: Path, script: str) -> Path:
+    """A copy of ``page`` that runs ``script`` after load (to inspect the live DOM)."""
+    probe = page.with_name(page.stem + ".probe.html")
+    html = page.read_text(encoding="utf-8")
+    tag = f"<script>window.addEventListener('load', function () {{ {script} }});</script>"
+    probe.write_text(html.replace("</html>", tag + "\n</html>"), encoding="utf-8")
+    return probe
+
+
+def screenshot(page: Path, png: Path, *, size: str = "1200,900") -> None:
+    _, console = chromium(page, f"--screenshot={png}", f"--window-size={size}")
+    assert console == []
+    assert png.is_file() and png.stat().st_size > 5_000
+    from PIL import Image
+
+    with Image.open(png) as im:
+        colours = im.convert("RGB").resize((120, 90)).getcolors(maxcolors=100_000)
+    assert colours is not None and len(colours) > 20, "screenshot looks blank"
+
+
+# Switch every layer on through the layer control, open one site's popup the way a
+# click would, and mark the page when done.
+OPEN_POPUP = """
+document.querySelectorAll('.leaflet-control-layers-selector').forEach(function (box) {
+  if (!box.checked && box.parentNode.textContent.indexOf('OpenStreetMap') < 0) box.click();
+});
+var map = Object.keys(window).map(function (k) { return window[k]; })
+  .filter(function (v) { return v instanceof L.Map; })[0];
+var done = false;
+map.eachLayer(function (layer) {
+  if (!done && layer.feature && layer.feature.properties.f_utilization !== undefined) {
+    layer.fire('click', {latlng: layer.getLatLng()}, true);  // propagate like a real click
+    done = true;
+  }
+});
+document.documentElement.dataset.probe = done ? 'popup' : 'no-site';
+"""
+
+
+def test_map_renders_offline_with_a_layer_per_strategy(tmp_path: Path) -> None:
+    strategies = ("existing", PWN, "p-median")
+    result = make_result(site_name=EVIL, zone_name=EVIL, strategies=strategies)
+    page = write_map(result, tmp_path / "map.html")
+    dom, console = chromium(page, "--dump-dom")
+    assert console == [], console
+    assert "leaflet-control-layers-overlays" in dom  # Leaflet ran, offline
+    overlays = dom[dom.index("leaflet-control-layers-overlays") :]
+    labels = re.findall(r"<span> ([^<]*)</span>", overlays)
+    for s in ("Strategy: existing", "Strategy: p-median", "Candidate sites", "Roads"):
+        assert s in labels
+    assert "Strategy: &lt;img src=x onerror=" in dom  # the hostile name shown as text
+    assert "data-pwned" not in dom
+    assert dom.count('class="leaflet-interactive"') > 10  # zones and markers drawn
+    assert "OpenStreetMap</a> contributors" in dom
+
+    probe_dom, console = chromium(with_probe(page, OPEN_POPUP), "--dump-dom")
+    assert console == [], console
+    assert 'data-probe="popup"' in probe_dom
+    popup = probe_dom[probe_dom.index('<div class="leaflet-popup-content"') :]
+    popup = popup[: popup.index("</table>")]
+    for text in ("Utilisation", "Energy (kWh/day)", "Mean wait (min)", "Ports"):
+        assert text in popup
+    assert "data-pwned" not in probe_dom and "<script>alert" not in probe_dom
+    screenshot(page, tmp_path / "map.png")
+
+
+def test_map_in_chinese_renders(tmp_path: Path) -> None:
+    page = write_map(make_result(language="zh"), tmp_path / "map_zh.html")
+    dom, console = chromium(page, "--dump-dom")
+    assert console == [], console
+    assert "方案：p-median" in dom and "候选站点" in dom
+    screenshot(page, tmp_path / "map_zh.png")
+
+
+IMAGES_OK = """
+var imgs = Array.prototype.slice.call(document.images);
+var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+document.documentElement.dataset.images = ok + '/' + imgs.length;
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_report_renders_offline(tmp_path: Path, language: str) -> None:
+    result = make_result(site_name=EVIL, language=language)
+    page = write_report(result, tmp_path / f"report_{language}.html")
+    dom, console = chromium(with_probe(page, IMAGES_OK), "--dump-dom")
+    assert console == [], console
+    found = re.search(r'data-images="(\d+)/(\d+)"', dom)
+    assert found and found.group(1) == found.group(2) != "0"  # every figure decoded
+    assert 'id="comparison-table"' in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    screenshot(page, tmp_path / f"report_{language}.png", size="1200,2400")
