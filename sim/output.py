@@ -36,6 +36,9 @@ def atomic_folder(target: Path, /, *, carry: tuple[str, ...] = ()) -> Iterator[P
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are ordinary files
     try:
         yield tmp
     except BaseException:

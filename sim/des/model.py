@@ -50,6 +50,10 @@ __all__ = [
 #: Outcome codes used in :attr:`SessionLog.outcome`.
 OUTCOMES: tuple[str, ...] = ("charged", "reneged", "balked", "stranded", "no_station")
 CHARGED, RENEGED, BALKED, STRANDED, NO_STATION = range(5)
+#: A highway driver charges at most to this state of charge (fast chargers crawl above).
+FULL_SOC = 0.95
+#: Most attempts logged for one highway session (a guard; real sessions need a few).
+MAX_HIGHWAY_ROWS = 50
 #: Longest time (min) a capped site runs without re-balancing its power.
 CAP_RECHECK_MIN = 5.0
 #: Integration points of the charging-time integral over the state of charge.
@@ -621,10 +625,15 @@ def simulate(
         tried: set[int] = set()
         attempt = 0  # rows logged so far
         failures = 0  # failed attempts since the last charge
-        while True:
+        full = FULL_SOC * cap_kwh
+        while attempt < MAX_HIGHWAY_ROWS:
             to_exit_km = hw_to_exit_km[last][x] if last >= 0 else hw_route_km[od]
-            if have >= to_exit_km * per_km + exit_need[i]:
-                return  # enough to leave the region and reach the next charger
+            # enough to leave the region and reach the next charger beyond it (a driver
+            # who cannot carry that much leaves as full as the chargers get it)
+            if have >= min(to_exit_km * per_km + exit_need[i], full) - 1e-9 and (
+                have >= to_exit_km * per_km
+            ):
+                return
             k = (
                 -1
                 if failures >= max_attempts
@@ -647,7 +656,7 @@ def simulate(
             drove += drive
             last = j
             need = hw_to_exit_km[j][x] * per_km + exit_need[i]
-            target = min(need, max(hw.target_soc * cap_kwh, have), cap_kwh)
+            target = min(max(need if need <= full else full, hw.target_soc * cap_kwh), full)
             kwh = max(target - have, 0.0)
             soc_at = have / cap_kwh
             minutes = _one_charge(i, j, kwh, soc_at)

@@ -121,27 +121,37 @@ def user_gates(
         The graph has no road of those classes.
     """
     kinds = set(highways)
-    cand = sorted(
-        {n for u, v, d in graph.edges(data=True) if d.get("highway") in kinds for n in (u, v)}
-    )
-    if not cand:
+    starts = sorted(
+        {u for u, _, d in graph.edges(data=True) if d.get("highway") in kinds}
+    )  # nodes a road of these classes leaves: where traffic can enter
+    ends = sorted({v for _, v, d in graph.edges(data=True) if d.get("highway") in kinds})
+    if not starts:
         raise ConfigError(
             f"demand.highway.gates: the region has no {'/'.join(sorted(kinds))} road to put "
             "gates on"
         )
-    cx = np.array([graph.nodes[n]["x"] for n in cand])
-    cy = np.array([graph.nodes[n]["y"] for n in cand])
     to_xy = pyproj.Transformer.from_crs("EPSG:4326", graph.graph["crs"], always_xy=True)
     names, nodes, entry, exit_, xs, ys = [], [], [], [], [], []
+
+    def nearest(pool: list[int], x: float, y: float) -> int:
+        px = np.array([graph.nodes[n]["x"] for n in pool])
+        py = np.array([graph.nodes[n]["y"] for n in pool])
+        return pool[int(np.argmin(np.hypot(px - x, py - y)))]
+
+    # A gate on a dual carriageway is two nodes: where traffic comes in on one
+    # carriageway and where it leaves on the other.
     for name, lon, lat, role in gates:
         x, y = to_xy.transform(lon, lat)
-        k = int(np.argmin(np.hypot(cx - x, cy - y)))
-        names.append(name)
-        nodes.append(cand[k])
-        entry.append(role in ("entry", "both"))
-        exit_.append(role in ("exit", "both"))
-        xs.append(float(cx[k]))
-        ys.append(float(cy[k]))
+        for is_entry, pool in ((True, starts), (False, ends)):
+            if role not in ("both", "entry" if is_entry else "exit"):
+                continue
+            node = nearest(pool, x, y)
+            names.append(name)
+            nodes.append(node)
+            entry.append(is_entry)
+            exit_.append(not is_entry)
+            xs.append(float(graph.nodes[node]["x"]))
+            ys.append(float(graph.nodes[node]["y"]))
     return Gates(
         name=tuple(names),
         node=np.array(nodes, dtype=np.int64),
