@@ -208,6 +208,22 @@ class RegionConfig(_Section):
     corridor: CorridorConfig | None = Field(
         None, description="A long expressway given as a line with service areas."
     )
+    zones_file: Path | None = Field(
+        None,
+        description="Planner's residential zones (GeoJSON/GPKG polygons or points, or CSV "
+        "lon,lat) with households and optional parking_spaces / no_home_charging_share; "
+        "relative to the YAML file.",
+    )
+    zones_mode: Literal["replace", "augment"] = Field(
+        "augment",
+        description="replace: the file's zones are the only ones; augment: OSM zones "
+        "overlapping them give way.",
+    )
+    private_space_charger_share: Fraction = Field(
+        0.6,
+        description="Share of private parking spaces where a home charger can be "
+        "installed (Beijing: about 40% lack power capacity, calibration-facts §2).",
+    )
     cache_dir: Path = Field(
         Path("maps/cache"),
         description="Download cache for place/bbox regions; relative to the working directory.",
@@ -912,6 +928,7 @@ def _resolve_paths(scenario: Scenario, *, base_dir: Path, source: str) -> Scenar
     highway = scenario.demand.highway
     for key, section, value in (
         ("region.file", region, region.file),
+        ("region.zones_file", region, region.zones_file),
         ("candidates.file", candidates, candidates.file),
         ("demand.highway.flows_file", highway, highway.flows_file),
     ):
@@ -924,6 +941,8 @@ def _resolve_paths(scenario: Scenario, *, base_dir: Path, source: str) -> Scenar
         updates[key] = (section, path)
     if "region.file" in updates:
         region = region.model_copy(update={"file": updates["region.file"][1]})
+    if "region.zones_file" in updates:
+        region = region.model_copy(update={"zones_file": updates["region.zones_file"][1]})
     if "candidates.file" in updates:
         candidates = candidates.model_copy(update={"file": updates["candidates.file"][1]})
     demand = scenario.demand

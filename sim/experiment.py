@@ -263,10 +263,21 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         source = region_source(scenario)
         region = _load_region_cached(source, scenario)
         checksums = {f"region:{source.kind}": str(region.provenance.get("sha256", ""))}
-    if scenario.candidates.file is not None:
-        from sim.config import file_sha256
+    from sim.config import file_sha256
 
+    if scenario.candidates.file is not None:
         checksums["candidates.file"] = file_sha256(scenario.candidates.file)
+    if scenario.region.zones_file is not None:
+        from sim.region.zones_file import apply_zones_file
+
+        region = apply_zones_file(
+            region,
+            scenario.region.zones_file,
+            mode=scenario.region.zones_mode,
+            cars_per_household=scenario.demand.residential.cars_per_household,
+            private_space_charger_share=scenario.region.private_space_charger_share,
+        )
+        checksums["region.zones_file"] = file_sha256(scenario.region.zones_file)
     progress("travel times", 1, 3)
     network = build_network(region.graph)
     homes = home_table(region)

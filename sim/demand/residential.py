@@ -48,21 +48,33 @@ class HomeTable:
         int64 OSM node id of the home point.
     households_apartment, households_house
         float64 households by housing type.
+    no_home_share
+        float64 share of EVs without a home charger where the planner's zones file gives
+        it (NaN: the default for the housing type).
     """
 
     zone: np.ndarray
     node: np.ndarray
     households_apartment: np.ndarray
     households_house: np.ndarray
+    no_home_share: np.ndarray | None = None
 
     def evs_without_home_charging(self, cfg: ResidentialDemandConfig, /) -> np.ndarray:
         """Expected EVs without a home charger per home point (float64)."""
         per_hh = cfg.cars_per_household * cfg.ev_share
         share = cfg.no_home_charging_share
-        return per_hh * (
+        default = per_hh * (
             self.households_apartment * share.get("apartment", 0.0)
             + self.households_house * share.get("house", 0.0)
         )
+        if self.no_home_share is None:
+            return default
+        given = (
+            per_hh
+            * (self.households_apartment + self.households_house)
+            * np.nan_to_num(self.no_home_share)
+        )
+        return np.where(np.isnan(self.no_home_share), default, given)
 
     def sessions_per_day(
         self, cfg: ResidentialDemandConfig, /, *, sessions_per_ev_day: float
@@ -104,11 +116,16 @@ def home_table(region: Region, /) -> HomeTable:
     rest_apt = np.maximum(zones["households_apartment"].to_numpy(float) - placed_apt, 0.0)
     rest_house = np.maximum(zones["households_house"].to_numpy(float) - placed_house, 0.0)
     keep = (rest_apt + rest_house) > 1e-9
+    zone = np.concatenate([bz, np.flatnonzero(keep).astype(np.int32)])
+    share = None
+    if "no_home_share" in zones.columns:
+        share = zones["no_home_share"].to_numpy(dtype=float)[zone]
     return HomeTable(
-        zone=np.concatenate([bz, np.flatnonzero(keep).astype(np.int32)]),
+        zone=zone,
         node=np.concatenate([bnode, zones["node"].to_numpy(dtype=np.int64)[keep]]),
         households_apartment=np.concatenate([b_apt, rest_apt[keep]]),
         households_house=np.concatenate([b_house, rest_house[keep]]),
+        no_home_share=share,
     )
 
 

@@ -1,0 +1,242 @@
+"""A planner's file of residential zones (compounds) that replaces or augments OSM's.
+
+Planners often hold better data than OpenStreetMap: lists of residential compounds with
+their households and parking spaces.  Accepted files:
+
+* GeoJSON or GeoPackage: polygons (compound outlines) or points, any CRS the file
+  declares (GeoJSON defaults to EPSG:4326).  Points become circles of
+  :data:`POINT_RADIUS_M`.
+* CSV: columns ``lon``, ``lat`` (degrees) and the attributes below.
+
+Attributes (columns or properties):
+
+* ``households`` (required, >= 0);
+* ``name`` (optional text, kept verbatim);
+* ``housing`` (optional: ``apartment`` (default) or ``house``);
+* ``no_home_charging_share`` (optional, 0-1): share of the zone's EVs without a home
+  charger, overriding the default for its housing type;
+* ``parking_spaces`` (optional, >= 0): private parking spaces of the compound; when given
+  without ``no_home_charging_share``, the share with a home charger is the share of cars
+  with a private space times ``region.private_space_charger_share`` (spaces where a
+  charger can be installed; about 40% of private EV spaces in Beijing lack power
+  capacity, shared/calibration-facts.md §2).
+
+Every problem raises :class:`~sim.errors.DataError` naming the file, the row or feature
+and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from shapely.geometry import Point
+
+from sim.errors import DataError, InputFileNotFoundError
+from sim.region.model import Region
+from sim.region.network import core_graph, snap
+
+__all__ = ["POINT_RADIUS_M", "apply_zones_file", "read_zones_file"]
+
+#: Radius (m) of the zone drawn around a point given without an outline.
+POINT_RADIUS_M = 100.0
+
+
+def _num(where: str, col: str, raw: Any, *, lo: float, hi: float = math.inf) -> float:
+    try:
+        v = float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {col} = {raw!r} is not a number") from None
+    if not (math.isfinite(v) and lo <= v <= hi):
+        bound = f"[{lo:g}, {hi:g}]" if math.isfinite(hi) else f">= {lo:g}"
+        raise DataError(f"{where}: {col} = {v!r} must be {bound}")
+    return v
+
+
+def _blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == ""
+
+
+def _rows(path: Path) -> tuple[list[dict[str, Any]], list[Any], Any, str]:
+    """Attribute rows, geometries (None for CSV points given as lon/lat), CRS, row word."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                fields = reader.fieldnames or []
+                if not {"lon", "lat", "households"} <= set(fields):
+                    raise DataError(
+                        f"{path.name}: needs the columns lon, lat, households "
+                        f"(found {', '.join(fields) or 'none'})"
+                    )
+                rows = list(reader)
+        except UnicodeDecodeError:
+            raise DataError(f"{path.name}: not a UTF-8 text CSV file") from None
+        geoms = []
+        for i, r in enumerate(rows, start=2):
+            where = f"{path.name} row {i}"
+            lon = _num(where, "lon", r.get("lon"), lo=-180, hi=180)
+            lat = _num(where, "lat", r.get("lat"), lo=-90, hi=90)
+            geoms.append(Point(lon, lat))
+        return rows, geoms, "EPSG:4326", "row"
+    if suffix not in (".geojson", ".json", ".gpkg"):
+        raise DataError(
+            f"{path.name}: zones file must be .geojson, .gpkg or .csv (got {suffix or 'none'})"
+        )
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        raise DataError(f"{path.name}: cannot read as a GIS file ({exc})") from None
+    if "households" not in frame.columns:
+        raise DataError(
+            f"{path.name}: needs a households property (found {', '.join(frame.columns)})"
+        )
+    records = frame.drop(columns="geometry").to_dict(orient="records")
+    return records, list(frame.geometry), frame.crs or "EPSG:4326", "feature"
+
+
+def read_zones_file(path: Path, /, *, crs: str) -> gpd.GeoDataFrame:
+    """Read and validate a zones file into the region's CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``name``, ``households``, ``housing``, ``no_home_charging_share`` (NaN
+        where not given), ``parking_spaces`` (NaN where not given), ``geometry``
+        (polygons, in ``crs``).
+
+    Raises
+    ------
+    InputFileNotFoundError, DataError
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileNotFoundError(f"{path}: zones file not found")
+    rows, geoms, file_crs, word = _rows(path)
+    if not rows:
+        raise DataError(f"{path.name}: the zones file holds no zones")
+    out: dict[str, list[Any]] = {
+        "name": [], "households": [], "housing": [], "no_home_charging_share": [],
+        "parking_spaces": [],
+    }  # fmt: skip
+    for i, (r, g) in enumerate(zip(rows, geoms, strict=True), start=2 if word == "row" else 1):
+        where = f"{path.name} {word} {i}"
+        if g is None or g.is_empty or g.geom_type not in (
+            "Point", "Polygon", "MultiPolygon"
+        ):  # fmt: skip
+            kind = "none" if g is None else g.geom_type
+            raise DataError(f"{where}: geometry {kind} is not a point or polygon")
+        out["households"].append(_num(where, "households", r.get("households"), lo=0))
+        out["name"].append("" if _blank(r.get("name")) else str(r.get("name")))
+        housing = "apartment" if _blank(r.get("housing")) else str(r["housing"]).strip()
+        if housing not in ("apartment", "house"):
+            raise DataError(f"{where}: housing = {housing!r} must be apartment or house")
+        out["housing"].append(housing)
+        for col, hi in (("no_home_charging_share", 1.0), ("parking_spaces", math.inf)):
+            raw = r.get(col)
+            out[col].append(math.nan if _blank(raw) else _num(where, col, raw, lo=0, hi=hi))
+    frame = gpd.GeoDataFrame(out, geometry=geoms, crs=file_crs).to_crs(crs)
+    points = frame.geom_type == "Point"
+    frame.loc[points, "geometry"] = frame.loc[points, "geometry"].buffer(POINT_RADIUS_M)
+    return frame
+
+
+def apply_zones_file(
+    region: Region,
+    path: Path,
+    /,
+    *,
+    mode: str,
+    cars_per_household: float,
+    private_space_charger_share: float,
+) -> Region:
+    """The region with the planner's zones.
+
+    Parameters
+    ----------
+    region
+        The region loaded from OSM.
+    path
+        The zones file.
+    mode
+        ``"replace"``: the file's zones are the only residential zones (OSM buildings
+        are dropped, households come from the file); ``"augment"``: OSM zones and
+        buildings overlapping a file zone give way to it, the rest stay.
+    cars_per_household
+        To turn parking spaces into a share of cars with a private space.
+    private_space_charger_share
+        Share of private spaces where a charger can be installed (0-1).
+    """
+    user = read_zones_file(path, crs=region.crs)
+    core = (
+        region.core_nodes
+        if region.core_nodes is not None
+        else np.array(sorted(region.graph.nodes), dtype=np.int64)
+    )
+    cents = user.geometry.representative_point()
+    node, dist = snap(core_graph(region.graph, core), np.c_[cents.x, cents.y])
+    share = user["no_home_charging_share"].to_numpy(float)
+    spaces = user["parking_spaces"].to_numpy(float)
+    cars = user["households"].to_numpy(float) * cars_per_household
+    with np.errstate(divide="ignore", invalid="ignore"):
+        with_space = np.where(cars > 0, np.minimum(spaces / cars, 1.0), 0.0)
+    from_spaces = 1.0 - with_space * private_space_charger_share
+    share = np.where(np.isnan(share) & ~np.isnan(spaces), from_spaces, share)
+    hh = user["households"].to_numpy(float)
+    house = (user["housing"] == "house").to_numpy()
+    zones_user = gpd.GeoDataFrame(
+        {
+            "zone_id": [f"u{i + 1:04d}" for i in range(len(user))],
+            "name": user["name"].astype(str),
+            "source": "user",
+            "households": hh,
+            "households_apartment": np.where(house, 0.0, hh),
+            "households_house": np.where(house, hh, 0.0),
+            "area_m2": user.geometry.area.to_numpy(float),
+            "node": node.astype(np.int64),
+            "snap_dist_m": dist,
+            "geometry": user.geometry.to_numpy(),
+            "no_home_share": share,
+        },
+        geometry="geometry",
+        crs=region.crs,
+    )
+    zones, buildings = region.zones, region.buildings
+    if mode == "replace":
+        keep_z = np.zeros(len(zones), dtype=bool)
+        buildings = buildings.iloc[0:0]
+        note = f"Residential zones replaced by {len(user)} zones from {path.name}."
+    else:
+        union = zones_user.geometry.union_all()
+        keep_z = ~zones.geometry.intersects(union).to_numpy()
+        b_cent = buildings.geometry.representative_point()
+        kept_ids = set(zones.loc[keep_z, "zone_id"])
+        keep_b = ~b_cent.within(union).to_numpy() & buildings["zone_id"].isin(kept_ids).to_numpy()
+        buildings = buildings.loc[keep_b]
+        note = (
+            f"{len(user)} zones from {path.name} added; {int((~keep_z).sum())} OSM zones "
+            "overlapping them gave way."
+        )
+    base = zones.loc[keep_z].copy()
+    base["no_home_share"] = np.nan
+    merged = gpd.GeoDataFrame(
+        pd.concat([base, zones_user], ignore_index=True), geometry="geometry", crs=region.crs
+    )
+    return Region(
+        name=region.name,
+        graph=region.graph,
+        crs=region.crs,
+        zones=merged,
+        buildings=buildings.reset_index(drop=True),
+        candidates=region.candidates,
+        notes=(*region.notes, note),
+        provenance=region.provenance,
+        core_nodes=region.core_nodes,
+    )
