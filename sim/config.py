@@ -750,6 +750,11 @@ class OutputConfig(_Section):
     language: Literal["en", "zh"] = Field("en", description="Language of maps and report.")
     sessions: bool = Field(True, description="Write sessions.parquet (one row per attempt).")
     map: bool = Field(True, description="Write map.html.")
+    formats: tuple[Literal["geojson", "geoparquet"], ...] = Field(
+        (),
+        description="Also write the layers of sites.gpkg as GeoJSON (layers/<name>.geojson) "
+        "and/or GeoParquet (layers/<name>.parquet), EPSG:4326.",
+    )
     report: bool = Field(True, description="Write report.html.")
 
 

@@ -117,6 +117,21 @@ def write_outputs(
             ):
                 layer.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
         note("sites.gpkg")
+        if sc.output.formats:
+            (tmp / "layers").mkdir()
+            for name, layer in (
+                ("candidates", result.candidates),
+                ("selected", result.selected),
+                ("zones", result.zones),
+                ("roads", result.roads),
+            ):
+                if "geojson" in sc.output.formats:
+                    layer.to_file(
+                        tmp / "layers" / f"{name}.geojson", driver="GeoJSON", engine="pyogrio"
+                    )
+                if "geoparquet" in sc.output.formats:
+                    layer.to_parquet(tmp / "layers" / f"{name}.parquet", index=False)
+            note("layers/")
         resolved = dump_resolved(sc, checksums=result.prepared.checksums)
         (tmp / "config.resolved.yaml").write_text(resolved, encoding="utf-8")
         note("config.resolved.yaml")

@@ -93,8 +93,10 @@ def test_sessions_parquet_columns_and_outcomes(run_dir: Path) -> None:
     assert (sessions.unstack().nunique(axis=1) == 1).all()
     # and the same vehicles leaving at the same times
     first = df[df["attempt"] == 0].sort_values(["replication", "strategy", "session"])
-    per = {k: g[["vehicle_id", "depart_min"]].to_numpy() for k, g in
-           first.groupby("strategy", observed=True)}
+    per = {
+        k: g[["vehicle_id", "depart_min"]].to_numpy()
+        for k, g in first.groupby("strategy", observed=True)
+    }
     ref = next(iter(per.values()))
     assert all(np.array_equal(v, ref) for v in per.values())
     ch = df[df["outcome"] == "charged"]
@@ -199,3 +201,17 @@ def test_python_api_returns_frames() -> None:
     assert isinstance(r.selected, gpd.GeoDataFrame) and r.selected.crs.to_epsg() == 4326
     assert set(r.per_replication["strategy"]) == set(r.summary["strategies"])
     assert len(r.sessions) > 0
+
+
+def test_geojson_and_geoparquet_on_request(tmp_path: Path) -> None:
+    cfg = _small_config(
+        tmp_path, output={"map": False, "report": False, "formats": ["geojson", "geoparquet"]}
+    )
+    res = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    for name in ("candidates", "selected", "zones", "roads"):
+        gj = gpd.read_file(tmp_path / "o" / "layers" / f"{name}.geojson")
+        gp = gpd.read_parquet(tmp_path / "o" / "layers" / f"{name}.parquet")
+        assert len(gj) == len(gp) > 0 and gp.crs.to_epsg() == 4326
+    sel = gpd.read_parquet(tmp_path / "o" / "layers" / "selected.parquet")
+    assert {"ports", "power_kw", "utilization", "wait_p95_min"} <= set(sel.columns)
