@@ -472,6 +472,57 @@ def queue_figure(
     return fig
 
 
+def queue_timeline_figure(
+    queues: pd.DataFrame,
+    strategies: Sequence[str],
+    /,
+    *,
+    holidays: Sequence[int] = (),
+    language: Language,
+) -> Figure:
+    """Queue length over the whole simulated period at each strategy's busiest site.
+
+    Parameters
+    ----------
+    queues
+        ``RunResult.queues``: ``strategy``, ``site_id``, ``hour`` (from the start of day
+        1), ``queue_peak`` and ``queue_mean`` (vehicles, mean over replications).
+    strategies
+        Strategies in display order.
+    holidays
+        Holiday days (1 = the first), shaded.
+    """
+    fig, ax = _new(7.5, 3.2)
+    if queues.empty or float(queues["queue_peak"].max()) <= 0:
+        return _message(fig, ax, label("no_data", language))
+    colours = _colours(strategies)
+    for d in holidays:
+        ax.axvspan((d - 1) * 24, d * 24, color="#fde2c8", lw=0)
+    for s in strategies:
+        q = queues[queues["strategy"] == s]
+        if q.empty:
+            continue
+        busiest = q.groupby("site_id", observed=True)["queue_peak"].max().idxmax()
+        b = q[q["site_id"] == busiest].sort_values("hour")
+        ax.step(
+            b["hour"],
+            b["queue_peak"],
+            where="post",
+            color=colours[s],
+            lw=1.6,
+            label=f"{plain(s)}: {plain(busiest)}",
+        )
+        ax.plot(b["hour"] + 0.5, b["queue_mean"], color=colours[s], lw=0.8, ls=":")
+    ax.set_xlim(0, float(queues["hour"].max()) + 1)
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(np.arange(0, float(queues["hour"].max()) + 2, 24))
+    ax.set_xlabel(label("axis_hours_from_start", language))
+    ax.set_ylabel(label("axis_queue", language))
+    ax.grid(color="#eee")
+    ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
 def _site_label(site_id: str, name: object, *, cjk: bool) -> str:
     text = str(name or "").strip()
     if text and not cjk and any(ord(c) > 0x2FF for c in text):

@@ -171,6 +171,18 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "zh": "按一天中各小时统计的平均排队车辆数（各站合计，所有天数与重复取平均）；"
         "虚线：排队最长的单站。",
     },
+    "fig_queue_timeline": {
+        "en": "Queue over time at the busiest site",
+        "zh": "最繁忙站点排队长度随时间变化",
+    },
+    "fig_queue_timeline_caption": {
+        "en": "Most vehicles waiting at once in each hour (steps) and the hourly mean "
+        "(dotted) at each strategy's busiest site, over the whole simulated period, mean "
+        "over replications; holiday days shaded.",
+        "zh": "各方案最繁忙站点在整个模拟期内每小时的最大排队车辆数（阶梯线）与小时均值（点线），"
+        "取各次重复的平均；节假日以底色标出。",
+    },
+    "axis_hours_from_start": {"en": "Hours from the start", "zh": "自开始起的小时数"},
     "fig_util": {"en": "Utilisation by site and hour", "zh": "各站点分时利用率"},
     "fig_util_caption": {
         "en": "Share of port time in use, by site and hour of day (mean over days and "

@@ -280,6 +280,19 @@ def _figures(result: RunResult, names: list[str], language: Language) -> dict[st
         add("fig_wait", "fig_wait_caption", figures.wait_figure(sessions, names, language=flang))
         queue = figures.queue_by_hour(sessions, days=days, replications=reps)
         add("fig_queue", "fig_queue_caption", figures.queue_figure(queue, names, language=flang))
+        hol = result.scenario.demand.highway.holiday
+        add(
+            "fig_queue_timeline",
+            "fig_queue_timeline_caption",
+            figures.queue_timeline_figure(
+                result.queues,
+                names,
+                holidays=hol.days
+                if hol is not None and result.scenario.demand.highway.enabled
+                else (),
+                language=flang,
+            ),
+        )
         util = figures.utilisation_by_hour(sessions, result.selected, days=days, replications=reps)
         add(
             "fig_util",
