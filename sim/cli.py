@@ -176,10 +176,12 @@ def sweep(
     """Run a scenario over a grid of values; write a table of all points and a figure."""
     import json
 
+    from sim import figures
     from sim.config import load_config
     from sim.execute import UnitStore
     from sim.output import UNITS_DIR, atomic_folder
-    from sim.sweep import parse_set, run_sweep, sweep_figure
+    from sim.report import sweep_report_html
+    from sim.sweep import parse_set, run_sweep
 
     with _user_errors():
         parsed = [parse_set(s) for s in sets]
@@ -202,7 +204,15 @@ def sweep(
                     json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n",
                     encoding="utf-8",
                 )
-                sweep_figure(result, tmp / "sweep.png")
+                lang = base.output.language
+                frame = figures.sweep_frame(result.summary)
+                if frame is not None:
+                    with figures.figure_style(lang) as flang:
+                        png = figures.png(figures.sweep_figure(frame, language=flang))
+                    (tmp / "sweep.png").write_bytes(png)
+                (tmp / "report.html").write_text(
+                    sweep_report_html(result.summary, language=lang), encoding="utf-8"
+                )
     table = Table(title=f"{base.name}: sweep of {', '.join(k for k, _ in parsed)}")
     keys = [k for k, _ in parsed]
     for k in keys:

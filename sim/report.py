@@ -577,6 +577,89 @@ def report_html(result: RunResult, /, *, language: str | None = None) -> str:
     return _ENV.from_string(_TEMPLATE).render(**context)
 
 
+_SWEEP_TEMPLATE = """<!DOCTYPE html>
+<html lang="{{ html_lang }}">
+<head><meta charset="utf-8"><title>{{ title }}</title>
+<style>
+  body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
+         color: #222; padding: 0 1em; }
+  table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
+  th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  img { max-width: 100%; border: 1px solid #eee; }
+  .muted { color: #666; }
+</style></head>
+<body><main id="chargesite-sweep-report">
+<h1>{{ title }}</h1>
+<p class="muted">{{ generated }}</p>
+<p>{{ t.seed }}: {{ seed }} &middot; {{ t.replications }}: {{ reps }}</p>
+<figure><img alt="{{ fig_title }}" src="{{ fig_src }}"><figcaption>{{ fig_title }}
+</figcaption></figure>
+<table id="sweep-table"><thead><tr>{% for k in keys %}<th>{{ k }}</th>{% endfor %}
+<th>{{ t.strategy }}</th>{% for m in metrics %}<th>{{ m.label }}</th>{% endfor %}</tr></thead>
+<tbody>{% for r in rows %}<tr>{% for v in r.swept %}<td>{{ v }}</td>{% endfor %}
+<td>{{ r.strategy }}</td>{% for c in r.cells %}<td class="num">{{ c }}</td>{% endfor %}
+</tr>{% endfor %}</tbody></table>
+</main></body></html>
+"""
+
+
+def sweep_report_html(summary: dict[str, Any], /, *, language: str = "en") -> str:
+    """A self-contained ``report.html`` of a sweep: the difficulty index against the
+    swept value (one line per strategy, 95% intervals) and the table of every point.
+
+    Parameters
+    ----------
+    summary
+        The sweep's ``summary.json`` content (:class:`sim.sweep.SweepResult`).
+    language
+        ``"en"`` or ``"zh"``.
+    """
+    if language not in ("en", "zh"):
+        raise ValueError(f"language = {language!r}: expected 'en' or 'zh'")
+    lang: Language = "zh" if language == "zh" else "en"
+    frame = figures.sweep_frame(summary)
+    keys = [str(k) for k in summary["sweep"]["keys"]]
+    with figures.figure_style(lang) as flang:
+        fig = figures.sweep_figure(frame, language=flang) if frame is not None else None
+        src = _data_uri(figures.png(fig)) if fig is not None else ""
+    shown = ("difficulty_index", "unserved_share", "wait_mean_min", "wait_p95_min",
+             "stranded_share", "access_time_mean_min")  # fmt: skip
+    rows = []
+    for rec in summary.get("table", []):
+        cells = []
+        for m in shown:
+            mean = rec.get(m)
+            text = _fmt_value(m, mean) if mean is not None else "-"
+            lo, hi = rec.get(f"{m}_lo"), rec.get(f"{m}_hi")
+            if lo is not None and hi is not None:
+                text += f" [{_fmt_value(m, lo)}, {_fmt_value(m, hi)}]"
+            cells.append(text)
+        rows.append({"swept": [rec.get(k) for k in keys], "strategy": rec.get("strategy"),
+                     "cells": cells})  # fmt: skip
+    title = label("fig_sweep", lang, key=", ".join(keys))
+    return _ENV.from_string(_SWEEP_TEMPLATE).render(
+        html_lang="zh-CN" if lang == "zh" else "en",
+        title=f"{summary.get('scenario', '')}: {title}",
+        generated=label("generated_by", lang, version=_package_version()),
+        t=_Labels(lang),
+        seed=summary.get("seed", ""),
+        reps=summary.get("replications", ""),
+        fig_title=title,
+        fig_src=src,
+        keys=keys,
+        metrics=[{"label": metric_label(m, lang)} for m in shown],
+        rows=rows,
+    )
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("chargesite")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+        return "unknown"
+
+
 def write_report(result: RunResult, path: Path | str, /, *, language: str | None = None) -> Path:
     """Write ``report.html``: one self-contained file (figures embedded as PNG).
 

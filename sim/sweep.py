@@ -236,38 +236,3 @@ def run_sweep(
         "comparisons": comparisons,
     }
     return SweepResult(points=points, table=table, per_replication=per_replication, summary=summary)
-
-
-def sweep_figure(result: SweepResult, path: Path, /) -> None:
-    """Difficulty index against the (first) swept value, one line per strategy, with the
-    95% interval as error bars; further swept keys become separate panels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = result.summary["sweep"]["keys"]
-    x, facets = keys[0], keys[1:]
-    table = result.table
-    groups = list(table.groupby(facets, sort=False)) if facets else [((), table)]
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
-    for ax, (label, g) in zip(axes[0], groups, strict=True):
-        for name, s in g.groupby("strategy", sort=False):
-            s = s.sort_values(x)
-            y = s["difficulty_index"].to_numpy(float)
-            lo = s["difficulty_index_lo"].to_numpy(float)
-            hi = s["difficulty_index_hi"].to_numpy(float)
-            err = None
-            if not (pd.isna(lo).any() or pd.isna(hi).any()):
-                err = [y - lo, hi - y]
-            ax.errorbar(s[x], y, yerr=err, marker="o", capsize=3, label=str(name))
-        ax.set_xlabel(x)
-        ax.set_ylabel("difficulty index (0 easy - 100 impossible)")
-        if facets:
-            vals = label if isinstance(label, tuple) else (label,)
-            ax.set_title(", ".join(f"{k}={v}" for k, v in zip(facets, vals, strict=True)))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -126,6 +126,9 @@ def test_sweep_writes_table_and_figure(tmp_path: Path) -> None:
                              columns="demand.residential.ev_share", values="wait_mean_min")
     assert (piv[0.4] > piv[0.2]).all()
     assert (out / "sweep.png").stat().st_size > 10_000
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in report and "sweep-table" in report
+    assert report.count("<tr>") >= 1 + 2 * 2 * 4  # header + every point x strategy
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sweep"]["keys"] == ["demand.residential.ev_share", "strategies.1.k"]
 
