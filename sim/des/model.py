@@ -24,6 +24,7 @@ same input gives the same log on every run.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Callable, Generator, Sequence
@@ -505,20 +506,26 @@ def simulate(
         detour_max = hw.detour_max_min
         reserve_soc = hw.reserve_soc
 
+    # Vehicles at each station (charging + waiting), kept by at_station: cheaper than
+    # asking SimPy's resources in the choice loop.
+    present = [0] * m
+
     def choose(i: int, opts: list[int], times: list[float], tried: set[int]) -> int:
+        """Position in ``opts`` of the station to drive to, or -1."""
         best, best_score = -1, inf
         dur = dur_rows[i]
-        for j, t in zip(opts, times, strict=True):
-            if j < 0 or t == inf or j in tried:
+        for k, j in enumerate(opts):
+            if j < 0:
+                break  # options are padded at the end
+            t = times[k]
+            if t == inf or j in tried:
                 continue
-            score = t
             if by_wait:
-                res = resources[j]
-                excess = len(res.queue) + res.count - ports[j] + 1
+                excess = present[j] - ports[j] + 1
                 if excess > 0:
-                    score += w_wait * excess * dur[kind_list[j]] / ports[j]
-            if score < best_score:
-                best, best_score = j, score
+                    t += w_wait * excess * dur[kind_list[j]] / ports[j]
+            if t < best_score:
+                best, best_score = k, t
         return best
 
     def own_max_kw(i: int, j: int, delivered_kwh: float) -> float:
@@ -562,9 +569,10 @@ def simulate(
         """Queue and charge at station ``j``; log the attempt; True if charged."""
         t0 = env.now
         res = resources[j]
-        if res.count >= ports[j] and len(res.queue) >= balk_thr[j]:
+        if present[j] >= ports[j] and present[j] - ports[j] >= balk_thr[j]:
             rows.append((i, attempt, j, drive, t0, nan, nan, 0.0, 0.0, nan, BALKED, nan))
             return False
+        present[j] += 1
         req = res.request()
         if not req.triggered:
             p = patience[i]
@@ -572,6 +580,7 @@ def simulate(
                 yield req | timeout(p)
                 if not req.processed and not req.triggered:
                     req.cancel()
+                    present[j] -= 1
                     rows.append(
                         (i, attempt, j, drive, t0, nan, nan, env.now - t0, 0.0, nan, RENEGED, nan)
                     )
@@ -585,30 +594,30 @@ def simulate(
         else:
             yield env.process(charge_capped(i, site, j, kwh, soc_at))
         res.release(req)
+        present[j] -= 1
         t2 = env.now
         mean_kw = kwh / ((t2 - t1) / 60.0) if t2 > t1 else nan
         rows.append((i, attempt, j, drive, t0, t1, t2, t1 - t0, kwh, mean_kw, CHARGED, detour))
         return True
 
-    def driver(i: int) -> simpy.events.ProcessGenerator:
-        tried: set[int] = set()
-        row = origin_row[i]
-        opts, times = first_st[row], first_t[row]
-        for attempt in range(max_attempts):
-            j = choose(i, opts, times, tried)
-            if j < 0:
-                if attempt == 0:
-                    rows.append((i, 0, -1, nan, nan, nan, nan, nan, 0.0, nan, NO_STATION, nan))
-                return
-            tried.add(j)
-            drive = times[opts.index(j)]
-            if drive > 0:
-                yield timeout(drive)
+    def driver(i: int, j: int, drive: float, tried: set[int]) -> simpy.events.ProcessGenerator:
+        """A resident who chose station ``j`` when setting off and has now arrived."""
+        attempt = 0
+        while True:
             minutes = dur_rows[i][kind_list[j]]
             charged = yield from at_station(i, j, attempt, drive, energy[i], soc0[i], minutes, nan)
-            if charged:
+            attempt += 1
+            if charged or attempt >= max_attempts:
                 return
             opts, times = next_st[j], next_t[j]
+            k = choose(i, opts, times, tried)
+            if k < 0:
+                return
+            j = opts[k]
+            tried.add(j)
+            drive = times[k]
+            if drive > 0:
+                yield timeout(drive)
 
     def highway_driver(i: int) -> simpy.events.ProcessGenerator:
         """Drive the route; stop to charge whenever the rest of the trip (to the exit and
@@ -696,8 +705,7 @@ def simulate(
                 continue
             score = ddet[k]
             if by_wait:
-                res = resources[j]
-                excess = len(res.queue) + res.count - ports[j] + 1
+                excess = present[j] - ports[j] + 1
                 if excess > 0:
                     score += w_wait * excess * 45.0 / ports[j]
             key = (not (left >= reserve and ddet[k] <= detour_max), round(score, 6), -dkm[k])
@@ -715,11 +723,38 @@ def simulate(
     order = np.lexsort((np.arange(n), demand.depart_min)).tolist()
 
     def source() -> simpy.events.ProcessGenerator:
-        for i in order:
-            dt = depart[i] - env.now
-            if dt > 0:
-                yield timeout(dt)
-            env.process(highway_driver(i) if segment[i] == 1 else driver(i))
+        """Departures in order; a resident chooses a station when setting off and its
+        process starts when it arrives there (one process per vehicle, created when it
+        first needs the station)."""
+        arriving: list[tuple[float, int, int, int, float, set[int]]] = []  # heap
+        no_tried: set[int] = set()
+        k = 0
+        seq = 0
+        while k < n or arriving:
+            t_dep = depart[order[k]] if k < n else inf
+            if arriving and arriving[0][0] < t_dep:
+                t_arr, _, i, j, drive, tried = heapq.heappop(arriving)
+                if t_arr > env.now:
+                    yield timeout(t_arr - env.now)
+                env.process(driver(i, j, drive, tried))
+                continue
+            if t_dep > env.now:
+                yield timeout(t_dep - env.now)
+            i = order[k]
+            k += 1
+            if segment[i] == 1:
+                env.process(highway_driver(i))
+                continue
+            row = origin_row[i]
+            opts, times = first_st[row], first_t[row]
+            k_opt = choose(i, opts, times, no_tried)
+            if k_opt < 0:
+                rows.append((i, 0, -1, nan, nan, nan, nan, nan, 0.0, nan, NO_STATION, nan))
+                continue
+            j = opts[k_opt]
+            drive = times[k_opt]
+            heapq.heappush(arriving, (env.now + drive, seq, i, j, drive, {j}))
+            seq += 1
 
     env.process(source())
     env.run()
