@@ -11,6 +11,7 @@ The command line's ``chargesite run`` is this function plus writing the output f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from sim.config import Scenario, load_config
+from sim.config import Scenario, StrategyConfig, load_config
 from sim.execute import UnitKey, UnitStore, run_units
 from sim.experiment import (
     Prepared,
@@ -43,6 +44,7 @@ from sim.layers import (
     zones_layer,
 )
 from sim.metrics import METRICS
+from sim.simopt import PlanEvaluator, candidate_columns, improve_plan, marginal_site_scores
 from sim.siting.plan import Plan
 
 __all__ = ["RunResult", "run"]
@@ -77,6 +79,9 @@ class RunResult:
         Static inputs (region, travel times, expected demand).
     units
         Raw per-unit results (logs, per-site statistics).
+    candidate_scores
+        Simulated marginal effect of adding each candidate to each plan
+        (``simulation.score_candidates``; ``candidate_scores.csv``), or ``None``.
     """
 
     scenario: Scenario
@@ -92,6 +97,7 @@ class RunResult:
     plans: dict[str, Plan]
     prepared: Prepared
     units: list[UnitResult]
+    candidate_scores: pd.DataFrame | None = None
 
 
 def _clean(x: Any) -> Any:
@@ -195,9 +201,14 @@ def run(
     prep = prepare(scenario, progress=progress)
     progress("siting", 0, 1)
     plans = make_plans(prep)
+    evaluator = None
+    refined: dict[str, dict[str, Any]] = {}
+    if any(s.refine is not None for s in scenario.strategies):
+        evaluator = PlanEvaluator(prep)
+        prep, plans, refined = _refine(prep, plans, evaluator, progress)
     unit_store = UnitStore(store) if isinstance(store, Path) else store
     done = run_units(
-        [scenario],
+        [prep.scenario],
         replications=reps,
         workers=workers,
         scheduler=scheduler,
@@ -206,7 +217,61 @@ def run(
         prepared=(prep, plans),
     )
     units = [done[k] for k in sorted(done, key=lambda k: (k.replication, _order(plans, k)))]
-    return assemble(prep, plans, units, replications=reps)
+    scores = None
+    sc_cfg = scenario.simulation.score_candidates
+    if sc_cfg is not None and len(prep.region.candidates):
+        progress("scoring candidates by simulation", 0, 1)
+        scores = marginal_site_scores(
+            prep,
+            plans,
+            replications=sc_cfg.replications,
+            max_candidates=sc_cfg.max_candidates,
+            evaluator=evaluator or PlanEvaluator(prep),
+        )
+    result = assemble(prep, plans, units, replications=reps, candidate_scores=scores)
+    for name, record in refined.items():
+        result.summary["strategies"][name]["refine"] = record
+    # config.resolved.yaml records the scenario as given (refined plans are derived)
+    return dataclasses.replace(result, scenario=scenario)
+
+
+def _refine(
+    prep: Prepared, plans: dict[str, Plan], evaluator: PlanEvaluator, progress: Progress
+) -> tuple[Prepared, dict[str, Plan], dict[str, dict[str, Any]]]:
+    """Improve the plans of strategies with ``refine`` by simulation; each improved plan
+    becomes an extra strategy ``<name>+simopt`` (a fixed plan) right after its origin."""
+    sc = prep.scenario
+    ids = prep.region.candidates["site_id"].astype(str).tolist()
+    strategies: list[StrategyConfig] = []
+    records: dict[str, dict[str, Any]] = {}
+    for s in sc.strategies:
+        strategies.append(s)
+        r = s.refine
+        if r is None:
+            continue
+        progress(f"improving {s.name} by simulation", 0, 1)
+        res = improve_plan(
+            prep,
+            plans[s.name],
+            replications=r.replications,
+            max_iterations=r.iterations,
+            moves=r.moves,
+            pool=r.pool,
+            max_sites=r.max_sites,
+            budget_cny=s.budget_cny,
+            require_significant=r.require_significant,
+            screen_replications=r.screen_replications,
+            holdout_replications=r.holdout_replications,
+            max_simulations=r.max_simulations,
+            strategy=s,
+            name=f"{s.name}+simopt",
+            evaluator=evaluator,
+        )
+        strategies.append(res.strategy.model_copy(update={"refine": None}))
+        records[res.strategy.name] = res.summary(ids)
+    new = sc.model_copy(update={"strategies": strategies})
+    prep = dataclasses.replace(prep, scenario=new)
+    return prep, make_plans(prep), records
 
 
 def _order(plans: dict[str, Plan], key: UnitKey) -> int:
@@ -238,17 +303,31 @@ def per_replication_frame(units: list[UnitResult], /) -> pd.DataFrame:
 
 
 def assemble(
-    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /, *, replications: int
+    prep: Prepared,
+    plans: dict[str, Plan],
+    units: list[UnitResult],
+    /,
+    *,
+    replications: int,
+    candidate_scores: pd.DataFrame | None = None,
 ) -> RunResult:
     """Summary, tables and layers from the units of one scenario."""
     per_rep = per_replication_frame(units)
     summary = build_summary(prep, plans, per_rep, replications)
+    cands = candidates_layer(prep, plans)
+    if candidate_scores is not None:
+        sc_cfg = prep.scenario.simulation.score_candidates
+        against = (sc_cfg.against if sc_cfg is not None else None) or next(iter(plans))
+        cols = candidate_columns(candidate_scores, against=against, n_candidates=len(cands))
+        for c in cols.columns:
+            cands[c] = cols[c].to_numpy()
     return RunResult(
         scenario=prep.scenario,
         summary=summary,
         per_replication=per_rep,
         sessions=sessions_frame(prep, plans, units),
-        candidates=candidates_layer(prep, plans),
+        candidates=cands,
+        candidate_scores=candidate_scores,
         selected=selected_layer(prep, plans, units),
         zones=zones_layer(prep, plans, units),
         roads=roads_layer(prep),

@@ -648,6 +648,38 @@ class CandidatesConfig(_Section):
 # --------------------------------------------------------------------------- strategies
 
 
+class RefineConfig(_Section):
+    """Improve the strategy's plan with the simulation (docs/simopt.md): local search on
+    the simulated difficulty index with common random numbers; the improved plan runs
+    as an extra strategy named ``<name>+simopt``."""
+
+    iterations: Annotated[int, Field(ge=1, le=1000)] = Field(20, description="Most accepted moves.")
+    replications: Annotated[int, Field(ge=1, le=200)] = Field(
+        5, description="Replications that score each candidate plan during the search."
+    )
+    holdout_replications: Annotated[int, Field(ge=2, le=500)] = Field(
+        10, description="Separate replications that measure the gain over the start plan."
+    )
+    moves: tuple[Literal["swap", "add", "drop"], ...] = Field(
+        ("swap",), description="Moves tried; add/drop need max_sites or a budget."
+    )
+    pool: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        10, description="Candidates tried per site (the best by static gain)."
+    )
+    screen_replications: Annotated[int, Field(ge=1, le=200)] | None = Field(
+        2, description="Screen moves on this many replications first (null: no screening)."
+    )
+    require_significant: bool = Field(
+        False, description="Accept a move only if its paired 95% interval excludes 0."
+    )
+    max_sites: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Most sites for add moves."
+    )
+    max_simulations: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Stop after about this many simulations."
+    )
+
+
 class StrategyConfig(_Section):
     """One siting strategy to compare."""
 
@@ -679,11 +711,29 @@ class StrategyConfig(_Section):
         description="Vehicle range for the flow-refuelling models (km); default: the "
         "fleet's mean highway range between the charging target and the reserve.",
     )
+    refine: RefineConfig | None = Field(
+        None, description="Also improve this plan with the simulation (simulation-optimisation)."
+    )
 
     @property
     def model_name(self) -> str:
         """The registry name of the siting model."""
         return self.model or self.name
+
+
+class ScoreCandidatesConfig(_Section):
+    """Score candidate sites by simulation: the change in the difficulty index when each
+    is added to a plan (docs/simopt.md)."""
+
+    replications: Annotated[int, Field(ge=2, le=200)] = Field(
+        3, description="Replications per candidate (common random numbers)."
+    )
+    max_candidates: Annotated[int, Field(ge=1)] | None = Field(
+        20, description="Score only this many candidates (the best by static gain)."
+    )
+    against: str | None = Field(
+        None, description="Strategy whose plan candidates are added to; default the first."
+    )
 
 
 class SimulationConfig(_Section):
@@ -716,6 +766,9 @@ class SimulationConfig(_Section):
     )
     max_attempts: Annotated[int, Field(ge=1, le=20)] = Field(
         3, description="Stations tried (after balking or reneging) before giving up."
+    )
+    score_candidates: ScoreCandidatesConfig | None = Field(
+        None, description="Also score every candidate site by simulation."
     )
     difficulty_weights: dict[
         Literal["unserved", "stranded", "wait", "access"], Annotated[float, Field(ge=0.0)]
@@ -800,7 +853,17 @@ class Scenario(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"strategies: names must be unique, repeated: {dupes}")
+        sc = self.simulation.score_candidates
+        if sc is not None and sc.against is not None and sc.against not in names:
+            raise ValueError(
+                f"simulation.score_candidates.against: {sc.against!r} is not one of {names}"
+            )
         for i, s in enumerate(self.strategies):
+            if s.refine is not None and f"{s.name}+simopt" in names:
+                raise ValueError(
+                    f"strategies.{i}.refine: the refined plan is named {s.name}+simopt, "
+                    "which is already a strategy"
+                )
             if s.charger_class is not None and s.charger_class not in self.chargers.classes:
                 raise ValueError(
                     f"strategies.{i}.charger_class: {s.charger_class!r} is not one of "

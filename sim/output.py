@@ -104,6 +104,9 @@ def write_outputs(
         note("site_load.parquet")
         result.queues.to_csv(tmp / "queue_by_hour.csv", index=False)
         note("queue_by_hour.csv")
+        if result.candidate_scores is not None:
+            result.candidate_scores.to_csv(tmp / "candidate_scores.csv", index=False)
+            note("candidate_scores.csv")
         gpkg = tmp / "sites.gpkg"
         with warnings.catch_warnings():
             # pyogrio warns about mixed Polygon/MultiPolygon zones; the layer is
