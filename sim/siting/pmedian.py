@@ -1,0 +1,834 @@
+"""p-median: open sites so that the weighted cost to the nearest open site is least.
+
+Two models:
+
+``p-median``
+    Exact MILP solved with HiGHS, in the radius formulation of Elloumi (2010) and García,
+    Labbé & Marín (2011): for demand point ``i`` with distinct sorted costs
+    ``D_i1 < D_i2 < ...``, a continuous ``z_ik`` is 1 when ``i`` is served farther than
+    ``D_ik``::
+
+        min  sum_i w_i (D_i1 + sum_k (D_i,k+1 - D_ik) z_ik)
+        s.t. z_i1 >= 1 - sum_{j: c_ij = D_i1} y_j
+             z_ik >= z_i,k-1 - sum_{j: c_ij = D_ik} y_j       k >= 2
+             sum_j y_j = p   (<= p with a budget),   sum_j cost_j y_j <= budget
+             y binary, z >= 0.
+
+    Each candidate appears once per demand point, so the matrix has about
+    ``n_demand * n_candidates`` non-zeros however many levels there are.  The levels of
+    each demand point are cut at its cost in the heuristic solution (plus a margin) or,
+    when exactly ``p`` sites open, at its ``(n - p + 1)``-th cheapest candidate (at least
+    one of those is open).  A level cut above the served cost is a relaxation; if the
+    solution serves some point beyond its last level, its levels are extended and the
+    model solved again, so the answer is exact.  The heuristic's solution is HiGHS's first
+    incumbent.
+
+``p-median-heuristic``
+    Greedy addition, then vertex substitution (Teitz & Bart 1968) with the fast
+    interchange bookkeeping of Whitaker (1983) / Resende & Werneck (2007): every swap
+    (remove ``r``, insert ``j``) is evaluated at once from the nearest and second-nearest
+    open site of each point, vectorised with numpy.  An iterated local search then
+    perturbs the best solution (random swaps drawn from ``rng``) and re-optimises.
+
+Costs that are ``inf`` (unreachable) are replaced, inside the solvers, by a penalty
+larger than any total finite cost, so that serving everyone comes first; the reported
+objective uses the true costs (``inf`` if positive demand is left unreachable).  Demand
+points that reach no candidate at all are left out and listed in
+``params["unreachable_demand"]``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from sim.siting.problem import (
+    EPS,
+    Params,
+    Selection,
+    SitingProblem,
+    SitingResult,
+    pmedian_objective,
+    read_selection,
+    resolve_rng,
+    solve_milp,
+    sorted_sites,
+)
+from sim.siting.registry import register
+
+__all__ = ["pmedian_exact", "pmedian_heuristic"]
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """The p-median data the solvers work on."""
+
+    cost: np.ndarray  # (m, n) penalised finite costs of the kept demand rows
+    weight: np.ndarray  # (m,) > 0
+    rows: np.ndarray  # indices of the kept rows in the problem
+    unreachable: np.ndarray  # positive-weight rows with no finite cost
+    big: float  # cost of an unserved point (> every entry of cost)
+
+
+def _instance(problem: SitingProblem) -> _Instance:
+    c = problem.cost
+    finite = np.isfinite(c)
+    reach = finite.any(axis=1)
+    pos = problem.weight > 0
+    rows = np.flatnonzero(pos & reach)
+    unreachable = np.flatnonzero(pos & ~reach)
+    cost = c[rows]
+    w = problem.weight[rows]
+    fin = finite[rows]
+    max_fin = float(cost[fin].max()) if fin.any() else 0.0
+    if not fin.all():
+        # Serving one more unit of demand beats any change of the finite costs.
+        w_min = float(w.min())
+        penalty = 1.0 + max_fin * (1.0 + float(w.sum()) / w_min)
+        cost = np.where(fin, cost, penalty)
+        max_fin = penalty
+    big = 2.0 * max_fin + 1.0
+    return _Instance(np.ascontiguousarray(cost), w, rows, unreachable, big)
+
+
+# --------------------------------------------------------------------------------------
+# Heuristic: greedy + fast interchange + iterated local search.
+
+
+def _nearest_two(
+    cost: np.ndarray, sites: np.ndarray, big: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index (into ``sites``) of the nearest open site, its cost, the second cost."""
+    m = cost.shape[0]
+    if sites.size == 0:
+        return np.zeros(m, dtype=np.int64), np.full(m, big), np.full(m, big)
+    sub = cost[:, sites]
+    c1 = np.argmin(sub, axis=1)
+    d1 = sub[np.arange(m), c1]
+    if sites.size == 1:
+        return c1, d1, np.full(m, big)
+    d2 = np.partition(sub, 1, axis=1)[:, 1]
+    return c1, d1, d2
+
+
+class _SortedRows:
+    """Each demand row's candidates sorted by cost, to visit only the cheap ones.
+
+    Local search needs the pairs cheaper than a point's second-nearest open site; the
+    Lagrangian relaxation the pairs with ``w_i c_ij < lam_i``.  Each row keeps the count
+    of its candidates below the last limit and steps it, since limits move little.
+    """
+
+    def __init__(self, cost: np.ndarray, weight: np.ndarray) -> None:
+        self.cost = cost
+        self.weight = weight
+        self.m, self.n = cost.shape
+        order = np.argsort(cost, axis=1, kind="stable")
+        self.values = np.take_along_axis(cost, order, axis=1).ravel()
+        self.order = order.ravel()
+        self.base = np.arange(self.m) * self.n
+        self.rows = np.arange(self.m)
+        self.length = np.zeros(self.m, dtype=np.int64)
+
+    def below(self, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pairs ``(row, col, cost)`` with ``cost < limit[row]`` (row-major order)."""
+        n, base, vals = self.n, self.base, self.values
+        length = self.length
+        for _ in range(4):  # the limit moves little between calls: step the counts
+            up = (length < n) & (vals[base + np.minimum(length, n - 1)] < limit)
+            down = (length > 0) & (vals[base + np.maximum(length - 1, 0)] >= limit)
+            if not (up.any() or down.any()):
+                break
+            length = length + up - down
+        else:
+            length = (vals.reshape(self.m, n) < limit[:, None]).sum(axis=1)
+        self.length = length
+        total = int(length.sum())
+        starts = np.cumsum(length) - length
+        flat = np.arange(total) + np.repeat(base - starts, length)
+        return np.repeat(self.rows, length), self.order[flat], vals[flat]
+
+
+def _greedy(inst: _Instance, sel: Selection, rows: _SortedRows, *, exact_p: bool) -> np.ndarray:
+    """Greedy addition (best saving, or best saving per yuan under a budget)."""
+    cost, w = inst.cost, inst.weight
+    n = cost.shape[1]
+    is_open = np.zeros(n, dtype=bool)
+    is_open[sel.forced] = True
+    d1 = cost[:, sel.forced].min(axis=1) if sel.forced.size else np.full(cost.shape[0], inst.big)
+    p_max = sel.p if sel.p is not None else n
+    spent = 0.0
+    while is_open.sum() < p_max:
+        i, j_, c = rows.below(d1)
+        gain = np.bincount(j_, weights=w[i] * (d1[i] - c), minlength=n)
+        ok = ~is_open
+        if sel.budget is not None:
+            ok &= sel.charged <= sel.budget - spent + EPS * max(1.0, sel.budget)
+        if not ok.any():
+            break
+        tol = 1e-12 * max(1.0, float(w @ d1))
+        if sel.budget is not None:
+            free = ok & (sel.charged <= 0)
+            if free.any() and gain[free].max() > tol:
+                score = np.where(free, gain, -np.inf)
+            else:
+                score = np.where(ok, gain / np.maximum(sel.charged, 1e-300), -np.inf)
+        else:
+            score = np.where(ok, gain, -np.inf)
+        j = int(np.argmax(score))
+        if gain[j] <= tol and not (exact_p and sel.budget is None):
+            break
+        is_open[j] = True
+        spent += float(sel.charged[j])
+        d1 = np.minimum(d1, cost[:, j])
+    return np.flatnonzero(is_open)
+
+
+def _local_search(
+    inst: _Instance, sel: Selection, sites: np.ndarray, rows: _SortedRows
+) -> np.ndarray:
+    """Best-improvement vertex substitution with fast-interchange bookkeeping.
+
+    For the current open set, ``gain[j]`` is the saving of opening ``j``, ``loss[r]`` the
+    extra cost of closing ``r`` and ``extra[r, j]`` the correction when both happen
+    (points served by ``r`` that ``j`` would serve); the profit of swapping ``r`` for
+    ``j`` is ``gain[j] - loss[r] + extra[r, j]``.  Only (point, candidate) pairs cheaper
+    than the point's second-nearest open site contribute, so each pass scans those.
+    """
+    w = inst.weight
+    n = inst.cost.shape[1]
+    is_open = np.zeros(n, dtype=bool)
+    is_open[sites] = True
+    forced = np.zeros(n, dtype=bool)
+    forced[sel.forced] = True
+    p_max = sel.p if sel.p is not None else n
+    while True:
+        s = np.flatnonzero(is_open)
+        k = s.size
+        c1, d1, d2 = _nearest_two(inst.cost, s, inst.big)
+        total = float(w @ d1)
+        tol = 1e-12 * max(1.0, total)
+        slack = math.inf if sel.budget is None else sel.budget - float(sel.charged[s].sum())
+        i, j_, c = rows.below(d2)
+        wi = w[i]
+        near = c < d1[i]
+        gain = np.bincount(j_[near], weights=wi[near] * (d1[i[near]] - c[near]), minlength=n)
+        closed = ~is_open
+        if k < p_max:  # pure additions (p not reached, or budget only)
+            add_ok = closed & (sel.charged <= slack + EPS * max(1.0, abs(slack)))
+            if add_ok.any():
+                j = int(np.argmax(np.where(add_ok, gain, -np.inf)))
+                if gain[j] > tol:
+                    is_open[j] = True
+                    continue
+        if k == 0:
+            break
+        loss = np.bincount(c1, weights=w * (d2 - d1), minlength=k)
+        extra = np.bincount(
+            c1[i] * n + j_, weights=wi * (d2[i] - np.maximum(c, d1[i])), minlength=k * n
+        ).reshape(k, n)
+        profit = gain[None, :] - loss[:, None] + extra
+        profit[:, is_open] = -np.inf
+        profit[forced[s], :] = -np.inf
+        if sel.budget is not None:
+            delta_cost = sel.charged[None, :] - sel.charged[s][:, None]
+            profit[delta_cost > slack + EPS * max(1.0, abs(slack))] = -np.inf
+        r, j = np.unravel_index(int(np.argmax(profit)), profit.shape)
+        if not profit[r, j] > tol:
+            break
+        is_open[s[r]] = False
+        is_open[j] = True
+    return np.flatnonzero(is_open)
+
+
+def _total(inst: _Instance, sites: np.ndarray) -> float:
+    if sites.size == 0:
+        return inst.big * float(inst.weight.sum())
+    return float(inst.weight @ inst.cost[:, sites].min(axis=1))
+
+
+def _perturb(
+    inst: _Instance, sel: Selection, sites: np.ndarray, rng: np.random.Generator, k: int
+) -> np.ndarray:
+    """Swap ``k`` random non-forced open sites for random closed ones (budget kept)."""
+    n = inst.cost.shape[1]
+    cur = set(sites.tolist())
+    movable = [s for s in sites.tolist() if s not in set(sel.forced.tolist())]
+    for _ in range(k):
+        if not movable:
+            break
+        r = movable[int(rng.integers(len(movable)))]
+        closed = np.setdiff1d(np.arange(n), np.fromiter(cur, dtype=np.int64))
+        if sel.budget is not None:
+            slack = sel.budget - float(sel.charged[list(cur)].sum()) + float(sel.charged[r])
+            closed = closed[sel.charged[closed] <= slack + EPS * max(1.0, abs(slack))]
+        if closed.size == 0:
+            break
+        j = int(closed[int(rng.integers(closed.size))])
+        cur.discard(r)
+        cur.add(j)
+        movable.remove(r)
+    return np.array(sorted(cur), dtype=np.int64)
+
+
+def _heuristic(
+    inst: _Instance,
+    sel: Selection,
+    rows: _SortedRows,
+    *,
+    exact_p: bool,
+    rng: np.random.Generator,
+    iterations: int,
+    time_limit: float | None,
+) -> np.ndarray:
+    """Greedy, local search, then ``iterations`` rounds of perturb + local search."""
+    t0 = time.perf_counter()
+    best = _local_search(inst, sel, _greedy(inst, sel, rows, exact_p=exact_p), rows)
+    best_val = _total(inst, best)
+    movable = best.size - sel.forced.size
+    if movable <= 0 or inst.cost.shape[1] <= best.size:
+        return best
+    k_max = min(10, movable)
+    k = 1
+    for _ in range(iterations):
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            break
+        cand = _local_search(inst, sel, _perturb(inst, sel, best, rng, k), rows)
+        val = _total(inst, cand)
+        if val < best_val - 1e-12 * max(1.0, abs(best_val)):
+            best, best_val, k = cand, val, 1
+        else:
+            if val <= best_val:
+                best = cand  # plateau move
+            k = k + 1 if k < k_max else 1
+    return best
+
+
+# --------------------------------------------------------------------------------------
+# Exact: Lagrangian bound and variable fixing, then the radius formulation in HiGHS.
+
+
+def _improvement(inst: _Instance, ub: float, mip_gap: float) -> float:
+    """Least decrease of the objective that counts as an improvement of ``ub``.
+
+    With integral weights and costs every objective value is an integer, so a bound
+    above ``ub - 1`` proves ``ub`` optimal.
+    """
+    rel = max(mip_gap * abs(ub), 1e-9 * max(1.0, abs(ub)))
+    integral = np.array_equal(inst.weight, np.round(inst.weight)) and np.array_equal(
+        inst.cost, np.round(inst.cost)
+    )
+    return max(rel, 1.0 - 1e-6) if integral else rel
+
+
+@dataclass
+class _Node:
+    """Outcome of :func:`_subgradient` at one branch-and-bound node."""
+
+    bound: float  # best Lagrangian bound (inf: no improving solution in this node)
+    lam: np.ndarray  # its multipliers
+    opened: np.ndarray  # bool, fixed open (branching + reduced-cost fixing)
+    closed: np.ndarray  # bool, fixed closed
+    rho: np.ndarray  # site values at the best multipliers
+    chosen: np.ndarray  # free sites of the Lagrangian solution at the best multipliers
+
+
+def _subgradient(
+    rel: _SortedRows,
+    p: int,
+    lam: np.ndarray,
+    opened: np.ndarray,
+    closed: np.ndarray,
+    *,
+    ub: float,
+    delta: float,
+    max_iter: int,
+    step: float,
+    deadline: float,
+) -> _Node:
+    """Maximise the Lagrangian bound by subgradient steps; fix sites as it goes.
+
+    For any ``lam``, opening a site outside the minimising set (or closing one inside)
+    raises the bound by a known amount; a site whose bound then exceeds ``ub - delta``
+    cannot be in an improving solution and is fixed.  ``opened``/``closed`` are copied.
+    """
+    w = rel.weight
+    m, n = rel.m, rel.n
+    opened, closed = opened.copy(), closed.copy()
+    any_closed = bool(closed.any())
+    best = -math.inf
+    best_lam, best_rho, best_chosen = lam, np.zeros(n), np.empty(0, dtype=np.int64)
+    stall = 0
+    for _ in range(max_iter):
+        i, j, c = rel.below(lam / w)
+        if any_closed:
+            live = ~closed[j]
+            i, j, c = i[live], j[live], c[live]
+        rho = np.bincount(j, weights=w[i] * c - lam[i], minlength=n)
+        free = np.flatnonzero(~closed & ~opened)
+        k = p - int(opened.sum())
+        if k < 0 or k > free.size:
+            return _Node(math.inf, lam, opened, closed, rho, np.empty(0, dtype=np.int64))
+        if 0 < k < free.size:
+            part = np.argpartition(rho[free], k - 1)
+            chosen = free[part[:k]]
+            last_in = float(rho[chosen].max())
+            first_out = float(rho[free[part[k:]]].min())
+        else:
+            chosen = free if k else np.empty(0, dtype=np.int64)
+            last_in = first_out = 0.0
+        value = float(lam.sum() + rho[opened].sum() + rho[chosen].sum())
+        if value > best + 1e-9 * max(1.0, abs(best) if math.isfinite(best) else 1.0):
+            best, best_lam, best_rho, best_chosen, stall = value, lam, rho, chosen, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                step, stall = step / 2.0, 0
+        if best > ub - delta:
+            break
+        if 0 < k < free.size:  # reduced-cost fixing
+            outside = free[part[k:]]
+            shut = outside[value + rho[outside] - last_in > ub - delta]
+            if shut.size:
+                closed[shut] = True
+                any_closed = True
+            opened[chosen[value - rho[chosen] + first_out > ub - delta]] = True
+        elif k == 0:
+            closed[free] = True
+            any_closed = True
+        else:
+            opened[free] = True
+        if step < 1e-4 or time.perf_counter() > deadline:
+            break
+        y = np.zeros(n, dtype=bool)
+        y[chosen] = True
+        y[opened] = True
+        g = 1.0 - np.bincount(i[y[j]], minlength=m)
+        norm = float(g @ g)
+        if norm == 0.0:  # the Lagrangian solution is feasible: optimal for this node
+            break
+        lam = np.maximum(lam + step * (ub - value) / norm * g, 0.0)
+    return _Node(best, best_lam, opened, closed, best_rho, best_chosen)
+
+
+@dataclass
+class _Search:
+    """Outcome of :func:`_lagrangian_search`."""
+
+    proved: bool  # no solution below ub - delta exists
+    sites: np.ndarray
+    ub: float
+    closed: np.ndarray  # root fixings (valid for every improving solution)
+    opened: np.ndarray
+    lam: np.ndarray  # root multipliers
+    info: dict[str, object]
+
+
+def _lagrangian_search(
+    inst: _Instance,
+    rel: _SortedRows,
+    p: int,
+    sites: np.ndarray,
+    ub: float,
+    *,
+    forced: np.ndarray,
+    delta: float,
+    deadline: float,
+    probe_deadline: float,
+) -> _Search:
+    """Lagrangian bound, reduced-cost fixing and probing (Beasley 1985, 1993).
+
+    The root runs a subgradient ascent, with local searches from the Lagrangian solution
+    to improve ``ub``, fixing sites as it goes.  Probing then forces each surviving site
+    open in turn and re-optimises the multipliers: if the bound passes ``ub - delta``,
+    no improving solution contains the site and it is closed; rounds repeat while they
+    close sites.  Returns whether ``ub`` is proven optimal (no solution below
+    ``ub - delta``), the best sites, ``ub``, and the fixings for the MILP.
+    """
+    w = inst.weight
+    n = inst.cost.shape[1]
+    info: dict[str, object] = {}
+    opened = np.zeros(n, dtype=bool)
+    opened[forced] = True
+    closed = np.zeros(n, dtype=bool)
+    lam = w * inst.cost[:, sites].min(axis=1)
+    sel = Selection(p=p, budget=None, forced=forced, charged=np.zeros(n))
+    root = _subgradient(rel, p, lam, opened, closed, ub=ub, delta=delta, max_iter=300,
+                        step=2.0, deadline=deadline)  # fmt: skip
+    for _ in range(3):  # improve ub from the Lagrangian solution, then continue the ascent
+        if root.bound > ub - delta:
+            break
+        trial = np.flatnonzero(root.opened | np.isin(np.arange(n), root.chosen))
+        cand = _local_search(inst, sel, trial, rel)
+        val = _total(inst, cand)
+        if val < ub - delta:
+            sites, ub = cand, val
+        root = _subgradient(rel, p, root.lam, root.opened, root.closed, ub=ub, delta=delta,
+                            max_iter=300, step=0.5, deadline=deadline)  # fmt: skip
+    info["lagrangian_bound"] = root.bound
+    if root.bound > ub - delta:
+        info["closed_by"] = "lagrangian bound"
+        return _Search(True, sites, ub, root.closed, root.opened, root.lam, info)
+    info["candidates_after_fixing"] = int((~root.closed).sum())
+    # Probing: a site whose forced opening lifts the bound past ub is closed.  Each round
+    # works on fewer candidates, so its bounds are stronger.
+    closed = root.closed.copy()
+    for _ in range(3):
+        keep = np.flatnonzero(~closed)
+        sub = _SortedRows(inst.cost[:, keep], w)
+        op = root.opened[keep]
+        before = int(closed.sum())
+        for jj in np.flatnonzero(~op):
+            if time.perf_counter() > probe_deadline:
+                break
+            trial_open = op.copy()
+            trial_open[jj] = True
+            node = _subgradient(sub, p, root.lam, trial_open, np.zeros(keep.size, dtype=bool),
+                                ub=ub, delta=delta, max_iter=150, step=2.0,
+                                deadline=probe_deadline)  # fmt: skip
+            if node.bound > ub - delta:
+                closed[keep[jj]] = True
+        if int(closed.sum()) == before or time.perf_counter() > probe_deadline:
+            break
+    keep = np.flatnonzero(~closed)
+    info["candidates_after_probing"] = int(keep.size)
+    if int((~closed & ~root.opened).sum()) < p - int(root.opened.sum()):
+        info["closed_by"] = "lagrangian probing"
+        return _Search(True, sites, ub, closed, root.opened, root.lam, info)
+    return _Search(False, sites, ub, closed, root.opened, root.lam, info)
+
+
+def _radius_model(
+    inst: _Instance,
+    sel: Selection,
+    allowed: np.ndarray,
+    opened: np.ndarray,
+    *,
+    exact_p: bool,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct sorted costs over the allowed candidates per point, and a valid cap.
+
+    ``cap[i]`` is the index of a level at which point ``i`` is surely served: its
+    nearest always-open site, or (exactly ``p`` open) its ``(n' - p' + 1)``-th cheapest
+    free candidate, ``n'`` free candidates and ``p'`` of them to open.
+    """
+    cost = inst.cost
+    m = cost.shape[0]
+    sub = cost[:, allowed]
+    values = [np.unique(sub[i]) for i in range(m)]
+    cap_value = np.full(m, np.inf)
+    if opened.any():
+        cap_value = cost[:, opened].min(axis=1)
+    free = allowed & ~opened
+    n_free = int(free.sum())
+    if exact_p and sel.p is not None and n_free:
+        p_free = sel.p - int(opened.sum())
+        if p_free >= 1:
+            kth = np.partition(cost[:, free], n_free - p_free, axis=1)[:, n_free - p_free]
+            cap_value = np.minimum(cap_value, kth)
+    cap = np.array(
+        [
+            v.size - 1 if not math.isfinite(t) else int(np.searchsorted(v, t))
+            for v, t in zip(values, cap_value, strict=True)
+        ]
+    )
+    return values, cap
+
+
+def _build(
+    inst: _Instance,
+    sel: Selection,
+    allowed_idx: np.ndarray,
+    values: list[np.ndarray],
+    cut: np.ndarray,
+    *,
+    exact_p: bool,
+    lower: np.ndarray,
+) -> tuple[np.ndarray, sp.csr_array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Radius formulation, written with ``u_il = z_i,l-1 - z_il`` (served at level l).
+
+    Columns: ``y`` of the allowed candidates, then per point ``u_i0 .. u_i,K-1`` and
+    ``u_iK`` ("at level K or beyond", cost ``D_iK``).  Rows: ``u_il <= sum_{c_ij = D_il}
+    y_j``; ``sum_l u_il = 1``; the count and budget rows.
+    """
+    cost, w = inst.cost, inst.weight
+    m = cost.shape[0]
+    n_y = allowed_idx.size
+    u_start = n_y + np.concatenate(([0], np.cumsum(cut + 1)[:-1])).astype(np.int64)
+    n_col = n_y + int((cut + 1).sum())
+    obj = np.zeros(n_col)
+    r_parts: list[np.ndarray] = []
+    c_parts: list[np.ndarray] = []
+    v_parts: list[np.ndarray] = []
+    sub = cost[:, allowed_idx]
+    row = 0
+    n_link = int(cut.sum())
+    link_row = np.concatenate(([0], np.cumsum(cut)[:-1])).astype(np.int64)
+    for i in range(m):
+        d, k_i = values[i], int(cut[i])
+        u = u_start[i] + np.arange(k_i + 1)
+        obj[u] = w[i] * d[: k_i + 1]
+        if k_i:
+            level = np.searchsorted(d, sub[i])
+            js = np.flatnonzero(level < k_i)
+            r_parts += [link_row[i] + np.arange(k_i), link_row[i] + level[js]]
+            c_parts += [u[:k_i], js]
+            v_parts += [np.ones(k_i), -np.ones(js.size)]
+        r_parts.append(np.full(k_i + 1, n_link + i))
+        c_parts.append(u)
+        v_parts.append(np.ones(k_i + 1))
+    row = n_link + m
+    lo = np.concatenate((np.full(n_link, -np.inf), np.ones(m)))
+    hi = np.concatenate((np.zeros(n_link), np.ones(m)))
+    extra: list[tuple[np.ndarray, float, float]] = []
+    if sel.p is not None:
+        extra.append((np.ones(n_y), float(sel.p) if exact_p else -np.inf, float(sel.p)))
+    if sel.budget is not None:
+        extra.append((sel.charged[allowed_idx], -np.inf, sel.budget))
+    for coef, rlo, rhi in extra:
+        nz = np.flatnonzero(coef)
+        r_parts.append(np.full(nz.size, row))
+        c_parts.append(nz)
+        v_parts.append(coef[nz])
+        lo = np.append(lo, rlo)
+        hi = np.append(hi, rhi)
+        row += 1
+    a = sp.csr_array(
+        (np.concatenate(v_parts), (np.concatenate(r_parts), np.concatenate(c_parts))),
+        shape=(row, n_col),
+    )
+    col_lo = np.zeros(n_col)
+    col_lo[:n_y] = lower
+    return obj, a, lo, hi, col_lo, np.ones(n_col)
+
+
+def _start_vector(
+    inst: _Instance,
+    allowed_idx: np.ndarray,
+    values: list[np.ndarray],
+    cut: np.ndarray,
+    sites: np.ndarray,
+) -> np.ndarray | None:
+    """The solution ``sites`` as a column vector of :func:`_build` (None if not allowed)."""
+    pos = np.searchsorted(allowed_idx, sites)
+    if sites.size == 0 or (pos >= allowed_idx.size).any() or (allowed_idx[pos] != sites).any():
+        return None
+    n_y = allowed_idx.size
+    x = np.zeros(n_y + int((cut + 1).sum()))
+    x[pos] = 1.0
+    served = inst.cost[:, sites].min(axis=1)
+    start = n_y
+    for i, d in enumerate(values):
+        k_i = int(cut[i])
+        x[start + min(int(np.searchsorted(d, served[i])), k_i)] = 1.0
+        start += k_i + 1
+    return x
+
+
+#: HiGHS options for the reduced radius MILP (the incumbent is usually optimal already).
+_MIP_OPTIONS: dict[str, object] = {
+    "mip_heuristic_effort": 0.0,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_pscost_minreliable": 0,
+}
+
+
+def _exact(
+    inst: _Instance,
+    sel: Selection,
+    rows: _SortedRows,
+    start: np.ndarray,
+    *,
+    exact_p: bool,
+    time_limit: float,
+    mip_gap: float,
+    use_milp_only: bool = False,
+) -> tuple[np.ndarray, bool, float, dict[str, object]]:
+    """Lagrangian search, then (if unproven) the reduced radius MILP in HiGHS.
+
+    Returns the sites, whether they are proven optimal, the relative gap and statistics.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    cost, w = inst.cost, inst.weight
+    m, n = cost.shape
+    info: dict[str, object] = {}
+    best, ub = start, _total(inst, start)
+    allowed = np.ones(n, dtype=bool)
+    opened = np.zeros(n, dtype=bool)
+    opened[sel.forced] = True
+    radius = cost[:, best].min(axis=1) if best.size else np.full(m, inst.big)
+    if exact_p and sel.p is not None and not use_milp_only:
+        delta = _improvement(inst, ub, mip_gap)
+        search = _lagrangian_search(
+            inst, rows, sel.p, best, ub, forced=sel.forced, delta=delta,
+            deadline=t0 + 0.4 * time_limit, probe_deadline=t0 + 0.4 * time_limit,
+        )  # fmt: skip
+        best, ub = search.sites, search.ub
+        info.update(search.info)
+        info["lagrangian_s"] = round(time.perf_counter() - t0, 3)
+        if search.proved:
+            return best, True, 0.0, info
+        allowed, opened = ~search.closed, search.opened | opened
+        radius = np.maximum(cost[:, best].min(axis=1), search.lam / w)
+    info["milp_candidates"] = int(allowed.sum())
+    delta = _improvement(inst, ub, mip_gap)
+    allowed_idx = np.flatnonzero(allowed)
+    values, cap = _radius_model(inst, sel, allowed, opened, exact_p=exact_p)
+    cut = np.array([int(np.searchsorted(v, r, side="right")) for v, r in zip(values, radius, strict=True)])
+    cut = np.minimum(cut + 1, cap)
+    integer = None
+    solves = 0
+    while True:
+        obj, a, lo, hi, clo, cup = _build(
+            inst, sel, allowed_idx, values, cut, exact_p=exact_p,
+            lower=opened[allowed_idx].astype(np.float64),
+        )  # fmt: skip
+        integer = np.zeros(obj.size, dtype=bool)
+        integer[: allowed_idx.size] = True
+        x0 = _start_vector(inst, allowed_idx, values, cut, best)
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            info["milp_solves"] = solves
+            return best, False, math.nan, info
+        sol = solve_milp(
+            obj, a, lo, hi, col_lower=clo, col_upper=cup, integer=integer, start=x0,
+            time_limit=remaining, mip_gap=mip_gap, mip_abs_gap=delta,
+            objective_cutoff=ub - delta, options=_MIP_OPTIONS,
+        )  # fmt: skip
+        solves += 1
+        info["milp_solves"] = solves
+        info["milp_columns"], info["milp_rows"] = int(a.shape[1]), int(a.shape[0])
+        if sol.x is None:
+            if sol.status == "Infeasible":  # nothing beats ub - delta: ub is optimal
+                return best, True, 0.0, info
+            return best, False, math.nan, info
+        sites = allowed_idx[sol.x[: allowed_idx.size] > 0.5]
+        val = _total(inst, sites)
+        if val < ub:
+            best, ub = sites, val
+        served = cost[:, sites].min(axis=1) if sites.size else np.full(m, inst.big)
+        top = np.array([v[k] for v, k in zip(values, cut, strict=True)])
+        beyond = (served > top + 1e-9 * np.maximum(1.0, np.abs(top))) & (cut < cap)
+        if not beyond.any():
+            if sol.optimal:
+                return best, True, 0.0, info
+            bound = sol.bound
+            gap = (ub - bound) / abs(ub) if ub != 0 else 0.0
+            return best, False, max(gap, 0.0), info
+        idx = np.flatnonzero(beyond)
+        need = np.array([int(np.searchsorted(values[i], served[i])) for i in idx])
+        cut[idx] = np.minimum(np.maximum(need, 2 * cut[idx]) + 1, cap[idx])
+
+
+# --------------------------------------------------------------------------------------
+# Registered models.
+
+
+def _common(
+    problem: SitingProblem, params: Params
+) -> tuple[_Instance, Selection, bool]:
+    sel = read_selection(problem, params)
+    exact_p = sel.p is not None and sel.budget is None
+    return _instance(problem), sel, exact_p
+
+
+def _result(
+    problem: SitingProblem,
+    inst: _Instance,
+    sites: np.ndarray,
+    *,
+    optimal: bool,
+    gap: float,
+    model: str,
+    params: dict[str, object],
+) -> SitingResult:
+    chosen = sorted_sites(sites)
+    params["unreachable_demand"] = inst.unreachable.tolist()
+    return SitingResult(
+        sites=chosen,
+        objective=pmedian_objective(problem, chosen),
+        optimal=optimal,
+        gap=gap,
+        time_s=0.0,
+        model=model,
+        params=params,
+    )
+
+
+@register("p-median")
+def pmedian_exact(
+    problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
+) -> SitingResult:
+    """Exact p-median (HiGHS MILP, radius formulation); see the module docstring.
+
+    Parameters
+    ----------
+    problem
+        The instance; ``cost`` is the per-unit-demand cost (e.g. minutes).
+    rng
+        Used only by the warm-start heuristic (default: a fixed seed).
+    **params
+        ``p`` (int) and/or ``budget`` (CNY), ``keep_existing`` (bool, default False),
+        ``time_limit`` (s, default 600), ``mip_gap`` (relative, default 1e-6),
+        ``heuristic_iterations`` (warm start ILS rounds, default 20).
+    """
+    pr = Params("p-median", params)
+    inst, sel, exact_p = _common(problem, pr)
+    time_limit = pr.number("time_limit", 600.0, low=0.0, low_inclusive=False,
+                           expected="seconds > 0")  # fmt: skip
+    mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
+    iters = pr.integer("heuristic_iterations", 20, low=0, high=10**6,
+                       expected="an integer >= 0")  # fmt: skip
+    effective = pr.finish()
+    gen = resolve_rng("p-median", rng, required=False)
+    if inst.weight.size == 0:
+        sites = _greedy(inst, sel, _SortedRows(inst.cost, inst.weight), exact_p=exact_p)
+        return _result(problem, inst, sites, optimal=True, gap=0.0, model="p-median",
+                       params=effective)  # fmt: skip
+    rows = _SortedRows(inst.cost, inst.weight)
+    start = _heuristic(inst, sel, rows, exact_p=exact_p, rng=gen, iterations=int(iters or 0),
+                       time_limit=None)  # fmt: skip
+    sites, optimal, gap, info = _exact(
+        inst, sel, rows, start, exact_p=exact_p, time_limit=float(time_limit or 600.0),
+        mip_gap=float(mip_gap or 0.0),
+    )  # fmt: skip
+    effective.update(info)
+    return _result(problem, inst, sites, optimal=optimal, gap=gap, model="p-median",
+                   params=effective)  # fmt: skip
+
+
+@register("p-median-heuristic")
+def pmedian_heuristic(
+    problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
+) -> SitingResult:
+    """Greedy + fast-interchange vertex substitution + iterated local search.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    rng
+        Draws the perturbations (default: a fixed seed, so results repeat).
+    **params
+        ``p`` and/or ``budget``, ``keep_existing``, ``iterations`` (perturbation rounds,
+        default 100; 0 = plain greedy + local search), ``time_limit`` (s, default none).
+    """
+    pr = Params("p-median-heuristic", params)
+    inst, sel, exact_p = _common(problem, pr)
+    iters = pr.integer("iterations", 100, low=0, high=10**6, expected="an integer >= 0")
+    time_limit = pr.number("time_limit", None, low=0.0, low_inclusive=False,
+                           expected="seconds > 0")  # fmt: skip
+    effective = pr.finish()
+    gen = resolve_rng("p-median-heuristic", rng, required=False)
+    rows = _SortedRows(inst.cost, inst.weight)
+    sites = _heuristic(inst, sel, rows, exact_p=exact_p, rng=gen, iterations=int(iters or 0),
+                       time_limit=time_limit)  # fmt: skip
+    return _result(problem, inst, sites, optimal=False, gap=math.nan,
+                   model="p-median-heuristic", params=effective)  # fmt: skip
