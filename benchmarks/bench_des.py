@@ -94,8 +94,10 @@ def main() -> None:
     bare = [bare_mmc(n, c=4, rho=max(min(util, 0.95), 0.3), seed=r) for r in range(args.repeat)]
     full_rate = n / min(full)
     bare_rate = n / min(bare)
-    print(f"sessions per unit      : {n:,} (attempts logged: {len(u.log):,}, "
-          f"mean utilisation {util:.0%})")
+    print(
+        f"sessions per unit      : {n:,} (attempts logged: {len(u.log):,}, "
+        f"mean utilisation {util:.0%})"
+    )
     print(f"full residential model : {full_rate:12,.0f} sessions/s (best of {args.repeat})")
     print(f"bare SimPy M/M/c       : {bare_rate:12,.0f} sessions/s (best of {args.repeat})")
     print(f"ratio full / bare      : {full_rate / bare_rate:12.2f} (target >= 0.33)")

@@ -112,18 +112,36 @@ def test_sweep_writes_table_and_figure(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     res = runner.invoke(
         app,
-        ["sweep", str(cfg), "--set", "demand.residential.ev_share=0.2,0.4",
-         "--set", "strategies.1.k=2,3", "--replications", "2", "--out", str(out)],
+        [
+            "sweep",
+            str(cfg),
+            "--set",
+            "demand.residential.ev_share=0.2,0.4",
+            "--set",
+            "strategies.1.k=2,3",
+            "--replications",
+            "2",
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out / "sweep.csv")
     assert len(table) == 2 * 2 * 4  # points x strategies
-    assert {"demand.residential.ev_share", "strategies.1.k", "difficulty_index",
-            "difficulty_index_lo", "difficulty_index_hi"} <= set(table.columns)
+    assert {
+        "demand.residential.ev_share",
+        "strategies.1.k",
+        "difficulty_index",
+        "difficulty_index_lo",
+        "difficulty_index_hi",
+    } <= set(table.columns)
     # more EVs on the same chargers: harder, for every placed strategy
     placed = table[table["strategy"] != "existing"]
-    piv = placed.pivot_table(index=["strategy", "strategies.1.k"],
-                             columns="demand.residential.ev_share", values="wait_mean_min")
+    piv = placed.pivot_table(
+        index=["strategy", "strategies.1.k"],
+        columns="demand.residential.ev_share",
+        values="wait_mean_min",
+    )
     assert (piv[0.4] > piv[0.2]).all()
     assert (out / "sweep.png").stat().st_size > 10_000
     report = (out / "report.html").read_text(encoding="utf-8")
@@ -152,8 +170,15 @@ def test_bad_sweep_arguments(tmp_path: Path, arg: str, message: str) -> None:
 
 def test_bad_scheduler_address_is_a_clear_error(tmp_path: Path) -> None:
     res = runner.invoke(
-        app, ["run", str(_config(tmp_path)), "--out", str(tmp_path / "o"),
-              "--scheduler", "tcp://127.0.0.1:1"],
+        app,
+        [
+            "run",
+            str(_config(tmp_path)),
+            "--out",
+            str(tmp_path / "o"),
+            "--scheduler",
+            "tcp://127.0.0.1:1",
+        ],
     )
     assert res.exit_code == 2
     assert "cannot connect to a Dask scheduler" in res.output
@@ -169,9 +194,21 @@ def dask_cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-             "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     ]
     try:
@@ -185,9 +222,20 @@ def dask_cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
         for _ in range(2):
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "distributed.cli.dask_worker", address,
-                     "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
-                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    [
+                        sys.executable,
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--no-dashboard",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
             )
         from dask.distributed import Client

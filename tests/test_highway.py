@@ -63,8 +63,9 @@ def test_gates_are_the_loose_ends_of_motorways() -> None:
             assert kotka.graph.in_degree(node) == 0
         else:
             assert kotka.graph.out_degree(node) == 0
-    c = corridor_region(length_km=100, speed_kph=100, node_spacing_km=2,
-                        service_areas=[("a", 50.0, 4)])
+    c = corridor_region(
+        length_km=100, speed_kph=100, node_spacing_km=2, service_areas=[("a", 50.0, 4)]
+    )
     gc = find_gates(c.graph, highways=("motorway",))
     assert sorted(gc.name) == ["in-NE-1", "in-SW-1", "out-NE-1", "out-SW-1"]
 
@@ -83,12 +84,24 @@ def test_holiday_multiplies_arrivals() -> None:
     sc = parse_config(_corridor(holiday={"days": [2], "multiplier": 2.59}))
     prep = prepare(sc)
     rng = np.random.default_rng(0)
-    _, _ = highway_demand(prep.highway.ods, cfg=sc.demand.highway, fleet=sc.vehicles.fleet,
-                          days=2, rng=rng, first_vehicle_id=0)
+    _, _ = highway_demand(
+        prep.highway.ods,
+        cfg=sc.demand.highway,
+        fleet=sc.vehicles.fleet,
+        days=2,
+        rng=rng,
+        first_vehicle_id=0,
+    )
     counts = []
     for seed in range(20):
-        d, _ = highway_demand(prep.highway.ods, cfg=sc.demand.highway, fleet=sc.vehicles.fleet,
-                              days=2, rng=np.random.default_rng(seed), first_vehicle_id=0)
+        d, _ = highway_demand(
+            prep.highway.ods,
+            cfg=sc.demand.highway,
+            fleet=sc.vehicles.fleet,
+            days=2,
+            rng=np.random.default_rng(seed),
+            first_vehicle_id=0,
+        )
         day = (d.depart_min // 1440).astype(int)
         counts.append(np.bincount(day, minlength=2))
     c = np.sum(counts, axis=0)
@@ -111,7 +124,8 @@ def test_holiday_waits_are_hours_and_ordinary_days_minutes() -> None:
     # queue length by hour shows the surge at the busiest service area
     qh = r.queues[(r.queues["site_id"] == busiest)]
     assert qh[qh["hour"] >= 24]["queue_peak"].max() > 3 * max(
-        qh[qh["hour"] < 24]["queue_peak"].max(), 1.0)
+        qh[qh["hour"] < 24]["queue_peak"].max(), 1.0
+    )
 
 
 def test_no_charger_within_reach_strands_vehicles_where_they_stopped() -> None:
@@ -149,8 +163,10 @@ def test_flow_refuelling_strategy_adds_sites_on_routes(tmp_path: Path) -> None:
     s = r.summary["strategies"]
     assert len(s["frlm"]["sites"]) == len(s["existing"]["sites"]) + 4
     assert s["frlm"]["solver"]["objective"] >= s["frlm-greedy"]["solver"]["objective"] - 1e-9
-    assert (s["frlm"]["metrics"]["wait_mean_min"]["mean"]
-            < s["existing"]["metrics"]["wait_mean_min"]["mean"])
+    assert (
+        s["frlm"]["metrics"]["wait_mean_min"]["mean"]
+        < s["existing"]["metrics"]["wait_mean_min"]["mean"]
+    )
 
 
 def test_bad_flows_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -222,11 +222,16 @@ def test_refine_and_candidate_scores_from_yaml(tmp_path) -> None:  # type: ignor
         "candidates": {"network_nodes": 20},
         "chargers": {"ports_per_site": 2},
         "strategies": [
-            {"name": "random", "k": 3,
-             "refine": {"iterations": 3, "replications": 2, "holdout_replications": 3}},
+            {
+                "name": "random",
+                "k": 3,
+                "refine": {"iterations": 3, "replications": 2, "holdout_replications": 3},
+            },
         ],
-        "simulation": {"replications": 2, "score_candidates": {"replications": 2,
-                                                                "max_candidates": 5}},
+        "simulation": {
+            "replications": 2,
+            "score_candidates": {"replications": 2, "max_candidates": 5},
+        },
         "output": {"map": False, "report": False},
     }
     cfg = tmp_path / "s.yaml"

@@ -248,10 +248,18 @@ def test_unknown_model_lists_names_and_suggests() -> None:
     with pytest.raises(SolverError, match="Did you mean 'p-median'") as info:
         solve(problem, "p-medain", p=1)
     assert "mclp-greedy" in str(info.value)
-    assert {"p-median", "p-median-heuristic", "mclp", "mclp-greedy", "coverage-greedy",
-            "lscp", "capacitated-coverage", "random", "existing", "fixed"} <= set(
-        available_models()
-    )  # fmt: skip
+    assert {
+        "p-median",
+        "p-median-heuristic",
+        "mclp",
+        "mclp-greedy",
+        "coverage-greedy",
+        "lscp",
+        "capacitated-coverage",
+        "random",
+        "existing",
+        "fixed",
+    } <= set(available_models())
 
 
 def test_register_a_new_model() -> None:

@@ -53,13 +53,16 @@ def test_replace_uses_only_the_planners_compounds(tmp_path: Path) -> None:
     cars = 800 * res.cars_per_household
     # Compound A: 160 spaces for 400 cars, 60% of spaces can take a charger
     share_a = 1 - min(160 / cars, 1) * 0.6
-    assert evs[homes.zone == 0].sum() == pytest.approx(800 * res.cars_per_household
-                                                      * res.ev_share * share_a)
+    assert evs[homes.zone == 0].sum() == pytest.approx(
+        800 * res.cars_per_household * res.ev_share * share_a
+    )
     # Compound B falls back to the apartment default, the villas to the house default
     assert evs[homes.zone == 1].sum() == pytest.approx(
-        300 * res.cars_per_household * res.ev_share * res.no_home_charging_share["apartment"])
+        300 * res.cars_per_household * res.ev_share * res.no_home_charging_share["apartment"]
+    )
     assert evs[homes.zone == 2].sum() == pytest.approx(
-        50 * res.cars_per_household * res.ev_share * res.no_home_charging_share["house"])
+        50 * res.cars_per_household * res.ev_share * res.no_home_charging_share["house"]
+    )
 
 
 def test_augment_lets_overlapping_osm_zones_give_way(tmp_path: Path) -> None:
@@ -75,12 +78,27 @@ def test_augment_lets_overlapping_osm_zones_give_way(tmp_path: Path) -> None:
 
 
 def test_geojson_polygons(tmp_path: Path) -> None:
-    ring = [[26.944, 60.527], [26.947, 60.527], [26.947, 60.529], [26.944, 60.529],
-            [26.944, 60.527]]
-    gj = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "<b>Estate</b>", "households": 420,
-                                           "no_home_charging_share": 0.9},
-         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    ring = [
+        [26.944, 60.527],
+        [26.947, 60.527],
+        [26.947, 60.529],
+        [26.944, 60.529],
+        [26.944, 60.527],
+    ]
+    gj = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {
+                    "name": "<b>Estate</b>",
+                    "households": 420,
+                    "no_home_charging_share": 0.9,
+                },
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
     f = read_zones_file(_write(tmp_path, "z.geojson", json.dumps(gj)), crs="EPSG:32635")
     assert f.loc[0, "name"] == "<b>Estate</b>" and f.loc[0, "no_home_charging_share"] == 0.9
     assert 30_000 < f.geometry.area[0] < 50_000  # ~170 m x 220 m
@@ -99,8 +117,10 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         ("lon,lat,households\n26.9,60.5,-3\n", "row 2: households = -3.0 must be >= 0"),
         ("lon,lat,households\n26.9,95,10\n", "row 2: lat = 95.0 must be [-90, 90]"),
         ("lon,lat,households,housing\n26.9,60.5,10,tower\n", "housing = 'tower'"),
-        ("lon,lat,households,no_home_charging_share\n26.9,60.5,10,1.5\n",
-         "no_home_charging_share = 1.5 must be [0, 1]"),
+        (
+            "lon,lat,households,no_home_charging_share\n26.9,60.5,10,1.5\n",
+            "no_home_charging_share = 1.5 must be [0, 1]",
+        ),
     ],
 )
 def test_bad_zones_file_names_the_row(tmp_path: Path, text: str, message: str) -> None:
