@@ -88,16 +88,16 @@ CSV_HEADER = "id,name,lon,lat,ports\n"
     [
         (
             "a,x,26.9,60.5,\nb,y,26.9,60.5,\nc,z,26.9,95.0,\n",
-            "row 3: lat = 95.0 is outside [-90, 90]",
+            "row 4: lat = 95.0 is outside [-90, 90]",
         ),
-        ("a,x,east,60.5,\n", "row 1: lon = 'east' is not a number"),
-        ("a,x,26.9,60.5,two\n", "row 1: ports = 'two' is not a number"),
-        ("a,x,26.9,60.5,-1\n", "row 1: ports = '-1' is not a whole number >= 0"),
-        ("a,x,26.9,60.5,\na,y,26.8,60.4,\n", "row 2: id = 'a' is already used by row 1"),
-        (",x,26.9,60.5,\n", "row 1: id = '' is missing or empty"),
-        ("a,x,26.9\n", "row 1: has 3 values for 5 columns (lat is missing)"),
-        ("a,x,200,60.5,\n", "row 1: lon = 200.0 is outside [-180, 180]"),
-        ("a,x,nan,60.5,\n", "row 1: lon = 'nan' is not a finite number"),
+        ("a,x,east,60.5,\n", "row 2: lon = 'east' is not a number"),
+        ("a,x,26.9,60.5,two\n", "row 2: ports = 'two' is not a number"),
+        ("a,x,26.9,60.5,-1\n", "row 2: ports = '-1' is not a whole number >= 0"),
+        ("a,x,26.9,60.5,\na,y,26.8,60.4,\n", "row 3: id = 'a' is already used by row 2"),
+        (",x,26.9,60.5,\n", "row 2: id = '' is missing or empty"),
+        ("a,x,26.9\n", "row 2: has 3 values for 5 columns (lat is missing)"),
+        ("a,x,200,60.5,\n", "row 2: lon = 200.0 is outside [-180, 180]"),
+        ("a,x,nan,60.5,\n", "row 2: lon = 'nan' is not a finite number"),
     ],
 )
 def test_bad_csv_rows_are_named(tmp_path: Path, rows: str, message: str) -> None:
@@ -208,7 +208,7 @@ def test_sites_file_missing_or_wrong_type(tmp_path: Path) -> None:
 def test_bad_sites_file_fails_before_reading_the_map(tmp_path: Path) -> None:
     path = tmp_path / "sites.csv"
     path.write_text("id,lon,lat\n1,26.9,600\n", encoding="utf-8")
-    with pytest.raises(DataError, match="row 1: lat"):
+    with pytest.raises(DataError, match="row 2: lat"):
         load_region(
             RegionSource("file", str(tmp_path / "missing.osm.pbf")),
             options=RegionOptions(sites_file=path),

@@ -7,7 +7,8 @@
 
 ``ports`` are ports already installed at the site (default 0).  Every problem raises
 :class:`~sim.errors.DataError` naming the file, the row or feature number, the column
-and the value, e.g. ``"sites.csv row 3: lat = 95.0 is outside [-90, 90]"``.  Names are
+and the value, e.g. ``"sites.csv row 3: lat = 95.0 is outside [-90, 90]"`` (rows numbered as a
+spreadsheet shows them, the header being row 1).  Names are
 kept verbatim as text; they are never interpreted.
 """
 
@@ -97,7 +98,8 @@ def _read_csv(path: Path, label: str) -> list[_Site]:
         pos = {c: columns.index(c) for c in CSV_COLUMNS if c in columns}
         sites: list[_Site] = []
         seen: dict[str, str] = {}
-        for number, row in enumerate(reader, start=1):
+        # rows numbered as a spreadsheet shows them: the header is row 1
+        for number, row in enumerate(reader, start=2):
             if not any(cell.strip() for cell in row):
                 continue  # blank line
             where = f"{label} row {number}"
