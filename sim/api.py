@@ -32,6 +32,7 @@ from sim.experiment import (
     aggregate,
     make_plans,
     paired_differences,
+    per_replication_frame,
     prepare,
     sessions_frame,
 )
@@ -43,7 +44,6 @@ from sim.layers import (
     site_load_frame,
     zones_layer,
 )
-from sim.metrics import METRICS
 from sim.simopt import PlanEvaluator, candidate_columns, improve_plan, marginal_site_scores
 from sim.siting.plan import Plan
 
@@ -290,16 +290,6 @@ def with_overrides(
     return scenario.model_copy(
         update={"seed": scenario.seed if seed is None else seed, "simulation": sim_cfg}
     )
-
-
-def per_replication_frame(units: list[UnitResult], /) -> pd.DataFrame:
-    """One row per (strategy, replication), a column per metric."""
-    per_rep = pd.DataFrame(
-        [{"strategy": u.strategy, "replication": u.replication, **u.metrics} for u in units],
-        columns=["strategy", "replication", *METRICS],
-    )
-    per_rep[list(METRICS)] = per_rep[list(METRICS)].astype(float)
-    return per_rep
 
 
 def assemble(

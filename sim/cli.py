@@ -33,6 +33,15 @@ err = Console(stderr=True)
 
 T = TypeVar("T")
 
+# Options shared by `run` and `sweep`.
+ReplicationsOption = Annotated[
+    int | None, typer.Option(min=1, help="Override simulation.replications.")
+]
+WorkersOption = Annotated[int, typer.Option(min=1, help="Local worker processes.")]
+SchedulerOption = Annotated[
+    str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
+]
+
 #: Metrics shown in the terminal comparison table (all are in summary.json).
 _TABLE_METRICS = (
     ("difficulty_index", "difficulty", "{:.1f}"),
@@ -117,13 +126,9 @@ def run(
         Path | None, typer.Option("--out", help="Output folder (default out/<name>).")
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Override the seed.")] = None,
-    replications: Annotated[
-        int | None, typer.Option(min=1, help="Override simulation.replications.")
-    ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
-    ] = None,
+    replications: ReplicationsOption = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Run a scenario and write its output folder."""
     from sim.api import run as run_scenario
@@ -165,13 +170,9 @@ def sweep(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default out/<name>-sweep).")
     ] = None,
-    replications: Annotated[
-        int | None, typer.Option(min=1, help="Override simulation.replications.")
-    ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
-    ] = None,
+    replications: ReplicationsOption = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Run a scenario over a grid of values; write a table of all points and a figure."""
     import json

@@ -53,6 +53,7 @@ __all__ = [
     "UnitResult",
     "aggregate",
     "make_plans",
+    "per_replication_frame",
     "prepare",
     "run_unit",
 ]
@@ -803,6 +804,16 @@ def aggregate(per_rep: pd.DataFrame, /) -> dict[str, dict[str, Any]]:
             metrics[m] = {"mean": float(col.mean()), "ci95": [lo, hi]}
         out[str(name)] = metrics
     return out
+
+
+def per_replication_frame(units: list[UnitResult], /) -> pd.DataFrame:
+    """One row per (strategy, replication), a column per metric."""
+    per_rep = pd.DataFrame(
+        [{"strategy": u.strategy, "replication": u.replication, **u.metrics} for u in units],
+        columns=["strategy", "replication", *METRICS],
+    )
+    per_rep[list(METRICS)] = per_rep[list(METRICS)].astype(float)
+    return per_rep
 
 
 def sessions_frame(

@@ -23,7 +23,7 @@ import yaml
 from sim.config import Scenario, parse_config, read_yaml
 from sim.errors import ConfigError, UserInputError
 from sim.execute import UnitStore, run_units
-from sim.experiment import aggregate, paired_differences
+from sim.experiment import aggregate, paired_differences, per_replication_frame
 from sim.metrics import METRICS
 
 __all__ = ["SweepResult", "apply_setting", "parse_set", "run_sweep", "sweep_scenarios"]
@@ -201,11 +201,7 @@ def run_sweep(
             (u for k, u in done.items() if k.point == i),
             key=lambda u: (u.replication, order.index(u.strategy)),
         )
-        per_rep = pd.DataFrame(
-            [{"strategy": u.strategy, "replication": u.replication, **u.metrics} for u in units],
-            columns=["strategy", "replication", *METRICS],
-        )
-        per_rep[list(METRICS)] = per_rep[list(METRICS)].astype(float)
+        per_rep = per_replication_frame(units)
         for k, v in point.items():
             per_rep.insert(0, k, [v] * len(per_rep))
         per_rep.insert(0, "point", i)
