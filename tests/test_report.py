@@ -30,7 +30,7 @@ def test_report_is_one_self_contained_file(report: str) -> None:
     srcs = re.findall(r"\bsrc=\"([^\"]*)\"", report)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     # wait, queue, utilisation, plus one static map per strategy
-    assert len(srcs) == 3 + len(STRATEGIES)
+    assert len(srcs) == 4 + len(STRATEGIES)  # wait, queue by hour, queue over time, use; maps
     assert len(report) < 3_000_000
 
 

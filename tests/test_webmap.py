@@ -246,7 +246,7 @@ def make_result(
         name="synthetic",
         seed=seed,
         output=SimpleNamespace(language=language),
-        demand=SimpleNamespace(days=days),
+        demand=SimpleNamespace(days=days, highway=SimpleNamespace(enabled=False, holiday=None)),
     )
     return SimpleNamespace(
         scenario=scenario,
@@ -257,6 +257,9 @@ def make_result(
         selected=selected,
         zones=zones_gdf,
         roads=roads,
+        queues=pd.DataFrame(
+            columns=["strategy", "site_id", "hour", "queue_peak", "queue_mean", "queue_peak_max"]
+        ),
         plans={},
         prepared=None,
         units=[],
