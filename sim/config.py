@@ -680,6 +680,26 @@ class RefineConfig(_Section):
     )
 
 
+class SizingConfig(_Section):
+    """Queue-aware port sizing (docs/siting.md): share a budget of ports among the chosen
+    new sites so that the chance of waiting longer than a target stays below a
+    threshold in the peak hour (Erlang C / M/G/c approximation, greedy marginal
+    allocation); the simulation then checks it (``p_wait_over_target`` per site)."""
+
+    port_budget: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        description="Ports to share among the new sites."
+    )
+    target_wait_min: Annotated[float, Field(ge=0.0)] = Field(
+        15.0, description="Wait threshold (min)."
+    )
+    max_prob: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.1, description="Acceptable chance of waiting longer than the threshold."
+    )
+    service_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.5, description="Coefficient of variation of session durations (1 = exponential)."
+    )
+
+
 class StrategyConfig(_Section):
     """One siting strategy to compare."""
 
@@ -713,6 +733,9 @@ class StrategyConfig(_Section):
     )
     refine: RefineConfig | None = Field(
         None, description="Also improve this plan with the simulation (simulation-optimisation)."
+    )
+    sizing: SizingConfig | None = Field(
+        None, description="Size the new sites' ports for the peak hour instead of `ports`."
     )
 
     @property

@@ -411,6 +411,7 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
             site_ids=site_ids,
             index=i,
             flows=flows,
+            session_kwh=prep.mean_session_kwh or 28.0,
         )
     return plans
 

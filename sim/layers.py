@@ -114,6 +114,21 @@ def selected_layer(
         sub["sessions_charged_per_day"] = mean("sessions_charged") / days
         sub["wait_mean_min"] = mean("wait_mean_min")
         sub["wait_p95_min"] = mean("wait_p95_min")
+        # the check of the queue-aware sizing: share of queued attempts that waited
+        # longer than the target (15 min unless the strategy's sizing says otherwise)
+        strat = next(s for s in prep.scenario.strategies if s.name == name)
+        target = strat.sizing.target_wait_min if strat.sizing is not None else 15.0
+        over = np.zeros(len(plan))
+        queued = np.zeros(len(plan))
+        for u in mine:
+            q = (u.log.outcome == 0) | (u.log.outcome == 1)
+            st = u.log.station[q]
+            over += np.bincount(st, weights=u.log.wait_min[q] > target, minlength=len(plan))
+            queued += np.bincount(st, minlength=len(plan))
+        sub["target_wait_min"] = target
+        sub["p_wait_over_target"] = np.divide(
+            over, queued, out=np.full(len(plan), np.nan), where=queued > 0
+        )
         rows.append(sub)
     if rows:
         out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=cands.crs)

@@ -89,6 +89,53 @@ def default_range_km(scenario: Scenario, /) -> float:
     return float((w * km).sum() / w.sum())
 
 
+def _size_ports(
+    strategy: StrategyConfig,
+    scenario: Scenario,
+    cost_min: np.ndarray,
+    weight: np.ndarray,
+    chosen: np.ndarray,
+    is_existing: np.ndarray,
+    port_kw: float,
+    *,
+    where: str,
+    session_kwh: float,
+) -> np.ndarray:
+    """Ports of the new sites from the queue-aware sizing (peak-hour Erlang C)."""
+    from sim.siting.sizing import size_ports
+
+    sz = strategy.sizing
+    assert sz is not None
+    new = chosen[~is_existing]
+    if sz.port_budget < new.size:
+        raise ConfigError(
+            f"{where}.sizing.port_budget = {sz.port_budget}: at least one port per new site "
+            f"is needed ({new.size} sites)"
+        )
+    # Demand goes to its nearest chosen site; the peak hour carries the largest share of
+    # the day in the weekday profile.
+    t = cost_min[:, chosen]
+    reach = np.isfinite(t).any(axis=1)
+    nearest = np.argmin(np.where(np.isfinite(t), t, np.inf), axis=1)
+    per_day = np.bincount(nearest[reach], weights=weight[reach], minlength=chosen.size)
+    prof = np.asarray(scenario.demand.residential.hourly_weekday, float)
+    peak_share = float(prof.max() / prof.sum())
+    lam = per_day[~is_existing] * peak_share
+    fleet = scenario.vehicles.fleet
+    shares = np.array([c.share for c in fleet])
+    veh_kw = np.array([c.max_dc_kw for c in fleet])
+    mean_kw = float((shares * np.minimum(veh_kw, port_kw)).sum() / shares.sum())
+    service_h = session_kwh / mean_kw
+    return size_ports(
+        lam,
+        service_h,
+        port_budget=sz.port_budget,
+        target_wait_min=sz.target_wait_min,
+        max_prob=sz.max_prob,
+        service_cv=sz.service_cv,
+    )
+
+
 def _site_cost(scenario: Scenario, strategy: StrategyConfig) -> tuple[float, str, int]:
     ch = scenario.chargers
     klass = strategy.charger_class or ch.default_class
@@ -108,6 +155,7 @@ def make_plan(
     site_ids: list[str],
     index: int,
     flows: FlowProblem | None = None,
+    session_kwh: float = 28.0,
 ) -> Plan:
     """Solve one strategy's siting problem and equip the chosen sites.
 
@@ -132,6 +180,8 @@ def make_plan(
     flows
         Through-traffic routes over the candidates, for the flow-refuelling models
         (``frlm``, ``frlm-greedy``).
+    session_kwh
+        Mean energy per session (kWh), for the queue-aware port sizing.
 
     Raises
     ------
@@ -207,16 +257,27 @@ def make_plan(
     ex = is_existing[chosen]
     ch = scenario.chargers
     klass_of = [ch.default_class if e else klass for e in ex]
+    new_ports = np.full(chosen.shape[0], ports, dtype=np.int64)
+    if strategy.sizing is not None and (~ex).any():
+        new_ports[~ex] = _size_ports(
+            strategy, scenario, cost_min, weight, chosen, ex, ch.classes[klass].power_kw,
+            where=where, session_kwh=session_kwh,
+        )  # fmt: skip
+        per_site_cost = ch.site_cost_cny * (~ex).sum() + new_ports[~ex].sum() * (
+            ch.classes[klass].cost_per_port_cny
+        )
+    else:
+        per_site_cost = float((~ex).sum() * per_site)
     return Plan(
         strategy=strategy.name,
         model=model,
         candidate=chosen,
-        ports=np.where(ex, existing_ports[chosen], ports).astype(np.int64),
+        ports=np.where(ex, existing_ports[chosen], new_ports).astype(np.int64),
         power_kw=np.array([ch.classes[k].power_kw for k in klass_of], dtype=float),
         dc=np.array([ch.classes[k].current == "dc" for k in klass_of], dtype=bool),
         charger_class=tuple(klass_of),
         existing=ex,
-        cost_cny=float((~ex).sum() * per_site),
+        cost_cny=float(per_site_cost),
         objective=objective,
         optimal=optimal,
         gap=gap,
