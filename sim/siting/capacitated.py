@@ -68,8 +68,9 @@ def capacitated_coverage(
     pr = Params("capacitated-coverage", params)
     sel = read_selection(problem, pr)
     radius = read_radius(problem, pr)
-    time_limit = pr.number("time_limit", 600.0, low=0.0, low_inclusive=False,
-                           expected="seconds > 0")  # fmt: skip
+    time_limit = pr.number(
+        "time_limit", 600.0, low=0.0, low_inclusive=False, expected="seconds > 0"
+    )
     mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
     effective = pr.finish()
     if problem.capacity is None:
@@ -107,10 +108,12 @@ def capacitated_coverage(
     # x_ij - y_j <= 0.
     blocks.append(
         sp.csr_array(
-            (np.concatenate((np.ones(k), -np.ones(k))),
-             (np.concatenate((np.arange(k), np.arange(k))), np.concatenate((xs, pj)))),
+            (
+                np.concatenate((np.ones(k), -np.ones(k))),
+                (np.concatenate((np.arange(k), np.arange(k))), np.concatenate((xs, pj))),
+            ),
             shape=(k, n_col),
-        )  # fmt: skip
+        )
     )
     lo_parts.append(np.full(k, -np.inf))
     hi_parts.append(np.zeros(k))
@@ -125,15 +128,27 @@ def capacitated_coverage(
     integer = np.zeros(n_col, dtype=bool)
     integer[:n] = True
     sol = solve_milp(
-        c, a, np.concatenate(lo_parts), np.concatenate(hi_parts), col_lower=col_lo,
-        col_upper=np.ones(n_col), integer=integer, maximize=True, time_limit=time_limit,
+        c,
+        a,
+        np.concatenate(lo_parts),
+        np.concatenate(hi_parts),
+        col_lower=col_lo,
+        col_upper=np.ones(n_col),
+        integer=integer,
+        maximize=True,
+        time_limit=time_limit,
         mip_gap=float(mip_gap or 0.0),
-    )  # fmt: skip
+    )
     if sol.x is None:
         kept = sel.forced
         effective["served_by_site"] = [0.0] * kept.size
         return SitingResult(
-            sorted_sites(kept), 0.0, False, math.nan, 0.0, "capacitated-coverage",
+            sorted_sites(kept),
+            0.0,
+            False,
+            math.nan,
+            0.0,
+            "capacitated-coverage",
             effective,
         )
     x = sol.x

@@ -77,8 +77,9 @@ def lscp(
     pr = Params("lscp", params)
     radius = read_radius(problem, pr)
     keep = pr.flag("keep_existing", False)
-    time_limit = pr.number("time_limit", 600.0, low=0.0, low_inclusive=False,
-                           expected="seconds > 0")  # fmt: skip
+    time_limit = pr.number(
+        "time_limit", 600.0, low=0.0, low_inclusive=False, expected="seconds > 0"
+    )
     mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
     effective = pr.finish()
     n = problem.n_candidates
@@ -106,10 +107,17 @@ def lscp(
     # opened for nothing).
     c = price + (1e-6 * max(1.0, float(price.max())) / n if by_cost else 0.0)
     sol = solve_milp(
-        c, cov.matrix, np.ones(g), np.full(g, np.inf), col_lower=col_lo, col_upper=np.ones(n),
-        integer=np.ones(n, dtype=bool), start=np.isin(np.arange(n), start).astype(float),
-        time_limit=time_limit, mip_gap=float(mip_gap or 0.0),
-    )  # fmt: skip
+        c,
+        cov.matrix,
+        np.ones(g),
+        np.full(g, np.inf),
+        col_lower=col_lo,
+        col_upper=np.ones(n),
+        integer=np.ones(n, dtype=bool),
+        start=np.isin(np.arange(n), start).astype(float),
+        time_limit=time_limit,
+        mip_gap=float(mip_gap or 0.0),
+    )
     if sol.x is None:
         return result(start, False, math.nan)
     sites = np.flatnonzero(sol.x > 0.5)

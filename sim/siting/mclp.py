@@ -89,8 +89,9 @@ def mclp_exact(
     pr = Params("mclp", params)
     sel = read_selection(problem, pr)
     radius = read_radius(problem, pr)
-    time_limit = pr.number("time_limit", 600.0, low=0.0, low_inclusive=False,
-                           expected="seconds > 0")  # fmt: skip
+    time_limit = pr.number(
+        "time_limit", 600.0, low=0.0, low_inclusive=False, expected="seconds > 0"
+    )
     mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
     effective = pr.finish()
     cov = coverage(problem, radius)
@@ -99,8 +100,16 @@ def mclp_exact(
     start = greedy_coverage(cov.matrix, cov.weight, sel, fill_to_p=exact_p)
     g = cov.weight.size
     if g == 0:
-        return _result(problem, start, radius, optimal=True, gap=0.0, model="mclp",
-                       params=effective, uncoverable=cov.uncoverable)  # fmt: skip
+        return _result(
+            problem,
+            start,
+            radius,
+            optimal=True,
+            gap=0.0,
+            model="mclp",
+            params=effective,
+            uncoverable=cov.uncoverable,
+        )
     # Rows: u_g - sum_j a_gj y_j <= 0; then count / budget.
     link = sp.hstack([-cov.matrix, sp.identity(g, format="csr")], format="csr")
     extra, lo_x, hi_x = count_and_budget_rows(sel, n, n_col=n + g, exact_p=exact_p)
@@ -116,17 +125,42 @@ def mclp_exact(
     x0[start] = 1.0
     x0[n:] = np.minimum(1.0, cov.matrix @ x0[:n])
     sol = solve_milp(
-        c, a, lo, hi, col_lower=col_lo, col_upper=np.ones(n + g), integer=integer,
-        maximize=True, start=x0, time_limit=time_limit, mip_gap=float(mip_gap or 0.0),
-    )  # fmt: skip
+        c,
+        a,
+        lo,
+        hi,
+        col_lower=col_lo,
+        col_upper=np.ones(n + g),
+        integer=integer,
+        maximize=True,
+        start=x0,
+        time_limit=time_limit,
+        mip_gap=float(mip_gap or 0.0),
+    )
     if sol.x is None:
-        return _result(problem, start, radius, optimal=False, gap=math.nan, model="mclp",
-                       params=effective, uncoverable=cov.uncoverable)  # fmt: skip
+        return _result(
+            problem,
+            start,
+            radius,
+            optimal=False,
+            gap=math.nan,
+            model="mclp",
+            params=effective,
+            uncoverable=cov.uncoverable,
+        )
     sites = np.flatnonzero(sol.x[:n] > 0.5)
     if covered_weight(problem, sites, radius) < covered_weight(problem, start, radius):
         sites = start
-    return _result(problem, sites, radius, optimal=sol.optimal, gap=sol.gap, model="mclp",
-                   params=effective, uncoverable=cov.uncoverable)  # fmt: skip
+    return _result(
+        problem,
+        sites,
+        radius,
+        optimal=sol.optimal,
+        gap=sol.gap,
+        model="mclp",
+        params=effective,
+        uncoverable=cov.uncoverable,
+    )
 
 
 @register("mclp-greedy", "coverage-greedy")
@@ -156,5 +190,13 @@ def mclp_greedy(
         )
     else:
         sites = greedy_coverage(cov.matrix, cov.weight, sel, fill_to_p=exact_p)
-    return _result(problem, sites, radius, optimal=False, gap=math.nan, model="mclp-greedy",
-                   params=effective, uncoverable=cov.uncoverable)  # fmt: skip
+    return _result(
+        problem,
+        sites,
+        radius,
+        optimal=False,
+        gap=math.nan,
+        model="mclp-greedy",
+        params=effective,
+        uncoverable=cov.uncoverable,
+    )

@@ -2,32 +2,35 @@
 
 Two models:
 
-``p-median``
-    Exact MILP solved with HiGHS, in the radius formulation of Elloumi (2010) and García,
-    Labbé & Marín (2011): for demand point ``i`` with distinct sorted costs
-    ``D_i1 < D_i2 < ...``, a continuous ``z_ik`` is 1 when ``i`` is served farther than
-    ``D_ik``::
+``p-median`` (exact)
+    1. Warm start: the heuristic below.
+    2. With exactly ``p`` sites and no budget: Lagrangian relaxation of the assignment
+       constraints (Beasley 1985, 1993), maximised by subgradient steps (its bound is the
+       LP bound), with reduced-cost fixing of sites and probing (each surviving site is
+       forced open, or closed, in turn; if the bound then passes the incumbent, the site
+       is fixed the other way).  Many instances are proven optimal here.
+    3. Otherwise HiGHS solves the radius formulation of Elloumi (2010) and García, Labbé
+       & Marín (2011) on the surviving sites.  For demand point ``i`` with distinct sorted
+       costs ``D_i1 < D_i2 < ...`` it is written with ``u_il`` = the share of ``i`` served
+       at cost ``D_il`` (``u_il = z_i,l-1 - z_il`` in the z-form)::
 
-        min  sum_i w_i (D_i1 + sum_k (D_i,k+1 - D_ik) z_ik)
-        s.t. z_i1 >= 1 - sum_{j: c_ij = D_i1} y_j
-             z_ik >= z_i,k-1 - sum_{j: c_ij = D_ik} y_j       k >= 2
-             sum_j y_j = p   (<= p with a budget),   sum_j cost_j y_j <= budget
-             y binary, z >= 0.
+           min  sum_i w_i sum_l D_il u_il
+           s.t. sum_l u_il = 1,   u_il <= sum_{j: c_ij = D_il} y_j
+                sum_j y_j = p (<= p with a budget),   sum_j cost_j y_j <= budget
+                y binary, u >= 0
 
-    Each candidate appears once per demand point, so the matrix has about
-    ``n_demand * n_candidates`` non-zeros however many levels there are.  The levels of
-    each demand point are cut at its cost in the heuristic solution (plus a margin) or,
-    when exactly ``p`` sites open, at its ``(n - p + 1)``-th cheapest candidate (at least
-    one of those is open).  A level cut above the served cost is a relaxation; if the
-    solution serves some point beyond its last level, its levels are extended and the
-    model solved again, so the answer is exact.  The heuristic's solution is HiGHS's first
-    incumbent.
+       Each candidate appears once per demand point.  The levels of each point stop at
+       its Lagrangian radius (or heuristic cost) plus one, or earlier at a level where it
+       is surely served (a site fixed open; the ``(n - p + 1)``-th cheapest candidate).
+       The last level means "this cost or more", so a cut model is a relaxation: if the
+       MILP serves a point beyond its last level, the levels grow and it is solved again.
+       HiGHS only looks for solutions better than the incumbent (objective cutoff).
 
 ``p-median-heuristic``
     Greedy addition, then vertex substitution (Teitz & Bart 1968) with the fast
     interchange bookkeeping of Whitaker (1983) / Resende & Werneck (2007): every swap
     (remove ``r``, insert ``j``) is evaluated at once from the nearest and second-nearest
-    open site of each point, vectorised with numpy.  An iterated local search then
+    open site of each point, vectorised with numpy.  A variable-neighbourhood search then
     perturbs the best solution (random swaps drawn from ``rng``) and re-optimises.
 
 Costs that are ``inf`` (unreachable) are replaced, inside the solvers, by a penalty
@@ -237,11 +240,11 @@ def _local_search(
         if sel.budget is not None:
             delta_cost = sel.charged[None, :] - sel.charged[s][:, None]
             profit[delta_cost > slack + EPS * max(1.0, abs(slack))] = -np.inf
-        r, j = np.unravel_index(int(np.argmax(profit)), profit.shape)
-        if not profit[r, j] > tol:
+        r, jin = (int(v) for v in np.unravel_index(int(np.argmax(profit)), profit.shape))
+        if not profit[r, jin] > tol:
             break
         is_open[s[r]] = False
-        is_open[j] = True
+        is_open[jin] = True
     return np.flatnonzero(is_open)
 
 
@@ -361,7 +364,9 @@ def _subgradient(
     opened, closed = opened.copy(), closed.copy()
     any_closed = bool(closed.any())
     best = -math.inf
-    best_lam, best_rho, best_chosen = lam, np.zeros(n), np.empty(0, dtype=np.int64)
+    best_lam: np.ndarray = lam
+    best_rho: np.ndarray = np.zeros(n)
+    best_chosen: np.ndarray = np.empty(0, dtype=np.int64)
     stall = 0
     for _ in range(max_iter):
         i, j, c = rel.below(lam / w)
@@ -457,8 +462,9 @@ def _lagrangian_search(
     closed = np.zeros(n, dtype=bool)
     lam = w * inst.cost[:, sites].min(axis=1)
     sel = Selection(p=p, budget=None, forced=forced, charged=np.zeros(n))
-    root = _subgradient(rel, p, lam, opened, closed, ub=ub, delta=delta, max_iter=300,
-                        step=2.0, deadline=deadline)  # fmt: skip
+    root = _subgradient(
+        rel, p, lam, opened, closed, ub=ub, delta=delta, max_iter=300, step=2.0, deadline=deadline
+    )
     for _ in range(3):  # improve ub from the Lagrangian solution, then continue the ascent
         if root.bound > ub - delta:
             break
@@ -467,39 +473,86 @@ def _lagrangian_search(
         val = _total(inst, cand)
         if val < ub - delta:
             sites, ub = cand, val
-        root = _subgradient(rel, p, root.lam, root.opened, root.closed, ub=ub, delta=delta,
-                            max_iter=300, step=0.5, deadline=deadline)  # fmt: skip
+        root = _subgradient(
+            rel,
+            p,
+            root.lam,
+            root.opened,
+            root.closed,
+            ub=ub,
+            delta=delta,
+            max_iter=300,
+            step=0.5,
+            deadline=deadline,
+        )
     info["lagrangian_bound"] = root.bound
     if root.bound > ub - delta:
         info["closed_by"] = "lagrangian bound"
         return _Search(True, sites, ub, root.closed, root.opened, root.lam, info)
     info["candidates_after_fixing"] = int((~root.closed).sum())
-    # Probing: a site whose forced opening lifts the bound past ub is closed.  Each round
-    # works on fewer candidates, so its bounds are stronger.
+    # Probing.  A site of the Lagrangian solution whose forced closing lifts the bound past
+    # ub must be open; any other site whose forced opening does is closed.  Sites are
+    # probed most promising first, and each probe sees the fixings found before it.
     closed = root.closed.copy()
+    opened = root.opened.copy()
+    lam = root.lam
     for _ in range(3):
         keep = np.flatnonzero(~closed)
         sub = _SortedRows(inst.cost[:, keep], w)
-        op = root.opened[keep]
-        before = int(closed.sum())
-        for jj in np.flatnonzero(~op):
+        before = int(closed.sum()) + int(opened.sum())
+        rho = root.rho[keep]
+        in_sol = np.isin(keep, root.chosen) & ~opened[keep]
+        for jj in np.flatnonzero(in_sol):  # forced closed
             if time.perf_counter() > probe_deadline:
                 break
-            trial_open = op.copy()
+            trial_closed = closed[keep].copy()
+            trial_closed[jj] = True
+            node = _subgradient(
+                sub,
+                p,
+                lam,
+                opened[keep],
+                trial_closed,
+                ub=ub,
+                delta=delta,
+                max_iter=150,
+                step=2.0,
+                deadline=probe_deadline,
+            )
+            if node.bound > ub - delta:
+                opened[keep[jj]] = True
+        order = np.flatnonzero(~opened[keep] & ~in_sol)
+        order = order[np.argsort(-rho[order], kind="stable")]
+        for jj in order:  # forced open
+            if time.perf_counter() > probe_deadline:
+                break
+            trial_open = opened[keep].copy()
             trial_open[jj] = True
-            node = _subgradient(sub, p, root.lam, trial_open, np.zeros(keep.size, dtype=bool),
-                                ub=ub, delta=delta, max_iter=150, step=2.0,
-                                deadline=probe_deadline)  # fmt: skip
+            node = _subgradient(
+                sub,
+                p,
+                lam,
+                trial_open,
+                closed[keep],
+                ub=ub,
+                delta=delta,
+                max_iter=150,
+                step=2.0,
+                deadline=probe_deadline,
+            )
             if node.bound > ub - delta:
                 closed[keep[jj]] = True
-        if int(closed.sum()) == before or time.perf_counter() > probe_deadline:
+        if int(closed.sum()) + int(opened.sum()) == before:
+            break
+        if time.perf_counter() > probe_deadline:
             break
     keep = np.flatnonzero(~closed)
     info["candidates_after_probing"] = int(keep.size)
-    if int((~closed & ~root.opened).sum()) < p - int(root.opened.sum()):
+    info["fixed_open"] = int(opened.sum())
+    if int((~closed & ~opened).sum()) < p - int(opened.sum()) or opened.sum() > p:
         info["closed_by"] = "lagrangian probing"
-        return _Search(True, sites, ub, closed, root.opened, root.lam, info)
-    return _Search(False, sites, ub, closed, root.opened, root.lam, info)
+        return _Search(True, sites, ub, closed, opened, root.lam, info)
+    return _Search(False, sites, ub, closed, opened, root.lam, info)
 
 
 def _radius_model(
@@ -648,7 +701,7 @@ def _exact(
     exact_p: bool,
     time_limit: float,
     mip_gap: float,
-    use_milp_only: bool = False,
+    lagrangian: bool = True,
 ) -> tuple[np.ndarray, bool, float, dict[str, object]]:
     """Lagrangian search, then (if unproven) the reduced radius MILP in HiGHS.
 
@@ -664,12 +717,19 @@ def _exact(
     opened = np.zeros(n, dtype=bool)
     opened[sel.forced] = True
     radius = cost[:, best].min(axis=1) if best.size else np.full(m, inst.big)
-    if exact_p and sel.p is not None and not use_milp_only:
+    if exact_p and sel.p is not None and lagrangian:
         delta = _improvement(inst, ub, mip_gap)
         search = _lagrangian_search(
-            inst, rows, sel.p, best, ub, forced=sel.forced, delta=delta,
-            deadline=t0 + 0.4 * time_limit, probe_deadline=t0 + 0.4 * time_limit,
-        )  # fmt: skip
+            inst,
+            rows,
+            sel.p,
+            best,
+            ub,
+            forced=sel.forced,
+            delta=delta,
+            deadline=t0 + 0.4 * time_limit,
+            probe_deadline=t0 + 0.4 * time_limit,
+        )
         best, ub = search.sites, search.ub
         info.update(search.info)
         info["lagrangian_s"] = round(time.perf_counter() - t0, 3)
@@ -681,15 +741,22 @@ def _exact(
     delta = _improvement(inst, ub, mip_gap)
     allowed_idx = np.flatnonzero(allowed)
     values, cap = _radius_model(inst, sel, allowed, opened, exact_p=exact_p)
-    cut = np.array([int(np.searchsorted(v, r, side="right")) for v, r in zip(values, radius, strict=True)])
+    cut = np.array(
+        [int(np.searchsorted(v, r, side="right")) for v, r in zip(values, radius, strict=True)]
+    )
     cut = np.minimum(cut + 1, cap)
     integer = None
     solves = 0
     while True:
         obj, a, lo, hi, clo, cup = _build(
-            inst, sel, allowed_idx, values, cut, exact_p=exact_p,
+            inst,
+            sel,
+            allowed_idx,
+            values,
+            cut,
+            exact_p=exact_p,
             lower=opened[allowed_idx].astype(np.float64),
-        )  # fmt: skip
+        )
         integer = np.zeros(obj.size, dtype=bool)
         integer[: allowed_idx.size] = True
         x0 = _start_vector(inst, allowed_idx, values, cut, best)
@@ -698,10 +765,20 @@ def _exact(
             info["milp_solves"] = solves
             return best, False, math.nan, info
         sol = solve_milp(
-            obj, a, lo, hi, col_lower=clo, col_upper=cup, integer=integer, start=x0,
-            time_limit=remaining, mip_gap=mip_gap, mip_abs_gap=delta,
-            objective_cutoff=ub - delta, options=_MIP_OPTIONS,
-        )  # fmt: skip
+            obj,
+            a,
+            lo,
+            hi,
+            col_lower=clo,
+            col_upper=cup,
+            integer=integer,
+            start=x0,
+            time_limit=remaining,
+            mip_gap=mip_gap,
+            mip_abs_gap=delta,
+            objective_cutoff=ub - delta,
+            options=_MIP_OPTIONS,
+        )
         solves += 1
         info["milp_solves"] = solves
         info["milp_columns"], info["milp_rows"] = int(a.shape[1]), int(a.shape[0])
@@ -731,9 +808,7 @@ def _exact(
 # Registered models.
 
 
-def _common(
-    problem: SitingProblem, params: Params
-) -> tuple[_Instance, Selection, bool]:
+def _common(problem: SitingProblem, params: Params) -> tuple[_Instance, Selection, bool]:
     sel = read_selection(problem, params)
     exact_p = sel.p is not None and sel.budget is None
     return _instance(problem), sel, exact_p
@@ -766,7 +841,7 @@ def _result(
 def pmedian_exact(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:
-    """Exact p-median (HiGHS MILP, radius formulation); see the module docstring.
+    """Exact p-median (Lagrangian fixing + HiGHS radius MILP); see the module docstring.
 
     Parameters
     ----------
@@ -777,31 +852,50 @@ def pmedian_exact(
     **params
         ``p`` (int) and/or ``budget`` (CNY), ``keep_existing`` (bool, default False),
         ``time_limit`` (s, default 600), ``mip_gap`` (relative, default 1e-6),
-        ``heuristic_iterations`` (warm start ILS rounds, default 20).
+        ``heuristic_iterations`` (warm-start perturbation rounds, default 20),
+        ``lagrangian`` (bool, default True; False = straight to the HiGHS MILP).
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` = weighted cost (unit of cost x unit of weight).  ``params`` adds
+        ``unreachable_demand`` and solver statistics (``lagrangian_bound``,
+        ``candidates_after_fixing``, ``candidates_after_probing``, ``closed_by``,
+        ``milp_*``).
     """
     pr = Params("p-median", params)
     inst, sel, exact_p = _common(problem, pr)
-    time_limit = pr.number("time_limit", 600.0, low=0.0, low_inclusive=False,
-                           expected="seconds > 0")  # fmt: skip
+    time_limit = pr.number(
+        "time_limit", 600.0, low=0.0, low_inclusive=False, expected="seconds > 0"
+    )
     mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
-    iters = pr.integer("heuristic_iterations", 20, low=0, high=10**6,
-                       expected="an integer >= 0")  # fmt: skip
+    iters = pr.integer("heuristic_iterations", 20, low=0, high=10**6, expected="an integer >= 0")
+    use_lagrangian = pr.flag("lagrangian", True)
     effective = pr.finish()
     gen = resolve_rng("p-median", rng, required=False)
     if inst.weight.size == 0:
         sites = _greedy(inst, sel, _SortedRows(inst.cost, inst.weight), exact_p=exact_p)
-        return _result(problem, inst, sites, optimal=True, gap=0.0, model="p-median",
-                       params=effective)  # fmt: skip
+        return _result(
+            problem, inst, sites, optimal=True, gap=0.0, model="p-median", params=effective
+        )
     rows = _SortedRows(inst.cost, inst.weight)
-    start = _heuristic(inst, sel, rows, exact_p=exact_p, rng=gen, iterations=int(iters or 0),
-                       time_limit=None)  # fmt: skip
+    start = _heuristic(
+        inst, sel, rows, exact_p=exact_p, rng=gen, iterations=int(iters or 0), time_limit=None
+    )
     sites, optimal, gap, info = _exact(
-        inst, sel, rows, start, exact_p=exact_p, time_limit=float(time_limit or 600.0),
+        inst,
+        sel,
+        rows,
+        start,
+        exact_p=exact_p,
+        time_limit=float(time_limit or 600.0),
         mip_gap=float(mip_gap or 0.0),
-    )  # fmt: skip
+        lagrangian=use_lagrangian,
+    )
     effective.update(info)
-    return _result(problem, inst, sites, optimal=optimal, gap=gap, model="p-median",
-                   params=effective)  # fmt: skip
+    return _result(
+        problem, inst, sites, optimal=optimal, gap=gap, model="p-median", params=effective
+    )
 
 
 @register("p-median-heuristic")
@@ -823,12 +917,19 @@ def pmedian_heuristic(
     pr = Params("p-median-heuristic", params)
     inst, sel, exact_p = _common(problem, pr)
     iters = pr.integer("iterations", 100, low=0, high=10**6, expected="an integer >= 0")
-    time_limit = pr.number("time_limit", None, low=0.0, low_inclusive=False,
-                           expected="seconds > 0")  # fmt: skip
+    time_limit = pr.number("time_limit", None, low=0.0, low_inclusive=False, expected="seconds > 0")
     effective = pr.finish()
     gen = resolve_rng("p-median-heuristic", rng, required=False)
     rows = _SortedRows(inst.cost, inst.weight)
-    sites = _heuristic(inst, sel, rows, exact_p=exact_p, rng=gen, iterations=int(iters or 0),
-                       time_limit=time_limit)  # fmt: skip
-    return _result(problem, inst, sites, optimal=False, gap=math.nan,
-                   model="p-median-heuristic", params=effective)  # fmt: skip
+    sites = _heuristic(
+        inst, sel, rows, exact_p=exact_p, rng=gen, iterations=int(iters or 0), time_limit=time_limit
+    )
+    return _result(
+        problem,
+        inst,
+        sites,
+        optimal=False,
+        gap=math.nan,
+        model="p-median-heuristic",
+        params=effective,
+    )

@@ -47,8 +47,7 @@ def _as_float_array(name: str, value: Any, *, ndim: int, expected: str) -> np.nd
     if (arr < 0).any():
         bad = tuple(int(i) for i in np.argwhere(arr < 0)[0])
         raise SolverInputError(
-            f"SitingProblem.{name}: negative value {arr[bad]!r} at index {bad}; "
-            f"expected {expected}"
+            f"SitingProblem.{name}: negative value {arr[bad]!r} at index {bad}; expected {expected}"
         )
     arr.setflags(write=False)
     return arr
@@ -181,8 +180,7 @@ def as_index_array(name: str, value: Any, n: int) -> np.ndarray:
     bad = idx[(idx < 0) | (idx >= n)]
     if bad.size:
         raise SolverInputError(
-            f"{name}: index {int(bad[0])} is out of range; expected candidate indices "
-            f"in 0..{n - 1}"
+            f"{name}: index {int(bad[0])} is out of range; expected candidate indices in 0..{n - 1}"
         )
     uniq, counts = np.unique(idx, return_counts=True)
     if (counts > 1).any():
@@ -377,8 +375,7 @@ def read_selection(problem: SitingProblem, params: Params, *, need: bool = True)
     keep = params.flag("keep_existing", False)
     if budget is not None and problem.site_cost is None:
         raise SolverInputError(
-            f"{model}: budget={budget!r} needs SitingProblem.site_cost (money per site); "
-            "it is None"
+            f"{model}: budget={budget!r} needs SitingProblem.site_cost (money per site); it is None"
         )
     if need and p is None and budget is None:
         raise params.missing("p", f"number of sites, 1..{n}; or budget in CNY")
@@ -426,7 +423,10 @@ def covered_weight(problem: SitingProblem, sites: np.ndarray, radius: float) -> 
 def read_radius(problem: SitingProblem, params: Params) -> float:
     """Read the required ``radius`` parameter (unit of ``cost``, > 0)."""
     radius = params.number(
-        "radius", low=0.0, low_inclusive=False, expected="a finite coverage radius > 0 (unit of cost)"
+        "radius",
+        low=0.0,
+        low_inclusive=False,
+        expected="a finite coverage radius > 0 (unit of cost)",
     )
     if radius is None:
         raise params.missing("radius", "coverage radius > 0, unit of cost")
@@ -435,12 +435,14 @@ def read_radius(problem: SitingProblem, params: Params) -> float:
 
 def sorted_sites(sites: Iterable[int] | np.ndarray) -> np.ndarray:
     """Sorted unique int64 array of site indices."""
-    return np.unique(np.asarray(list(sites) if not isinstance(sites, np.ndarray) else sites)).astype(
-        np.int64
-    )
+    return np.unique(
+        np.asarray(list(sites) if not isinstance(sites, np.ndarray) else sites)
+    ).astype(np.int64)
 
 
-def resolve_rng(model: str, rng: np.random.Generator | None, *, required: bool) -> np.random.Generator:
+def resolve_rng(
+    model: str, rng: np.random.Generator | None, *, required: bool
+) -> np.random.Generator:
     """Return ``rng``; if None, raise when required, else a fixed-seed generator."""
     if rng is None:
         if required:
@@ -450,9 +452,7 @@ def resolve_rng(model: str, rng: np.random.Generator | None, *, required: bool) 
             )
         return np.random.default_rng(0)
     if not isinstance(rng, np.random.Generator):
-        raise SolverInputError(
-            f"{model}: rng={rng!r}; expected a numpy.random.Generator or None"
-        )
+        raise SolverInputError(f"{model}: rng={rng!r}; expected a numpy.random.Generator or None")
     return rng
 
 
@@ -597,7 +597,10 @@ def solve_milp(
     text = h.modelStatusToString(status)
     info = h.getInfo()
     has_x = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-    if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+    if status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
         return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
     if not has_x:
         if status == highspy.HighsModelStatus.kOptimal:
@@ -609,7 +612,9 @@ def solve_milp(
         gap = 0.0 if optimal else float(info.mip_gap)
         bound = float(info.mip_dual_bound)
     else:
-        gap, bound = (0.0, float(info.objective_function_value)) if optimal else (math.inf, math.nan)
+        gap, bound = (
+            (0.0, float(info.objective_function_value)) if optimal else (math.inf, math.nan)
+        )
     return MilpSolution(x, float(info.objective_function_value), optimal, gap, text, bound)
 
 
