@@ -63,9 +63,9 @@ def _random_instance(seed: int, m: int, n: int) -> tuple[np.ndarray, np.ndarray]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--orlib", default="1,2,6,11", help="OR-Library instance numbers")
+    ap.add_argument("--orlib", default="1,2,3", help="OR-Library instance numbers")
     ap.add_argument("--random", type=int, default=3, help="number of random instances")
-    ap.add_argument("--random-size", default="400x150", help="demand x candidates")
+    ap.add_argument("--random-size", default="300x100", help="demand x candidates")
     ap.add_argument("--random-p", type=int, default=10)
     ap.add_argument("--radius-quantile", type=float, default=0.05)
     args = ap.parse_args(argv)

@@ -68,6 +68,8 @@ def test_exact_pmedian_matches_enumeration(seed: int, p: int) -> None:
     assert res.sites.size == p and res.sites.dtype == np.int64
     assert np.all(np.diff(res.sites) > 0)
     assert res.objective == pytest.approx(_brute_pmedian(cost, weight, p), rel=1e-9)
+    milp = solve(SitingProblem(cost=cost, weight=weight), "p-median", p=p, lagrangian=False)
+    assert milp.optimal and milp.objective == pytest.approx(res.objective, rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -12,6 +12,7 @@ from pyproj import Transformer
 
 from sim.config import parse_config
 from sim.metrics import METRICS
+from sim.region.gates import find_gates
 from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS, Region
 from sim.region.synthetic import synthetic_region
 
@@ -70,13 +71,28 @@ def test_node_count_is_near_the_request(layout: str, nodes: int, expressway: boo
     assert abs(region.graph.number_of_nodes() - nodes) <= 0.1 * nodes
 
 
-def test_every_node_reaches_every_other(city: Region) -> None:
-    assert nx.is_strongly_connected(city.graph)
+def test_core_is_strongly_connected_and_holds_every_home_and_site(city: Region) -> None:
+    g = city.graph
+    assert nx.is_weakly_connected(g)
     assert city.core_nodes is not None
-    assert np.array_equal(city.core_nodes, np.array(sorted(city.graph.nodes)))
+    core = set(city.core_nodes.tolist())
+    assert np.array_equal(city.core_nodes, np.sort(city.core_nodes))
+    assert core == max(nx.strongly_connected_components(g), key=len)
+    assert set(city.zones["node"]) <= core and set(city.candidates["node"]) <= core
+    # Only the motorway's stubs beyond the outermost interchanges are left out.
+    streets = {n for n in g.nodes if _is_street(g, n)}
+    assert streets <= core
+    assert all(_on_motorway(g, n) for n in set(g.nodes) - core)
 
 
-def test_motorway_is_faster_and_leaves_the_city(city: Region) -> None:
+def test_without_motorway_every_node_reaches_every_other() -> None:
+    region = _city("rings", expressway=False)
+    assert nx.is_strongly_connected(region.graph)
+    assert region.core_nodes is not None
+    assert np.array_equal(region.core_nodes, np.array(sorted(region.graph.nodes)))
+
+
+def test_motorway_is_faster_and_its_ends_are_gates(city: Region) -> None:
     g = city.graph
     kinds = {d["highway"] for _, _, d in g.edges(data=True)}
     assert {"motorway", "motorway_link", "primary", "residential"} <= kinds
@@ -85,14 +101,18 @@ def test_motorway_is_faster_and_leaves_the_city(city: Region) -> None:
     # Two one-way carriageways: no motorway edge has its reverse.
     mw = {(u, v) for u, v, d in g.edges(data=True) if d["highway"] == "motorway"}
     assert mw and not any((v, u) in mw for u, v in mw)
-    # Its ends lie outside the streets' extent (gates for through-traffic).
-    street_x = [d["x"] for n, d in g.nodes(data=True) if _is_street(g, n)]
-    gates = city.provenance["motorway_gates"]
-    gate_x = [g.nodes[n]["x"] for n in gates]
-    assert len(gates) == 4
-    assert min(gate_x) < min(street_x) - 1000 and max(gate_x) > max(street_x) + 1000
-    # Across the city, taking the motorway is quicker than the streets alone.
+    # Their loose ends lie outside the streets: the highway stage's gates.
+    gates = find_gates(g, highways=("motorway", "trunk"))
+    assert int(gates.entry.sum()) == 2 and int(gates.exit.sum()) == 2
     streets = [n for n in g.nodes if _is_street(g, n)]
+    street_x = [g.nodes[n]["x"] for n in streets]
+    assert all(x < min(street_x) - 1000 or x > max(street_x) + 1000 for x in gates.x)
+    for entry in gates.node[gates.entry]:
+        far_exit = max(
+            gates.node[gates.exit], key=lambda n: abs(g.nodes[n]["x"] - g.nodes[entry]["x"])
+        )
+        assert nx.has_path(g, int(entry), int(far_exit))
+    # Across the city, taking the motorway is quicker than the streets alone.
     west = min(streets, key=lambda n: (g.nodes[n]["x"], abs(g.nodes[n]["y"] - 3_521_000)))
     east = max(streets, key=lambda n: (g.nodes[n]["x"], -abs(g.nodes[n]["y"] - 3_521_000)))
     with_mw = nx.shortest_path_length(g, west, east, weight="travel_time")
@@ -103,7 +123,12 @@ def test_motorway_is_faster_and_leaves_the_city(city: Region) -> None:
 
 
 def _is_street(g: nx.MultiDiGraph, n: int) -> bool:
-    return all(d["highway"] not in ("motorway", "motorway_link") for *_, d in g.edges(n, data=True))
+    return not _on_motorway(g, n)
+
+
+def _on_motorway(g: nx.MultiDiGraph, n: int) -> bool:
+    edges = [*g.in_edges(n, data=True), *g.out_edges(n, data=True)]
+    return all(d["highway"] in ("motorway", "motorway_link") for *_, d in edges)
 
 
 def test_no_expressway_means_no_motorway() -> None:
@@ -168,3 +193,24 @@ def test_end_to_end_run_on_a_tiny_synthetic_city() -> None:
     assert math.isfinite(result.summary["strategies"]["random"]["metrics"]["wait_mean_min"]["mean"])
     lon = result.candidates.geometry.x
     assert ((lon > 116.5) & (lon < 118.0)).all()
+
+
+def test_through_traffic_enters_and_leaves_by_the_motorway_gates() -> None:
+    from sim.api import run
+
+    scenario = parse_config(
+        {
+            "name": "synthetic-highway",
+            "seed": 5,
+            "region": {"synthetic": {"nodes": 400, "households": 2000, "candidates": 20}},
+            "demand": {"days": 1, "highway": {"enabled": True, "vehicles_per_hour": 500}},
+            "strategies": [{"name": "coverage-greedy", "k": 4}],
+            "simulation": {"replications": 1},
+            "output": {"map": False, "report": False},
+        }
+    )
+    result = run(scenario)
+    gates = result.prepared.highway.ods.gates
+    assert sorted(gates.name) == ["in-E-1", "in-W-1", "out-E-1", "out-W-1"]
+    hw = result.sessions[result.sessions["segment"] == "highway"]
+    assert len(hw) > 0 and (hw["outcome"] == "charged").any()

@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from sim.errors import ConfigError
@@ -279,13 +281,12 @@ def _ring_zones(
 @dataclass(frozen=True)
 class _Motorway:
     """Motorway nodes (coordinates relative to the centre, m), its edges (ids from
-    ``first_id``), the service-area node ids and the four end nodes (gates)."""
+    ``first_id``) and the service-area node ids."""
 
     x: FloatArray
     y: FloatArray
     edges: _Edges
     services: IntArray
-    gates: IntArray
 
 
 def _motorway_stations(half: float) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -318,9 +319,10 @@ def _motorway_node_count(half: float) -> int:
 
 def _motorway(streets: _Streets, *, first_id: int) -> _Motorway:
     """Two one-way carriageways (100 km/h) across the city along ``y = motorway_y_m``,
-    ramps to the nearest street junction on each side at every interchange, service
-    areas reachable from both carriageways, and a turning loop at each end (outside the
-    city) so every node can reach every other."""
+    ramps to the nearest street junction on each side at every interchange and service
+    areas reachable from both carriageways.  The carriageways start and end outside
+    the city as loose ends (no road enters an entry, none leaves an exit): the gates
+    :func:`sim.region.gates.find_gates` looks for."""
     stations, ic, sv = _motorway_stations(streets.half_width_m)
     k = stations.size
     yc = streets.motorway_y_m
@@ -340,15 +342,6 @@ def _motorway(streets: _Streets, *, first_id: int) -> _Motorway:
         _Edges(east_ids[:-1], east_ids[1:], seg, np.full(k - 1, _MOTORWAY, np.int8)),
         _Edges(west_ids[1:], west_ids[:-1], seg, np.full(k - 1, _MOTORWAY, np.int8)),
     ]
-    turn = 2.0 * CARRIAGEWAY_OFFSET_M
-    parts.append(
-        _Edges(
-            np.array([east_ids[-1], west_ids[0]]),
-            np.array([west_ids[-1], east_ids[0]]),
-            np.array([turn, turn]),
-            np.full(2, _LINK, np.int8),
-        )
-    )
     # Interchanges: each carriageway node <-> nearest junction on its own side.
     at_ic = np.searchsorted(stations, ic)
     xy = np.column_stack([streets.x, streets.y])
@@ -379,7 +372,6 @@ def _motorway(streets: _Streets, *, first_id: int) -> _Motorway:
         y=y,
         edges=_Edges.concat(parts),
         services=sv_ids,
-        gates=np.array([east_ids[0], west_ids[-1], east_ids[-1], west_ids[0]], dtype=np.int64),
     )
 
 
@@ -462,6 +454,14 @@ def _graph(x: FloatArray, y: FloatArray, edges: _Edges, *, first_id: int) -> nx.
         if was_enabled:
             gc.enable()
     return g
+
+
+def _strong_core(edges: _Edges, n: int) -> IntArray:
+    """Sorted node indices of the largest strongly connected part of the graph."""
+    mat = sparse.coo_array((np.ones(edges.u.size), (edges.u, edges.v)), shape=(n, n)).tocsr()
+    _, labels = csgraph.connected_components(mat, directed=True, connection="strong")
+    largest = np.bincount(labels).argmax()
+    return np.flatnonzero(labels == largest).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- frames
@@ -578,11 +578,10 @@ def synthetic_region(
         Add a ``motorway`` (100 km/h) crossing the city west to east: two one-way
         carriageways, ``motorway_link`` ramps to the streets about every
         :data:`INTERCHANGE_SPACING_M` and one or two service areas.  It runs
-        :data:`MOTORWAY_EXTENSION_M` past the outermost streets at both ends (its end
-        nodes are the gates through-traffic enters and leaves by, listed in
-        ``provenance["motorway_gates"]`` as west entry, west exit, east exit, east
-        entry) and turns back there, so that the whole network stays strongly
-        connected.
+        :data:`MOTORWAY_EXTENSION_M` past the outermost streets at both ends, where
+        each carriageway starts (no road enters it) or ends (no road leaves it): the
+        entry and exit gates :func:`sim.region.gates.find_gates` finds for
+        through-traffic, as at the edge of an OSM extract.
     households
         Households in the city, spread over the zones (denser near the centre).
     candidates
@@ -598,7 +597,9 @@ def synthetic_region(
         or sectors (rings) about :data:`ARTERIAL_SPACING_M` across with source
         ``"synthetic"``, apartments from 90% of households at the centre down to 30% at
         the edge; ``buildings``: empty (households sit at each zone's node);
-        ``core_nodes``: every node (strongly connected by construction);
+        ``core_nodes``: every node but, with the motorway, its stubs beyond the
+        outermost interchanges (reachable from the entries or reaching the exits
+        only), so that every core node can reach every other;
         ``provenance``: ``{"kind": "synthetic", parameters..., "sha256"}``, the hash of
         the parameters and of ``rng``'s state before any draw.
 
@@ -637,14 +638,14 @@ def synthetic_region(
     n_streets = streets.x.size
     x, y, edges = streets.x, streets.y, streets.edges
     services = np.empty(0, np.int64)
-    gates = np.empty(0, np.int64)
     if expressway:
         mw = _motorway(streets, first_id=n_streets)
         x = np.concatenate([x, mw.x])
         y = np.concatenate([y, mw.y])
         edges = _Edges.concat([edges, mw.edges])
-        services, gates = mw.services + first_id, mw.gates + first_id
+        services = mw.services + first_id
     graph = _graph(x, y, edges, first_id=first_id)
+    core = _strong_core(edges, x.size) + first_id
     street_ids = range(first_id, first_id + n_streets)
 
     zones = _zones_frame(streets, households=households, first_id=first_id, rng=rng)
@@ -653,22 +654,23 @@ def synthetic_region(
         edges.length_m[edges.code == _MOTORWAY].sum() / 2000.0 if expressway else 0.0
     )
     n_nodes = graph.number_of_nodes()
+    motorway = (
+        f", a {motorway_km:.1f} km motorway with {services.size} service area(s) whose "
+        f"{n_nodes - core.size} nodes beyond the outermost interchanges carry "
+        "through-traffic only"
+        if expressway
+        else ""
+    )
     note = (
         f"Synthetic {layout} city generated by chargesite (no OSM data): {n_nodes:,} road "
-        f"nodes {spacing_m:g} m apart, {len(zones):,} zones, {households:,.0f} households"
-        + (
-            f", a {motorway_km:.1f} km motorway with {services.size} service area(s)"
-            if expressway
-            else ""
-        )
-        + "; for scale studies, not a real place."
+        f"nodes {spacing_m:g} m apart, {len(zones):,} zones, {households:,.0f} "
+        f"households{motorway}; for scale studies, not a real place."
     )
     provenance = {
         "kind": "synthetic",
         **params,
         "nodes_built": n_nodes,
         "edges_built": int(edges.u.size),
-        "motorway_gates": gates.tolist(),
         "sha256": digest,
     }
     return Region(
@@ -680,5 +682,5 @@ def synthetic_region(
         candidates=cands,
         notes=(note,),
         provenance=provenance,
-        core_nodes=np.arange(first_id, first_id + n_nodes, dtype=np.int64),
+        core_nodes=core,
     )

@@ -519,7 +519,7 @@ def solve_milp(
     mip_gap: float = 1e-6,
     mip_abs_gap: float | None = None,
     objective_cutoff: float | None = None,
-    threads: int | None = None,
+    threads: int | None = 1,
     options: dict[str, object] | None = None,
 ) -> MilpSolution:
     """Solve ``min/max c'x : row_lower <= A x <= row_upper, bounds, x_j integer if integer[j]``.
@@ -544,7 +544,9 @@ def solve_milp(
         Only solutions better than this value are wanted (HiGHS ``objective_bound``); if
         none exists the status is ``"Infeasible"``.
     threads
-        HiGHS threads (``None``: HiGHS default).
+        HiGHS threads (``None``: HiGHS default).  Default 1: HiGHS's parallel MIP gains
+        nothing measurable on these models, and on a busy 2-core machine its worker
+        threads cost ~0.4 s per call on a 200-site MCLP that solves in 0.01 s on one.
     options
         Further HiGHS options by name.
     """
