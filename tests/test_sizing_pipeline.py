@@ -55,3 +55,15 @@ def test_too_small_a_budget_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match=r"sizing\.port_budget = 3"):
         run(parse_config({**BASE, "strategies": [_sized(3)]}))
+
+
+def test_capacitated_coverage_runs_from_yaml_with_port_capacities() -> None:
+    sc = parse_config(
+        {**BASE, "strategies": [{"name": "capacitated-coverage", "k": 3, "radius_min": 3}]}
+    )
+    r = run(sc)
+    plan = r.plans["capacitated-coverage"]
+    assert len(plan) == 3
+    # the solver saw capacities: the covered demand it reports cannot exceed them
+    served = r.summary["strategies"]["capacitated-coverage"]["solver"]["objective"]
+    assert 0 < served <= r.prepared.siting_weight.sum()

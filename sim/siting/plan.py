@@ -89,6 +89,20 @@ def default_range_km(scenario: Scenario, /) -> float:
     return float((w * km).sum() / w.sum())
 
 
+#: Share of the day a port can be kept busy when capacity is planned (queues grow
+#: quickly above it).
+PORT_DAY_UTILISATION = 0.6
+
+
+def _service_hours(scenario: Scenario, port_kw: float, session_kwh: float) -> float:
+    """Mean port occupation of a session (h) on a port of ``port_kw``, over the fleet."""
+    fleet = scenario.vehicles.fleet
+    shares = np.array([c.share for c in fleet])
+    veh_kw = np.array([c.max_dc_kw for c in fleet])
+    mean_kw = float((shares * np.minimum(veh_kw, port_kw)).sum() / shares.sum())
+    return session_kwh / mean_kw
+
+
 def _size_ports(
     strategy: StrategyConfig,
     scenario: Scenario,
@@ -121,11 +135,7 @@ def _size_ports(
     prof = np.asarray(scenario.demand.residential.hourly_weekday, float)
     peak_share = float(prof.max() / prof.sum())
     lam = per_day[~is_existing] * peak_share
-    fleet = scenario.vehicles.fleet
-    shares = np.array([c.share for c in fleet])
-    veh_kw = np.array([c.max_dc_kw for c in fleet])
-    mean_kw = float((shares * np.minimum(veh_kw, port_kw)).sum() / shares.sum())
-    service_h = session_kwh / mean_kw
+    service_h = _service_hours(scenario, port_kw, session_kwh)
     return size_ports(
         lam,
         service_h,
@@ -233,10 +243,15 @@ def make_plan(
         objective, optimal, gap, t = r.covered_flow, r.optimal, r.gap, r.time_s
     else:
         cost = np.where(np.isfinite(cost_min), cost_min, np.inf)
+        port_kw = scenario.chargers.classes[klass].power_kw
+        per_port_day = PORT_DAY_UTILISATION * 24.0 / _service_hours(scenario, port_kw, session_kwh)
         problem = SitingProblem(
             cost=cost,
             weight=weight,
             site_cost=np.where(is_existing, 0.0, per_site),
+            # sessions per day a site can serve: its ports, busy PORT_DAY_UTILISATION of
+            # the day (for capacitated-coverage; the other models ignore it)
+            capacity=np.where(is_existing, existing_ports, ports) * per_port_day,
             existing=existing if existing.size else None,
         )
         rng = stream(scenario.seed, "siting", index)
