@@ -16,7 +16,7 @@ assemble: summary, session table and map layers), the total wall time of ``run``
 CPU time of the simulation stage (workers included), the 1-minute load average after
 the row (other processes on the machine slow the rows down: read the speed-ups with
 it), the peak RSS of the run's own process (``getrusage``), and the peak memory of the
-whole process tree (workers included), sampled every 0.5 s with psutil as the sum of
+whole process tree (workers included), sampled with psutil (every 0.5 s) as the sum of
 proportional set sizes (PSS: pages shared by forked workers counted once) and as the
 sum of RSS (shared pages counted in every process: an upper bound).
 
@@ -209,14 +209,20 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 class TreeSampler:
-    """Peak summed PSS and RSS (bytes) of a process and its descendants."""
+    """Peak summed PSS and RSS (bytes) of a process and its descendants.
 
-    def __init__(self, pid: int, interval_s: float = 0.5) -> None:
+    RSS is read every ``interval_s``; PSS (which reads ``/proc/PID/smaps_rollup`` and
+    costs a few percent of a core for multi-GB processes) every ``pss_every`` samples
+    and whenever the summed RSS reaches a new peak.
+    """
+
+    def __init__(self, pid: int, interval_s: float = 0.5, pss_every: int = 4) -> None:
         import psutil
 
         self._psutil = psutil
         self.proc = psutil.Process(pid)
         self.interval_s = interval_s
+        self.pss_every = pss_every
         self.peak_pss = 0
         self.peak_rss = 0
         self._stop = threading.Event()
@@ -232,21 +238,29 @@ class TreeSampler:
 
     def _loop(self) -> None:
         ps = self._psutil
+        tick = 0
         while not self._stop.is_set():
             try:
                 procs = [self.proc, *self.proc.children(recursive=True)]
             except ps.Error:
                 return
-            pss = rss = 0
+            rss = 0
             for p in procs:
                 try:
-                    info = p.memory_full_info()
+                    rss += p.memory_info().rss
                 except ps.Error:
                     continue
-                rss += info.rss
-                pss += getattr(info, "pss", info.rss)
-            self.peak_pss = max(self.peak_pss, pss)
+            if rss > self.peak_rss or tick % self.pss_every == 0:
+                pss = 0
+                for p in procs:
+                    try:
+                        info = p.memory_full_info()
+                    except ps.Error:
+                        continue
+                    pss += getattr(info, "pss", info.rss)
+                self.peak_pss = max(self.peak_pss, pss)
             self.peak_rss = max(self.peak_rss, rss)
+            tick += 1
             self._stop.wait(self.interval_s)
 
 
