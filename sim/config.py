@@ -723,6 +723,17 @@ class StrategyConfig(_Section):
     sites: list[str] | None = Field(
         None, description="Candidate site_ids of a fixed plan (model 'fixed')."
     )
+    plan_file: Path | None = Field(
+        None,
+        description="A plan read from a file (model 'fixed'): CSV, GeoJSON or GeoPackage "
+        "with site_id and/or lon,lat per site, optional ports and charger_class "
+        "(docs/siting.md); chargesite's own sites.gpkg works. Relative to the YAML file.",
+    )
+    plan_strategy: str | None = Field(
+        None,
+        description="Rows of plan_file whose `strategy` column has this value (for a file "
+        "holding several plans, such as sites.gpkg).",
+    )
     keep_existing: bool = Field(
         False, description="Keep existing OSM charging stations open in addition."
     )
@@ -738,9 +749,26 @@ class StrategyConfig(_Section):
         None, description="Size the new sites' ports for the peak hour instead of `ports`."
     )
 
+    @model_validator(mode="after")
+    def _plan_file(self) -> StrategyConfig:
+        if self.plan_strategy is not None and self.plan_file is None:
+            raise ValueError("plan_strategy: needs plan_file")
+        if self.plan_file is None:
+            return self
+        if self.model not in (None, "fixed"):
+            raise ValueError(
+                f"plan_file: a plan read from a file is model 'fixed', not {self.model!r}"
+            )
+        clash = [k for k in ("sites", "k", "budget_cny") if getattr(self, k) is not None]
+        if clash:
+            raise ValueError(f"plan_file: the file gives the sites; remove {', '.join(clash)}")
+        return self
+
     @property
     def model_name(self) -> str:
         """The registry name of the siting model."""
+        if self.model is None and self.plan_file is not None:
+            return "fixed"
         return self.model or self.name
 
 
@@ -1040,8 +1068,24 @@ def _resolve_paths(scenario: Scenario, *, base_dir: Path, source: str) -> Scenar
     if "demand.highway.flows_file" in updates:
         hw = highway.model_copy(update={"flows_file": updates["demand.highway.flows_file"][1]})
         demand = demand.model_copy(update={"highway": hw})
+    strategies = list(scenario.strategies)
+    for i, s in enumerate(strategies):
+        if s.plan_file is None:
+            continue
+        path = (s.plan_file if s.plan_file.is_absolute() else base_dir / s.plan_file).resolve()
+        if not path.is_file():
+            raise ConfigError(
+                f"{source}: strategies.{i}.plan_file = {str(s.plan_file)!r}: "
+                f"file not found ({path})"
+            )
+        strategies[i] = s.model_copy(update={"plan_file": path})
     return scenario.model_copy(
-        update={"region": region, "candidates": candidates, "demand": demand}
+        update={
+            "region": region,
+            "candidates": candidates,
+            "demand": demand,
+            "strategies": strategies,
+        }
     )
 
 
@@ -1128,7 +1172,8 @@ def reference_markdown() -> str:
         "# Scenario reference",
         "",
         "Generated from `sim/config.py` by `chargesite reference`; do not edit by hand.",
-        "Relative paths in `region.file` and `candidates.file` are resolved against the",
+        "Relative paths in `region.file`, `region.zones_file`, `candidates.file`,",
+        "`demand.highway.flows_file` and `strategies[].plan_file` are resolved against the",
         "YAML file's folder.",
         "",
     ]

@@ -43,6 +43,7 @@ from sim.metrics import METRICS, score, station_stats
 from sim.region import Region, RegionOptions, RegionSource, load_region
 from sim.region.gates import find_gates, user_gates
 from sim.region.options import HousingParams
+from sim.region.plan_file import PlanTable, add_plan_sites, read_plan_file
 from sim.rng import stream
 from sim.siting.frlm import FlowProblem
 from sim.siting.plan import FLOW_MODELS, Plan, make_plan
@@ -132,6 +133,8 @@ class Prepared:
         random stream.
     checksums
         Data files read and their SHA-256.
+    plan_tables
+        Plans read from files, by strategy name (their sites are candidates).
     """
 
     scenario: Scenario
@@ -147,6 +150,7 @@ class Prepared:
     mean_session_kwh: float
     checksums: dict[str, str] = field(default_factory=dict)
     highway: HighwayStatic | None = None
+    plan_tables: dict[str, PlanTable] = field(default_factory=dict)
 
     @property
     def siting_cost(self) -> np.ndarray:
@@ -279,6 +283,16 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
             private_space_charger_share=scenario.region.private_space_charger_share,
         )
         checksums["region.zones_file"] = file_sha256(scenario.region.zones_file)
+    plan_tables: dict[str, PlanTable] = {}
+    for i, strat in enumerate(scenario.strategies):
+        if strat.plan_file is not None:
+            plan_tables[strat.name] = read_plan_file(strat.plan_file, strategy=strat.plan_strategy)
+            checksums[f"strategies.{i}.plan_file"] = file_sha256(strat.plan_file)
+    if plan_tables:
+        region, tables = add_plan_sites(
+            region, list(plan_tables.values()), max_snap_m=scenario.candidates.max_snap_m
+        )
+        plan_tables = dict(zip(plan_tables, tables, strict=True))
     progress("travel times", 1, 3)
     network = build_network(region.graph)
     homes = home_table(region)
@@ -323,6 +337,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         mean_session_kwh=kwh,
         checksums=checksums,
         highway=hw_static,
+        plan_tables=plan_tables,
     )
 
 
@@ -412,6 +427,7 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
             index=i,
             flows=flows,
             session_kwh=prep.mean_session_kwh or 28.0,
+            plan_table=prep.plan_tables.get(s.name),
         )
     return plans
 

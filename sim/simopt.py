@@ -223,6 +223,8 @@ def fixed_strategy(
             "k": None,
             "budget_cny": None,
             "keep_existing": False,
+            "plan_file": None,
+            "plan_strategy": None,
         }
     )
 

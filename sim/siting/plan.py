@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import Scenario, StrategyConfig
-from sim.errors import ConfigError, SolverError
+from sim.errors import ConfigError, DataError, SolverError
+from sim.region.plan_file import PlanTable
 from sim.rng import stream
 from sim.siting.frlm import FlowProblem, solve_frlm
 from sim.siting.problem import SitingProblem
@@ -166,6 +167,7 @@ def make_plan(
     index: int,
     flows: FlowProblem | None = None,
     session_kwh: float = 28.0,
+    plan_table: PlanTable | None = None,
 ) -> Plan:
     """Solve one strategy's siting problem and equip the chosen sites.
 
@@ -192,11 +194,18 @@ def make_plan(
         (``frlm``, ``frlm-greedy``).
     session_kwh
         Mean energy per session (kWh), for the queue-aware port sizing.
+    plan_table
+        The strategy's plan file (``strategy.plan_file``), its ids already matched to
+        ``site_ids`` by :func:`sim.region.plan_file.add_plan_sites`; its ``ports`` and
+        ``charger_class`` override the strategy's where given.
 
     Raises
     ------
     ConfigError
         The strategy's parameters do not fit its model or the region.
+    DataError
+        The plan file names a charger class the scenario does not define, or gives
+        ports together with the strategy's sizing.
     """
     where = f"strategies.{index} ({strategy.name!r})"
     per_site, klass, ports = _site_cost(scenario, strategy)
@@ -220,6 +229,29 @@ def make_plan(
         if unknown:
             raise ConfigError(f"{where}.sites: unknown candidate site ids {unknown[:5]}")
         params["sites"] = [lookup[s] for s in strategy.sites]
+    file_ports: dict[int, int] = {}
+    file_class: dict[int, str] = {}
+    if plan_table is not None:
+        lookup = {s: i for i, s in enumerate(site_ids)}
+        rows = [lookup[s] for s in plan_table.site_id]
+        params["sites"] = rows
+        classes = scenario.chargers.classes
+        for k, c in enumerate(rows):
+            given = plan_table.charger_class[k]
+            if given and given not in classes:
+                raise DataError(
+                    f"{plan_table.where[k]}: charger_class = {given!r} is not one of "
+                    f"{sorted(classes)} (chargers.classes)"
+                )
+            if given:
+                file_class[c] = given
+            if plan_table.ports[k] > 0:
+                file_ports[c] = int(plan_table.ports[k])
+        if strategy.sizing is not None and file_ports:
+            raise DataError(
+                f"{plan_table.source}: gives ports, and {where}.sizing would size them; "
+                "remove one of the two"
+            )
     if model in {"random"}:
         params.setdefault("p", 1)
     if n_cand == 0:
@@ -271,28 +303,33 @@ def make_plan(
     chosen = np.sort(chosen)
     ex = is_existing[chosen]
     ch = scenario.chargers
-    klass_of = [ch.default_class if e else klass for e in ex]
+    klass_of = [
+        file_class.get(int(c), ch.default_class if e else klass)
+        for c, e in zip(chosen, ex, strict=True)
+    ]
     new_ports = np.full(chosen.shape[0], ports, dtype=np.int64)
     if strategy.sizing is not None and (~ex).any():
         new_ports[~ex] = _size_ports(
             strategy, scenario, cost_min, weight, chosen, ex, ch.classes[klass].power_kw,
             where=where, session_kwh=session_kwh,
         )  # fmt: skip
-        per_site_cost = ch.site_cost_cny * (~ex).sum() + new_ports[~ex].sum() * (
-            ch.classes[klass].cost_per_port_cny
-        )
-    else:
-        per_site_cost = float((~ex).sum() * per_site)
+    site_ports = np.where(ex, existing_ports[chosen], new_ports).astype(np.int64)
+    for pos, c in enumerate(chosen.tolist()):
+        site_ports[pos] = file_ports.get(c, site_ports[pos])
+    # new sites pay the site cost and their ports; existing stations pay the ports they gain
+    per_port = np.array([ch.classes[k].cost_per_port_cny for k in klass_of], dtype=float)
+    added_ports = np.where(ex, np.maximum(site_ports - existing_ports[chosen], 0), site_ports)
+    plan_cost = float(ch.site_cost_cny * (~ex).sum() + (added_ports * per_port).sum())
     return Plan(
         strategy=strategy.name,
         model=model,
         candidate=chosen,
-        ports=np.where(ex, existing_ports[chosen], new_ports).astype(np.int64),
+        ports=site_ports,
         power_kw=np.array([ch.classes[k].power_kw for k in klass_of], dtype=float),
         dc=np.array([ch.classes[k].current == "dc" for k in klass_of], dtype=bool),
         charger_class=tuple(klass_of),
         existing=ex,
-        cost_cny=float(per_site_cost),
+        cost_cny=plan_cost,
         objective=objective,
         optimal=optimal,
         gap=gap,

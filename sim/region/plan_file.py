@@ -1,0 +1,423 @@
+"""A siting plan read from a user's file: which sites, how many ports, which chargers.
+
+Planners bring plans made elsewhere (a city's list of proposed stations, a plan edited in
+QGIS, another tool's output) and compare them with the models' plans under the same
+simulation.  Accepted files:
+
+* CSV: a header row; columns ``site_id`` (or ``id``) and/or ``lon``, ``lat`` (degrees,
+  EPSG:4326), optional ``ports``, ``charger_class``, ``name`` and ``strategy``.
+* GeoJSON (``.geojson``/``.json``) or GeoPackage (``.gpkg``): Point features with the
+  same properties; the file's CRS is honoured (GeoJSON defaults to EPSG:4326).  A
+  GeoPackage with several layers is read from its ``selected`` layer, so chargesite's
+  own ``sites.gpkg`` (or ``layers/selected.geojson``) is a valid plan file.
+
+Each row is one site of the plan:
+
+* a ``site_id`` that names a candidate of the region takes that candidate (with
+  coordinates too, they must lie within ``candidates.max_snap_m`` of it);
+* otherwise the row needs ``lon``/``lat``: the site becomes a new candidate (kind
+  ``plan``) under its ``site_id`` (or ``plan-<n>``, ``n`` its place among the file's
+  sites, when the row has none);
+* ``ports`` (whole number >= 1) and ``charger_class`` are optional; blanks take the
+  strategy's (or, at an existing station, the station's own ports);
+* when the file has a ``strategy`` column holding several plans, the strategy's
+  ``plan_strategy`` picks one.
+
+Every problem raises :class:`~sim.errors.DataError` naming the file, the row (numbered as
+a spreadsheet shows it, the header being row 1) or feature, the column and the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from shapely.geometry import Point
+
+from sim.errors import DataError, InputFileNotFoundError
+from sim.region.candidates import snap_candidates
+from sim.region.model import Region
+from sim.region.network import core_graph
+
+__all__ = ["PlanTable", "add_plan_sites", "read_plan_file"]
+
+#: Columns a plan file may use (others, e.g. chargesite's simulated scores, are ignored).
+PLAN_COLUMNS = ("site_id", "id", "lon", "lat", "ports", "charger_class", "name", "strategy")
+_EXPECTED = "expected site_id and/or lon,lat per site, optional ports, charger_class, name"
+#: Layer read from a GeoPackage holding several (chargesite's sites.gpkg).
+PLAN_LAYER = "selected"
+
+
+@dataclass(frozen=True)
+class PlanTable:
+    """The sites of one plan file, validated but not yet matched to a region.
+
+    Attributes
+    ----------
+    source
+        The file's name, for messages.
+    where
+        Per site, its place in the file (``"plan.csv row 3"``), for messages.
+    site_id
+        Per site, the id given (``""`` when none).
+    lon, lat
+        float64 degrees (EPSG:4326); NaN where the row gives no coordinates.
+    ports
+        int64 ports; 0 where not given (the strategy's default applies).
+    charger_class
+        Per site, the class given (``""``: the strategy's default).
+    name
+        Per site, the name given (kept verbatim).
+    """
+
+    source: str
+    where: tuple[str, ...]
+    site_id: tuple[str, ...]
+    lon: np.ndarray
+    lat: np.ndarray
+    ports: np.ndarray
+    charger_class: tuple[str, ...]
+    name: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    @property
+    def has_xy(self) -> np.ndarray:
+        """bool per site: coordinates were given."""
+        return ~np.isnan(self.lon)
+
+
+def _blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == ""
+
+
+def _text(raw: Any) -> str:
+    if _blank(raw):
+        return ""
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))  # ids read as numbers by a GIS driver
+    return str(raw).strip()
+
+
+def _number(where: str, column: str, raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise DataError(f"{where}: {column} = {raw!r} is not a number")
+    try:
+        value = float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {column} = {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{where}: {column} = {raw!r} is not a finite number")
+    return value
+
+
+def _ports(where: str, raw: Any) -> int:
+    if _blank(raw):
+        return 0
+    value = _number(where, "ports", raw)
+    if value != int(value) or not 1 <= value <= 500:
+        raise DataError(f"{where}: ports = {raw!r} is not a whole number in 1..500")
+    return int(value)
+
+
+def _csv_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], list[str]]:
+    label = path.name
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None or not any(h.strip() for h in header):
+                raise DataError(f"{label}: the file is empty; {_EXPECTED}")
+            columns = [h.strip().lower() for h in header]
+            rows: list[dict[str, Any]] = []
+            geoms: list[Point | None] = []
+            wheres: list[str] = []
+            for number, cells in enumerate(reader, start=2):
+                if not any(c.strip() for c in cells):
+                    continue
+                where = f"{label} row {number}"
+                if len(cells) < len(columns):
+                    raise DataError(
+                        f"{where}: has {len(cells)} values for {len(columns)} columns "
+                        f"({columns[len(cells)]} is missing)"
+                    )
+                row = dict(zip(columns, cells, strict=False))
+                lon, lat = row.get("lon"), row.get("lat")
+                if _blank(lon) and _blank(lat):
+                    geoms.append(None)
+                elif _blank(lon) or _blank(lat):
+                    missing = "lon" if _blank(lon) else "lat"
+                    raise DataError(
+                        f"{where}: {missing} is empty; give both lon and lat or neither"
+                    )
+                else:
+                    x, y = _number(where, "lon", lon), _number(where, "lat", lat)
+                    if not (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
+                        raise DataError(
+                            f"{where}: lon, lat = {x!r}, {y!r} are not degrees of longitude "
+                            "and latitude"
+                        )
+                    geoms.append(Point(x, y))
+                rows.append(row)
+                wheres.append(where)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{label}: not valid CSV ({exc})") from None
+    if not ({"site_id", "id"} & set(columns) or {"lon", "lat"} <= set(columns)):
+        raise DataError(f"{label}: columns {', '.join(columns)}; {_EXPECTED}")
+    return rows, geoms, wheres
+
+
+def _gis_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], list[str]]:
+    label = path.name
+    layer: str | None = None
+    try:
+        if path.suffix.lower() == ".gpkg":
+            layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+            if len(layers) > 1:
+                if PLAN_LAYER not in layers:
+                    raise DataError(
+                        f"{label}: holds layers {', '.join(layers)}; a plan file needs one "
+                        f"layer, or a layer named {PLAN_LAYER!r}"
+                    )
+                layer = PLAN_LAYER
+        frame = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        raise DataError(f"{label}: cannot read as a GIS file ({exc})") from None
+    if len(frame) and frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+        frame = frame.to_crs("EPSG:4326")
+    frame.columns = [str(c).lower() if c != "geometry" else c for c in frame.columns]
+    rows = frame.drop(columns="geometry").to_dict(orient="records")
+    word = "feature"
+    wheres = [f"{label} {word} {i}" for i in range(1, len(rows) + 1)]
+    geoms: list[Point | None] = []
+    for where, g in zip(wheres, frame.geometry, strict=True):
+        if g is None or g.is_empty:
+            geoms.append(None)
+        elif g.geom_type != "Point":
+            raise DataError(f"{where}: geometry {g.geom_type} is not a point")
+        else:
+            geoms.append(g)
+    return rows, geoms, wheres
+
+
+def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
+    """Read and check a plan file (see the module docstring for the format).
+
+    Parameters
+    ----------
+    path
+        ``.csv``, ``.geojson``/``.json`` or ``.gpkg``.
+    strategy
+        Keep the rows whose ``strategy`` column has this value.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        The file does not exist.
+    DataError
+        Anything wrong in the file, naming the row or feature, column and value.
+    """
+    path = Path(path)
+    label = path.name
+    if not path.exists():
+        raise InputFileNotFoundError(f"plan file {path} does not exist")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a CSV, GeoJSON or GeoPackage plan")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            rows, geoms, wheres = _csv_rows(path)
+        elif suffix in (".geojson", ".json", ".gpkg"):
+            rows, geoms, wheres = _gis_rows(path)
+        else:
+            raise DataError(
+                f"{label}: unsupported plan file type {suffix or '(none)'!r}; "
+                "expected .csv, .geojson or .gpkg"
+            )
+    except OSError as exc:
+        raise DataError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
+    has_strategy = any("strategy" in r for r in rows)
+    if has_strategy:
+        names = sorted({_text(r.get("strategy")) for r in rows} - {""})
+        if strategy is None and len(names) > 1:
+            raise DataError(
+                f"{label}: holds the plans of several strategies ({', '.join(names)}); "
+                "choose one with plan_strategy"
+            )
+        if strategy is not None:
+            keep = [i for i, r in enumerate(rows) if _text(r.get("strategy")) == strategy]
+            if not keep:
+                raise DataError(
+                    f"{label}: no rows with strategy = {strategy!r} "
+                    f"(found {', '.join(names) or 'none'})"
+                )
+            rows = [rows[i] for i in keep]
+            geoms = [geoms[i] for i in keep]
+            wheres = [wheres[i] for i in keep]
+    elif strategy is not None:
+        raise DataError(
+            f"{label}: plan_strategy = {strategy!r}, but the file has no strategy column"
+        )
+    if not rows:
+        raise DataError(f"{label}: holds no sites; {_EXPECTED}")
+    ids: list[str] = []
+    seen: dict[str, str] = {}
+    lon = np.full(len(rows), np.nan)
+    lat = np.full(len(rows), np.nan)
+    ports = np.zeros(len(rows), dtype=np.int64)
+    classes: list[str] = []
+    names_out: list[str] = []
+    for k, (row, geom, where) in enumerate(zip(rows, geoms, wheres, strict=True)):
+        site = _text(row.get("site_id", row.get("id")))
+        if geom is None and not site:
+            raise DataError(f"{where}: neither a site_id nor lon/lat; {_EXPECTED}")
+        if site:
+            if site in seen:
+                raise DataError(f"{where}: site_id {site!r} is already used by {seen[site]}")
+            seen[site] = where.removeprefix(f"{label} ")
+        if geom is not None:
+            lon[k], lat[k] = geom.x, geom.y
+        ids.append(site)
+        ports[k] = _ports(where, row.get("ports"))
+        classes.append(_text(row.get("charger_class")))
+        names_out.append("" if _blank(row.get("name")) else str(row.get("name")))
+    return PlanTable(
+        source=label,
+        where=tuple(wheres),
+        site_id=tuple(ids),
+        lon=lon,
+        lat=lat,
+        ports=ports,
+        charger_class=tuple(classes),
+        name=tuple(names_out),
+    )
+
+
+def add_plan_sites(
+    region: Region, tables: Sequence[PlanTable], /, *, max_snap_m: float
+) -> tuple[Region, list[PlanTable]]:
+    """Add the plans' new sites to the region's candidates; give every row an id.
+
+    Parameters
+    ----------
+    region
+        The loaded region.
+    tables
+        Plan files read by :func:`read_plan_file`.
+    max_snap_m
+        Most distance (m) from a site's coordinates to its candidate or, for a new site,
+        to the road network.
+
+    Returns
+    -------
+    region, tables
+        The region with new candidates (kind ``plan``) appended after the existing ones,
+        and the tables with every ``site_id`` naming a candidate.
+
+    Raises
+    ------
+    DataError
+        An id that is not a candidate and has no coordinates (with the closest ids), a
+        site too far from its candidate or from the roads, or one new id given at two
+        places.
+    """
+    cands = region.candidates
+    known = {sid: i for i, sid in enumerate(cands["site_id"].astype(str))}
+    new_rows: dict[str, tuple[float, float, str, str]] = {}  # id -> lon, lat, name, where
+    out_tables: list[PlanTable] = []
+    to_region = None
+    for t in tables:
+        ids = list(t.site_id)
+        xy = t.has_xy
+        if xy.any():
+            pts = gpd.GeoSeries(gpd.points_from_xy(t.lon, t.lat), crs="EPSG:4326")
+            to_region = pts.to_crs(region.crs)
+        for k, site in enumerate(ids):
+            where = t.where[k]
+            if site in known:
+                if xy[k] and to_region is not None:
+                    d = float(to_region.iloc[k].distance(cands.geometry.iloc[known[site]]))
+                    if d > max_snap_m:
+                        raise DataError(
+                            f"{where}: site_id {site!r} is a candidate {d / 1000:.1f} km from "
+                            f"the given lon/lat (more than candidates.max_snap_m = "
+                            f"{max_snap_m:g} m): is the file for another region?"
+                        )
+                continue
+            if not xy[k]:
+                close = difflib.get_close_matches(site, list(known), n=3)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise DataError(
+                    f"{where}: site_id {site!r} is not a candidate site of this region "
+                    f"and the row has no lon/lat to place a new site{hint}"
+                )
+            if not site:
+                site = f"plan-{k + 1}"  # its place among the file's sites
+                while site in known or site in new_rows or site in t.site_id:
+                    site += "-"
+                ids[k] = site
+            lon_k, lat_k = float(t.lon[k]), float(t.lat[k])
+            if site in new_rows:
+                lon0, lat0, _, where0 = new_rows[site]
+                if abs(lon0 - lon_k) > 1e-5 or abs(lat0 - lat_k) > 1e-5:
+                    raise DataError(
+                        f"{where}: site_id {site!r} is at {lon_k:.6f}, {lat_k:.6f} but "
+                        f"{where0} puts it at {lon0:.6f}, {lat0:.6f}"
+                    )
+                continue
+            new_rows[site] = (lon_k, lat_k, t.name[k], where)
+        out_tables.append(replace(t, site_id=tuple(ids)))
+    if not new_rows:
+        return region, out_tables
+    sites = list(new_rows)
+    added = gpd.GeoDataFrame(
+        {
+            "site_id": sites,
+            "kind": ["plan"] * len(sites),
+            "name": [new_rows[s][2] for s in sites],
+            "osm_id": [""] * len(sites),
+            "existing_ports": np.zeros(len(sites), dtype=np.int64),
+        },
+        geometry=[Point(new_rows[s][0], new_rows[s][1]) for s in sites],
+        crs="EPSG:4326",
+    ).to_crs(region.crs)
+    core = (
+        region.core_nodes
+        if region.core_nodes is not None
+        else np.array(sorted(region.graph.nodes), dtype=np.int64)
+    )
+    snapped, _ = snap_candidates(added, core_graph(region.graph, core), max_snap_m=math.inf)
+    far = snapped["snap_dist_m"].to_numpy() > max_snap_m
+    if far.any():
+        k = int(np.flatnonzero(far)[0])
+        site = sites[k]
+        raise DataError(
+            f"{new_rows[site][3]}: site {site!r} is "
+            f"{float(snapped['snap_dist_m'].iloc[k]) / 1000:.1f} km from the road network "
+            f"(more than candidates.max_snap_m = {max_snap_m:g} m)"
+        )
+    merged = gpd.GeoDataFrame(
+        pd.concat([cands, snapped[list(cands.columns)]], ignore_index=True),
+        geometry="geometry",
+        crs=cands.crs,
+    )
+    files = sorted({t.source for t in tables})
+    note = f"{len(sites)} new sites from the plan file{'s' if len(files) > 1 else ''} " + (
+        f"{', '.join(files)} added as candidates."
+    )
+    return (
+        replace(region, candidates=merged, notes=(*region.notes, note)),
+        out_tables,
+    )
