@@ -737,6 +737,12 @@ class StrategyConfig(_Section):
     keep_existing: bool = Field(
         False, description="Keep existing OSM charging stations open in addition."
     )
+    options: dict[str, bool | int | float | str] = Field(
+        default_factory=dict,
+        description="Further parameters of the siting model, as docs/siting.md lists them "
+        "per model, e.g. {iterations: 500, time_limit: 30} for p-median-heuristic or "
+        "{time_limit: 120, mip_gap: 0.001} for p-median.",
+    )
     range_km: PositiveFloat | None = Field(
         None,
         description="Vehicle range for the flow-refuelling models (km); default: the "

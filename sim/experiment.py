@@ -263,7 +263,8 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
             candidates=syn.candidates,
             rng=stream(scenario.seed, "synthetic-region"),
         )
-        checksums = {"region:synthetic": "generated"}
+        # the hash of the generated graph, zones and candidates: a changed generator shows
+        checksums = {"region:synthetic": str(region.provenance.get("sha256", ""))}
     else:
         source = region_source(scenario)
         region = _load_region_cached(source, scenario)

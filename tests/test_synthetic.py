@@ -193,6 +193,9 @@ def test_end_to_end_run_on_a_tiny_synthetic_city() -> None:
     assert math.isfinite(result.summary["strategies"]["random"]["metrics"]["wait_mean_min"]["mean"])
     lon = result.candidates.geometry.x
     assert ((lon > 116.5) & (lon < 118.0)).all()
+    # the generated city's own hash is recorded, so a changed generator shows in outputs
+    recorded = result.summary["provenance"]["data_sha256"]["region:synthetic"]
+    assert recorded == result.prepared.region.provenance["sha256"] and len(recorded) == 64
 
 
 def test_through_traffic_enters_and_leaves_by_the_motorway_gates() -> None:

@@ -154,6 +154,33 @@ def _site_cost(scenario: Scenario, strategy: StrategyConfig) -> tuple[float, str
     return ch.site_cost_cny + ports * ch.classes[klass].cost_per_port_cny, klass, ports
 
 
+#: Solver parameters a strategy sets with its own keys, not with ``options``.
+_OWN_KEYS = {
+    "p": "k",
+    "budget": "budget_cny",
+    "radius": "radius_min",
+    "sites": "sites or plan_file",
+    "keep_existing": "keep_existing",
+}
+
+
+def _add_options(
+    params: dict[str, object], strategy: StrategyConfig, *, where: str, model: str
+) -> None:
+    """Merge ``strategy.options`` into the solver parameters, refusing clashes."""
+    for key, value in strategy.options.items():
+        if key in _OWN_KEYS:
+            raise ConfigError(f"{where}.options.{key}: set it with the strategy's {_OWN_KEYS[key]}")
+        if model in FLOW_MODELS:
+            if key != "time_limit":
+                raise ConfigError(
+                    f"{where}.options.{key}: model {model!r} takes only time_limit (s)"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{where}.options.time_limit = {value!r}: expected seconds > 0")
+        params[key] = value
+
+
 def make_plan(
     strategy: StrategyConfig,
     /,
@@ -254,6 +281,7 @@ def make_plan(
             )
     if model in {"random"}:
         params.setdefault("p", 1)
+    _add_options(params, strategy, where=where, model=model)
     if n_cand == 0:
         chosen = np.empty(0, dtype=np.int64)
         objective, optimal, gap, t = float("nan"), True, 0.0, 0.0
@@ -270,6 +298,7 @@ def make_plan(
             p=min(strategy.k, n_cand),
             range_km=strategy.range_km or default_range_km(scenario),
             method="greedy" if model == "frlm-greedy" else "exact",
+            time_limit_s=float(strategy.options.get("time_limit", 60.0)),
         )
         chosen = np.asarray(r.sites, dtype=np.int64)
         objective, optimal, gap, t = r.covered_flow, r.optimal, r.gap, r.time_s
