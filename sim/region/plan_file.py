@@ -45,6 +45,7 @@ from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
 from sim.region.candidates import snap_candidates
+from sim.region.fields import is_blank, parse_number
 from sim.region.model import Region
 from sim.region.network import core_graph
 
@@ -97,34 +98,18 @@ class PlanTable:
         return ~np.isnan(self.lon)
 
 
-def _blank(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == ""
-
-
 def _text(raw: Any) -> str:
-    if _blank(raw):
+    if is_blank(raw):
         return ""
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))  # ids read as numbers by a GIS driver
     return str(raw).strip()
 
 
-def _number(where: str, column: str, raw: Any) -> float:
-    if isinstance(raw, bool):
-        raise DataError(f"{where}: {column} = {raw!r} is not a number")
-    try:
-        value = float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: {column} = {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise DataError(f"{where}: {column} = {raw!r} is not a finite number")
-    return value
-
-
 def _ports(where: str, raw: Any) -> int:
-    if _blank(raw):
+    if is_blank(raw):
         return 0
-    value = _number(where, "ports", raw)
+    value = parse_number(where, "ports", raw)
     if value != int(value) or not 1 <= value <= 500:
         raise DataError(f"{where}: ports = {raw!r} is not a whole number in 1..500")
     return int(value)
@@ -153,15 +138,15 @@ def _csv_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], lis
                     )
                 row = dict(zip(columns, cells, strict=False))
                 lon, lat = row.get("lon"), row.get("lat")
-                if _blank(lon) and _blank(lat):
+                if is_blank(lon) and is_blank(lat):
                     geoms.append(None)
-                elif _blank(lon) or _blank(lat):
-                    missing = "lon" if _blank(lon) else "lat"
+                elif is_blank(lon) or is_blank(lat):
+                    missing = "lon" if is_blank(lon) else "lat"
                     raise DataError(
                         f"{where}: {missing} is empty; give both lon and lat or neither"
                     )
                 else:
-                    x, y = _number(where, "lon", lon), _number(where, "lat", lat)
+                    x, y = parse_number(where, "lon", lon), parse_number(where, "lat", lat)
                     if not (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
                         raise DataError(
                             f"{where}: lon, lat = {x!r}, {y!r} are not degrees of longitude "
@@ -292,7 +277,7 @@ def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
         ids.append(site)
         ports[k] = _ports(where, row.get("ports"))
         classes.append(_text(row.get("charger_class")))
-        names_out.append("" if _blank(row.get("name")) else str(row.get("name")))
+        names_out.append("" if is_blank(row.get("name")) else str(row.get("name")))
     return PlanTable(
         source=label,
         where=tuple(wheres),

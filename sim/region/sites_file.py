@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
+from sim.region.fields import parse_number
 
 CSV_COLUMNS = ("id", "name", "lon", "lat", "ports")
 _REQUIRED = ("id", "lon", "lat")
@@ -39,20 +39,8 @@ class _Site:
         self.site, self.name, self.lon, self.lat, self.ports = site, name, lon, lat, ports
 
 
-def _number(where: str, column: str, raw: Any) -> float:
-    if isinstance(raw, bool):
-        raise DataError(f"{where}: {column} = {raw!r} is not a number")
-    try:
-        value = float(raw.strip() if isinstance(raw, str) else raw)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: {column} = {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise DataError(f"{where}: {column} = {raw!r} is not a finite number")
-    return value
-
-
 def _coordinate(where: str, column: str, raw: Any) -> float:
-    value = _number(where, column, raw)
+    value = parse_number(where, column, raw)
     limit = 180.0 if column == "lon" else 90.0
     if not -limit <= value <= limit:
         raise DataError(f"{where}: {column} = {value!r} is outside [{-limit:g}, {limit:g}]")
@@ -62,7 +50,7 @@ def _coordinate(where: str, column: str, raw: Any) -> float:
 def _ports(where: str, raw: Any) -> int:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return 0
-    value = _number(where, "ports", raw)
+    value = parse_number(where, "ports", raw)
     if value != int(value) or value < 0:
         raise DataError(f"{where}: ports = {raw!r} is not a whole number >= 0")
     return int(value)

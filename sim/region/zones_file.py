@@ -39,6 +39,7 @@ import pyogrio
 from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
+from sim.region.fields import is_blank
 from sim.region.model import Region
 from sim.region.network import core_graph, snap
 
@@ -57,10 +58,6 @@ def _num(where: str, col: str, raw: Any, *, lo: float, hi: float = math.inf) -> 
         bound = f"[{lo:g}, {hi:g}]" if math.isfinite(hi) else f">= {lo:g}"
         raise DataError(f"{where}: {col} = {v!r} must be {bound}")
     return v
-
-
-def _blank(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == ""
 
 
 def _rows(path: Path) -> tuple[list[dict[str, Any]], list[Any], Any, str]:
@@ -134,14 +131,14 @@ def read_zones_file(path: Path, /, *, crs: str) -> gpd.GeoDataFrame:
             kind = "none" if g is None else g.geom_type
             raise DataError(f"{where}: geometry {kind} is not a point or polygon")
         out["households"].append(_num(where, "households", r.get("households"), lo=0))
-        out["name"].append("" if _blank(r.get("name")) else str(r.get("name")))
-        housing = "apartment" if _blank(r.get("housing")) else str(r["housing"]).strip()
+        out["name"].append("" if is_blank(r.get("name")) else str(r.get("name")))
+        housing = "apartment" if is_blank(r.get("housing")) else str(r["housing"]).strip()
         if housing not in ("apartment", "house"):
             raise DataError(f"{where}: housing = {housing!r} must be apartment or house")
         out["housing"].append(housing)
         for col, hi in (("no_home_charging_share", 1.0), ("parking_spaces", math.inf)):
             raw = r.get(col)
-            out[col].append(math.nan if _blank(raw) else _num(where, col, raw, lo=0, hi=hi))
+            out[col].append(math.nan if is_blank(raw) else _num(where, col, raw, lo=0, hi=hi))
     frame = gpd.GeoDataFrame(out, geometry=geoms, crs=file_crs).to_crs(crs)
     points = frame.geom_type == "Point"
     frame.loc[points, "geometry"] = frame.loc[points, "geometry"].buffer(POINT_RADIUS_M)
