@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,6 +139,187 @@ def test_mclp_budget_respected() -> None:
     for model in ("mclp", "mclp-greedy"):
         res = solve(problem, model, budget=12.0, radius=3.0)
         assert site_cost[res.sites].sum() <= 12.0 + 1e-9
+
+
+def _brute_mclp_general(
+    within: np.ndarray,
+    weight: np.ndarray,
+    *,
+    p: int | None,
+    budget: float | None,
+    charged: np.ndarray,
+    forced: tuple[int, ...] = (),
+    exact_p: bool = False,
+) -> float:
+    """Best covered weight over every feasible site set (count, budget, forced)."""
+    n = within.shape[1]
+    sizes = [p] if exact_p and p is not None else range((p if p is not None else n) + 1)
+    best = -math.inf
+    for k in sizes:
+        for combo in itertools.combinations(range(n), k):
+            if not set(forced) <= set(combo):
+                continue
+            if budget is not None and charged[list(combo)].sum() > budget + 1e-9:
+                continue
+            hit = within[:, list(combo)].any(axis=1) if combo else np.zeros(len(weight), bool)
+            best = max(best, float(weight[hit].sum()))
+    return best
+
+
+def _random_mclp_case(
+    rng: np.random.Generator,
+) -> tuple[SitingProblem, dict[str, Any], float, int | None, float | None]:
+    """A random small MCLP case: problem, solve() params, and its radius, p and budget."""
+    m, n = int(rng.integers(3, 22)), int(rng.integers(2, 9))
+    cost = rng.uniform(0, 10, size=(m, n))
+    if rng.random() < 0.6:
+        cost = np.round(cost / 2)  # many equal costs: ties and identical coverage sets
+    if rng.random() < 0.2:
+        cost[rng.random(cost.shape) < 0.2] = np.inf
+    weight = (
+        rng.integers(0, 6, size=m).astype(float)
+        if rng.random() < 0.5
+        else np.round(rng.uniform(0, 3, size=m), 2)
+    )
+    site_cost = None
+    if rng.random() < 0.6:
+        site_cost = (
+            rng.integers(0, 5, size=n).astype(float)
+            if rng.random() < 0.5
+            else rng.uniform(0, 5, size=n)
+        )
+    existing = (
+        rng.choice(n, size=int(rng.integers(1, min(n, 3) + 1)), replace=False)
+        if rng.random() < 0.5
+        else None
+    )
+    problem = SitingProblem(cost=cost, weight=weight, site_cost=site_cost, existing=existing)
+    keep = existing is not None and bool(rng.random() < 0.6)
+    n_forced = len(existing) if keep and existing is not None else 0
+    radius = float(rng.choice([1.0, 2.0, 3.5]))
+    params: dict[str, Any] = {"radius": radius, "keep_existing": keep}
+    mode = int(rng.integers(0, 3)) if site_cost is not None else 0
+    p = None
+    budget = None
+    if mode in (0, 2):
+        p = int(rng.integers(max(1, n_forced), n + 1))
+        params["p"] = p
+    if mode in (1, 2):
+        budget = float(rng.choice([0.0, 1.0, 3.0, 5.5, 9.0]))
+        params["budget"] = budget
+    return problem, params, radius, p, budget
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_mclp_reductions_keep_the_optimum(seed: int) -> None:
+    from sim.siting.mclp import reduce_mclp
+    from sim.siting.problem import Params, coverage, read_selection
+
+    rng = np.random.default_rng(1000 + seed)
+    for _ in range(25):
+        problem, params, radius, p, budget = _random_mclp_case(rng)
+        within = problem.cost <= radius
+        charged = problem.charged_site_cost()
+        forced = tuple(problem.existing_sites().tolist()) if params["keep_existing"] else ()
+        exact_p = p is not None and budget is None
+        best = _brute_mclp_general(
+            within,
+            problem.weight,
+            p=p,
+            budget=budget,
+            charged=charged,
+            forced=forced,
+            exact_p=exact_p,
+        )
+        # The reduced instance alone (every feasible column set) has the same optimum.
+        sel = read_selection(problem, Params("mclp", params), need=True)
+        red = reduce_mclp(coverage(problem, radius), sel)
+        reduced = _brute_mclp_general(
+            red.matrix.toarray() > 0,
+            red.weight,
+            p=red.p,
+            budget=red.budget,
+            charged=red.charged,
+        )
+        assert red.base + reduced == pytest.approx(best, abs=1e-9), params
+        assert red.matrix.shape[1] <= problem.n_candidates
+        # ... and so does the solver, with a feasible plan.
+        res = solve(problem, "mclp", **params)
+        assert res.optimal and res.gap == 0.0
+        assert res.objective == pytest.approx(best, abs=1e-9), params
+        assert set(forced) <= set(res.sites.tolist())
+        if p is not None:
+            assert res.sites.size == p if exact_p else res.sites.size <= p
+        if budget is not None:
+            assert charged[res.sites].sum() <= budget + 1e-9
+        greedy = solve(problem, "mclp-greedy", **params)
+        assert greedy.objective <= res.objective + 1e-9
+
+
+def test_mclp_dominance_keeps_the_cheaper_or_first_site() -> None:
+    from sim.siting.mclp import reduce_mclp
+    from sim.siting.problem import Params, coverage, read_selection
+
+    # Points 0-3.  Site 0 covers {0, 1}; site 1 covers {0, 1, 2} (dominates 0); sites 2
+    # and 3 both cover {3} (identical); site 4 covers nothing.
+    cover = np.array(
+        [[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 0]], dtype=bool
+    )
+    cost = np.where(cover, 1.0, 9.0)
+    weight = np.array([1.0, 2.0, 3.0, 4.0])
+    plain = SitingProblem(cost=cost, weight=weight)
+    red = reduce_mclp(coverage(plain, 1.0), read_selection(plain, Params("mclp", {"p": 2})))
+    assert red.columns.tolist() == [1, 2]  # 0 dominated by 1, 3 ties with 2, 4 empty
+    res = solve(plain, "mclp", p=2, radius=1.0)
+    assert res.objective == 10.0 and res.sites.tolist() == [1, 2]
+    # Exactly p sites even when fewer than p survive the reductions.
+    full = solve(plain, "mclp", p=5, radius=1.0)
+    assert full.sites.tolist() == [0, 1, 2, 3, 4] and full.optimal
+    # Under a budget a costlier superset does not dominate a cheaper site; an identical
+    # but cheaper site dominates a dearer one.
+    priced = SitingProblem(cost=cost, weight=weight, site_cost=np.array([1.0, 5.0, 2.0, 1.0, 0.0]))
+    red_b = reduce_mclp(
+        coverage(priced, 1.0), read_selection(priced, Params("mclp", {"budget": 3.0}))
+    )
+    assert red_b.columns.tolist() == [0, 3]  # 1 too dear alone, 2 dominated by 3
+    best = solve(priced, "mclp", budget=3.0, radius=1.0)
+    assert best.sites.tolist() == [0, 3] and best.objective == 7.0 and best.optimal
+
+
+def test_mclp_milp_fallback_and_trivial_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sim.siting.mclp as mclp_module
+
+    cost, weight = _instance(31, m=30, n=10, integral=False)
+    problem = SitingProblem(cost=cost, weight=weight)
+    best = {p: _brute_mclp(cost, weight, p, 3.0) for p in (2, 3)}
+    # Force the HiGHS MILP step (as if neither the LP bound nor the swaps closed the gap).
+    monkeypatch.setattr(mclp_module, "_proven", lambda *args, **kwargs: False)
+    for p in (2, 3):
+        res = solve(problem, "mclp", p=p, radius=3.0)
+        assert res.optimal and res.gap == 0.0 and res.sites.size == p
+        assert res.objective == pytest.approx(best[p])
+    monkeypatch.undo()
+    # No LP bound (e.g. the LP hit its time limit): still exact through the MILP.
+    from sim.siting.problem import MilpSolution
+
+    real = mclp_module.solve_milp
+
+    def no_lp(*args: Any, **kwargs: Any) -> MilpSolution:
+        if not kwargs["integer"].any():
+            return MilpSolution(None, math.nan, False, math.inf, "Time limit reached", math.nan)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mclp_module, "solve_milp", no_lp)
+    res = solve(problem, "mclp", p=3, radius=3.0)
+    assert res.optimal and res.objective == pytest.approx(best[3])
+    monkeypatch.undo()
+    # A radius covering everything: the greedy plan is optimal without HiGHS.
+    whole = solve(problem, "mclp", p=2, radius=100.0)
+    assert whole.optimal and whole.objective == pytest.approx(weight.sum())
+    # Nothing coverable: any p sites, optimal, all demand reported uncoverable.
+    none = solve(problem, "mclp", p=2, radius=1e-9)
+    assert none.optimal and none.objective == 0.0 and none.sites.size == 2
+    assert none.params["uncoverable_demand"] == list(range(30))
 
 
 def test_lscp_covers_everything_coverable_and_is_minimal() -> None:

@@ -704,14 +704,16 @@ def greedy_coverage(
     n = matrix.shape[1]
     is_open = np.zeros(n, dtype=bool)
     is_open[sel.forced] = True
-    csc = sp.csc_array(matrix)
+    csc = sp.csc_array(matrix, copy=True)
+    csc.eliminate_zeros()
+    by_site = csc.T  # CSR view: row j lists the groups site j covers
     covered = np.zeros(matrix.shape[0], dtype=bool)
-    if sel.forced.size:
-        covered = np.asarray(csc[:, sel.forced].sum(axis=1)).ravel() > 0
+    for j in sel.forced:
+        covered[csc.indices[csc.indptr[j] : csc.indptr[j + 1]]] = True
     p_max = sel.p if sel.p is not None else n
     spent = 0.0
     while is_open.sum() < p_max:
-        gain = csc.T @ np.where(covered, 0.0, weight)
+        gain = by_site @ np.where(covered, 0.0, weight)
         ok = ~is_open
         if sel.budget is not None:
             ok &= sel.charged <= sel.budget - spent + EPS * max(1.0, sel.budget)
@@ -730,6 +732,5 @@ def greedy_coverage(
             break
         is_open[j] = True
         spent += float(sel.charged[j])
-        col = csc[:, [j]].toarray().ravel()
-        covered |= col > 0
+        covered[csc.indices[csc.indptr[j] : csc.indptr[j + 1]]] = True
     return np.flatnonzero(is_open)
