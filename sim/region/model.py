@@ -44,7 +44,7 @@ BUILDING_COLUMNS = (
 #: Columns of :attr:`Region.candidates` (one row per candidate charging site).
 CANDIDATE_COLUMNS = (
     "site_id",  # str, stable id: "parking-w123", "fuel-n45", "node-678", "user-<id>"
-    "kind",  # str: parking | fuel | services | rest_area | charging_station | user | node
+    "kind",  # str: parking | fuel | services | rest_area | charging_station | user | node | plan
     "name",  # str, OSM name or "" (user strings are kept verbatim, never trusted as HTML)
     "osm_id",  # str, "n123"/"w123"/"r123", "" for user and node candidates
     "existing_ports",  # int, ports of an existing charging station (capacity tag), else 0
