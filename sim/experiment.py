@@ -43,7 +43,12 @@ from sim.metrics import METRICS, score, station_stats
 from sim.region import Region, RegionOptions, RegionSource, load_region
 from sim.region.gates import find_gates, user_gates
 from sim.region.options import HousingParams
-from sim.region.plan_file import PlanTable, add_plan_sites, read_plan_file
+from sim.region.plan_file import (
+    PlanTable,
+    add_plan_sites,
+    check_charger_classes,
+    read_plan_file,
+)
 from sim.rng import stream
 from sim.siting.frlm import FlowProblem
 from sim.siting.plan import FLOW_MODELS, Plan, make_plan
@@ -287,7 +292,9 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
     plan_tables: dict[str, PlanTable] = {}
     for i, strat in enumerate(scenario.strategies):
         if strat.plan_file is not None:
-            plan_tables[strat.name] = read_plan_file(strat.plan_file, strategy=strat.plan_strategy)
+            table = read_plan_file(strat.plan_file, strategy=strat.plan_strategy)
+            check_charger_classes(table, scenario.chargers.classes)
+            plan_tables[strat.name] = table
             checksums[f"strategies.{i}.plan_file"] = file_sha256(strat.plan_file)
     if plan_tables:
         region, tables = add_plan_sites(

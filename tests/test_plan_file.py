@@ -189,3 +189,18 @@ def test_summary_lists_the_file_plan(first_run: Path, tmp_path: Path) -> None:
     assert sorted(summary["strategies"]["listed"]["sites"]) == sorted(ids)
     resolved = yaml.safe_load((tmp_path / "out" / "config.resolved.yaml").read_text())
     assert resolved["strategies"][0]["plan_file"].endswith("plan.csv")
+
+
+def test_validate_checks_the_plan_file(first_run: Path, tmp_path: Path) -> None:
+    sel = gpd.read_file(first_run / "sites.gpkg", layer="selected")
+    known = sel["site_id"].iloc[0]
+    (tmp_path / "plan.csv").write_text(
+        f"site_id,charger_class\n{known},dc60\nghost-site,\n", encoding="utf-8"
+    )
+    cfg = _scenario(tmp_path, [{"name": "v", "plan_file": "plan.csv"}])
+    res = runner.invoke(app, ["validate", str(cfg)])
+    assert res.exit_code == 2
+    assert "plan.csv row 3: site_id 'ghost-site' is not a candidate site" in res.output
+    (tmp_path / "plan.csv").write_text(f"site_id,charger_class\n{known},dc7\n", encoding="utf-8")
+    res = runner.invoke(app, ["validate", str(cfg)])
+    assert res.exit_code == 2 and "row 2: charger_class = 'dc7' is not one of" in res.output

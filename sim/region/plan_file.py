@@ -32,7 +32,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from sim.region.fields import is_blank, parse_number
 from sim.region.model import Region
 from sim.region.network import core_graph
 
-__all__ = ["PlanTable", "add_plan_sites", "read_plan_file"]
+__all__ = ["PlanTable", "add_plan_sites", "check_charger_classes", "read_plan_file"]
 
 #: Columns a plan file may use (others, e.g. chargesite's simulated scores, are ignored).
 PLAN_COLUMNS = ("site_id", "id", "lon", "lat", "ports", "charger_class", "name", "strategy")
@@ -288,6 +288,16 @@ def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
         charger_class=tuple(classes),
         name=tuple(names_out),
     )
+
+
+def check_charger_classes(table: PlanTable, classes: Collection[str], /) -> None:
+    """Raise :class:`~sim.errors.DataError` at the first row naming an unknown class."""
+    for where, given in zip(table.where, table.charger_class, strict=True):
+        if given and given not in classes:
+            raise DataError(
+                f"{where}: charger_class = {given!r} is not one of {sorted(classes)} "
+                "(chargers.classes)"
+            )
 
 
 def add_plan_sites(

@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.config import Scenario, StrategyConfig
 from sim.errors import ConfigError, DataError, SolverError
-from sim.region.plan_file import PlanTable
+from sim.region.plan_file import PlanTable, check_charger_classes
 from sim.rng import stream
 from sim.siting.frlm import FlowProblem, solve_frlm
 from sim.siting.problem import SitingProblem
@@ -262,16 +262,10 @@ def make_plan(
         lookup = {s: i for i, s in enumerate(site_ids)}
         rows = [lookup[s] for s in plan_table.site_id]
         params["sites"] = rows
-        classes = scenario.chargers.classes
+        check_charger_classes(plan_table, scenario.chargers.classes)
         for k, c in enumerate(rows):
-            given = plan_table.charger_class[k]
-            if given and given not in classes:
-                raise DataError(
-                    f"{plan_table.where[k]}: charger_class = {given!r} is not one of "
-                    f"{sorted(classes)} (chargers.classes)"
-                )
-            if given:
-                file_class[c] = given
+            if plan_table.charger_class[k]:
+                file_class[c] = plan_table.charger_class[k]
             if plan_table.ports[k] > 0:
                 file_ports[c] = int(plan_table.ports[k])
         if strategy.sizing is not None and file_ports:
