@@ -6,13 +6,30 @@ Two models:
     1. Warm start: the heuristic below.
     2. With exactly ``p`` sites and no budget: Lagrangian relaxation of the assignment
        constraints (Beasley 1985, 1993), maximised by subgradient steps (its bound is the
-       LP bound), with reduced-cost fixing of sites and probing (each surviving site is
-       forced open, or closed, in turn; if the bound then passes the incumbent, the site
-       is fixed the other way).  Many instances are proven optimal here.
-    3. Otherwise HiGHS solves the radius formulation of Elloumi (2010) and García, Labbé
-       & Marín (2011) on the surviving sites.  For demand point ``i`` with distinct sorted
-       costs ``D_i1 < D_i2 < ...`` it is written with ``u_il`` = the share of ``i`` served
-       at cost ``D_il`` (``u_il = z_i,l-1 - z_il`` in the z-form)::
+       LP bound), with local search from the Lagrangian solution and reduced-cost fixing
+       of sites.  Most instances with a large ``p`` are proven optimal here.
+    3. Then (same case) a depth-first LP branch-and-cut of our own on the Benders master
+       of the radius formulation (Duran-Mateluna, Ales & Elloumi 2023): columns ``y_j``
+       for the surviving sites and one cost ``theta_i`` per demand point, objective
+       ``sum_i w_i theta_i``, rows ``sum_j y_j = p`` and cuts
+       ``theta_i + sum_j max(0, d - c_ij) y_j >= d`` for a level ``d`` of point ``i``.
+       The cuts of all levels of a point say ``theta_i >= min_{j open} c_ij`` for 0/1
+       ``y``; their LP is the radius (and classic) LP.  HiGHS solves each node's LP
+       (dual simplex, warm-started from the parent's basis, stopped once its objective
+       passes the incumbent); the most violated cut of every point is added until none
+       is.  The node bound is recomputed in numpy from HiGHS's duals (weak duality with
+       the column bounds), so pruning does not rest on solver tolerances.  Per node:
+       rounding of the ``p`` largest ``y`` (then local search) may improve the incumbent;
+       reduced costs fix sites below the node; branching on the free site with the
+       largest ``min(y, 1 - y)`` times the saving its opening would bring at the LP's
+       ``theta``, open branch first.  The first cuts are at each point's Lagrangian
+       radius ``lam_i / w_i`` and at its incumbent cost.
+    4. Otherwise (a budget, ``p`` then being a maximum; ``lagrangian=False``; or HiGHS
+       failing on a node LP) HiGHS solves the radius formulation of Elloumi (2010) and
+       García, Labbé & Marín (2011) as a MILP on the surviving sites.  For demand point
+       ``i`` with distinct sorted costs ``D_i1 < D_i2 < ...`` it is written with
+       ``u_il`` = the share of ``i`` served at cost ``D_il`` (``u_il = z_i,l-1 - z_il``
+       in the z-form)::
 
            min  sum_i w_i sum_l D_il u_il
            s.t. sum_l u_il = 1,   u_il <= sum_{j: c_ij = D_il} y_j
@@ -25,6 +42,11 @@ Two models:
        The last level means "this cost or more", so a cut model is a relaxation: if the
        MILP serves a point beyond its last level, the levels grow and it is solved again.
        HiGHS only looks for solutions better than the incumbent (objective cutoff).
+
+    Steps 2-4 look only for solutions better than the incumbent by ``delta`` =
+    ``mip_gap`` times its value (at least 1e-9 relative; at least 1 - 1e-6 when costs
+    and weights are integral, since every value then is an integer), so "optimal" means
+    that no solution better by that much exists.
 
 ``p-median-heuristic``
     Greedy addition, then vertex substitution (Teitz & Bart 1968) with the fast
@@ -45,6 +67,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,6 +78,7 @@ from sim.siting.problem import (
     Selection,
     SitingProblem,
     SitingResult,
+    new_highs,
     pmedian_objective,
     read_selection,
     resolve_rng,
@@ -427,9 +451,9 @@ class _Search:
     proved: bool  # no solution below ub - delta exists
     sites: np.ndarray
     ub: float
-    closed: np.ndarray  # root fixings (valid for every improving solution)
+    closed: np.ndarray  # fixings (valid for every improving solution)
     opened: np.ndarray
-    lam: np.ndarray  # root multipliers
+    lam: np.ndarray  # best multipliers
     info: dict[str, object]
 
 
@@ -443,16 +467,13 @@ def _lagrangian_search(
     forced: np.ndarray,
     delta: float,
     deadline: float,
-    probe_deadline: float,
 ) -> _Search:
-    """Lagrangian bound, reduced-cost fixing and probing (Beasley 1985, 1993).
+    """Lagrangian bound and reduced-cost fixing (Beasley 1985, 1993).
 
-    The root runs a subgradient ascent, with local searches from the Lagrangian solution
-    to improve ``ub``, fixing sites as it goes.  Probing then forces each surviving site
-    open in turn and re-optimises the multipliers: if the bound passes ``ub - delta``,
-    no improving solution contains the site and it is closed; rounds repeat while they
-    close sites.  Returns whether ``ub`` is proven optimal (no solution below
-    ``ub - delta``), the best sites, ``ub``, and the fixings for the MILP.
+    A subgradient ascent, with local searches from the Lagrangian solution to improve
+    ``ub``, fixing sites as it goes.  Returns whether ``ub`` is proven optimal (no
+    solution below ``ub - delta``), the best sites, ``ub``, the fixings (valid for every
+    solution below ``ub - delta``) and the multipliers.
     """
     w = inst.weight
     n = inst.cost.shape[1]
@@ -465,9 +486,12 @@ def _lagrangian_search(
     root = _subgradient(
         rel, p, lam, opened, closed, ub=ub, delta=delta, max_iter=300, step=2.0, deadline=deadline
     )
-    for _ in range(3):  # improve ub from the Lagrangian solution, then continue the ascent
+    # Improve ub by local search from the Lagrangian solution, then continue the ascent;
+    # again while that lowers ub or gains a third of the gap still to close.
+    for _ in range(3):
         if root.bound > ub - delta:
             break
+        before = (root.bound, ub)
         trial = np.flatnonzero(root.opened | np.isin(np.arange(n), root.chosen))
         cand = _local_search(inst, sel, trial, rel)
         val = _total(inst, cand)
@@ -485,74 +509,15 @@ def _lagrangian_search(
             step=0.5,
             deadline=deadline,
         )
+        if ub == before[1] and root.bound - before[0] < (ub - delta - before[0]) / 3.0:
+            break
     info["lagrangian_bound"] = root.bound
     if root.bound > ub - delta:
         info["closed_by"] = "lagrangian bound"
         return _Search(True, sites, ub, root.closed, root.opened, root.lam, info)
     info["candidates_after_fixing"] = int((~root.closed).sum())
-    # Probing.  A site of the Lagrangian solution whose forced closing lifts the bound past
-    # ub must be open; any other site whose forced opening does is closed.  Sites are
-    # probed most promising first, and each probe sees the fixings found before it.
-    closed = root.closed.copy()
-    opened = root.opened.copy()
-    lam = root.lam
-    for _ in range(3):
-        keep = np.flatnonzero(~closed)
-        sub = _SortedRows(inst.cost[:, keep], w)
-        before = int(closed.sum()) + int(opened.sum())
-        rho = root.rho[keep]
-        in_sol = np.isin(keep, root.chosen) & ~opened[keep]
-        for jj in np.flatnonzero(in_sol):  # forced closed
-            if time.perf_counter() > probe_deadline:
-                break
-            trial_closed = closed[keep].copy()
-            trial_closed[jj] = True
-            node = _subgradient(
-                sub,
-                p,
-                lam,
-                opened[keep],
-                trial_closed,
-                ub=ub,
-                delta=delta,
-                max_iter=150,
-                step=2.0,
-                deadline=probe_deadline,
-            )
-            if node.bound > ub - delta:
-                opened[keep[jj]] = True
-        order = np.flatnonzero(~opened[keep] & ~in_sol)
-        order = order[np.argsort(-rho[order], kind="stable")]
-        for jj in order:  # forced open
-            if time.perf_counter() > probe_deadline:
-                break
-            trial_open = opened[keep].copy()
-            trial_open[jj] = True
-            node = _subgradient(
-                sub,
-                p,
-                lam,
-                trial_open,
-                closed[keep],
-                ub=ub,
-                delta=delta,
-                max_iter=150,
-                step=2.0,
-                deadline=probe_deadline,
-            )
-            if node.bound > ub - delta:
-                closed[keep[jj]] = True
-        if int(closed.sum()) + int(opened.sum()) == before:
-            break
-        if time.perf_counter() > probe_deadline:
-            break
-    keep = np.flatnonzero(~closed)
-    info["candidates_after_probing"] = int(keep.size)
-    info["fixed_open"] = int(opened.sum())
-    if int((~closed & ~opened).sum()) < p - int(opened.sum()) or opened.sum() > p:
-        info["closed_by"] = "lagrangian probing"
-        return _Search(True, sites, ub, closed, opened, root.lam, info)
-    return _Search(False, sites, ub, closed, opened, root.lam, info)
+    info["fixed_open"] = int(root.opened.sum())
+    return _Search(False, sites, ub, root.closed, root.opened, root.lam, info)
 
 
 def _radius_model(
@@ -682,6 +647,322 @@ def _start_vector(
     return x
 
 
+# --------------------------------------------------------------------------------------
+# Exact, exactly p sites: branch-and-cut on the Benders master of the radius formulation.
+
+
+@dataclass
+class _LpNode:
+    """Outcome of :meth:`_Master.solve` at one node."""
+
+    bound: float  # safe lower bound of every solution in the node (inf: none there)
+    y: np.ndarray  # LP values of the site variables (not meaningful if cut off)
+    theta: np.ndarray  # LP values of the point costs
+    rc: np.ndarray  # reduced costs of the site variables at the bound's duals
+    basis: tuple[list[Any], list[Any]] | None = None  # HiGHS basis at the end
+
+
+#: HiGHS options for the node LPs of the branch-and-cut.
+_LP_OPTIONS: dict[str, object] = {"threads": 1, "presolve": "off", "random_seed": 0}
+
+#: Most LP solves (cut rounds) per branch-and-cut node.
+_CUT_ROUNDS = 100
+
+
+class _Master:
+    """LP of the radius formulation projected on the sites and one cost per point.
+
+    Columns: ``y_j`` for the allowed candidates and ``theta_i``, the cost of serving
+    point ``i`` (between its cheapest and dearest allowed cost); objective
+    ``sum_i w_i theta_i``.  Rows: ``sum_j y_j = p`` and Benders cuts
+    ``theta_i + sum_j max(0, d - c_ij) y_j >= d`` for chosen points ``i`` and levels
+    ``d`` (Duran-Mateluna, Ales & Elloumi 2023).  The cuts of all levels of a point give
+    ``theta_i >= min_{j open} c_ij`` for 0/1 ``y`` and are the projection of the radius
+    formulation's LP, so the LP with no violated cut left is the radius LP.
+    """
+
+    def __init__(self, cost: np.ndarray, weight: np.ndarray, p: int) -> None:
+        import highspy
+
+        self.cost = cost  # (m, k): costs to the allowed candidates
+        self.weight = weight
+        self.m, self.k = cost.shape
+        self.p = p
+        self.lo = cost.min(axis=1)
+        self.hi = cost.max(axis=1)
+        self.point = np.empty(0, dtype=np.int64)  # point of each cut, in row order
+        self.level = np.empty(0)  # level d of each cut
+        self.blocks: list[sp.csr_array] = []  # y-coefficients of the cuts, row blocks
+        self._a: sp.csr_array | None = None
+        self.basic = highspy.HighsBasisStatus.kBasic
+        h = new_highs()
+        for key, value in _LP_OPTIONS.items():
+            h.setOptionValue(key, value)
+        k, m = self.k, self.m
+        h.addVars(k, np.zeros(k), np.ones(k))
+        h.addVars(m, self.lo, self.hi)
+        h.changeColsCost(m, np.arange(k, k + m, dtype=np.int32), weight.astype(np.float64))
+        h.addRow(float(p), float(p), k, np.arange(k, dtype=np.int32), np.ones(k))
+        self.h = h
+
+    def add(self, point: np.ndarray, level: np.ndarray) -> None:
+        """Add the cut of each ``point[t]`` at ``level[t]``."""
+        if point.size == 0:
+            return
+        ay = sp.csr_array(np.maximum(level[:, None] - self.cost[point], 0.0))
+        r = point.size
+        nnz = int(ay.nnz) + r
+        ends = ay.indptr[1:] + np.arange(r)  # each row's theta entry comes last
+        index = np.empty(nnz, dtype=np.int32)
+        value = np.empty(nnz)
+        mask = np.ones(nnz, dtype=bool)
+        mask[ends] = False
+        index[mask] = ay.indices
+        value[mask] = ay.data
+        index[ends] = point + self.k
+        value[ends] = 1.0
+        starts = (ay.indptr[:-1] + np.arange(r)).astype(np.int32)
+        self.h.addRows(r, level.astype(np.float64), np.full(r, np.inf), nnz, starts, index, value)
+        self.point = np.concatenate((self.point, point))
+        self.level = np.concatenate((self.level, level))
+        self.blocks.append(ay)
+        self._a = None
+
+    def separate(self, y: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The most violated cut of each point at ``(y, theta)``: points and levels.
+
+        The cut of point ``i`` at level ``d`` reads ``d - sum_j max(0, d - c_ij) y_j``, a
+        concave function of ``d`` that is largest at the first cost at which the ``y``
+        of the candidates costing that much or less sum to 1.
+        """
+        support = np.flatnonzero(y > 1e-9)
+        if support.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        sub = self.cost[:, support]
+        order = np.argsort(sub, axis=1, kind="stable")
+        ranked = np.take_along_axis(sub, order, axis=1)
+        mass = np.cumsum(y[support][order], axis=1)
+        first = np.where(mass[:, -1] >= 1.0 - 1e-9, np.argmax(mass >= 1.0 - 1e-9, axis=1), -1)
+        level = ranked[np.arange(self.m), first]
+        value = level - np.maximum(level[:, None] - sub, 0.0) @ y[support]
+        point = np.flatnonzero(value > theta + 1e-7 * np.maximum(1.0, np.abs(level)))
+        return point, level[point]
+
+    def solve(
+        self,
+        ylo: np.ndarray,
+        yhi: np.ndarray,
+        *,
+        basis: tuple[list[Any], list[Any]] | None,
+        cutoff: float,
+    ) -> _LpNode | None:
+        """LP of the node ``ylo <= y <= yhi``; ``None`` if HiGHS fails on it.
+
+        The dual simplex stops once its objective passes ``cutoff``.  ``basis`` (from an
+        ancestor, with fewer cuts) warm-starts it.
+        """
+        import highspy
+
+        h, k = self.h, self.k
+        h.changeColsBounds(k, np.arange(k, dtype=np.int32), ylo, yhi)
+        if basis is not None:
+            hb = highspy.HighsBasis()
+            hb.col_status = basis[0]
+            hb.row_status = basis[1] + [self.basic] * (h.getNumRow() - len(basis[1]))
+            hb.valid = True
+            h.setBasis(hb)
+        h.setOptionValue("objective_bound", cutoff)
+        h.run()
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kObjectiveBound:
+            node = self._bound(ylo, yhi)
+            if node.bound > cutoff:
+                return node
+            h.setOptionValue("objective_bound", math.inf)  # the safe bound disagrees
+            h.run()
+            status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return _LpNode(math.inf, np.zeros(k), np.zeros(self.m), np.zeros(k))
+        if status != highspy.HighsModelStatus.kOptimal:
+            return None
+        node = self._bound(ylo, yhi)
+        hb = h.getBasis()
+        node.basis = (list(hb.col_status), list(hb.row_status))
+        return node
+
+    def _bound(self, ylo: np.ndarray, yhi: np.ndarray) -> _LpNode:
+        """Lower bound from HiGHS's current duals, recomputed in numpy.
+
+        For any duals ``pi`` (those of the cuts clipped at 0) the reduced costs
+        ``r = c - A'pi`` give ``b'pi + sum_x min(r_x lo_x, r_x hi_x)`` <= every value in
+        the node (weak duality with the column bounds), whatever HiGHS's tolerances.
+        """
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value, dtype=np.float64)
+        row_dual = np.asarray(sol.row_dual, dtype=np.float64)
+        if x.size != self.k + self.m:
+            x = np.zeros(self.k + self.m)
+        if row_dual.size != 1 + self.point.size:  # no duals: pi = 0 is still valid
+            row_dual = np.zeros(1 + self.point.size)
+        mu = float(row_dual[0])
+        pi = np.maximum(row_dual[1:], 0.0)
+        if self._a is None:
+            if self.blocks:
+                self._a = sp.csr_array(sp.vstack(self.blocks, format="csr"))
+            else:
+                self._a = sp.csr_array((0, self.k))
+            self.blocks = [self._a]
+        rc_y = -mu - self._a.T @ pi
+        rc_t = self.weight - np.bincount(self.point, weights=pi, minlength=self.m)
+        bound = (
+            mu * self.p
+            + float(pi @ self.level)
+            + float(np.minimum(rc_y * ylo, rc_y * yhi).sum())
+            + float(np.minimum(rc_t * self.lo, rc_t * self.hi).sum())
+        )
+        return _LpNode(bound, x[: self.k], x[self.k :], rc_y)
+
+
+def _root_cuts(
+    sub: np.ndarray, radius: np.ndarray, served: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """First cuts: per point, its first level at or above its Lagrangian radius and at
+    or above its incumbent cost (``theta_i >= D_i1`` is a column bound already)."""
+    points: list[np.ndarray] = []
+    levels: list[np.ndarray] = []
+    for i in range(sub.shape[0]):
+        v = np.unique(sub[i])
+        at = int(np.searchsorted(v, radius[i]))
+        pick = v[np.clip([at, np.searchsorted(v, served[i])], 0, v.size - 1)]
+        pick = np.unique(pick[pick > v[0]])
+        points.append(np.full(pick.size, i, dtype=np.int64))
+        levels.append(pick)
+    return np.concatenate(points), np.concatenate(levels)
+
+
+#: One open node: site bounds ``ylo``, ``yhi``, its parent's bound and a warm-start basis.
+_Open = tuple[np.ndarray, np.ndarray, float, tuple[list[Any], list[Any]] | None]
+
+
+@dataclass
+class _Tree:
+    """Outcome of :func:`_branch_and_cut`."""
+
+    sites: np.ndarray
+    ub: float
+    lower: float  # proven lower bound (``ub`` when the search finished)
+    info: dict[str, object]
+
+
+def _branch_and_cut(
+    inst: _Instance,
+    rows: _SortedRows,
+    p: int,
+    sites: np.ndarray,
+    ub: float,
+    *,
+    allowed: np.ndarray,
+    opened: np.ndarray,
+    lam: np.ndarray,
+    delta: float,
+    deadline: float,
+) -> _Tree | None:
+    """Depth-first LP branch-and-cut on :class:`_Master` over the ``allowed`` sites.
+
+    Each node re-solves its LP, adding the most violated cut of every point, until no
+    cut is violated or the bound passes ``ub - delta`` (then the node is dropped).  The
+    ``p`` largest ``y`` (improved by local search) may lower ``ub``; sites whose reduced
+    cost passes ``ub - delta`` are fixed below the node; the node branches on the free
+    site with the largest ``min(y, 1 - y)`` times the saving its opening would bring
+    at the LP costs ``theta``, the open branch first.  ``opened`` sites stay open.
+    Returns ``None`` if HiGHS fails on a node LP.
+    """
+    cost, w = inst.cost, inst.weight
+    n = cost.shape[1]
+    idx = np.flatnonzero(allowed)
+    sub = np.ascontiguousarray(cost[:, idx])
+    master = _Master(sub, w, p)
+    master.add(*_root_cuts(sub, lam / w, cost[:, sites].min(axis=1)))
+    sel = Selection(p=p, budget=None, forced=np.flatnonzero(opened), charged=np.zeros(n))
+    best, best_val = sites, ub
+    stack: list[_Open] = [(opened[idx].astype(np.float64), np.ones(idx.size), -math.inf, None)]
+    nodes = lp_solves = 0
+    root_bound = math.nan
+    floor = math.inf  # least bound of the nodes left unexplored (time limit)
+    while stack:
+        ylo, yhi, parent, basis = stack.pop()
+        if parent > best_val - delta:
+            continue
+        if time.perf_counter() > deadline:
+            floor = min([parent] + [entry[2] for entry in stack])
+            break
+        nodes += 1
+        if ylo.sum() > p + 0.5 or yhi.sum() < p - 0.5:
+            continue
+        node: _LpNode | None = None
+        for _ in range(_CUT_ROUNDS):
+            node = master.solve(ylo, yhi, basis=basis, cutoff=best_val - delta)
+            basis = None
+            lp_solves += 1
+            if node is None:
+                return None
+            if node.bound > best_val - delta:
+                break
+            point, level = master.separate(node.y, node.theta)
+            if point.size == 0:
+                break
+            master.add(point, level)
+        assert node is not None
+        if nodes == 1:
+            root_bound = node.bound
+        if node.bound > best_val - delta:
+            continue
+        y = node.y
+        top = idx[np.argsort(-y, kind="stable")[:p]]  # rounding
+        val = _total(inst, top)
+        if val < best_val:
+            if val >= best_val - delta:
+                best, best_val = top, val
+            else:
+                cand = _local_search(inst, sel, top, rows)
+                cval = _total(inst, cand)
+                best, best_val = (cand, cval) if cval < val else (top, val)
+            if node.bound > best_val - delta:
+                continue
+        free = (ylo < 0.5) & (yhi > 0.5)
+        rc = node.rc
+        ylo, yhi = ylo.copy(), yhi.copy()
+        yhi[free & (rc > 0) & (node.bound + rc > best_val - delta)] = 0.0
+        ylo[free & (rc < 0) & (node.bound - rc > best_val - delta)] = 1.0
+        free = (ylo < 0.5) & (yhi > 0.5)
+        if not free.any():  # every site fixed: one solution left
+            if int((ylo > 0.5).sum()) == p:
+                val = _total(inst, idx[ylo > 0.5])
+                if val < best_val:
+                    best, best_val = idx[ylo > 0.5], val
+            continue
+        frac = np.minimum(y, 1.0 - y)
+        saving = w @ np.maximum(node.theta[:, None] - sub, 0.0)
+        score = np.where(free & (frac > 1e-6), frac * saving, -1.0)
+        j = int(np.argmax(score))
+        if score[j] < 0.0:  # integral LP solution not dropped: branch on a free site
+            j = int(np.flatnonzero(free)[0])
+        up_lo = ylo.copy()
+        up_lo[j] = 1.0
+        down_hi = yhi.copy()
+        down_hi[j] = 0.0
+        stack.append((ylo, down_hi, node.bound, node.basis))
+        stack.append((up_lo, yhi, node.bound, None))  # HiGHS holds this node's basis
+    info: dict[str, object] = {
+        "bc_candidates": int(idx.size),
+        "bc_root_bound": root_bound,
+        "bc_nodes": nodes,
+        "bc_lp_solves": lp_solves,
+        "bc_cuts": int(master.point.size),
+    }
+    return _Tree(best, best_val, min(floor, best_val), info)
+
+
 #: HiGHS options for the reduced radius MILP (the incumbent is usually optimal already).
 _MIP_OPTIONS: dict[str, object] = {
     "mip_heuristic_effort": 0.0,
@@ -703,7 +984,8 @@ def _exact(
     mip_gap: float,
     lagrangian: bool = True,
 ) -> tuple[np.ndarray, bool, float, dict[str, object]]:
-    """Lagrangian search, then (if unproven) the reduced radius MILP in HiGHS.
+    """Lagrangian search, then (if unproven) the branch-and-cut (exactly ``p``, no
+    budget) or the reduced radius MILP in HiGHS.
 
     Returns the sites, whether they are proven optimal, the relative gap and statistics.
     """
@@ -728,15 +1010,38 @@ def _exact(
             forced=sel.forced,
             delta=delta,
             deadline=t0 + 0.4 * time_limit,
-            probe_deadline=t0 + 0.4 * time_limit,
         )
         best, ub = search.sites, search.ub
         info.update(search.info)
-        info["lagrangian_s"] = round(time.perf_counter() - t0, 3)
+        t_lagrangian = time.perf_counter()
+        info["lagrangian_s"] = round(t_lagrangian - t0, 3)
         if search.proved:
             return best, True, 0.0, info
         allowed, opened = ~search.closed, search.opened | opened
         radius = np.maximum(cost[:, best].min(axis=1), search.lam / w)
+        tree = _branch_and_cut(
+            inst,
+            rows,
+            sel.p,
+            best,
+            ub,
+            allowed=allowed,
+            opened=opened,
+            lam=search.lam,
+            delta=delta,
+            deadline=deadline,
+        )
+        info["bc_s"] = round(time.perf_counter() - t_lagrangian, 3)
+        if tree is not None:
+            info.update(tree.info)
+            if tree.lower >= tree.ub:
+                info["closed_by"] = "branch-and-cut"
+                return tree.sites, True, 0.0, info
+            if not math.isfinite(tree.lower):  # stopped before the root LP
+                return tree.sites, False, math.nan, info
+            gap = (tree.ub - tree.lower) / abs(tree.ub) if tree.ub != 0 else 0.0
+            return tree.sites, False, max(gap, 0.0), info
+        # HiGHS failed on a node LP: the MILP below takes over.
     info["milp_candidates"] = int(allowed.sum())
     delta = _improvement(inst, ub, mip_gap)
     allowed_idx = np.flatnonzero(allowed)
@@ -841,7 +1146,9 @@ def _result(
 def pmedian_exact(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:
-    """Exact p-median (Lagrangian fixing + HiGHS radius MILP); see the module docstring.
+    """Exact p-median (Lagrangian fixing, LP branch-and-cut or HiGHS radius MILP).
+
+    See the module docstring for the method.
 
     Parameters
     ----------
@@ -860,8 +1167,9 @@ def pmedian_exact(
     SitingResult
         ``objective`` = weighted cost (unit of cost x unit of weight).  ``params`` adds
         ``unreachable_demand`` and solver statistics (``lagrangian_bound``,
-        ``candidates_after_fixing``, ``candidates_after_probing``, ``closed_by``,
-        ``milp_*``).
+        ``candidates_after_fixing``, ``fixed_open``, ``closed_by``, ``lagrangian_s``;
+        branch-and-cut: ``bc_candidates``, ``bc_root_bound``, ``bc_nodes``,
+        ``bc_lp_solves``, ``bc_cuts``, ``bc_s``; MILP: ``milp_*``).
     """
     pr = Params("p-median", params)
     inst, sel, exact_p = _common(problem, pr)

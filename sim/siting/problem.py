@@ -488,7 +488,7 @@ class MilpSolution:
     bound: float
 
 
-def _new_highs() -> Any:
+def new_highs() -> Any:
     """A silent HiGHS instance.
 
     ``highspy.Highs()`` prints the HiGHS banner on stdout while it is constructed, before
@@ -552,7 +552,7 @@ def solve_milp(
     """
     import highspy
 
-    h = _new_highs()
+    h = new_highs()
     lp = highspy.HighsLp()
     n_row, n_col = a.shape
     csc = sp.csc_matrix(a)
