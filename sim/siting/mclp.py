@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +49,7 @@ from sim.errors import SolverError
 from sim.siting.problem import (
     EPS,
     Coverage,
+    MilpSolution,
     Params,
     Selection,
     SitingProblem,
@@ -430,16 +432,23 @@ def _solve_reduced(
     integral = bool(np.all(w == np.floor(w))) and total < 2.0**52
     model = _model(red)
     n_col = model.c.size
-    ones = np.ones(n_col)
-    lp = solve_milp(
-        model.c,
-        model.a,
-        model.lo,
-        model.hi,
-        col_lower=np.zeros(n_col),
-        col_upper=ones,
-        integer=np.zeros(n_col, dtype=bool),
-        maximize=True,
+
+    def run(integer: np.ndarray, **kw: Any) -> MilpSolution:
+        """The model (LP or MILP) in HiGHS, 0 <= every column <= 1."""
+        return solve_milp(
+            model.c,
+            model.a,
+            model.lo,
+            model.hi,
+            col_lower=np.zeros(n_col),
+            col_upper=np.ones(n_col),
+            integer=integer,
+            maximize=True,
+            **kw,
+        )
+
+    lp = run(
+        np.zeros(n_col, dtype=bool),
         time_limit=max(deadline - time.perf_counter(), 1e-3),
         options=LP_OPTIONS,
     )
@@ -469,15 +478,8 @@ def _solve_reduced(
     gap = max(0.0, bound - z) / max(1.0, abs(z + red.base)) if math.isfinite(bound) else math.nan
     if remaining <= 0:
         return best, False, gap
-    sol = solve_milp(
-        model.c,
-        model.a,
-        model.lo,
-        model.hi,
-        col_lower=np.zeros(n_col),
-        col_upper=ones,
-        integer=integer,
-        maximize=True,
+    sol = run(
+        integer,
         start=_start_vector(red, model, best),
         time_limit=remaining,
         mip_gap=mip_gap,
