@@ -184,8 +184,7 @@ def _gis_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], lis
         frame = frame.to_crs("EPSG:4326")
     frame.columns = [str(c).lower() if c != "geometry" else c for c in frame.columns]
     rows = frame.drop(columns="geometry").to_dict(orient="records")
-    word = "feature"
-    wheres = [f"{label} {word} {i}" for i in range(1, len(rows) + 1)]
+    wheres = [f"{label} feature {i}" for i in range(1, len(rows) + 1)]
     geoms: list[Point | None] = []
     for where, g in zip(wheres, frame.geometry, strict=True):
         if g is None or g.is_empty:
@@ -332,10 +331,10 @@ def add_plan_sites(
     known = {sid: i for i, sid in enumerate(cands["site_id"].astype(str))}
     new_rows: dict[str, tuple[float, float, str, str]] = {}  # id -> lon, lat, name, where
     out_tables: list[PlanTable] = []
-    to_region = None
     for t in tables:
         ids = list(t.site_id)
         xy = t.has_xy
+        to_region = None  # this table's points in the region's CRS
         if xy.any():
             pts = gpd.GeoSeries(gpd.points_from_xy(t.lon, t.lat), crs="EPSG:4326")
             to_region = pts.to_crs(region.crs)

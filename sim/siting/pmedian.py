@@ -360,7 +360,6 @@ class _Node:
     lam: np.ndarray  # its multipliers
     opened: np.ndarray  # bool, fixed open (branching + reduced-cost fixing)
     closed: np.ndarray  # bool, fixed closed
-    rho: np.ndarray  # site values at the best multipliers
     chosen: np.ndarray  # free sites of the Lagrangian solution at the best multipliers
 
 
@@ -389,7 +388,6 @@ def _subgradient(
     any_closed = bool(closed.any())
     best = -math.inf
     best_lam: np.ndarray = lam
-    best_rho: np.ndarray = np.zeros(n)
     best_chosen: np.ndarray = np.empty(0, dtype=np.int64)
     stall = 0
     for _ in range(max_iter):
@@ -401,7 +399,7 @@ def _subgradient(
         free = np.flatnonzero(~closed & ~opened)
         k = p - int(opened.sum())
         if k < 0 or k > free.size:
-            return _Node(math.inf, lam, opened, closed, rho, np.empty(0, dtype=np.int64))
+            return _Node(math.inf, lam, opened, closed, np.empty(0, dtype=np.int64))
         if 0 < k < free.size:
             part = np.argpartition(rho[free], k - 1)
             chosen = free[part[:k]]
@@ -412,7 +410,7 @@ def _subgradient(
             last_in = first_out = 0.0
         value = float(lam.sum() + rho[opened].sum() + rho[chosen].sum())
         if value > best + 1e-9 * max(1.0, abs(best) if math.isfinite(best) else 1.0):
-            best, best_lam, best_rho, best_chosen, stall = value, lam, rho, chosen, 0
+            best, best_lam, best_chosen, stall = value, lam, chosen, 0
         else:
             stall += 1
             if stall >= 20:
@@ -441,7 +439,7 @@ def _subgradient(
         if norm == 0.0:  # the Lagrangian solution is feasible: optimal for this node
             break
         lam = np.maximum(lam + step * (ub - value) / norm * g, 0.0)
-    return _Node(best, best_lam, opened, closed, best_rho, best_chosen)
+    return _Node(best, best_lam, opened, closed, best_chosen)
 
 
 @dataclass
