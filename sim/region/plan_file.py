@@ -45,7 +45,7 @@ from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
 from sim.region.candidates import snap_candidates
-from sim.region.fields import is_blank, parse_number
+from sim.region.fields import is_blank, parse_count, parse_number
 from sim.region.model import Region
 from sim.region.network import core_graph
 
@@ -104,15 +104,6 @@ def _text(raw: Any) -> str:
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))  # ids read as numbers by a GIS driver
     return str(raw).strip()
-
-
-def _ports(where: str, raw: Any) -> int:
-    if is_blank(raw):
-        return 0
-    value = parse_number(where, "ports", raw)
-    if value != int(value) or not 1 <= value <= 500:
-        raise DataError(f"{where}: ports = {raw!r} is not a whole number in 1..500")
-    return int(value)
 
 
 def _csv_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], list[str]]:
@@ -274,7 +265,7 @@ def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
         if geom is not None:
             lon[k], lat[k] = geom.x, geom.y
         ids.append(site)
-        ports[k] = _ports(where, row.get("ports"))
+        ports[k] = parse_count(where, "ports", row.get("ports"), low=1, high=500)
         classes.append(_text(row.get("charger_class")))
         names_out.append("" if is_blank(row.get("name")) else str(row.get("name")))
     return PlanTable(

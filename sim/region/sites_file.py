@@ -25,7 +25,7 @@ import numpy as np
 from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
-from sim.region.fields import parse_number
+from sim.region.fields import parse_count, parse_number
 
 CSV_COLUMNS = ("id", "name", "lon", "lat", "ports")
 _REQUIRED = ("id", "lon", "lat")
@@ -45,15 +45,6 @@ def _coordinate(where: str, column: str, raw: Any) -> float:
     if not -limit <= value <= limit:
         raise DataError(f"{where}: {column} = {value!r} is outside [{-limit:g}, {limit:g}]")
     return value
-
-
-def _ports(where: str, raw: Any) -> int:
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-        return 0
-    value = parse_number(where, "ports", raw)
-    if value != int(value) or value < 0:
-        raise DataError(f"{where}: ports = {raw!r} is not a whole number >= 0")
-    return int(value)
 
 
 def _site_id(where: str, raw: Any, seen: dict[str, str], *, position: str) -> str:
@@ -104,7 +95,8 @@ def _read_csv(path: Path, label: str) -> list[_Site]:
             site = _site_id(where, cell("id"), seen, position=f"row {number}")
             lon = _coordinate(where, "lon", cell("lon"))
             lat = _coordinate(where, "lat", cell("lat"))
-            sites.append(_Site(site, cell("name") or "", lon, lat, _ports(where, cell("ports"))))
+            ports = parse_count(where, "ports", cell("ports"), low=0)
+            sites.append(_Site(site, cell("name") or "", lon, lat, ports))
     except csv.Error as exc:
         raise DataError(f"{label} line {reader.line_num}: not valid CSV ({exc})") from exc
     return sites
@@ -156,7 +148,8 @@ def _read_geojson(path: Path, label: str) -> list[_Site]:
         lat = _coordinate(where, "lat", coords[1])
         raw_name = props.get("name")
         name = "" if raw_name is None else str(raw_name)
-        sites.append(_Site(site, name, lon, lat, _ports(where, props.get("ports"))))
+        ports = parse_count(where, "ports", props.get("ports"), low=0)
+        sites.append(_Site(site, name, lon, lat, ports))
     return sites
 
 
