@@ -250,24 +250,27 @@ def make_plan(
         params["radius"] = strategy.radius_min or scenario.simulation.radius_min
     if strategy.keep_existing:
         params["keep_existing"] = True
-    if strategy.sites is not None:
+    # a fixed plan: ids from the YAML, or from the plan file (matched by add_plan_sites)
+    given = strategy.sites if plan_table is None else list(plan_table.site_id)
+    fixed_rows: list[int] = []
+    if given is not None:
         lookup = {s: i for i, s in enumerate(site_ids)}
-        unknown = [s for s in strategy.sites if s not in lookup]
+        unknown = [s for s in given if s not in lookup]
         if unknown:
             raise ConfigError(f"{where}.sites: unknown candidate site ids {unknown[:5]}")
-        params["sites"] = [lookup[s] for s in strategy.sites]
+        fixed_rows = [lookup[s] for s in given]
+        params["sites"] = fixed_rows
     file_ports: dict[int, int] = {}
     file_class: dict[int, str] = {}
     if plan_table is not None:
-        lookup = {s: i for i, s in enumerate(site_ids)}
-        rows = [lookup[s] for s in plan_table.site_id]
-        params["sites"] = rows
         check_charger_classes(plan_table, scenario.chargers.classes)
-        for k, c in enumerate(rows):
-            if plan_table.charger_class[k]:
-                file_class[c] = plan_table.charger_class[k]
-            if plan_table.ports[k] > 0:
-                file_ports[c] = int(plan_table.ports[k])
+        for c, klass_k, ports_k in zip(
+            fixed_rows, plan_table.charger_class, plan_table.ports, strict=True
+        ):
+            if klass_k:
+                file_class[c] = klass_k
+            if ports_k > 0:
+                file_ports[c] = int(ports_k)
         if strategy.sizing is not None and file_ports:
             raise DataError(
                 f"{plan_table.source}: gives ports, and {where}.sizing would size them; "
