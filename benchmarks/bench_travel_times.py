@@ -3,7 +3,7 @@
 Computes the matrix from demand nodes (every road node, or a sample) to candidate sites
 as an osmnx user would write it with networkx (one single-source Dijkstra per demand
 node, ``nx.single_source_dijkstra_path_length`` with ``weight="travel_time"``), and with
-chargesite's :func:`sim.travel.travel_time_matrix`; checks the distances are identical
+chargesite's :func:`sim.access.network.travel_time_matrix`; checks the distances are identical
 and prints both times and the ratio.
 
 Usage::
@@ -22,7 +22,7 @@ import networkx as nx
 import numpy as np
 
 from sim.region import RegionOptions, RegionSource, load_region
-from sim.travel import build_network, travel_time_matrix
+from sim.access.network import build_network, travel_time_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTO = ROOT.parent / "shared" / "osm" / "porto.osm.pbf"

@@ -6,7 +6,7 @@
 >>> result.selected.explore()                               # a GeoDataFrame
 
 The command line's ``chargesite run`` is this function plus writing the output folder
-(:func:`sim.output.write_outputs`).
+(:func:`sim.export.writing.write_outputs`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import geopandas as gpd
 import pandas as pd
 
 from sim.config import Scenario, StrategyConfig, load_config
-from sim.execute import UnitKey, UnitStore, run_units
-from sim.experiment import (
+from sim.study.executors import UnitKey, UnitStore, run_units
+from sim.study.prepare import (
     Prepared,
     Progress,
     UnitResult,
@@ -36,7 +36,7 @@ from sim.experiment import (
     prepare,
     sessions_frame,
 )
-from sim.layers import (
+from sim.export.layers import (
     candidates_layer,
     queue_frame,
     roads_layer,
@@ -44,7 +44,7 @@ from sim.layers import (
     site_load_frame,
     zones_layer,
 )
-from sim.simopt import PlanEvaluator, candidate_columns, improve_plan, marginal_site_scores
+from sim.study.refine import PlanEvaluator, candidate_columns, improve_plan, marginal_site_scores
 from sim.siting.plan import Plan
 
 __all__ = ["RunResult", "run"]
@@ -185,7 +185,7 @@ def run(
     scheduler
         Dask scheduler address (``tcp://HOST:PORT``) whose workers run the units.
     store
-        Folder (or :class:`~sim.execute.UnitStore`) where finished units are kept; a
+        Folder (or :class:`~sim.study.executors.UnitStore`) where finished units are kept; a
         rerun with the same inputs resumes from it.
     progress
         Called as ``progress(label, done, total)`` while it works.

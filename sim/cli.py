@@ -133,7 +133,7 @@ def run(
     """Run a scenario and write its output folder."""
     from sim.api import run as run_scenario
     from sim.config import load_config
-    from sim.output import UNITS_DIR, write_outputs
+    from sim.export.writing import UNITS_DIR, write_outputs
 
     with _user_errors():
         scenario = load_config(config)
@@ -177,12 +177,12 @@ def sweep(
     """Run a scenario over a grid of values; write a table of all points and a figure."""
     import json
 
-    from sim import figures
+    from sim.export import figures
     from sim.config import load_config
-    from sim.execute import UnitStore
-    from sim.output import UNITS_DIR, atomic_folder
-    from sim.report import sweep_report_html
-    from sim.sweep import parse_set, run_sweep
+    from sim.study.executors import UnitStore
+    from sim.export.writing import UNITS_DIR, atomic_folder
+    from sim.export.report import sweep_report_html
+    from sim.study.sweep import parse_set, run_sweep
 
     with _user_errors():
         parsed = [parse_set(s) for s in sets]
@@ -238,7 +238,7 @@ def sweep(
 def validate(config: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check a scenario and the data it names; say what was found."""
     from sim.config import load_config
-    from sim.experiment import prepare
+    from sim.study.prepare import prepare
 
     with _user_errors():
         scenario = load_config(config)

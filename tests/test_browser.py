@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.report import write_report
-from sim.webmap import write_map
+from sim.export.report import write_report
+from sim.export.webmap import write_map
 from tests.test_webmap import EVIL, make_result
 
 BROWSER = next(

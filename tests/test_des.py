@@ -262,7 +262,7 @@ def test_cap_frees_power_when_a_car_leaves() -> None:
 
 
 def test_load_profile_conserves_energy_and_respects_ports() -> None:
-    from sim.metrics import load_profile
+    from sim.metrics.scores import load_profile
 
     rng = np.random.default_rng(5)
     d = make_demand(400, rng, rate_per_min=0.1)
@@ -277,7 +277,7 @@ def test_load_profile_conserves_energy_and_respects_ports() -> None:
 
 
 def test_queue_profile_counts_waiting_vehicles() -> None:
-    from sim.metrics import queue_profile
+    from sim.metrics.scores import queue_profile
 
     rng = np.random.default_rng(2)
     n = 5

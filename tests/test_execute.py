@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from sim.api import run
 from sim.cli import app
 from sim.config import load_config
-from sim.execute import UnitStore, run_units
+from sim.study.executors import UnitStore, run_units
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

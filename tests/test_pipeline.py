@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.metrics import METRICS
+from sim.metrics.scores import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from sim.api import run
 from sim.cli import app
 from sim.config import load_config
-from sim.experiment import make_plans, prepare
+from sim.study.prepare import make_plans, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

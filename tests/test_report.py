@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import figures
-from sim.i18n import metric_label
-from sim.metrics import METRICS
-from sim.report import write_report
+from sim.export import figures
+from sim.export.i18n import metric_label
+from sim.metrics.scores import METRICS
+from sim.export.report import write_report
 from tests.test_webmap import EVIL, STRATEGIES, make_result
 
 
@@ -140,7 +140,7 @@ def test_report_language_is_validated(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_default_scenario_end_to_end(tmp_path: Path) -> None:
     from sim.api import run
-    from sim.webmap import write_map
+    from sim.export.webmap import write_map
 
     config = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
     try:
@@ -160,7 +160,7 @@ def test_default_scenario_end_to_end(tmp_path: Path) -> None:
 
 
 def test_every_label_has_english_and_chinese() -> None:
-    from sim.i18n import LABELS, METRIC_LABELS, OUTCOME_LABELS
+    from sim.export.i18n import LABELS, METRIC_LABELS, OUTCOME_LABELS
 
     for table in (LABELS, METRIC_LABELS, OUTCOME_LABELS):
         for key, text in table.items():

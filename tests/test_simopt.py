@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sim.simopt as simopt
+import sim.study.refine as simopt
 from sim.config import load_config
 from sim.demand.model import Demand
 from sim.errors import ConfigError
-from sim.experiment import Prepared, demand_for, make_plans, prepare
-from sim.simopt import (
+from sim.study.prepare import Prepared, demand_for, make_plans, prepare
+from sim.study.refine import (
     PlanEvaluator,
     improve_plan,
     marginal_site_scores,

@@ -13,7 +13,7 @@ import sim.siting.plan as plan_module
 from sim.cli import app
 from sim.config import parse_config
 from sim.errors import ConfigError
-from sim.experiment import make_plans, prepare
+from sim.study.prepare import make_plans, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -11,7 +11,7 @@ import pytest
 from pyproj import Transformer
 
 from sim.config import parse_config
-from sim.metrics import METRICS
+from sim.metrics.scores import METRICS
 from sim.region.gates import find_gates
 from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS, Region
 from sim.region.synthetic import synthetic_region

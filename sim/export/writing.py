@@ -139,12 +139,12 @@ def write_outputs(
         (tmp / "config.resolved.yaml").write_text(resolved, encoding="utf-8")
         note("config.resolved.yaml")
         if sc.output.map:
-            from sim.webmap import write_map
+            from sim.export.webmap import write_map
 
             write_map(result, tmp / "map.html")
             note("map.html")
         if sc.output.report:
-            from sim.report import write_report
+            from sim.export.report import write_report
 
             write_report(result, tmp / "report.html")
             note("report.html")

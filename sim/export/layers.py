@@ -11,7 +11,7 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 
-from sim.experiment import Prepared, UnitResult
+from sim.study.prepare import Prepared, UnitResult
 from sim.siting.plan import Plan
 
 __all__ = [

@@ -36,7 +36,7 @@ from sim.config import StrategyConfig
 from sim.demand.model import Demand
 from sim.des.model import Access, HighwayAccess
 from sim.errors import ConfigError
-from sim.experiment import (
+from sim.study.prepare import (
     Prepared,
     ci95,
     demand_for,
@@ -112,7 +112,7 @@ class PlanEvaluator:
     Parameters
     ----------
     prep
-        From :func:`sim.experiment.prepare`.
+        From :func:`sim.study.prepare.prepare`.
 
     Attributes
     ----------
@@ -142,7 +142,7 @@ class PlanEvaluator:
         return d
 
     def metrics(self, plan: Plan, replication: int, /) -> dict[str, float | None]:
-        """Every metric of ``plan`` in ``replication`` (see :data:`sim.metrics.METRICS`)."""
+        """Every metric of ``plan`` in ``replication`` (see :data:`sim.metrics.scores.METRICS`)."""
         key = _key(plan)
         got = self._metrics.get((key, replication))
         if got is not None:
@@ -206,7 +206,7 @@ def fixed_strategy(
     Parameters
     ----------
     prep
-        From :func:`sim.experiment.prepare`.
+        From :func:`sim.study.prepare.prepare`.
     sites
         Candidate indices (rows of ``prep.region.candidates``).
     strategy
@@ -249,7 +249,7 @@ def plan_with_sites(
     Parameters
     ----------
     prep
-        From :func:`sim.experiment.prepare`.
+        From :func:`sim.study.prepare.prepare`.
     sites
         Candidate indices (rows of ``prep.region.candidates``).
     strategy
@@ -515,7 +515,7 @@ def improve_plan(
     Parameters
     ----------
     prep
-        From :func:`sim.experiment.prepare`.
+        From :func:`sim.study.prepare.prepare`.
     plan
         The start plan (e.g. ``make_plans(prep)["p-median"]``).
     replications
@@ -786,9 +786,9 @@ def marginal_site_scores(
     Parameters
     ----------
     prep
-        From :func:`sim.experiment.prepare`.
+        From :func:`sim.study.prepare.prepare`.
     plans
-        Plans by strategy name (e.g. :func:`sim.experiment.make_plans`).
+        Plans by strategy name (e.g. :func:`sim.study.prepare.make_plans`).
     replications
         Replications per (plan, candidate) (>= 2 for intervals).
     max_candidates

@@ -1,7 +1,7 @@
 """The report of a run (``report.html``): one self-contained file.
 
 Sections: scenario summary and demand totals; the strategy comparison (mean and 95%
-interval of every metric of :data:`sim.metrics.METRICS`); the paired differences of
+interval of every metric of :data:`sim.metrics.scores.METRICS`); the paired differences of
 ``summary["comparisons"]`` (per replication, common random numbers); figures (waits, queue
 length by hour, utilisation by site and hour, difficulty against a swept value when
 ``summary["sweep"]`` exists); a static map per strategy; the chosen sites; provenance
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from sim import figures
+from sim.export import figures
 from sim.des.model import OUTCOMES
-from sim.i18n import LABELS, Language, label, metric_label, outcome_label, resolve_language
-from sim.metrics import METRICS
+from sim.export.i18n import LABELS, Language, label, metric_label, outcome_label, resolve_language
+from sim.metrics.scores import METRICS
 
 if TYPE_CHECKING:
     from sim.api import RunResult
@@ -611,7 +611,7 @@ def sweep_report_html(summary: dict[str, Any], /, *, language: str = "en") -> st
     Parameters
     ----------
     summary
-        The sweep's ``summary.json`` content (:class:`sim.sweep.SweepResult`).
+        The sweep's ``summary.json`` content (:class:`sim.study.sweep.SweepResult`).
     language
         ``"en"`` or ``"zh"``.
     """

@@ -28,7 +28,7 @@ from typing import Any
 from sim.config import Scenario
 from sim.des.model import Access, HighwayAccess
 from sim.errors import UserInputError
-from sim.experiment import (
+from sim.study.prepare import (
     Prepared,
     UnitResult,
     make_plans,

@@ -39,8 +39,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
 
-from sim.i18n import Language, label
-from sim.metrics import METRICS
+from sim.export.i18n import Language, label
+from sim.metrics.scores import METRICS
 
 __all__ = [
     "cjk_font",

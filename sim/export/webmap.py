@@ -42,7 +42,7 @@ from folium.template import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from sim.i18n import Language, label, resolve_language
+from sim.export.i18n import Language, label, resolve_language
 
 if TYPE_CHECKING:
     from sim.api import RunResult

@@ -227,7 +227,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "all_stations": {"en": "all stations", "zh": "全部站点"},
 }
 
-#: Metric name (:data:`sim.metrics.METRICS`) -> {language: label with unit}.
+#: Metric name (:data:`sim.metrics.scores.METRICS`) -> {language: label with unit}.
 METRIC_LABELS: Final[dict[str, dict[str, str]]] = {
     "wait_mean_min": {"en": "Mean wait (min)", "zh": "平均排队时间（分钟）"},
     "wait_p95_min": {"en": "95th percentile wait (min)", "zh": "排队时间 95% 分位数（分钟）"},
@@ -298,7 +298,7 @@ def label(key: str, language: str, /, **fields: object) -> str:
 
 
 def metric_label(metric: str, language: str, /) -> str:
-    """Human label (with unit) of a metric of :data:`sim.metrics.METRICS`."""
+    """Human label (with unit) of a metric of :data:`sim.metrics.scores.METRICS`."""
     return _pick(METRIC_LABELS, metric, language)
 
 

@@ -22,9 +22,9 @@ import yaml
 
 from sim.config import Scenario, parse_config, read_yaml
 from sim.errors import ConfigError, UserInputError
-from sim.execute import UnitStore, run_units
-from sim.experiment import aggregate, paired_differences, per_replication_frame
-from sim.metrics import METRICS
+from sim.study.executors import UnitStore, run_units
+from sim.study.prepare import aggregate, paired_differences, per_replication_frame
+from sim.metrics.scores import METRICS
 
 __all__ = ["SweepResult", "apply_setting", "parse_set", "run_sweep", "sweep_scenarios"]
 
@@ -173,7 +173,7 @@ def run_sweep(
     replications
         Overrides ``simulation.replications`` at every point.
     workers, scheduler, store, progress
-        As for :func:`sim.execute.run_units`.
+        As for :func:`sim.study.executors.run_units`.
     """
     points, scenarios = sweep_scenarios(config, sets)
     if replications is not None:

@@ -2,7 +2,7 @@
 
 :func:`prepare` runs the static stages once (region, travel times, expected demand,
 candidate scores); :func:`make_plans` solves every strategy; :func:`run_unit` simulates
-one (strategy, replication) unit; :mod:`sim.execute` runs the units (in-process, on a
+one (strategy, replication) unit; :mod:`sim.study.executors` runs the units (in-process, on a
 process pool or on Dask) and :mod:`sim.api` aggregates them.
 Each replication's demand comes from ``stream(seed, replication, "demand")`` so every
 strategy sees the same sessions (common random numbers), and a unit's result depends
@@ -39,7 +39,7 @@ from sim.des.model import (
     simulate,
 )
 from sim.errors import ConfigError
-from sim.metrics import METRICS, score, station_stats
+from sim.metrics.scores import METRICS, score, station_stats
 from sim.region import Region, RegionOptions, RegionSource, load_region
 from sim.region.gates import find_gates, user_gates
 from sim.region.options import HousingParams
@@ -52,7 +52,7 @@ from sim.region.plan_file import (
 from sim.rng import stream
 from sim.siting.frlm import FlowProblem
 from sim.siting.plan import FLOW_MODELS, Plan, make_plan
-from sim.travel import RoadNetwork, build_network, travel_time_matrix
+from sim.access.network import RoadNetwork, build_network, travel_time_matrix
 
 __all__ = [
     "Prepared",
