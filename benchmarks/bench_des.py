@@ -22,7 +22,9 @@ import numpy as np
 import simpy
 
 from sim.config import load_config
-from sim.study.prepare import demand_for, make_plans, plan_access, prepare, run_unit
+from sim.study.plans import make_plans, plan_access
+from sim.study.prepare import prepare
+from sim.study.units import demand_for, run_unit
 
 
 def bare_mmc(n: int, *, c: int, rho: float, seed: int) -> float:

@@ -21,8 +21,8 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from sim.region import RegionOptions, RegionSource, load_region
 from sim.access.network import build_network, travel_time_matrix
+from sim.region import RegionOptions, RegionSource, load_region
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTO = ROOT.parent / "shared" / "osm" / "porto.osm.pbf"

@@ -12,151 +12,18 @@ The command line's ``chargesite run`` is this function plus writing the output f
 from __future__ import annotations
 
 import dataclasses
-import math
-import platform
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import pandas as pd
-
 from sim.config import Scenario, StrategyConfig, load_config
-from sim.study.executors import UnitKey, UnitStore, run_units
-from sim.study.prepare import (
-    Prepared,
-    Progress,
-    UnitResult,
-    _no_progress,
-    aggregate,
-    make_plans,
-    paired_differences,
-    per_replication_frame,
-    prepare,
-    sessions_frame,
-)
-from sim.export.layers import (
-    candidates_layer,
-    queue_frame,
-    roads_layer,
-    selected_layer,
-    site_load_frame,
-    zones_layer,
-)
-from sim.study.refine import PlanEvaluator, candidate_columns, improve_plan, marginal_site_scores
+from sim.export.result import RunResult, assemble
 from sim.siting.plan import Plan
+from sim.study.executors import UnitKey, UnitStore, run_units
+from sim.study.plans import make_plans
+from sim.study.prepare import Prepared, Progress, _no_progress, prepare
+from sim.study.refine import PlanEvaluator, improve_plan, marginal_site_scores
 
 __all__ = ["RunResult", "run"]
-
-_VERSIONED = ("chargesite", "numpy", "scipy", "pandas", "simpy", "osmnx", "pyrosm", "highspy",
-              "geopandas", "shapely")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Everything a run produced.
-
-    Attributes
-    ----------
-    scenario
-        The validated scenario (every default filled in).
-    summary
-        The content of ``summary.json``.
-    per_replication
-        One row per (strategy, replication), a column per metric.
-    sessions
-        One row per charging attempt (``sessions.parquet``).
-    candidates, selected, zones, roads
-        The layers of ``sites.gpkg`` (EPSG:4326).
-    site_load
-        15-minute load profile per (strategy, site) (``site_load.parquet``).
-    queues
-        Queue length per (strategy, site, hour) (``queue_by_hour.csv``).
-    plans
-        The plan of each strategy.
-    prepared
-        Static inputs (region, travel times, expected demand).
-    units
-        Raw per-unit results (logs, per-site statistics).
-    candidate_scores
-        Simulated marginal effect of adding each candidate to each plan
-        (``simulation.score_candidates``; ``candidate_scores.csv``), or ``None``.
-    """
-
-    scenario: Scenario
-    summary: dict[str, Any]
-    per_replication: pd.DataFrame
-    sessions: pd.DataFrame
-    candidates: gpd.GeoDataFrame
-    selected: gpd.GeoDataFrame
-    zones: gpd.GeoDataFrame
-    roads: gpd.GeoDataFrame
-    site_load: pd.DataFrame
-    queues: pd.DataFrame
-    plans: dict[str, Plan]
-    prepared: Prepared
-    units: list[UnitResult]
-    candidate_scores: pd.DataFrame | None = None
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    return x
-
-
-def provenance(prep: Prepared, /) -> dict[str, Any]:
-    """Versions, data checksums and region facts (no wall-clock time, so that the
-    same inputs give a byte-identical summary)."""
-    versions: dict[str, str | None] = {}
-    for name in _VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "python": platform.python_version(),
-        "versions": versions,
-        "data_sha256": dict(sorted(prep.checksums.items())),
-        "region": prep.region.name,
-        "region_notes": list(prep.region.notes),
-        "crs": prep.region.crs,
-    }
-
-
-def build_summary(
-    prep: Prepared, plans: dict[str, Plan], per_rep: pd.DataFrame, replications: int, /
-) -> dict[str, Any]:
-    """The ``summary.json`` document."""
-    agg = aggregate(per_rep)
-    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
-    strategies: dict[str, Any] = {}
-    for name, plan in plans.items():
-        strategies[name] = {
-            "model": plan.model,
-            "sites": ids[plan.candidate].tolist(),
-            "ports": plan.ports.tolist(),
-            "cost_cny": plan.cost_cny,
-            "solver": {"objective": plan.objective, "optimal": plan.optimal, "gap": plan.gap},
-            "metrics": agg[name],
-        }
-    sc = prep.scenario
-    return _clean(
-        {
-            "scenario": sc.name,
-            "seed": sc.seed,
-            "replications": replications,
-            "days": sc.demand.days,
-            "strategies": strategies,
-            "comparisons": paired_differences(per_rep),
-            "provenance": provenance(prep),
-        }
-    )
 
 
 def run(
@@ -289,41 +156,4 @@ def with_overrides(
         sim_cfg = sim_cfg.model_copy(update={"replications": replications})
     return scenario.model_copy(
         update={"seed": scenario.seed if seed is None else seed, "simulation": sim_cfg}
-    )
-
-
-def assemble(
-    prep: Prepared,
-    plans: dict[str, Plan],
-    units: list[UnitResult],
-    /,
-    *,
-    replications: int,
-    candidate_scores: pd.DataFrame | None = None,
-) -> RunResult:
-    """Summary, tables and layers from the units of one scenario."""
-    per_rep = per_replication_frame(units)
-    summary = build_summary(prep, plans, per_rep, replications)
-    cands = candidates_layer(prep, plans)
-    if candidate_scores is not None:
-        sc_cfg = prep.scenario.simulation.score_candidates
-        against = (sc_cfg.against if sc_cfg is not None else None) or next(iter(plans))
-        cols = candidate_columns(candidate_scores, against=against, n_candidates=len(cands))
-        for c in cols.columns:
-            cands[c] = cols[c].to_numpy()
-    return RunResult(
-        scenario=prep.scenario,
-        summary=summary,
-        per_replication=per_rep,
-        sessions=sessions_frame(prep, plans, units),
-        candidates=cands,
-        candidate_scores=candidate_scores,
-        selected=selected_layer(prep, plans, units),
-        zones=zones_layer(prep, plans, units),
-        roads=roads_layer(prep),
-        site_load=site_load_frame(prep, plans, units),
-        queues=queue_frame(prep, plans, units),
-        plans=plans,
-        prepared=prep,
-        units=units,
     )

@@ -177,11 +177,11 @@ def sweep(
     """Run a scenario over a grid of values; write a table of all points and a figure."""
     import json
 
-    from sim.export import figures
     from sim.config import load_config
-    from sim.study.executors import UnitStore
-    from sim.export.writing import UNITS_DIR, atomic_folder
+    from sim.export import figures
     from sim.export.report import sweep_report_html
+    from sim.export.writing import UNITS_DIR, atomic_folder
+    from sim.study.executors import UnitStore
     from sim.study.sweep import parse_set, run_sweep
 
     with _user_errors():

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.demand.model import Demand
-from sim.des.model import (
+from sim.des import (
     BALKED,
     CHARGED,
     NO_STATION,
@@ -313,7 +313,7 @@ def test_queue_profile_counts_waiting_vehicles() -> None:
 def test_exact_charge_time_matches_the_integral(
     soc: float, kwh: float, battery: float, vmax: float, port: float
 ) -> None:
-    from sim.des.model import charge_minutes_one
+    from sim.des import charge_minutes_one
 
     curve = [[0, 1], [0.5, 1], [0.8, 0.45], [1, 0.1]]
     socs, shares = [p[0] for p in curve], [p[1] for p in curve]

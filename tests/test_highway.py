@@ -15,10 +15,10 @@ from sim.api import run
 from sim.cli import app
 from sim.config import load_config, parse_config
 from sim.demand.highway import highway_demand
-from sim.study.prepare import prepare
 from sim.region import RegionSource, load_region
 from sim.region.corridor import corridor_region
 from sim.region.gates import find_gates
+from sim.study.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

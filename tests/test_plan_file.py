@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from sim.api import run
 from sim.cli import app
 from sim.config import load_config
-from sim.study.prepare import make_plans, prepare
+from sim.study.plans import make_plans
+from sim.study.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.demand.model import Demand
-from sim.des.model import CHARGED, DriverRules, Stations, simulate
+from sim.des import CHARGED, DriverRules, Stations, simulate
 from tests.test_des import make_access
 
 

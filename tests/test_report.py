@@ -12,8 +12,8 @@ import pytest
 
 from sim.export import figures
 from sim.export.i18n import metric_label
-from sim.metrics.scores import METRICS
 from sim.export.report import write_report
+from sim.metrics.scores import METRICS
 from tests.test_webmap import EVIL, STRATEGIES, make_result
 
 

@@ -15,7 +15,9 @@ import sim.study.refine as simopt
 from sim.config import load_config
 from sim.demand.model import Demand
 from sim.errors import ConfigError
-from sim.study.prepare import Prepared, demand_for, make_plans, prepare
+from sim.siting.plan import Plan
+from sim.study.plans import make_plans
+from sim.study.prepare import Prepared, prepare
 from sim.study.refine import (
     PlanEvaluator,
     improve_plan,
@@ -23,7 +25,7 @@ from sim.study.refine import (
     plan_with_sites,
     static_gain,
 )
-from sim.siting.plan import Plan
+from sim.study.units import demand_for
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,8 @@ import sim.siting.plan as plan_module
 from sim.cli import app
 from sim.config import parse_config
 from sim.errors import ConfigError
-from sim.study.prepare import make_plans, prepare
+from sim.study.plans import make_plans
+from sim.study.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

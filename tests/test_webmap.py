@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from sim.metrics.scores import METRICS
 from sim.export.webmap import write_map
+from sim.metrics.scores import METRICS
 
 EVIL = "<script>alert(1)</script>"
 STRATEGIES = ("existing", "random", "p-median")

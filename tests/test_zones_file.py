@@ -14,8 +14,8 @@ from sim.cli import app
 from sim.config import parse_config
 from sim.demand.residential import home_table
 from sim.errors import DataError
-from sim.study.prepare import prepare
 from sim.region.zones_file import read_zones_file
+from sim.study.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

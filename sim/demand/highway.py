@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.access.network import RoadNetwork, travel_time_matrix
 from sim.config import HighwayDemandConfig, VehicleClassConfig
 from sim.demand.model import Demand
 from sim.errors import DataError
 from sim.region.gates import Gates
-from sim.access.network import RoadNetwork, travel_time_matrix
 
 __all__ = ["HIGHWAY_CONSUMPTION_FACTOR", "HighwayODs", "highway_demand", "highway_ods"]
 

@@ -11,8 +11,11 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 
-from sim.study.prepare import Prepared, UnitResult
+from sim.des import OUTCOMES
 from sim.siting.plan import Plan
+from sim.study.plans import stations_of
+from sim.study.prepare import Prepared
+from sim.study.units import UnitResult
 
 __all__ = [
     "candidates_layer",
@@ -280,3 +283,42 @@ def queue_frame(prep: Prepared, plans: dict[str, Plan], units: list[UnitResult],
     if not frames:
         return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)
+
+
+def sessions_frame(
+    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
+) -> pd.DataFrame:
+    """All attempts of all units as the ``sessions.parquet`` table."""
+    frames = []
+    for u in units:
+        st = stations_of(prep, plans[u.strategy])
+        ids = np.array([*st.site_id, ""], dtype=object)
+        log, d = u.log, u.demand
+        s = log.session
+        frames.append(
+            pd.DataFrame(
+                {
+                    "replication": np.full(len(log), u.replication, dtype=np.int32),
+                    "strategy": u.strategy,
+                    "vehicle_id": d.vehicle_id[s],
+                    "segment": np.where(d.segment[s] == 0, "residential", "highway"),
+                    "station_id": ids[log.station],
+                    "arrival_min": log.arrival_min,
+                    "start_min": log.start_min,
+                    "end_min": log.end_min,
+                    "wait_min": log.wait_min,
+                    "energy_kwh": log.energy_kwh,
+                    "power_kw": log.power_kw,
+                    "outcome": np.asarray(OUTCOMES, dtype=object)[log.outcome],
+                    "session": s,
+                    "attempt": log.attempt,
+                    "depart_min": d.depart_min[s],
+                    "access_min": log.access_min,
+                }
+            )
+        )
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for c in ("strategy", "segment", "station_id", "outcome"):
+        if c in df:
+            df[c] = df[c].astype("category")
+    return df

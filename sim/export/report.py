@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from sim.des import OUTCOMES
 from sim.export import figures
-from sim.des.model import OUTCOMES
 from sim.export.i18n import LABELS, Language, label, metric_label, outcome_label, resolve_language
 from sim.metrics.scores import METRICS
 
 if TYPE_CHECKING:
-    from sim.api import RunResult
+    from sim.export.result import RunResult
 
 __all__ = [
     "HIGHER_IS_BETTER",

@@ -45,7 +45,7 @@ from matplotlib.colors import to_hex
 from sim.export.i18n import Language, label, resolve_language
 
 if TYPE_CHECKING:
-    from sim.api import RunResult
+    from sim.export.result import RunResult
 
 __all__ = [
     "DIFFICULTY_CMAP",

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sim.api import RunResult
 from sim.config import dump_resolved
+from sim.export.result import RunResult
 
 __all__ = ["UNITS_DIR", "atomic_folder", "write_outputs"]
 

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sim.demand.model import Demand
-from sim.des.model import CHARGED, RENEGED, STRANDED, SessionLog, Stations
+from sim.des import CHARGED, RENEGED, STRANDED, SessionLog, Stations
 
 __all__ = [
     "METRICS",

@@ -26,18 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from sim.config import Scenario
-from sim.des.model import Access, HighwayAccess
+from sim.des import Access, HighwayAccess
 from sim.errors import UserInputError
-from sim.study.prepare import (
-    Prepared,
-    UnitResult,
-    make_plans,
-    plan_access,
-    plan_highway_access,
-    prepare,
-    run_unit,
-)
 from sim.siting.plan import Plan
+from sim.study.plans import make_plans, plan_access, plan_highway_access
+from sim.study.prepare import Prepared, prepare
+from sim.study.units import UnitResult, run_unit
 
 __all__ = ["UnitKey", "UnitStore", "run_units", "scenario_key"]
 

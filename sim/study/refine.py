@@ -34,17 +34,13 @@ import pandas as pd
 
 from sim.config import StrategyConfig
 from sim.demand.model import Demand
-from sim.des.model import Access, HighwayAccess
+from sim.des import Access, HighwayAccess
 from sim.errors import ConfigError
-from sim.study.prepare import (
-    Prepared,
-    ci95,
-    demand_for,
-    plan_access,
-    plan_highway_access,
-    run_unit,
-)
-from sim.siting.plan import Plan, make_plan
+from sim.metrics.intervals import ci95
+from sim.siting.plan import Plan
+from sim.study.plans import plan_access, plan_highway_access, plan_of
+from sim.study.prepare import Prepared
+from sim.study.units import demand_for, run_unit
 
 __all__ = [
     "HOLDOUT_BASE",
@@ -259,18 +255,8 @@ def plan_with_sites(
     index
         Position of the strategy in the scenario (error messages only).
     """
-    cands = prep.region.candidates
     fixed = fixed_strategy(prep, sites, strategy=strategy, name=name)
-    return make_plan(
-        fixed,
-        scenario=prep.scenario,
-        cost_min=prep.siting_cost,
-        weight=prep.siting_weight,
-        existing=prep.existing,
-        existing_ports=cands["existing_ports"].to_numpy(dtype=np.int64),
-        site_ids=cands["site_id"].astype(str).tolist(),
-        index=index,
-    )
+    return plan_of(prep, fixed, index=index)
 
 
 def _row_caps(prep: Prepared) -> np.ndarray:

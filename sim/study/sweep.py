@@ -22,9 +22,10 @@ import yaml
 
 from sim.config import Scenario, parse_config, read_yaml
 from sim.errors import ConfigError, UserInputError
-from sim.study.executors import UnitStore, run_units
-from sim.study.prepare import aggregate, paired_differences, per_replication_frame
+from sim.metrics.intervals import aggregate, paired_differences
 from sim.metrics.scores import METRICS
+from sim.study.executors import UnitStore, run_units
+from sim.study.units import per_replication_frame
 
 __all__ = ["SweepResult", "apply_setting", "parse_set", "run_sweep", "sweep_scenarios"]
 

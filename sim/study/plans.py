@@ -1,0 +1,257 @@
+"""From prepared inputs to plans, and from plans to the simulation's inputs.
+
+:func:`make_plans` solves every strategy (:func:`sim.siting.plan.make_plan`);
+:func:`stations_of`, :func:`plan_access` and :func:`plan_highway_access` turn a plan into
+the :mod:`sim.des` inputs (stations, reachable stations from each origin and station).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.access.network import travel_time_matrix
+from sim.access.stations import k_nearest, route_options
+from sim.config import Scenario, StrategyConfig
+from sim.des import (
+    Access,
+    DriverRules,
+    HighwayAccess,
+    Stations,
+    TaperCurves,
+)
+from sim.errors import ConfigError
+from sim.siting.frlm import FlowProblem
+from sim.siting.plan import FLOW_MODELS, Plan, make_plan
+from sim.study.prepare import Prepared
+
+__all__ = [
+    "coverage_share",
+    "driver_rules",
+    "flow_problem",
+    "make_plans",
+    "plan_access",
+    "plan_highway_access",
+    "stations_of",
+    "taper_curves",
+]
+
+
+def make_plans(prep: Prepared, /) -> dict[str, Plan]:
+    """Solve every strategy of the scenario (in config order)."""
+    cands = prep.region.candidates
+    if prep.siting_weight.sum() <= 0 and len(cands):
+        raise ConfigError(
+            "demand: the scenario has no charging demand (no households with EVs without "
+            "home charging, no through-traffic that must charge); check demand.residential, "
+            "demand.highway and the region's zones"
+        )
+    needs_flows = any(s.model_name in FLOW_MODELS for s in prep.scenario.strategies)
+    flows = flow_problem(prep) if needs_flows else None
+    return {
+        s.name: plan_of(prep, s, index=i, flows=flows)
+        for i, s in enumerate(prep.scenario.strategies)
+    }
+
+
+def plan_of(
+    prep: Prepared,
+    strategy: StrategyConfig,
+    /,
+    *,
+    index: int,
+    flows: FlowProblem | None = None,
+) -> Plan:
+    """One strategy's plan on the prepared scenario.
+
+    The one place a plan is made from prepared inputs: :func:`make_plans` and the
+    simulation-optimisation's candidate plans both come through here, so a plan is
+    equipped (ports sized, costed) the same way wherever it is made.
+
+    Parameters
+    ----------
+    prep
+        From :func:`~sim.study.prepare.prepare`.
+    strategy
+        The strategy (from the scenario, or a derived ``fixed`` one).
+    index
+        Its position in ``strategies`` (error messages, the siting RNG stream).
+    flows
+        Through-traffic routes, for the flow-refuelling models.
+    """
+    cands = prep.region.candidates
+    ex_ports = cands["existing_ports"].to_numpy(dtype=np.int64) if len(cands) else np.zeros(0)
+    return make_plan(
+        strategy,
+        scenario=prep.scenario,
+        cost_min=prep.siting_cost,
+        weight=prep.siting_weight,
+        existing=prep.existing,
+        existing_ports=ex_ports,
+        site_ids=cands["site_id"].astype(str).tolist(),
+        index=index,
+        flows=flows,
+        session_kwh=prep.mean_session_kwh or 28.0,
+        plan_table=prep.plan_tables.get(strategy.name) if strategy.plan_file else None,
+    )
+
+
+def flow_problem(prep: Prepared, /) -> FlowProblem | None:
+    """Through-traffic routes over the candidate sites, for the flow-refuelling models.
+
+    Each origin-destination pair's path is the sequence of candidates within the detour
+    limit of its route, ordered by distance from the entry; its length is that distance
+    (km) and its flow the expected EVs per day that must charge.  Routes with fewer than
+    two such candidates are left out.
+    """
+    hs = prep.highway
+    if hs is None:
+        return None
+    paths, lengths, flow = [], [], []
+    for od in range(len(hs.ods)):
+        on_route = np.flatnonzero(np.isfinite(hs.od_cost_min[od]))
+        if on_route.size < 2:
+            continue
+        pos = hs.entry_to_cand_km[od, on_route]
+        order = np.argsort(pos, kind="stable")
+        seq, at = on_route[order], pos[order]
+        keep = np.concatenate([[True], np.diff(at) > 1e-6])  # strictly increasing
+        paths.append(seq[keep])
+        lengths.append(at[keep] - at[keep][0])
+        flow.append(max(float(hs.od_weight[od]), 1e-9))
+    if not paths:
+        return None
+    return FlowProblem(
+        paths=tuple(paths),
+        path_lengths=tuple(lengths),
+        flow=np.array(flow),
+        n_candidates=len(prep.region.candidates),
+    )
+
+
+def stations_of(prep: Prepared, plan: Plan, /) -> Stations:
+    """The simulation's view of a plan."""
+    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+    cap = prep.scenario.chargers.site_grid_cap_kw
+    return Stations(
+        site_id=tuple(ids[plan.candidate].tolist()),
+        ports=plan.ports,
+        power_kw=plan.power_kw,
+        dc=plan.dc,
+        grid_cap_kw=None if cap is None else np.where(plan.existing, np.inf, cap),
+    )
+
+
+def plan_access(prep: Prepared, plan: Plan, /) -> Access:
+    """Static access of a plan: nearest stations from each demand node and from each
+    station (for retries), within ``simulation.max_access_min``.  ``origin_row`` is
+    left empty; :func:`run_unit` fills it per replication."""
+    sim_cfg = prep.scenario.simulation
+    limit = sim_cfg.max_access_min
+    k = sim_cfg.choice_set
+    times = prep.cost_min[:, plan.candidate]
+    first_st, first_t = k_nearest(times, k, limit)
+    if len(plan):
+        nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)[plan.candidate]
+        between = travel_time_matrix(prep.network, nodes, nodes, cutoff_s=limit * 60.0) / 60.0
+        np.fill_diagonal(between, np.inf)
+    else:
+        between = np.zeros((0, 0))
+    next_st, next_t = k_nearest(between, k, limit)
+    return Access(
+        origin_row=np.empty(0, np.int64),
+        first_station=first_st,
+        first_min=first_t,
+        next_station=next_st,
+        next_min=next_t,
+    )
+
+
+def driver_rules(scenario: Scenario, /) -> DriverRules:
+    """Driver behaviour from ``simulation``."""
+    s = scenario.simulation
+    return DriverRules(
+        choice=s.choice,
+        wait_weight=s.wait_weight,
+        balk_queue_per_port=s.balk_queue_per_port,
+        max_attempts=s.max_attempts,
+    )
+
+
+def taper_curves(scenario: Scenario, /) -> TaperCurves:
+    """Charging curves from ``vehicles``."""
+    v = scenario.vehicles
+    return TaperCurves.from_points(dc=v.dc_taper, ac=v.ac_taper)
+
+
+def coverage_share(prep: Prepared, plan: Plan, /) -> float:
+    """Share of expected demand within ``simulation.radius_min`` of a plan site."""
+    total = prep.weight.sum()
+    if total <= 0 or len(plan) == 0:
+        return 0.0
+    best = prep.cost_min[:, plan.candidate].min(axis=1)
+    return float(prep.weight[best <= prep.scenario.simulation.radius_min].sum() / total)
+
+
+def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
+    """Stations of a plan along every through route, and onwards from each station."""
+    hs = prep.highway
+    if hs is None or len(hs.ods) == 0:
+        return None
+    cfg = prep.scenario.demand.highway
+    c = plan.candidate
+    m = c.shape[0]
+    n_od = len(hs.ods)
+    drive_min = hs.entry_to_cand_min[:, c]
+    drive_km = hs.entry_to_cand_km[:, c]
+    to_x_min = hs.cand_to_exit_min[c]
+    to_x_km = hs.cand_to_exit_km[c]
+    with np.errstate(invalid="ignore"):
+        detour = drive_min + to_x_min[:, hs.od_exit].T - hs.ods.route_min[:, None]
+    detour = np.where(np.isfinite(detour), np.maximum(detour, 0.0), np.inf)
+    od_sel = route_options(detour, drive_km, cfg.detour_max_min)
+    n_x = hs.exits.shape[0]
+    if m:
+        nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)[c]
+        between_min = travel_time_matrix(prep.network, nodes, nodes) / 60.0
+        between_km = travel_time_matrix(hs.length_network, nodes, nodes) / 1000.0
+        np.fill_diagonal(between_min, np.inf)
+        np.fill_diagonal(between_km, np.inf)
+        # nxt[j, x, s]: detour of going j -> s -> x instead of j -> x
+        with np.errstate(invalid="ignore"):  # inf - inf where a station cannot reach x
+            nxt = between_min[:, None, :] + to_x_min.T[None, :, :] - to_x_min[:, :, None]
+        nxt = np.where(np.isfinite(nxt), np.maximum(nxt, 0.0), np.inf)
+        along = np.broadcast_to(between_km[:, None, :], nxt.shape)
+        n_idx = route_options(
+            nxt.reshape(m * n_x, m), along.reshape(m * n_x, m), cfg.detour_max_min
+        ).reshape(m, n_x, -1)
+        safe = np.maximum(n_idx, 0)
+        n_ok = n_idx >= 0
+        j_ix = np.arange(m)[:, None, None]
+        x_ix = np.arange(n_x)[None, :, None]
+        n_det = np.where(n_ok, nxt[j_ix, x_ix, safe], np.inf)
+        n_min = np.where(n_ok, between_min[j_ix, safe], np.inf)
+        n_km = np.where(n_ok, between_km[j_ix, safe], np.inf)
+    else:
+        n_idx = np.zeros((0, n_x, 0), np.int64)
+        n_det = n_min = n_km = np.zeros((0, n_x, 0))
+    safe_od = np.maximum(od_sel, 0)
+    ok = od_sel >= 0
+    rows = np.arange(n_od)[:, None]
+    return HighwayAccess(
+        od_station=od_sel,
+        od_drive_min=np.where(ok, drive_min[rows, safe_od], np.inf),
+        od_drive_km=np.where(ok, drive_km[rows, safe_od], np.inf),
+        od_detour_min=np.where(ok, detour[rows, safe_od], np.inf),
+        od_route_min=hs.ods.route_min,
+        od_route_km=hs.ods.route_km,
+        od_exit=hs.od_exit,
+        to_exit_min=to_x_min,
+        to_exit_km=to_x_km,
+        next_station=n_idx.astype(np.int64),
+        next_drive_min=n_min,
+        next_drive_km=n_km,
+        next_detour_min=n_det,
+        detour_max_min=cfg.detour_max_min,
+        target_soc=cfg.target_soc,
+        reserve_soc=cfg.reserve_soc,
+    )
