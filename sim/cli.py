@@ -178,26 +178,28 @@ def sweep(
     import json
 
     from sim.config import load_config
+    from sim.config.overrides import parse_set
     from sim.export import figures
     from sim.export.report import sweep_report_html
     from sim.export.writing import UNITS_DIR, atomic_folder
-    from sim.study.executors import UnitStore
-    from sim.study.sweep import parse_set, run_sweep
+    from sim.study.runner import run_sweep_study
+    from sim.study.sweep import sweep_result
 
     with _user_errors():
         parsed = [parse_set(s) for s in sets]
         base = load_config(config)
         target = out_dir if out_dir is not None else Path("out") / f"{base.name}-sweep"
         with _progress() as progress:
-            result = run_sweep(
+            study = run_sweep_study(
                 config,
                 parsed,
                 replications=replications,
                 workers=workers,
                 scheduler=scheduler,
-                store=UnitStore(target / UNITS_DIR),
+                store=target / UNITS_DIR,
                 progress=progress,
             )
+            result = sweep_result(study)
             with atomic_folder(target, carry=(UNITS_DIR,)) as tmp:
                 result.table.to_csv(tmp / "sweep.csv", index=False)
                 result.per_replication.to_csv(tmp / "per_replication.csv", index=False)

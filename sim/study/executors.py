@@ -1,63 +1,39 @@
 """Running units of work in-process, on a local process pool or on a Dask cluster.
 
-A unit is one (scenario variant, strategy, replication).  Its result depends only on
-its inputs (the scenario, including its seed, the strategy's name and the replication
-number), so units may run in any order, on any number of workers, and the assembled
-results are identical.  Each worker prepares a scenario once (region, travel times,
-plans) and keeps it for the units that follow.
-
-Finished units can be kept in a :class:`UnitStore` (a folder of files named by a hash of
-the unit's inputs); a rerun with the same inputs loads them instead of simulating again,
-so an interrupted run or sweep resumes where it stopped.
+A unit is one (scenario, strategy, replication).  Its result depends only on its inputs
+(the scenario, including its seed, the strategy's name and the replication number), so
+units may run in any order, on any number of workers, and the assembled results are
+identical.  Each worker prepares a scenario once (region, travel times, plans, access
+tables; kept in :data:`sim.study.cache.MEMORY`) and reuses it for the units that follow.
+Finished units go to a :class:`~sim.study.cache.UnitStore` when one is given; a rerun
+loads them instead of simulating again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
-import os
-import pickle
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from sim.config import Scenario
 from sim.des import Access, HighwayAccess
 from sim.errors import UserInputError
 from sim.siting.plan import Plan
+from sim.study.cache import MEMORY, UnitStore, scenario_key
 from sim.study.plans import make_plans, plan_access, plan_highway_access
 from sim.study.prepare import Prepared, prepare
 from sim.study.units import UnitResult, run_unit
 
-__all__ = ["UnitKey", "UnitStore", "run_units", "scenario_key"]
+__all__ = ["Context", "UnitKey", "context", "remember", "run_units"]
 
 Progress = Callable[[str, int, int], None]
 
 
-def _version() -> str:
-    try:
-        return metadata.version("chargesite")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        return "unknown"
-
-
-def scenario_key(scenario: Scenario, /) -> str:
-    """Hash of everything that determines a scenario's unit results.
-
-    The output section and the replication count are left out (more replications
-    reuse the ones already done); the chargesite version is included.
-    """
-    data = scenario.model_dump_json(exclude={"output": True, "simulation": {"replications"}})
-    return hashlib.sha256(f"{_version()}\n{data}".encode()).hexdigest()[:24]
-
-
 @dataclass(frozen=True, order=True)
 class UnitKey:
-    """Identifies one unit: sweep point (index into the scenario list), strategy,
+    """Identifies one unit: scenario (index into the scenario list), strategy,
     replication."""
 
     point: int
@@ -65,86 +41,46 @@ class UnitKey:
     replication: int
 
 
-# ------------------------------------------------------------------ worker side
+@dataclass(frozen=True)
+class Context:
+    """What a worker keeps of a scenario: prepared inputs, plans, access per plan."""
 
-#: Per-process cache: scenario key -> (prepared inputs, plans, plan access).
-_CONTEXT: dict[str, tuple[Prepared, dict[str, Plan], dict[str, PlanAccess]]] = {}
+    prepared: Prepared
+    plans: dict[str, Plan]
+    access: dict[str, tuple[Access, HighwayAccess | None]]
+
+    @classmethod
+    def of(cls, prep: Prepared, plans: dict[str, Plan], /) -> Context:
+        """The context of prepared inputs and their plans (access computed here)."""
+        access = {n: (plan_access(prep, p), plan_highway_access(prep, p)) for n, p in plans.items()}
+        return cls(prepared=prep, plans=plans, access=access)
+
+    def run(self, strategy: str, replication: int, /) -> UnitResult:
+        """Simulate and score one unit."""
+        acc, hw = self.access[strategy]
+        return run_unit(self.prepared, self.plans[strategy], replication, access=acc, highway=hw)
 
 
-PlanAccess = tuple[Access, HighwayAccess | None]
+def _build(scenario: Scenario) -> Context:
+    prep = prepare(scenario)
+    return Context.of(prep, make_plans(prep))
 
 
-def _accesses(prep: Prepared, plans: dict[str, Plan]) -> dict[str, PlanAccess]:
-    return {n: (plan_access(prep, p), plan_highway_access(prep, p)) for n, p in plans.items()}
-
-
-def context(scenario: Scenario, /) -> tuple[Prepared, dict[str, Plan], dict[str, PlanAccess]]:
-    """Prepared inputs, plans and access of a scenario, computed once per process."""
-    key = scenario_key(scenario)
-    ctx = _CONTEXT.get(key)
-    if ctx is None:
-        prep = prepare(scenario)
-        plans = make_plans(prep)
-        ctx = (prep, plans, _accesses(prep, plans))
-        _CONTEXT.clear()  # one scenario at a time: bounded memory in long sweeps
-        _CONTEXT[key] = ctx
-    return ctx
+def context(scenario: Scenario, /) -> Context:
+    """The scenario's context, built once per process."""
+    return MEMORY.get("context", scenario_key(scenario), lambda: _build(scenario))
 
 
 def remember(scenario: Scenario, prep: Prepared, plans: dict[str, Plan], /) -> None:
-    """Seed this process's cache (forked workers inherit it)."""
-    _CONTEXT[scenario_key(scenario)] = (prep, plans, _accesses(prep, plans))
+    """Keep an already prepared scenario in this process's cache (forked workers
+    inherit it)."""
+    MEMORY.put("context", scenario_key(scenario), Context.of(prep, plans))
 
 
 def unit_task(scenario_json: str, strategy: str, replication: int) -> UnitResult:
     """Run one unit (the function executed by workers)."""
     scenario = Scenario.model_validate_json(scenario_json)
-    prep, plans, access = context(scenario)
-    acc, hw = access[strategy]
-    return run_unit(prep, plans[strategy], replication, access=acc, highway=hw)
-
-
-# ------------------------------------------------------------------ result store
-
-
-class UnitStore:
-    """Finished units as files ``<folder>/<scenario key>-<strategy hash>-<rep>.pkl``.
-
-    Files are written to a temporary name and renamed, so a crash never leaves a
-    half-written unit behind.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-
-    def path(self, scenario: Scenario, strategy: str, replication: int) -> Path:
-        """File of a unit."""
-        tag = hashlib.sha256(strategy.encode()).hexdigest()[:12]
-        return self.folder / f"{scenario_key(scenario)}-{tag}-{replication:05d}.pkl"
-
-    def get(self, scenario: Scenario, strategy: str, replication: int) -> UnitResult | None:
-        """The stored unit, or ``None``."""
-        p = self.path(scenario, strategy, replication)
-        if not p.is_file():
-            return None
-        try:
-            with p.open("rb") as fh:
-                result = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            return None  # unreadable: run it again
-        return result if isinstance(result, UnitResult) else None
-
-    def put(self, scenario: Scenario, result: UnitResult) -> None:
-        """Store a finished unit."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        p = self.path(scenario, result.strategy, result.replication)
-        fd, tmp = tempfile.mkstemp(prefix=".unit-", dir=self.folder)
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, p)
-
-
-# ------------------------------------------------------------------ executors
+    return context(scenario).run(strategy, replication)
 
 
 def _dask_client(address: str) -> Any:
@@ -165,21 +101,22 @@ def run_units(
     scenarios: list[Scenario],
     /,
     *,
-    replications: int,
+    replications: int | None = None,
     workers: int = 1,
     scheduler: str | None = None,
     store: UnitStore | None = None,
     progress: Progress | None = None,
-    prepared: tuple[Prepared, dict[str, Plan]] | None = None,
 ) -> dict[UnitKey, UnitResult]:
-    """Run every (point, strategy, replication) unit.
+    """Run every (scenario, strategy, replication) unit.
 
     Parameters
     ----------
     scenarios
-        One validated scenario per sweep point (a plain run has one).
+        Validated scenarios (a run has one, a sweep one per point).  Scenarios already
+        prepared in this process (:func:`remember`) are not prepared again.
     replications
-        Replications per (point, strategy).
+        Replications per (scenario, strategy); default each scenario's
+        ``simulation.replications``.
     workers
         Local worker processes (1 = in this process).  Ignored with ``scheduler``.
     scheduler
@@ -188,8 +125,6 @@ def run_units(
         Where finished units are kept and looked up (resume); ``None`` keeps nothing.
     progress
         Called as ``progress(label, done, total)``.
-    prepared
-        The first scenario's prepared inputs and plans, if already computed here.
 
     Returns
     -------
@@ -201,7 +136,7 @@ def run_units(
     keys = [
         UnitKey(i, s.name, r)
         for i, sc in enumerate(scenarios)
-        for r in range(replications)
+        for r in range(sc.simulation.replications if replications is None else replications)
         for s in sc.strategies
     ]
     results: dict[UnitKey, UnitResult] = {}
@@ -215,8 +150,6 @@ def run_units(
     total, done = len(keys), len(results)
     if done:
         note(f"{done} unit(s) already done (resumed)", done, total)
-    if prepared is not None and scenarios:
-        remember(scenarios[0], *prepared)
 
     def finished(k: UnitKey, r: UnitResult) -> None:
         nonlocal done
@@ -234,10 +167,7 @@ def run_units(
         _run_pool(scenarios, todo, workers, finished)
     else:
         for k in todo:
-            sc = scenarios[k.point]
-            prep, plans, access = context(sc)
-            acc, hw = access[k.strategy]
-            finished(k, run_unit(prep, plans[k.strategy], k.replication, access=acc, highway=hw))
+            finished(k, context(scenarios[k.point]).run(k.strategy, k.replication))
     return results
 
 
@@ -248,7 +178,7 @@ def _run_pool(
     finished: Callable[[UnitKey, UnitResult], None],
 ) -> None:
     jsons = [sc.model_dump_json() for sc in scenarios]
-    # fork: workers inherit this process's prepared scenario instead of rebuilding it.
+    # fork: workers inherit this process's prepared scenarios instead of rebuilding them.
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: dict[Future[UnitResult], UnitKey] = {

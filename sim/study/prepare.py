@@ -32,6 +32,7 @@ from sim.region.plan_file import (
     read_plan_file,
 )
 from sim.rng import stream
+from sim.study.cache import MEMORY, content_key
 
 __all__ = [
     "HighwayStatic",
@@ -153,6 +154,22 @@ class Prepared:
         return self.scenario.demand.days * 1440.0
 
 
+def _region(scenario: Scenario, /) -> tuple[Region, dict[str, str]]:
+    """The scenario's region, built once per process for the sections that determine it
+    (a sweep over demand or siting keys builds it once)."""
+    region_cfg = scenario.region
+    cars = scenario.demand.residential.cars_per_household
+    seed = scenario.seed if region_cfg.synthetic is not None else None  # only a drawn city
+    key = content_key("region", region_cfg, scenario.candidates, cars, seed)
+    return MEMORY.get(
+        "region",
+        key,
+        lambda: build_region(
+            region_cfg, candidates=scenario.candidates, cars_per_household=cars, seed=seed or 0
+        ),
+    )
+
+
 def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prepared:
     """Load the region and compute everything that does not change between units.
 
@@ -164,12 +181,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
         Called as ``progress(label, done, total)``.
     """
     progress("loading region", 0, 3)
-    region, checksums = build_region(
-        scenario.region,
-        candidates=scenario.candidates,
-        cars_per_household=scenario.demand.residential.cars_per_household,
-        seed=scenario.seed,
-    )
+    region, checksums = _region(scenario)
     checksums = dict(checksums)
     plan_tables: dict[str, PlanTable] = {}
     for i, strat in enumerate(scenario.strategies):

@@ -921,3 +921,64 @@ def candidate_columns(scores: pd.DataFrame, /, *, against: str, n_candidates: in
     rank[rows] = mine["sim_rank"].to_numpy()
     out["sim_rank"] = rank
     return out
+
+
+# ------------------------------------------------------------------ the study's step
+
+
+def refine_plans(
+    prep: Prepared,
+    plans: dict[str, Plan],
+    /,
+    *,
+    evaluator: PlanEvaluator,
+    progress: Progress = _no_progress,
+) -> tuple[Prepared, dict[str, Plan], dict[str, dict[str, Any]]]:
+    """Improve the plans of strategies with ``refine`` by simulation.
+
+    Each improved plan becomes an extra strategy ``<name>+simopt`` (a ``fixed`` plan of
+    the improved sites, equipped by its origin's rules) right after its origin.
+
+    Returns
+    -------
+    tuple
+        The prepared inputs whose scenario lists the extra strategies, every plan of
+        that scenario, and per extra strategy the record ``summary.json`` shows under
+        ``refine``.
+    """
+    sc = prep.scenario
+    ids = prep.region.candidates["site_id"].astype(str).tolist()
+    strategies: list[StrategyConfig] = []
+    records: dict[str, dict[str, Any]] = {}
+    for s in sc.strategies:
+        strategies.append(s)
+        r = s.refine
+        if r is None:
+            continue
+        progress(f"improving {s.name} by simulation", 0, 1)
+        res = improve_plan(
+            prep,
+            plans[s.name],
+            replications=r.replications,
+            max_iterations=r.iterations,
+            moves=r.moves,
+            pool=r.pool,
+            max_sites=r.max_sites,
+            budget_cny=s.budget_cny,
+            require_significant=r.require_significant,
+            screen_replications=r.screen_replications,
+            holdout_replications=r.holdout_replications,
+            max_simulations=r.max_simulations,
+            strategy=s,
+            name=f"{s.name}+simopt",
+            evaluator=evaluator,
+        )
+        strategies.append(res.strategy.model_copy(update={"refine": None}))
+        records[res.strategy.name] = res.summary(ids)
+    new = sc.model_copy(update={"strategies": strategies})
+    refined = replace(prep, scenario=new)
+    kept = {n: p for n, p in plans.items()}
+    for i, s in enumerate(new.strategies):
+        if s.name not in kept:
+            kept[s.name] = plan_of(refined, s, index=i)
+    return refined, {s.name: kept[s.name] for s in new.strategies}, records

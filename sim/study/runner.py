@@ -9,17 +9,30 @@ sweep``, :func:`sim.api.run` and the benchmarks all come through here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sim.config import Scenario
+from sim.config.overrides import sweep_grid, with_overrides
 from sim.siting.plan import Plan
-from sim.study.prepare import Prepared
+from sim.study.cache import UnitStore
+from sim.study.executors import remember, run_units
+from sim.study.plans import make_plans
+from sim.study.prepare import Prepared, prepare
+from sim.study.refine import PlanEvaluator, marginal_site_scores, refine_plans
 from sim.study.units import UnitResult
 
-__all__ = ["StudyResult", "SweepStudy"]
+__all__ = ["StudyResult", "SweepStudy", "plan_study", "run_study", "run_sweep_study"]
+
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(_label: str, _done: int, _total: int) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,3 +88,168 @@ class SweepStudy:
     keys: list[str]
     points: list[dict[str, Any]]
     studies: list[StudyResult]
+
+
+@dataclass(frozen=True)
+class PlannedStudy:
+    """A scenario prepared and planned, before its units run.
+
+    Attributes
+    ----------
+    scenario
+        The scenario as given.
+    prepared, plans, refined
+        As in :class:`StudyResult`.
+    evaluator
+        The simulation-optimisation's cache of simulated plans (kept for candidate
+        scoring), or ``None`` when nothing was refined.
+    """
+
+    scenario: Scenario
+    prepared: Prepared
+    plans: dict[str, Plan]
+    refined: dict[str, dict[str, Any]]
+    evaluator: PlanEvaluator | None
+
+
+def plan_study(scenario: Scenario, /, *, progress: Progress = _no_progress) -> PlannedStudy:
+    """Prepare a scenario, make its plans, and refine those with ``refine`` by simulation.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    progress
+        Called as ``progress(label, done, total)``.
+    """
+    prep = prepare(scenario, progress=progress)
+    progress("siting", 0, 1)
+    plans = make_plans(prep)
+    evaluator = None
+    refined: dict[str, dict[str, Any]] = {}
+    if any(s.refine is not None for s in scenario.strategies):
+        evaluator = PlanEvaluator(prep)
+        prep, plans, refined = refine_plans(prep, plans, evaluator=evaluator, progress=progress)
+    return PlannedStudy(
+        scenario=scenario, prepared=prep, plans=plans, refined=refined, evaluator=evaluator
+    )
+
+
+def _finish(planned: PlannedStudy, units: list[UnitResult], progress: Progress) -> StudyResult:
+    """Order the units and score the candidates (``simulation.score_candidates``)."""
+    prep, plans = planned.prepared, planned.plans
+    order = {name: i for i, name in enumerate(plans)}
+    units = sorted(units, key=lambda u: (u.replication, order[u.strategy]))
+    scores = None
+    cfg = planned.scenario.simulation.score_candidates
+    if cfg is not None and len(prep.region.candidates):
+        progress("scoring candidates by simulation", 0, 1)
+        scores = marginal_site_scores(
+            prep,
+            plans,
+            replications=cfg.replications,
+            max_candidates=cfg.max_candidates,
+            evaluator=planned.evaluator or PlanEvaluator(prep),
+        )
+    return StudyResult(
+        scenario=planned.scenario,
+        prepared=prep,
+        plans=plans,
+        units=units,
+        replications=planned.scenario.simulation.replications,
+        candidate_scores=scores,
+        refined=planned.refined,
+    )
+
+
+def run_study(
+    scenario: Scenario,
+    /,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    store: UnitStore | Path | None = None,
+    progress: Progress = _no_progress,
+) -> StudyResult:
+    """Run one scenario: prepare, plan, refine, simulate every unit, score.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (``--seed`` / ``--replications`` already applied).
+    workers
+        Local worker processes for the (strategy, replication) units.
+    scheduler
+        Dask scheduler address (``tcp://HOST:PORT``) whose workers run the units.
+    store
+        Folder (or :class:`~sim.study.cache.UnitStore`) where finished units are kept;
+        a rerun with the same inputs resumes from it.
+    progress
+        Called as ``progress(label, done, total)``.
+
+    Returns
+    -------
+    StudyResult
+        The same whatever ``workers`` and ``scheduler`` are.
+    """
+    planned = plan_study(scenario, progress=progress)
+    run_scenario = planned.prepared.scenario  # with any +simopt strategies
+    remember(run_scenario, planned.prepared, planned.plans)
+    done = run_units(
+        [run_scenario],
+        workers=workers,
+        scheduler=scheduler,
+        store=UnitStore(store) if isinstance(store, Path) else store,
+        progress=progress,
+    )
+    return _finish(planned, list(done.values()), progress)
+
+
+def run_sweep_study(
+    config: Path,
+    sets: list[tuple[str, list[Any]]],
+    /,
+    *,
+    replications: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    store: UnitStore | Path | None = None,
+    progress: Progress = _no_progress,
+) -> SweepStudy:
+    """Run the study of every point of a grid over a scenario.
+
+    Each point is :func:`run_study` on that point's scenario (so refinement and
+    candidate scores apply at every point, with the figures ``run`` gives on it); the
+    points run one after another, each point's units spread over the workers, all kept
+    in one unit store (an interrupted sweep resumes).
+
+    Parameters
+    ----------
+    config
+        The base scenario YAML.
+    sets
+        ``[(key, values), ...]`` from :func:`sim.config.overrides.parse_set`; several
+        keys give a grid.
+    replications
+        Overrides ``simulation.replications`` at every point.
+    workers, scheduler, store, progress
+        As for :func:`run_study`.
+    """
+    points, scenarios = sweep_grid(config, sets)
+    studies = []
+    for i, sc in enumerate(scenarios):
+        label = ", ".join(f"{k}={v}" for k, v in points[i].items())
+
+        def note(text: str, done: int, total: int, label: str = label) -> None:
+            progress(f"[{label}] {text}", done, total)
+
+        studies.append(
+            run_study(
+                with_overrides(sc, replications=replications),
+                workers=workers,
+                scheduler=scheduler,
+                store=store,
+                progress=note,
+            )
+        )
+    return SweepStudy(keys=[k for k, _ in sets], points=points, studies=studies)
