@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,7 +31,6 @@ if not out.is_terminal:  # piped or captured: do not squeeze the tables to 80 co
     out = Console(width=160)
 err = Console(stderr=True)
 
-T = TypeVar("T")
 
 # Options shared by `run` and `sweep`.
 ReplicationsOption = Annotated[
@@ -117,6 +116,28 @@ def comparison_table(summary: dict[str, Any], /) -> Table:
             *(_fmt(s["metrics"][m], p) for m, _, p in _TABLE_METRICS),
         )
     return table
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("chargesite")
+        except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
+            version = "unknown"
+        out.print(f"chargesite {version}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Charging-infrastructure siting simulator: OSM networks, demand, siting, SimPy."""
 
 
 @app.command()

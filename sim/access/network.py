@@ -18,7 +18,7 @@ from scipy.sparse import csgraph
 
 from sim.errors import DataError
 
-__all__ = ["RoadNetwork", "build_network", "nearest_source", "travel_time_matrix"]
+__all__ = ["RoadNetwork", "build_network", "travel_time_matrix"]
 
 # csgraph treats explicit zeros in a sparse matrix as edges, but a zero weight would be
 # lost by any later sparse arithmetic; the smallest edge weight is clamped to this (s).
@@ -140,44 +140,3 @@ def travel_time_matrix(
         out = d[:, us].T
     return np.ascontiguousarray(out[np.ix_(inv_s, inv_t)])
 
-
-def nearest_source(
-    network: RoadNetwork,
-    sources: np.ndarray | list[int],
-    /,
-    *,
-    reverse: bool = True,
-    cutoff_s: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Multi-source Dijkstra: for every node, the nearest of ``sources`` and the time.
-
-    Parameters
-    ----------
-    network
-        From :func:`build_network`.
-    sources
-        OSM node ids, e.g. the charging sites of a plan.
-    reverse
-        ``True`` (default) measures from each node *to* its nearest source (driving to a
-        charger); ``False`` measures from the sources to the node.
-    cutoff_s
-        Search limit (s).
-
-    Returns
-    -------
-    time_s, which
-        ``(n_nodes,)`` travel time in seconds (``inf`` when unreachable within the
-        cutoff) and the position in ``sources`` of the nearest source (-1 if none).
-    """
-    si = network.index_of(sources)
-    mat = network.matrix.T.tocsr() if reverse else network.matrix
-    limit = np.inf if cutoff_s is None else float(cutoff_s)
-    dist, _, src = csgraph.dijkstra(
-        mat, directed=True, indices=si, limit=limit, min_only=True, return_predecessors=True
-    )
-    # `src` holds the row index of the winning source; map it back to a position in
-    # `sources` (the first position with that node when a node is listed twice).
-    pos_of_row = np.full(network.n_nodes, -1, dtype=np.int64)
-    pos_of_row[si[::-1]] = np.arange(si.size - 1, -1, -1)
-    which = np.where(src >= 0, pos_of_row[np.maximum(src, 0)], -1)
-    return dist, which
