@@ -20,6 +20,7 @@ from sim.study.plans import make_plans
 from sim.study.prepare import Prepared, prepare
 from sim.study.refine import (
     PlanEvaluator,
+    SearchSettings,
     improve_plan,
     marginal_site_scores,
     plan_with_sites,
@@ -54,7 +55,9 @@ def test_improved_plan_is_never_worse_on_the_search_set(
 ) -> None:
     prep, plans = setup
     start = plans["p-median"]
-    r = improve_plan(prep, start, replications=3, max_iterations=3, holdout_replications=0)
+    r = improve_plan(
+        prep, start, SearchSettings(replications=3, max_iterations=3, holdout_replications=0)
+    )
     assert r.difficulty <= r.start_difficulty
     t = r.trajectory
     assert t["move"].iloc[0] == "start" and len(t) == r.iterations + 1
@@ -74,7 +77,9 @@ def test_a_bad_static_plan_gets_a_significant_hold_out_gain(
     # the four candidates that save the least access time: clearly badly placed
     worst = np.argsort(static_gain(prep, prep.existing), kind="stable")[:4]
     bad = plan_with_sites(prep, worst, strategy=_strategy(prep, "p-median"), name="bad")
-    r = improve_plan(prep, bad, replications=2, max_iterations=2, holdout_replications=4)
+    r = improve_plan(
+        prep, bad, SearchSettings(replications=2, max_iterations=2, holdout_replications=4)
+    )
     assert r.iterations >= 1
     assert r.gain is not None and r.gain > 1.0
     assert r.significant and r.gain_ci95[0] is not None and r.gain_ci95[0] > 0
@@ -84,9 +89,9 @@ def test_a_bad_static_plan_gets_a_significant_hold_out_gain(
 
 def test_same_seed_same_trajectory(setup: tuple[Prepared, dict[str, Plan]]) -> None:
     prep, plans = setup
-    kw: dict[str, Any] = {"replications": 2, "max_iterations": 2, "holdout_replications": 2}
-    a = improve_plan(prep, plans["random"], **kw)
-    b = improve_plan(prep, plans["random"], **kw)
+    st = SearchSettings(replications=2, max_iterations=2, holdout_replications=2)
+    a = improve_plan(prep, plans["random"], st)
+    b = improve_plan(prep, plans["random"], st)
     pd.testing.assert_frame_equal(a.trajectory, b.trajectory)
     assert a.plan.candidate.tolist() == b.plan.candidate.tolist()
     assert a.gain == b.gain
@@ -104,7 +109,11 @@ def test_common_random_numbers_are_used(
         return real(prep_, plan, replication, **kw)
 
     monkeypatch.setattr(simopt, "run_unit", spy)
-    improve_plan(prep, plans["random"], replications=2, max_iterations=1, holdout_replications=2)
+    improve_plan(
+        prep,
+        plans["random"],
+        SearchSettings(replications=2, max_iterations=1, holdout_replications=2),
+    )
     by_rep: dict[int, set[str]] = {}
     plans_by_rep: dict[int, set[tuple[int, ...]]] = {}
     for rep, sites, fp in seen:
@@ -136,12 +145,14 @@ def test_add_moves_grow_the_plan_within_max_sites(
     r = improve_plan(
         prep,
         plans["existing"],  # Kotka maps no charging station: the plan is empty
-        replications=2,
-        max_iterations=5,
-        moves=("add", "swap"),
-        pool=3,
-        max_sites=2,
-        holdout_replications=0,
+        SearchSettings(
+            replications=2,
+            max_iterations=5,
+            moves=("add", "swap"),
+            pool=3,
+            max_sites=2,
+            holdout_replications=0,
+        ),
     )
     assert len(r.plan) == 2 and r.trajectory["move"].iloc[1] == "add"
     assert r.start_difficulty - r.difficulty > 30  # a first station helps a lot
@@ -150,11 +161,15 @@ def test_add_moves_grow_the_plan_within_max_sites(
 def test_bad_arguments_are_named(setup: tuple[Prepared, dict[str, Plan]]) -> None:
     prep, plans = setup
     with pytest.raises(ConfigError, match="max_sites nor budget_cny"):
-        improve_plan(prep, plans["p-median"], moves=("add",))
+        improve_plan(prep, plans["p-median"], SearchSettings(moves=("add",)))
     with pytest.raises(ConfigError, match="overlap"):
-        improve_plan(prep, plans["p-median"], search_base=0, holdout_base=2)
+        improve_plan(prep, plans["p-median"], SearchSettings(search_base=0, holdout_base=2))
     with pytest.raises(ConfigError, match="moves"):
-        improve_plan(prep, plans["p-median"], moves=("teleport",))  # type: ignore[arg-type]
+        improve_plan(
+            prep,
+            plans["p-median"],
+            SearchSettings(moves=("teleport",)),  # type: ignore[arg-type]
+        )
 
 
 def test_marginal_scores_rank_sites_by_simulation(
@@ -181,7 +196,9 @@ def test_the_refined_plan_runs_as_a_fixed_strategy(
 ) -> None:
     prep, plans = setup
     r = improve_plan(
-        prep, plans["random"], replications=2, max_iterations=1, holdout_replications=0
+        prep,
+        plans["random"],
+        SearchSettings(replications=2, max_iterations=1, holdout_replications=0),
     )
     assert r.strategy.model == "fixed" and r.strategy.name == "random+simopt"
     sc = prep.scenario

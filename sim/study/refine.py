@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sim.config import StrategyConfig
+from sim.config import RefineConfig, StrategyConfig
 from sim.demand.model import Demand
 from sim.des import Access, HighwayAccess
 from sim.errors import ConfigError
@@ -47,6 +47,7 @@ __all__ = [
     "SEARCH_BASE",
     "ImprovedPlan",
     "PlanEvaluator",
+    "SearchSettings",
     "candidate_columns",
     "fixed_strategy",
     "improve_plan",
@@ -452,58 +453,13 @@ def _neighbourhood(
     return out
 
 
-def improve_plan(
-    prep: Prepared,
-    plan: Plan,
-    /,
-    *,
-    replications: int = 5,
-    max_iterations: int = 20,
-    moves: Sequence[Move] = ("swap",),
-    pool: int = 10,
-    search: Literal["first", "best"] = "first",
-    min_sites: int = 1,
-    max_sites: int | None = None,
-    budget_cny: float | None = None,
-    require_significant: bool = False,
-    screen_replications: int | None = None,
-    search_base: int = SEARCH_BASE,
-    holdout_replications: int = 10,
-    holdout_base: int = HOLDOUT_BASE,
-    max_simulations: int | None = None,
-    strategy: StrategyConfig | None = None,
-    name: str | None = None,
-    evaluator: PlanEvaluator | None = None,
-    progress: Progress = _no_progress,
-) -> ImprovedPlan:
-    """Improve a plan by local search on the simulated difficulty index.
+@dataclass(frozen=True)
+class SearchSettings:
+    """How :func:`improve_plan` searches (the ``refine`` section, plus what tests and
+    researchers may set directly).
 
-    The objective is the mean difficulty index (0-100, lower is easier) over the
-    replications ``search_base .. search_base + replications - 1``, each simulated with
-    the same demand for every plan (common random numbers).  A move is accepted only
-    when the paired mean difference (new - current) is negative (and, with
-    ``require_significant``, its paired 95% interval lies below 0).  The search stops at
-    a local optimum (no move of the neighbourhood is accepted), after
-    ``max_iterations`` accepted moves or once ``max_simulations`` unit simulations
-    have run.  The gain over the start plan is then estimated on the hold-out
-    replications ``holdout_base .. holdout_base + holdout_replications - 1``, which
-    took no part in choosing the moves.
-
-    Moves
-        ``swap`` closes a site of the plan and opens a candidate outside it (the site
-        count stays fixed: the default).  ``add`` opens a candidate, ``drop`` closes a
-        site; ``add`` needs ``max_sites`` or a budget.  Only the ``pool`` candidates with
-        the largest :func:`static_gain` are tried per closed site (per plan for
-        ``add``), and moves are tried in order of their static (p-median) change.
-        Existing stations in the plan are never closed, and existing stations outside
-        it are never opened.
-
-    Parameters
+    Attributes
     ----------
-    prep
-        From :func:`sim.study.prepare.prepare`.
-    plan
-        The start plan (e.g. ``make_plans(prep)["p-median"]``).
     replications
         Replications in the search set (>= 1; >= 2 with ``require_significant``).
     max_iterations
@@ -534,6 +490,278 @@ def improve_plan(
         Replications in the hold-out set (0: no gain estimate).
     max_simulations
         Stop the search once this many unit simulations have run (None: no limit).
+    """
+
+    replications: int = 5
+    max_iterations: int = 20
+    moves: tuple[Move, ...] = ("swap",)
+    pool: int = 10
+    search: Literal["first", "best"] = "first"
+    min_sites: int = 1
+    max_sites: int | None = None
+    budget_cny: float | None = None
+    require_significant: bool = False
+    screen_replications: int | None = None
+    search_base: int = SEARCH_BASE
+    holdout_replications: int = 10
+    holdout_base: int = HOLDOUT_BASE
+    max_simulations: int | None = None
+
+    @classmethod
+    def of(cls, refine: RefineConfig, /, *, budget_cny: float | None) -> SearchSettings:
+        """The settings of a strategy's ``refine`` section (and its budget)."""
+        return cls(
+            replications=refine.replications,
+            max_iterations=refine.iterations,
+            moves=tuple(refine.moves),
+            pool=refine.pool,
+            max_sites=refine.max_sites,
+            budget_cny=budget_cny,
+            require_significant=refine.require_significant,
+            screen_replications=refine.screen_replications,
+            holdout_replications=refine.holdout_replications,
+            max_simulations=refine.max_simulations,
+        )
+
+    @property
+    def search_reps(self) -> tuple[int, ...]:
+        """Replication numbers of the search set."""
+        return tuple(range(self.search_base, self.search_base + self.replications))
+
+    @property
+    def hold_reps(self) -> tuple[int, ...]:
+        """Replication numbers of the hold-out set."""
+        return tuple(range(self.holdout_base, self.holdout_base + self.holdout_replications))
+
+    def check(self) -> None:
+        """Refuse settings out of range.
+
+        Raises
+        ------
+        ConfigError
+            Naming the setting, its value and what was expected.
+        """
+        bad = [m for m in self.moves if m not in ("swap", "add", "drop")]
+        if bad or not self.moves:
+            raise ConfigError(
+                f"improve_plan: moves={self.moves!r}; expected some of swap, add, drop"
+            )
+        if self.search not in ("first", "best"):
+            raise ConfigError(f"improve_plan: search={self.search!r}; expected 'first' or 'best'")
+        need = 2 if self.require_significant else 1
+        if self.replications < need:
+            raise ConfigError(
+                f"improve_plan: replications={self.replications}; expected an integer >= {need}"
+            )
+        for arg, v, low in (
+            ("max_iterations", self.max_iterations, 0),
+            ("pool", self.pool, 1),
+            ("min_sites", self.min_sites, 1),
+        ):
+            if v < low:
+                raise ConfigError(f"improve_plan: {arg}={v}; expected a positive integer")
+        if self.screen_replications is not None and self.screen_replications < 1:
+            raise ConfigError(
+                f"improve_plan: screen_replications={self.screen_replications}; "
+                "expected >= 1 or None"
+            )
+        if self.holdout_replications < 0:
+            raise ConfigError(
+                f"improve_plan: holdout_replications={self.holdout_replications}; expected >= 0"
+            )
+        if set(self.search_reps) & set(self.hold_reps):
+            raise ConfigError(
+                f"improve_plan: search replications {self.search_base}.."
+                f"{self.search_reps[-1]} overlap the hold-out replications "
+                f"{self.holdout_base}..{self.holdout_base + self.holdout_replications - 1}"
+                "; expected disjoint sets"
+            )
+
+
+@dataclass
+class _Step:
+    """An accepted move: the option, its plan, its search-set difficulties, the paired
+    difference against the plan it replaces, and the moves simulated to find it."""
+
+    option: _Candidate
+    plan: Plan
+    difficulty: np.ndarray
+    mean: float
+    lo: float | None
+    hi: float | None
+    tried: int
+
+
+class _LocalSearch:
+    """The state of one :func:`improve_plan` call: the current plan and the trajectory."""
+
+    def __init__(
+        self,
+        prep: Prepared,
+        plan: Plan,
+        settings: SearchSettings,
+        *,
+        strategy: tuple[StrategyConfig, int],
+        label: str,
+        evaluator: PlanEvaluator,
+    ) -> None:
+        self.prep, self.settings, self.label, self.ev = prep, settings, label, evaluator
+        self.cfg, self.index = strategy
+        self.budget = (
+            settings.budget_cny if settings.budget_cny is not None else self.cfg.budget_cny
+        )
+        if "add" in settings.moves and settings.max_sites is None and self.budget is None:
+            raise ConfigError(
+                "improve_plan: moves include 'add' but neither max_sites nor budget_cny "
+                "bounds the plan; expected one of them"
+            )
+        self.sims0 = evaluator.simulations
+        self.movable = np.ones(len(prep.region.candidates), dtype=bool)
+        self.movable[prep.existing] = False  # existing stations are never closed or opened
+        self.ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+        self.built: dict[tuple[int, ...], Plan] = {}
+        self.current = plan
+        self.cur_d = evaluator.difficulty(plan, settings.search_reps)
+        self.rows: list[dict[str, Any]] = []
+        self.rows.append(self._row(plan, self.cur_d))
+        self.out_of_budget = False
+
+    def _row(self, plan: Plan, after: np.ndarray, step: _Step | None = None) -> dict[str, Any]:
+        """A trajectory row: the start (``step`` None) or an accepted move."""
+        opt = step.option if step is not None else None
+        before = self.cur_d if step is not None else after
+        return {
+            "iteration": len(self.rows),
+            "move": opt.move if opt is not None else "start",
+            "closed_site": str(self.ids[opt.closed]) if opt and opt.closed >= 0 else "",
+            "opened_site": str(self.ids[opt.opened]) if opt and opt.opened >= 0 else "",
+            "n_sites": len(plan),
+            "cost_cny": plan.cost_cny,
+            "difficulty_before": float(before.mean()),
+            "difficulty_after": float(after.mean()),
+            "diff_mean": step.mean if step is not None else 0.0,
+            "diff_ci95_lo": step.lo if step is not None else None,
+            "diff_ci95_hi": step.hi if step is not None else None,
+            "moves_tried": step.tried if step is not None else 0,
+            "simulations": self.ev.simulations - self.sims0,
+        }
+
+    def _plan(self, option: _Candidate) -> Plan:
+        cand = self.built.get(option.sites)
+        if cand is None:
+            cand = plan_with_sites(
+                self.prep, option.sites, strategy=self.cfg, name=self.label, index=self.index
+            )
+            self.built[option.sites] = cand
+        return cand
+
+    def _screened_out(self, cand: Plan) -> bool:
+        """The move fails the cheap screen on the first search replications."""
+        st = self.settings
+        n = st.screen_replications
+        if n is None or n >= st.replications:
+            return False
+        return bool((self.ev.difficulty(cand, st.search_reps[:n]) - self.cur_d[:n]).mean() >= 0)
+
+    def step(self) -> _Step | None:
+        """Simulate the neighbourhood of the current plan; the move to accept, or None."""
+        st = self.settings
+        options = _neighbourhood(
+            self.prep,
+            self.current.candidate,
+            movable=self.movable,
+            openable=self.movable,
+            moves=st.moves,
+            pool=st.pool,
+            min_sites=st.min_sites,
+            max_sites=st.max_sites,
+        )
+        best: _Step | None = None
+        tried = 0
+        for opt in options:
+            if st.max_simulations is not None and self.ev.simulations - self.sims0 >= (
+                st.max_simulations
+            ):
+                self.out_of_budget = True
+                break
+            cand = self._plan(opt)
+            if self.budget is not None and cand.cost_cny > self.budget * (1 + 1e-9):
+                continue
+            tried += 1
+            if self._screened_out(cand):
+                continue
+            d = self.ev.difficulty(cand, st.search_reps)
+            mean, lo, hi = _paired(d - self.cur_d)
+            ok = mean < 0 and (not st.require_significant or (hi is not None and hi < 0))
+            if ok and (best is None or mean < best.mean):
+                best = _Step(opt, cand, d, mean, lo, hi, tried)
+                if st.search == "first":
+                    break
+        if best is not None:
+            best.tried = tried  # the moves simulated in this step, up to the accepted one
+        return best
+
+    def accept(self, step: _Step) -> None:
+        """Move to the step's plan and record it."""
+        self.rows.append(self._row(step.plan, step.difficulty, step))
+        self.current, self.cur_d = step.plan, step.difficulty
+
+    def run(self, progress: Progress) -> str:
+        """Search until a local optimum or a limit; why it stopped."""
+        total = self.settings.max_iterations
+        iteration = 0
+        while iteration < total:
+            progress("simulation-optimisation", iteration, total)
+            step = self.step()
+            if step is None:
+                return "max_simulations" if self.out_of_budget else "local optimum"
+            iteration += 1
+            self.accept(step)
+            if self.out_of_budget:
+                return "max_simulations"
+        return "max_iterations"
+
+
+def improve_plan(
+    prep: Prepared,
+    plan: Plan,
+    /,
+    settings: SearchSettings | None = None,
+    *,
+    strategy: StrategyConfig | None = None,
+    name: str | None = None,
+    evaluator: PlanEvaluator | None = None,
+    progress: Progress = _no_progress,
+) -> ImprovedPlan:
+    """Improve a plan by local search on the simulated difficulty index.
+
+    The objective is the mean difficulty index (0-100, lower is easier) over the search
+    replications (:attr:`SearchSettings.search_reps`), each simulated with the same
+    demand for every plan (common random numbers).  A move is accepted only when the
+    paired mean difference (new - current) is negative (and, with
+    ``require_significant``, its paired 95% interval lies below 0).  The search stops at
+    a local optimum (no move of the neighbourhood is accepted), after
+    ``max_iterations`` accepted moves or once ``max_simulations`` unit simulations
+    have run.  The gain over the start plan is then estimated on the hold-out
+    replications, which took no part in choosing the moves.
+
+    Moves
+        ``swap`` closes a site of the plan and opens a candidate outside it (the site
+        count stays fixed: the default).  ``add`` opens a candidate, ``drop`` closes a
+        site; ``add`` needs ``max_sites`` or a budget.  Only the ``pool`` candidates with
+        the largest :func:`static_gain` are tried per closed site (per plan for
+        ``add``), and moves are tried in order of their static (p-median) change.
+        Existing stations in the plan are never closed, and existing stations outside
+        it are never opened.
+
+    Parameters
+    ----------
+    prep
+        From :func:`sim.study.prepare.prepare`.
+    plan
+        The start plan (e.g. ``make_plans(prep)["p-median"]``).
+    settings
+        How to search (default :class:`SearchSettings`).
     strategy
         Equipment rules of new sites (ports, charger class); default the scenario's
         strategy named ``plan.strategy`` (or the chargers' defaults).
@@ -552,179 +780,48 @@ def improve_plan(
     Raises
     ------
     ConfigError
-        An argument out of range.
+        A setting out of range.
     """
     t_start = time.perf_counter()
-    moves = tuple(moves)
-    bad = [m for m in moves if m not in ("swap", "add", "drop")]
-    if bad or not moves:
-        raise ConfigError(f"improve_plan: moves={moves!r}; expected some of swap, add, drop")
-    if search not in ("first", "best"):
-        raise ConfigError(f"improve_plan: search={search!r}; expected 'first' or 'best'")
-    if replications < 1 or (require_significant and replications < 2):
-        need = 2 if require_significant else 1
-        raise ConfigError(
-            f"improve_plan: replications={replications}; expected an integer >= {need}"
-        )
-    for arg, v in (("max_iterations", max_iterations), ("pool", pool), ("min_sites", min_sites)):
-        if v < (0 if arg == "max_iterations" else 1):
-            raise ConfigError(f"improve_plan: {arg}={v}; expected a positive integer")
-    if screen_replications is not None and screen_replications < 1:
-        raise ConfigError(
-            f"improve_plan: screen_replications={screen_replications}; expected >= 1 or None"
-        )
-    if holdout_replications < 0:
-        raise ConfigError(
-            f"improve_plan: holdout_replications={holdout_replications}; expected >= 0"
-        )
-    search_reps = tuple(range(search_base, search_base + replications))
-    hold_reps = tuple(range(holdout_base, holdout_base + holdout_replications))
-    if set(search_reps) & set(hold_reps):
-        raise ConfigError(
-            f"improve_plan: search replications {search_base}..{search_reps[-1]} overlap the "
-            f"hold-out replications {holdout_base}..{holdout_base + holdout_replications - 1}"
-            "; expected disjoint sets"
-        )
-    cfg, index = (strategy, 0) if strategy is not None else _strategy_of(prep, plan)
-    budget = budget_cny if budget_cny is not None else cfg.budget_cny
-    if "add" in moves and max_sites is None and budget is None:
-        raise ConfigError(
-            "improve_plan: moves include 'add' but neither max_sites nor budget_cny bounds "
-            "the plan; expected one of them"
-        )
+    st = settings or SearchSettings()
+    st.check()
     label = name or f"{plan.strategy}+simopt"
     ev = evaluator if evaluator is not None else PlanEvaluator(prep)
-    sims0, hits0 = ev.simulations, ev.hits
-
-    n_cand = len(prep.region.candidates)
-    is_existing = np.zeros(n_cand, dtype=bool)
-    is_existing[prep.existing] = True
-    movable = ~is_existing
-    openable = ~is_existing
-
-    current = plan
-    cur_d = ev.difficulty(current, search_reps)
-    start_d = float(cur_d.mean())
-    rows: list[dict[str, Any]] = [
-        {
-            "iteration": 0,
-            "move": "start",
-            "closed_site": "",
-            "opened_site": "",
-            "n_sites": len(plan),
-            "cost_cny": plan.cost_cny,
-            "difficulty_before": start_d,
-            "difficulty_after": start_d,
-            "diff_mean": 0.0,
-            "diff_ci95_lo": None,
-            "diff_ci95_hi": None,
-            "moves_tried": 0,
-            "simulations": ev.simulations - sims0,
-        }
-    ]
-    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
-    built: dict[tuple[int, ...], Plan] = {}
-    stopped = "max_iterations"
-    iteration = 0
-    while iteration < max_iterations:
-        progress("simulation-optimisation", iteration, max_iterations)
-        options = _neighbourhood(
-            prep,
-            current.candidate,
-            movable=movable,
-            openable=openable,
-            moves=moves,
-            pool=pool,
-            min_sites=min_sites,
-            max_sites=max_sites,
-        )
-        best: tuple[float, _Candidate, Plan, np.ndarray, float | None, float | None] | None = None
-        tried = 0
-        out_of_budget = False
-        for opt in options:
-            if max_simulations is not None and ev.simulations - sims0 >= max_simulations:
-                out_of_budget = True
-                break
-            cand = built.get(opt.sites)
-            if cand is None:
-                cand = plan_with_sites(prep, opt.sites, strategy=cfg, name=label, index=index)
-                built[opt.sites] = cand
-            if budget is not None and cand.cost_cny > budget * (1 + 1e-9):
-                continue
-            tried += 1
-            if screen_replications is not None and screen_replications < replications:
-                n = screen_replications
-                if (ev.difficulty(cand, search_reps[:n]) - cur_d[:n]).mean() >= 0:
-                    continue
-            d = ev.difficulty(cand, search_reps)
-            mean, lo, hi = _paired(d - cur_d)
-            ok = mean < 0 and (not require_significant or (hi is not None and hi < 0))
-            if ok and (best is None or mean < best[0]):
-                best = (mean, opt, cand, d, lo, hi)
-                if search == "first":
-                    break
-        if best is None:
-            stopped = "max_simulations" if out_of_budget else "local optimum"
-            break
-        mean, opt, cand, d, lo, hi = best
-        iteration += 1
-        rows.append(
-            {
-                "iteration": iteration,
-                "move": opt.move,
-                "closed_site": str(ids[opt.closed]) if opt.closed >= 0 else "",
-                "opened_site": str(ids[opt.opened]) if opt.opened >= 0 else "",
-                "n_sites": len(cand),
-                "cost_cny": cand.cost_cny,
-                "difficulty_before": float(cur_d.mean()),
-                "difficulty_after": float(d.mean()),
-                "diff_mean": mean,
-                "diff_ci95_lo": lo,
-                "diff_ci95_hi": hi,
-                "moves_tried": tried,
-                "simulations": ev.simulations - sims0,
-            }
-        )
-        current, cur_d = cand, d
-        if out_of_budget:
-            stopped = "max_simulations"
-            break
-    progress("simulation-optimisation", max_iterations, max_iterations)
-
-    gain: float | None = None
-    g_lo: float | None = None
-    g_hi: float | None = None
-    h_start: float | None = None
-    h_impr: float | None = None
-    if hold_reps:
-        a = ev.difficulty(plan, hold_reps)
-        b = ev.difficulty(current, hold_reps)
-        gain, g_lo, g_hi = _paired(a - b)
+    hits0 = ev.hits
+    owner = (strategy, 0) if strategy is not None else _strategy_of(prep, plan)
+    search = _LocalSearch(prep, plan, st, strategy=owner, label=label, evaluator=ev)
+    start_d = float(search.cur_d.mean())
+    stopped = search.run(progress)
+    progress("simulation-optimisation", st.max_iterations, st.max_iterations)
+    gain: tuple[float | None, float | None, float | None] = (None, None, None)
+    h_start = h_impr = None
+    if st.hold_reps:
+        a = ev.difficulty(plan, st.hold_reps)
+        b = ev.difficulty(search.current, st.hold_reps)
+        gain = _paired(a - b)
         h_start, h_impr = float(a.mean()), float(b.mean())
+    current = search.current
     if current is plan:
-        # no move accepted: the same sites under the new label
-        current = replace(plan, strategy=label)
+        current = replace(plan, strategy=label)  # no move accepted: same sites, new label
     improved = replace(
-        current,
-        model=f"{plan.model}+simopt",
-        solve_time_s=time.perf_counter() - t_start,
+        current, model=f"{plan.model}+simopt", solve_time_s=time.perf_counter() - t_start
     )
     return ImprovedPlan(
         plan=improved,
-        strategy=fixed_strategy(prep, improved.candidate, strategy=cfg, name=label),
+        strategy=fixed_strategy(prep, improved.candidate, strategy=search.cfg, name=label),
         start=plan,
-        trajectory=pd.DataFrame(rows, columns=_TRAJECTORY_COLUMNS),
-        search_replications=search_reps,
-        holdout_replications=hold_reps,
+        trajectory=pd.DataFrame(search.rows, columns=_TRAJECTORY_COLUMNS),
+        search_replications=st.search_reps,
+        holdout_replications=st.hold_reps,
         start_difficulty=start_d,
-        difficulty=float(cur_d.mean()),
-        gain=gain,
-        gain_ci95=(g_lo, g_hi),
+        difficulty=float(search.cur_d.mean()),
+        gain=gain[0],
+        gain_ci95=(gain[1], gain[2]),
         holdout_start=h_start,
         holdout_improved=h_impr,
-        iterations=iteration,
+        iterations=len(search.rows) - 1,
         stopped=stopped,
-        simulations=ev.simulations - sims0,
+        simulations=ev.simulations - search.sims0,
         cache_hits=ev.hits - hits0,
         wall_time_s=time.perf_counter() - t_start,
     )
@@ -959,16 +1056,7 @@ def refine_plans(
         res = improve_plan(
             prep,
             plans[s.name],
-            replications=r.replications,
-            max_iterations=r.iterations,
-            moves=r.moves,
-            pool=r.pool,
-            max_sites=r.max_sites,
-            budget_cny=s.budget_cny,
-            require_significant=r.require_significant,
-            screen_replications=r.screen_replications,
-            holdout_replications=r.holdout_replications,
-            max_simulations=r.max_simulations,
+            SearchSettings.of(r, budget_cny=s.budget_cny),
             strategy=s,
             name=f"{s.name}+simopt",
             evaluator=evaluator,
