@@ -125,3 +125,50 @@ def test_each_stage_says_what_it_takes_and_gives(package: str) -> None:
     assert "takes" in lowered and "gives" in lowered, (
         f"sim/{package}/__init__.py: the docstring should say what the stage takes and gives"
     )
+
+
+#: Longest function body (lines after the docstring) a module may hold (house rule 6).
+MAX_BODY_LINES = 80
+
+
+def long_functions(files: list[Path]) -> list[str]:
+    """Functions whose body after the docstring runs past :data:`MAX_BODY_LINES`, unless
+    the body opens with a ``# hot loop:`` comment that says why (a measured hot loop)."""
+    out = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body
+            first = body[0]
+            has_doc = isinstance(first, ast.Expr) and isinstance(
+                getattr(first, "value", None), ast.Constant
+            )
+            start = first.end_lineno + 1 if has_doc and first.end_lineno else node.body[0].lineno
+            end = node.end_lineno or start
+            if end - start + 1 <= MAX_BODY_LINES:
+                continue
+            opening = lines[start - 1].strip() if start - 1 < len(lines) else ""
+            if opening.startswith("# hot loop:"):
+                continue
+            out.append(f"{path.name}:{node.lineno} {node.name}: {end - start + 1} lines")
+    return out
+
+
+def test_no_function_runs_past_eighty_lines() -> None:
+    found = long_functions(sorted(SIM.rglob("*.py")))
+    assert not found, "functions over 80 lines (split them, or mark a measured hot loop):\n" + (
+        "\n".join(found)
+    )
+
+
+def test_the_length_check_catches_a_long_function(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(81))
+    long = tmp_path / "long.py"
+    long.write_text(f'def f():\n    """Doc."""\n{body}\n', encoding="utf-8")
+    assert long_functions([long]) == ["long.py:1 f: 81 lines"]
+    hot = tmp_path / "hot.py"
+    hot.write_text(f'def f():\n    """Doc."""\n    # hot loop: 1e6 calls/s\n{body}\n')
+    assert long_functions([hot]) == []
