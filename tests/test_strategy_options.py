@@ -59,7 +59,11 @@ def test_options_reach_the_solver(monkeypatch: pytest.MonkeyPatch) -> None:
     ("options", "expect"),
     [
         ({"p": 3}, "strategies.0 ('h').options.p: set it with the strategy's k"),
-        ({"iteration": 5}, "unknown parameter 'iteration' (did you mean 'iterations'?)"),
+        (
+            {"iteration": 5},
+            "options.iteration: unknown parameter 'iteration' (did you mean 'iterations'?) "
+            "for model 'p-median-heuristic'; it takes iterations, time_limit",
+        ),
         ({"iterations": -1}, "iterations"),
     ],
 )
@@ -76,7 +80,11 @@ def test_flow_models_take_only_a_time_limit() -> None:
     scenario = parse_config(
         _data([{"name": "f", "model": "frlm", "k": 2, "options": {"mip_gap": 0.1}}])
     )
-    with pytest.raises(ConfigError, match=r"options\.mip_gap: model 'frlm' takes only"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^strategies\.0 \('f'\)\.options\.mip_gap: unknown parameter 'mip_gap' for "
+        r"model 'frlm'; it takes time_limit$",
+    ):
         make_plans(prepare(scenario))
 
 

@@ -31,7 +31,7 @@ from sim.siting.problem import (
     resolve_rng,
     sorted_sites,
 )
-from sim.siting.registry import register
+from sim.siting.registry import Needs, register
 
 __all__ = ["existing_sites", "fixed_sites", "random_sites"]
 
@@ -51,7 +51,11 @@ def _baseline(
     )
 
 
-@register("random")
+@register(
+    "random",
+    needs=Needs(count="optional", budget=True, keep_existing=True),
+    defaults={"p": 1},
+)
 def random_sites(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:
@@ -98,7 +102,7 @@ def existing_sites(
     return _baseline(problem, problem.existing_sites(), "existing", effective)
 
 
-@register("fixed")
+@register("fixed", needs=Needs(sites=True))
 def fixed_sites(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:

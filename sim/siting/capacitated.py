@@ -33,12 +33,16 @@ from sim.siting.problem import (
     solve_milp,
     sorted_sites,
 )
-from sim.siting.registry import register
+from sim.siting.registry import Needs, register
 
 __all__ = ["capacitated_coverage"]
 
 
-@register("capacitated-coverage")
+@register(
+    "capacitated-coverage",
+    needs=Needs(count="required", budget=True, radius=True, capacity=True, keep_existing=True),
+    options={"time_limit": 600.0, "mip_gap": 1e-6},
+)
 def capacitated_coverage(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:

@@ -59,12 +59,16 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import dijkstra
 
 from sim.errors import DataError, InputFileNotFoundError, SolverError, SolverInputError
+from sim.siting.problem import Params, SitingProblem, SitingResult
+from sim.siting.registry import Needs, register
 
 __all__ = [
     "FlowProblem",
     "FrlmResult",
     "build_flow_problem",
     "covered_paths",
+    "frlm_exact",
+    "frlm_greedy",
     "read_frlm_25node",
     "refuelable_combinations",
     "solve_frlm",
@@ -769,3 +773,93 @@ def _exact(
     gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
     optimal = res.status == 0
     return x, optimal, (0.0 if optimal else max(gap, 0.0))
+
+
+# ------------------------------------------------------------------ registry entries
+
+
+def _flow_model(
+    problem: SitingProblem,
+    params: dict[str, object],
+    *,
+    model: str,
+    method: Literal["exact", "greedy"],
+) -> SitingResult:
+    """:func:`solve_frlm` on ``problem.flows`` with the registry's parameter names."""
+    pr = Params(model, params)
+    p = pr.integer("p", low=1, high=2**62, expected="an integer number of stations >= 1")
+    if p is None:
+        raise pr.missing("p", "number of stations to open, >= 1")
+    range_km = pr.number(
+        "range_km", low=0.0, low_inclusive=False, expected="a vehicle range > 0 (km)"
+    )
+    if range_km is None:
+        raise pr.missing("range_km", "vehicle range on a full tank, km, unit of the paths")
+    time_limit = pr.number("time_limit", 60.0, low=0.0, low_inclusive=False, expected="seconds > 0")
+    effective = pr.finish()
+    if problem.flows is None:
+        raise SolverInputError(f"{model}: SitingProblem.flows is None; expected a FlowProblem")
+    r = solve_frlm(
+        problem.flows,
+        p=min(p, problem.n_candidates),
+        range_km=range_km,
+        method=method,
+        time_limit_s=float(time_limit or 60.0),
+    )
+    effective["covered_share"] = r.covered_share
+    return SitingResult(
+        sites=r.sites,
+        objective=r.covered_flow,
+        optimal=r.optimal,
+        gap=r.gap,
+        time_s=r.time_s,
+        model=model,
+        params=effective,
+    )
+
+
+@register(
+    "frlm",
+    needs=Needs(count="required", range_km=True, flows=True),
+    options={"time_limit": 60.0},
+)
+def frlm_exact(
+    problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
+) -> SitingResult:
+    """The FRLM solved exactly (:func:`solve_frlm` with ``method="exact"``).
+
+    Parameters
+    ----------
+    problem
+        The instance; ``problem.flows`` (the through-traffic paths over its candidates)
+        is required, its costs and weights are not read.
+    rng
+        Unused (deterministic).
+    **params
+        ``p`` (stations to open; more than ``n_candidates`` opens every candidate),
+        ``range_km`` (vehicle range, unit of the path lengths, > 0), ``time_limit`` (s,
+        default 60).
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` = flow whose round trips the sites make feasible (flow units);
+        ``params["covered_share"]`` = its share of the total flow.
+    """
+    return _flow_model(problem, params, model="frlm", method="exact")
+
+
+@register(
+    "frlm-greedy",
+    needs=Needs(count="required", range_km=True, flows=True),
+    options={"time_limit": 60.0},
+)
+def frlm_greedy(
+    problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
+) -> SitingResult:
+    """The FRLM's greedy heuristic (:func:`solve_frlm` with ``method="greedy"``).
+
+    Parameters and result as :func:`frlm_exact`; ``time_limit`` is accepted, so a
+    strategy can switch between the two, and unused.
+    """
+    return _flow_model(problem, params, model="frlm-greedy", method="greedy")

@@ -29,7 +29,7 @@ from sim.siting.problem import (
     solve_milp,
     sorted_sites,
 )
-from sim.siting.registry import register
+from sim.siting.registry import Needs, register
 
 __all__ = ["lscp"]
 
@@ -52,7 +52,11 @@ def _greedy_cover(matrix: sp.csr_array, price: np.ndarray, forced: np.ndarray) -
     return np.flatnonzero(is_open)
 
 
-@register("lscp")
+@register(
+    "lscp",
+    needs=Needs(radius=True, keep_existing=True),
+    options={"time_limit": 600.0, "mip_gap": 1e-6},
+)
 def lscp(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:

@@ -62,7 +62,7 @@ from sim.siting.problem import (
     solve_milp,
     sorted_sites,
 )
-from sim.siting.registry import register
+from sim.siting.registry import Needs, register
 
 __all__ = ["ReducedMclp", "mclp_exact", "mclp_greedy", "reduce_mclp"]
 
@@ -514,7 +514,11 @@ def _fill_to_p(cov: Coverage, sites: np.ndarray, p: int) -> np.ndarray:
     return np.concatenate((sites, spare[: p - sites.size]))
 
 
-@register("mclp")
+@register(
+    "mclp",
+    needs=Needs(count="required", budget=True, radius=True, keep_existing=True),
+    options={"time_limit": 600.0, "mip_gap": 1e-6},
+)
 def mclp_exact(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:
@@ -566,7 +570,11 @@ def mclp_exact(
     )
 
 
-@register("mclp-greedy", "coverage-greedy")
+@register(
+    "mclp-greedy",
+    "coverage-greedy",
+    needs=Needs(count="required", budget=True, radius=True, keep_existing=True),
+)
 def mclp_greedy(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:

@@ -85,7 +85,7 @@ from sim.siting.problem import (
     solve_milp,
     sorted_sites,
 )
-from sim.siting.registry import register
+from sim.siting.registry import Needs, register
 
 __all__ = ["pmedian_exact", "pmedian_heuristic"]
 
@@ -1140,7 +1140,11 @@ def _result(
     )
 
 
-@register("p-median")
+@register(
+    "p-median",
+    needs=Needs(count="required", budget=True, keep_existing=True),
+    options={"time_limit": 600.0, "mip_gap": 1e-6, "heuristic_iterations": 20, "lagrangian": True},
+)
 def pmedian_exact(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:
@@ -1204,7 +1208,11 @@ def pmedian_exact(
     )
 
 
-@register("p-median-heuristic")
+@register(
+    "p-median-heuristic",
+    needs=Needs(count="required", budget=True, keep_existing=True),
+    options={"iterations": 100, "time_limit": None},
+)
 def pmedian_heuristic(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:

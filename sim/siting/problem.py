@@ -12,12 +12,15 @@ import difflib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from sim.errors import SolverError, SolverInputError
+
+if TYPE_CHECKING:
+    from sim.siting.frlm import FlowProblem
 
 __all__ = ["SitingProblem", "SitingResult"]
 
@@ -75,12 +78,17 @@ class SitingProblem:
         (``inf`` = unlimited); used by capacitated models.
     existing
         Indices of candidates that already have chargers (unique, ``0..n_candidates-1``).
+    flows
+        Through-traffic paths over the candidates (:class:`sim.siting.frlm.FlowProblem`,
+        its ``n_candidates`` equal to this problem's), read by the flow-refuelling
+        models; ``None`` for the others.
 
     Raises
     ------
     SolverInputError
-        On a wrong shape, a NaN, a negative value, an infinite weight or site cost, or an
-        existing index out of range or repeated; the message names the field.
+        On a wrong shape, a NaN, a negative value, an infinite weight or site cost, an
+        existing index out of range or repeated, or flows over another number of
+        candidates; the message names the field.
 
     Notes
     -----
@@ -92,6 +100,7 @@ class SitingProblem:
     site_cost: np.ndarray | None = None
     capacity: np.ndarray | None = None
     existing: np.ndarray | None = None
+    flows: FlowProblem | None = None
 
     def __post_init__(self) -> None:
         cost = _as_float_array(
@@ -138,6 +147,8 @@ class SitingProblem:
         if self.existing is not None:
             ex = as_index_array("SitingProblem.existing", self.existing, n_cand)
             object.__setattr__(self, "existing", ex)
+        if self.flows is not None:
+            _check_flows(self.flows, n_cand)
 
     @property
     def n_demand(self) -> int:
@@ -158,6 +169,21 @@ class SitingProblem:
         c = np.zeros(self.n_candidates) if self.site_cost is None else self.site_cost.copy()
         c[self.existing_sites()] = 0.0
         return c
+
+
+def _check_flows(flows: object, n_cand: int) -> None:
+    from sim.siting.frlm import FlowProblem
+
+    if not isinstance(flows, FlowProblem):
+        raise SolverInputError(
+            f"SitingProblem.flows: got a {type(flows).__name__}; expected a "
+            "sim.siting.frlm.FlowProblem or None"
+        )
+    if flows.n_candidates != n_cand:
+        raise SolverInputError(
+            f"SitingProblem.flows: paths over {flows.n_candidates} candidates, expected "
+            f"{n_cand} to match the columns of cost"
+        )
 
 
 def as_index_array(name: str, value: Any, n: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """From prepared inputs to plans, and from plans to the simulation's inputs.
 
-:func:`make_plans` solves every strategy (:func:`sim.siting.plan.make_plan`);
+:func:`make_plans` solves every strategy through :func:`plan_of`, the one place a plan is
+made from prepared inputs (:func:`sim.siting.plan.make_plan` on :func:`siting_inputs`);
 :func:`stations_of`, :func:`plan_access` and :func:`plan_highway_access` turn a plan into
 the :mod:`sim.des` inputs (stations, reachable stations from each origin and station).
 """
@@ -21,7 +22,7 @@ from sim.des import (
 )
 from sim.errors import ConfigError
 from sim.siting.frlm import FlowProblem
-from sim.siting.plan import FLOW_MODELS, Plan, make_plan
+from sim.siting.plan import Plan, SitingInputs, make_plan, strategy_model
 from sim.study.prepare import Prepared
 
 __all__ = [
@@ -31,13 +32,25 @@ __all__ = [
     "make_plans",
     "plan_access",
     "plan_highway_access",
+    "plan_of",
+    "siting_inputs",
     "stations_of",
     "taper_curves",
 ]
 
 
 def make_plans(prep: Prepared, /) -> dict[str, Plan]:
-    """Solve every strategy of the scenario (in config order)."""
+    """Solve every strategy of the scenario (in config order).
+
+    Through-traffic flows (:func:`flow_problem`) are built once, and only when some
+    strategy's model entry needs them.
+
+    Raises
+    ------
+    ConfigError
+        No charging demand, an unknown model (before any strategy is solved), or a
+        strategy that does not fit its model.
+    """
     cands = prep.region.candidates
     if prep.siting_weight.sum() <= 0 and len(cands):
         raise ConfigError(
@@ -45,12 +58,10 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
             "home charging, no through-traffic that must charge); check demand.residential, "
             "demand.highway and the region's zones"
         )
-    needs_flows = any(s.model_name in FLOW_MODELS for s in prep.scenario.strategies)
-    flows = flow_problem(prep) if needs_flows else None
-    return {
-        s.name: plan_of(prep, s, index=i, flows=flows)
-        for i, s in enumerate(prep.scenario.strategies)
-    }
+    strategies = prep.scenario.strategies
+    specs = [strategy_model(s, index=i) for i, s in enumerate(strategies)]
+    flows = flow_problem(prep) if any(spec.needs.flows for spec in specs) else None
+    return {s.name: plan_of(prep, s, index=i, flows=flows) for i, s in enumerate(strategies)}
 
 
 def plan_of(
@@ -76,22 +87,32 @@ def plan_of(
     index
         Its position in ``strategies`` (error messages, the siting RNG stream).
     flows
-        Through-traffic routes, for the flow-refuelling models.
+        Through-traffic routes (:func:`flow_problem`), for the models whose entry needs
+        flows.
     """
-    cands = prep.region.candidates
-    ex_ports = cands["existing_ports"].to_numpy(dtype=np.int64) if len(cands) else np.zeros(0)
     return make_plan(
         strategy,
+        siting_inputs(prep, flows=flows),
         scenario=prep.scenario,
+        index=index,
+        plan_table=prep.plan_tables.get(strategy.name) if strategy.plan_file else None,
+    )
+
+
+def siting_inputs(prep: Prepared, /, *, flows: FlowProblem | None = None) -> SitingInputs:
+    """The siting stage's view of the prepared scenario: demand rows (residents, then
+    through-traffic pairs) x candidates, existing stations and their ports, site ids."""
+    cands = prep.region.candidates
+    n = len(cands)
+    ex_ports = cands["existing_ports"].to_numpy(dtype=np.int64) if n else np.zeros(0, np.int64)
+    return SitingInputs(
         cost_min=prep.siting_cost,
         weight=prep.siting_weight,
         existing=prep.existing,
         existing_ports=ex_ports,
-        site_ids=cands["site_id"].astype(str).tolist(),
-        index=index,
-        flows=flows,
+        site_ids=tuple(cands["site_id"].astype(str).tolist()) if n else (),
         session_kwh=prep.mean_session_kwh or 28.0,
-        plan_table=prep.plan_tables.get(strategy.name) if strategy.plan_file else None,
+        flows=flows,
     )
 
 
