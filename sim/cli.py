@@ -34,7 +34,8 @@ err = Console(stderr=True)
 
 # Options shared by `run` and `sweep`.
 ReplicationsOption = Annotated[
-    int | None, typer.Option(min=1, help="Override simulation.replications.")
+    str | None,
+    typer.Option(metavar="N", help="Override simulation.replications (as the YAML key)."),
 ]
 WorkersOption = Annotated[int, typer.Option(min=1, help="Local worker processes.")]
 SchedulerOption = Annotated[
@@ -146,7 +147,9 @@ def run(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default out/<name>).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Override the seed.")] = None,
+    seed: Annotated[
+        str | None, typer.Option(metavar="N", help="Override the seed (as the YAML key).")
+    ] = None,
     replications: ReplicationsOption = None,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
@@ -154,16 +157,15 @@ def run(
     """Run a scenario and write its output folder."""
     from sim.api import run as run_scenario
     from sim.config import load_config
+    from sim.config.overrides import with_overrides
     from sim.export.writing import UNITS_DIR, write_outputs
 
     with _user_errors():
-        scenario = load_config(config)
+        scenario = with_overrides(load_config(config), seed=seed, replications=replications)
         target = out_dir if out_dir is not None else scenario.out_dir
         with _progress() as progress:
             result = run_scenario(
                 scenario,
-                seed=seed,
-                replications=replications,
                 workers=workers,
                 scheduler=scheduler,
                 store=target / UNITS_DIR,

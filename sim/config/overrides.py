@@ -10,12 +10,13 @@ from __future__ import annotations
 import itertools
 from copy import deepcopy
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, cast
 
 import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sim.config.loading import parse_config, read_yaml
-from sim.config.schema import Scenario
+from sim.config.schema import Scenario, SimulationConfig
 from sim.errors import ConfigError, UserInputError
 
 __all__ = ["apply_setting", "parse_set", "sweep_grid", "with_overrides"]
@@ -128,15 +129,64 @@ def sweep_grid(
     return points, scenarios
 
 
+def _field_value(model: type[BaseModel], field: str, value: Any, *, flag: str, key: str) -> Any:
+    """``value`` validated as the YAML key ``key`` (field ``field`` of ``model``) is.
+
+    Text (from the command line) is read as a YAML scalar first, so the command line
+    accepts exactly what the YAML file accepts.
+    """
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            pass  # left as text: the check below names it
+    info = model.model_fields[field]
+    annotated: Any = cast(Any, Annotated)[(info.annotation, *info.metadata)]
+    adapter: TypeAdapter[Any] = TypeAdapter(annotated)
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"]
+        raise ConfigError(f"{flag} {value!r}: {why} (as the YAML key {key})") from None
+
+
 def with_overrides(
-    scenario: Scenario, /, *, seed: int | None = None, replications: int | None = None
+    scenario: Scenario,
+    /,
+    *,
+    seed: int | str | None = None,
+    replications: int | str | None = None,
 ) -> Scenario:
-    """The scenario with the command line's ``--seed`` / ``--replications`` applied."""
+    """The scenario with the command line's ``--seed`` / ``--replications`` applied.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    seed, replications
+        New ``seed`` and ``simulation.replications``, as numbers or as the text given on
+        the command line; ``None`` keeps the scenario's.
+
+    Raises
+    ------
+    ConfigError
+        A value the YAML key would refuse (the message names the option and the key).
+    """
     if seed is None and replications is None:
         return scenario
     sim_cfg = scenario.simulation
     if replications is not None:
-        sim_cfg = sim_cfg.model_copy(update={"replications": replications})
-    return scenario.model_copy(
-        update={"seed": scenario.seed if seed is None else seed, "simulation": sim_cfg}
+        reps = _field_value(
+            SimulationConfig,
+            "replications",
+            replications,
+            flag="--replications",
+            key="simulation.replications",
+        )
+        sim_cfg = sim_cfg.model_copy(update={"replications": reps})
+    new_seed = (
+        scenario.seed
+        if seed is None
+        else _field_value(Scenario, "seed", seed, flag="--seed", key="seed")
     )
+    return scenario.model_copy(update={"seed": new_seed, "simulation": sim_cfg})

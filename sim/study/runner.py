@@ -210,7 +210,7 @@ def run_sweep_study(
     sets: list[tuple[str, list[Any]]],
     /,
     *,
-    replications: int | None = None,
+    replications: int | str | None = None,
     workers: int = 1,
     scheduler: str | None = None,
     store: UnitStore | Path | None = None,
@@ -231,7 +231,8 @@ def run_sweep_study(
         ``[(key, values), ...]`` from :func:`sim.config.overrides.parse_set`; several
         keys give a grid.
     replications
-        Overrides ``simulation.replications`` at every point.
+        Overrides ``simulation.replications`` at every point (a number, or the text
+        given on the command line).
     workers, scheduler, store, progress
         As for :func:`run_study`.
     """
