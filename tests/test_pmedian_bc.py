@@ -16,6 +16,7 @@ from sim.siting.pmedian import (
     _Master,
     _SortedRows,
     _total,
+    _TreeStart,
 )
 
 
@@ -58,15 +59,18 @@ def test_tree_alone_proves_the_enumerated_optimum(seed: int) -> None:
     worst = combos[int(np.argmax(values))]
     ub = _total(inst, worst)
     n = cost.shape[1]
-    tree = _branch_and_cut(
-        inst,
-        _SortedRows(inst.cost, inst.weight),
-        p,
-        worst,
-        ub,
+    start = _TreeStart(
+        sites=worst,
+        ub=ub,
         allowed=np.ones(n, dtype=bool),
         opened=np.zeros(n, dtype=bool),
         lam=inst.weight * inst.cost.min(axis=1),
+    )
+    tree = _branch_and_cut(
+        inst,
+        _SortedRows(inst.cost, inst.weight),
+        start,
+        p=p,
         delta=_improvement(inst, ub, 1e-9),
         deadline=math.inf,
     )
@@ -89,12 +93,14 @@ def test_tree_respects_sites_fixed_open() -> None:
     tree = _branch_and_cut(
         inst,
         _SortedRows(inst.cost, inst.weight),
-        p,
-        start,
-        ub,
-        allowed=np.ones(n, dtype=bool),
-        opened=opened,
-        lam=inst.weight * inst.cost.min(axis=1),
+        _TreeStart(
+            sites=start,
+            ub=ub,
+            allowed=np.ones(n, dtype=bool),
+            opened=opened,
+            lam=inst.weight * inst.cost.min(axis=1),
+        ),
+        p=p,
         delta=_improvement(inst, ub, 1e-9),
         deadline=math.inf,
     )

@@ -305,7 +305,7 @@ def test_mclp_milp_fallback_and_trivial_cases(monkeypatch: pytest.MonkeyPatch) -
     real = mclp_module.solve_milp
 
     def no_lp(*args: Any, **kwargs: Any) -> MilpSolution:
-        if not kwargs["integer"].any():
+        if not args[0].integer.any():
             return MilpSolution(None, math.nan, False, math.inf, "Time limit reached", math.nan)
         return real(*args, **kwargs)
 
@@ -447,10 +447,18 @@ def test_unknown_model_lists_names_and_suggests() -> None:
 
 
 def test_register_a_new_model() -> None:
-    @register("test-first-k")
+    from sim.siting.registry import unregister
+
+    @register("test-first-two")
     def first_k(problem: SitingProblem, *, rng: object = None, **params: object) -> SitingResult:
         k = int(params["k"])  # type: ignore[call-overload]
         return SitingResult(np.arange(k), 0.0, False, math.nan, 0.0, "x", {"k": k})
 
-    res = solve(SitingProblem(cost=np.ones((2, 3)), weight=np.ones(2)), "test-first-k", k=2)
-    assert res.sites.tolist() == [0, 1] and res.model == "test-first-k" and res.time_s >= 0
+    try:
+        res = solve(SitingProblem(cost=np.ones((2, 3)), weight=np.ones(2)), "test-first-two", k=2)
+        assert res.sites.tolist() == [0, 1] and res.model == "test-first-two" and res.time_s >= 0
+        with pytest.raises(SolverError, match="'test-first-two' is already registered"):
+            register("test-first-two")(lambda problem, *, rng=None, **params: res)
+    finally:
+        unregister("test-first-two")
+    assert "test-first-two" not in available_models()

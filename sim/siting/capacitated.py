@@ -24,7 +24,9 @@ import scipy.sparse as sp
 
 from sim.errors import SolverInputError
 from sim.siting.problem import (
+    MilpModel,
     Params,
+    Selection,
     SitingProblem,
     SitingResult,
     count_and_budget_rows,
@@ -38,50 +40,12 @@ from sim.siting.registry import Needs, register
 __all__ = ["capacitated_coverage"]
 
 
-@register(
-    "capacitated-coverage",
-    needs=Needs(count="required", budget=True, radius=True, capacity=True, keep_existing=True),
-    options={"time_limit": 600.0, "mip_gap": 1e-6},
-)
-def capacitated_coverage(
-    problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
-) -> SitingResult:
-    """Maximise covered demand subject to site capacities (exact, HiGHS).
-
-    Parameters
-    ----------
-    problem
-        The instance; ``capacity`` is required.
-    rng
-        Unused (deterministic).
-    **params
-        ``radius`` (unit of cost, > 0); ``p`` and/or ``budget`` (CNY); ``keep_existing``;
-        ``time_limit`` (s, default 600); ``mip_gap`` (default 1e-6).
-
-    Returns
-    -------
-    SitingResult
-        ``objective`` = demand weight served within ``radius`` and capacity;
-        ``params["served_by_site"]`` = weight served by each site in ``sites`` (same order).
-
-    Raises
-    ------
-    SolverInputError
-        If ``problem.capacity`` is None, or a parameter is malformed.
-    """
-    pr = Params("capacitated-coverage", params)
-    sel = read_selection(problem, pr)
-    radius = read_radius(problem, pr)
-    time_limit = pr.number(
-        "time_limit", 600.0, low=0.0, low_inclusive=False, expected="seconds > 0"
-    )
-    mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
-    effective = pr.finish()
-    if problem.capacity is None:
-        raise SolverInputError(
-            "capacitated-coverage: SitingProblem.capacity is None; expected an array of "
-            f"{problem.n_candidates} site capacities (unit of weight)"
-        )
+def _model(
+    problem: SitingProblem, sel: Selection, radius: float
+) -> tuple[MilpModel, np.ndarray, np.ndarray]:
+    """The MILP (columns ``y`` per site, then ``x`` per (point, site) pair within
+    ``radius``) and the pairs' point and site indices."""
+    assert problem.capacity is not None
     cap = problem.capacity
     n = problem.n_candidates
     exact_p = sel.p is not None and sel.budget is None
@@ -131,7 +95,7 @@ def capacitated_coverage(
     col_lo[sel.forced] = 1.0
     integer = np.zeros(n_col, dtype=bool)
     integer[:n] = True
-    sol = solve_milp(
+    model = MilpModel(
         c,
         a,
         np.concatenate(lo_parts),
@@ -140,9 +104,58 @@ def capacitated_coverage(
         col_upper=np.ones(n_col),
         integer=integer,
         maximize=True,
-        time_limit=time_limit,
-        mip_gap=float(mip_gap or 0.0),
     )
+    return model, pi, pj
+
+
+@register(
+    "capacitated-coverage",
+    needs=Needs(count="required", budget=True, radius=True, capacity=True, keep_existing=True),
+    options={"time_limit": 600.0, "mip_gap": 1e-6},
+)
+def capacitated_coverage(
+    problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
+) -> SitingResult:
+    """Maximise covered demand subject to site capacities (exact, HiGHS).
+
+    Parameters
+    ----------
+    problem
+        The instance; ``capacity`` is required.
+    rng
+        Unused (deterministic).
+    **params
+        ``radius`` (unit of cost, > 0); ``p`` and/or ``budget`` (CNY); ``keep_existing``;
+        ``time_limit`` (s, default 600); ``mip_gap`` (default 1e-6).
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` = demand weight served within ``radius`` and capacity;
+        ``params["served_by_site"]`` = weight served by each site in ``sites`` (same order).
+
+    Raises
+    ------
+    SolverInputError
+        If ``problem.capacity`` is None, or a parameter is malformed.
+    """
+    pr = Params("capacitated-coverage", params)
+    sel = read_selection(problem, pr)
+    radius = read_radius(problem, pr)
+    time_limit = pr.number(
+        "time_limit", 600.0, low=0.0, low_inclusive=False, expected="seconds > 0"
+    )
+    mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
+    effective = pr.finish()
+    if problem.capacity is None:
+        raise SolverInputError(
+            "capacitated-coverage: SitingProblem.capacity is None; expected an array of "
+            f"{problem.n_candidates} site capacities (unit of weight)"
+        )
+    model, pi, pj = _model(problem, sel, radius)
+    n = problem.n_candidates
+    w = problem.weight
+    sol = solve_milp(model, time_limit=time_limit, mip_gap=float(mip_gap or 0.0))
     if sol.x is None:
         kept = sel.forced
         effective["served_by_site"] = [0.0] * kept.size

@@ -142,41 +142,13 @@ class FlowProblem:
             raise SolverInputError(f"flow[{bad}] = {flow[bad]!r}: expected a finite value >= 0")
         if flow.sum() <= 0:
             raise SolverInputError("flow sums to 0: expected a positive total flow")
-        clean_paths: list[np.ndarray] = []
-        clean_lengths: list[np.ndarray] = []
-        for q, (path, length) in enumerate(zip(paths, lengths, strict=True)):
-            if path.ndim != 1 or path.size < 2:
-                raise SolverInputError(
-                    f"paths[{q}] has shape {path.shape}: expected a 1-D array of >= 2 nodes"
-                )
-            if path.dtype.kind not in "iu":
-                raise SolverInputError(
-                    f"paths[{q}] has dtype {path.dtype}: expected integer node indices"
-                )
-            if path.min() < 0 or path.max() >= n:
-                raise SolverInputError(
-                    f"paths[{q}] = {path.tolist()}: expected node indices in 0..{n - 1}"
-                )
-            if np.unique(path).size != path.size:
-                raise SolverInputError(
-                    f"paths[{q}] = {path.tolist()}: expected a simple path (no repeated node)"
-                )
-            length = length.astype(np.float64)
-            if length.shape != path.shape:
-                raise SolverInputError(
-                    f"path_lengths[{q}] has shape {length.shape}: expected {path.shape}, "
-                    "one cumulative distance per path node"
-                )
-            if not np.all(np.isfinite(length)) or length[0] != 0.0 or np.any(np.diff(length) <= 0):
-                raise SolverInputError(
-                    f"path_lengths[{q}] = {length.tolist()}: expected finite cumulative "
-                    "distances starting at 0.0 and strictly increasing"
-                )
-            clean_paths.append(_read_only(path.astype(np.int64)))
-            clean_lengths.append(_read_only(length))
+        clean = [
+            _clean_path(q, path, length, n)
+            for q, (path, length) in enumerate(zip(paths, lengths, strict=True))
+        ]
         object.__setattr__(self, "n_candidates", n)
-        object.__setattr__(self, "paths", tuple(clean_paths))
-        object.__setattr__(self, "path_lengths", tuple(clean_lengths))
+        object.__setattr__(self, "paths", tuple(c[0] for c in clean))
+        object.__setattr__(self, "path_lengths", tuple(c[1] for c in clean))
         object.__setattr__(self, "flow", _read_only(flow))
 
     @property
@@ -191,6 +163,36 @@ def _as_array_tuple(value: object, name: str) -> tuple[np.ndarray, ...]:
             f"{name} is a {type(value).__name__}: expected a tuple of 1-D arrays, one per path"
         )
     return tuple(np.array(v, copy=True) for v in value)
+
+
+def _clean_path(
+    q: int, path: np.ndarray, length: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check path ``q`` and its cumulative lengths; return read-only int64 / float64 copies."""
+    if path.ndim != 1 or path.size < 2:
+        raise SolverInputError(
+            f"paths[{q}] has shape {path.shape}: expected a 1-D array of >= 2 nodes"
+        )
+    if path.dtype.kind not in "iu":
+        raise SolverInputError(f"paths[{q}] has dtype {path.dtype}: expected integer node indices")
+    if path.min() < 0 or path.max() >= n:
+        raise SolverInputError(f"paths[{q}] = {path.tolist()}: expected node indices in 0..{n - 1}")
+    if np.unique(path).size != path.size:
+        raise SolverInputError(
+            f"paths[{q}] = {path.tolist()}: expected a simple path (no repeated node)"
+        )
+    length = length.astype(np.float64)
+    if length.shape != path.shape:
+        raise SolverInputError(
+            f"path_lengths[{q}] has shape {length.shape}: expected {path.shape}, "
+            "one cumulative distance per path node"
+        )
+    if not np.all(np.isfinite(length)) or length[0] != 0.0 or np.any(np.diff(length) <= 0):
+        raise SolverInputError(
+            f"path_lengths[{q}] = {length.tolist()}: expected finite cumulative "
+            "distances starting at 0.0 and strictly increasing"
+        )
+    return _read_only(path.astype(np.int64)), _read_only(length)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim.siting.problem import (
+    MilpModel,
     Params,
     SitingProblem,
     SitingResult,
@@ -110,7 +111,7 @@ def lscp(
     # Tie-break towards fewer sites when minimising money (free sites would otherwise be
     # opened for nothing).
     c = price + (1e-6 * max(1.0, float(price.max())) / n if by_cost else 0.0)
-    sol = solve_milp(
+    model = MilpModel(
         c,
         cov.matrix,
         np.ones(g),
@@ -118,6 +119,9 @@ def lscp(
         col_lower=col_lo,
         col_upper=np.ones(n),
         integer=np.ones(n, dtype=bool),
+    )
+    sol = solve_milp(
+        model,
         start=np.isin(np.arange(n), start).astype(float),
         time_limit=time_limit,
         mip_gap=float(mip_gap or 0.0),

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ from sim.errors import SolverError
 from sim.siting.problem import (
     EPS,
     Coverage,
+    MilpModel,
     MilpSolution,
     Params,
     Selection,
@@ -416,69 +418,84 @@ def _proven(value: float, bound: float, *, integral: bool, mip_gap: float, n_col
     return bound - value <= mip_gap * max(1.0, abs(value)) + 1e-12 * max(1.0, abs(bound))
 
 
-def _solve_reduced(
-    red: ReducedMclp, *, time_limit: float, mip_gap: float
-) -> tuple[np.ndarray, bool, float]:
-    """Columns of an optimal (or best found) solution, whether proven, and the gap."""
-    deadline = time.perf_counter() + time_limit
-    total = float(red.weight.sum())
-    if red.matrix.shape[0] == 0 or (red.p is not None and red.p <= 0):
-        return np.empty(0, dtype=np.int64), True, 0.0
-    best = _greedy(red, np.empty(0, dtype=np.int64))
-    z = red.value(best)
-    if z >= total - 1e-12 * max(1.0, total):
-        return best, True, 0.0
-    w = red.weight
-    integral = bool(np.all(w == np.floor(w))) and total < 2.0**52
-    model = _model(red)
+def _run(model: _Model, integer: np.ndarray, **kw: Any) -> MilpSolution:
+    """The model (LP or MILP) in HiGHS, 0 <= every column <= 1."""
     n_col = model.c.size
+    milp = MilpModel(
+        model.c,
+        model.a,
+        model.lo,
+        model.hi,
+        col_lower=np.zeros(n_col),
+        col_upper=np.ones(n_col),
+        integer=integer,
+        maximize=True,
+    )
+    return solve_milp(milp, **kw)
 
-    def run(integer: np.ndarray, **kw: Any) -> MilpSolution:
-        """The model (LP or MILP) in HiGHS, 0 <= every column <= 1."""
-        return solve_milp(
-            model.c,
-            model.a,
-            model.lo,
-            model.hi,
-            col_lower=np.zeros(n_col),
-            col_upper=np.ones(n_col),
-            integer=integer,
-            maximize=True,
-            **kw,
-        )
 
-    lp = run(
+#: ``proven(value, bound)``: :func:`_proven` with the instance's settings bound.
+_Proof = Callable[[float, float], bool]
+
+
+def _lp_incumbent(
+    red: ReducedMclp,
+    model: _Model,
+    best: np.ndarray,
+    *,
+    deadline: float,
+    proven: _Proof,
+) -> tuple[np.ndarray, float]:
+    """Step 3: the LP bound, and the LP's whole sites completed greedily as a second
+    incumbent (unless ``best`` already reaches the bound).  Returns the better incumbent
+    and the bound (``inf`` without an optimal LP)."""
+    n_col = model.c.size
+    lp = _run(
+        model,
         np.zeros(n_col, dtype=bool),
         time_limit=max(deadline - time.perf_counter(), 1e-3),
         options=LP_OPTIONS,
     )
-    bound = math.inf
-    if lp.x is not None and lp.optimal:
-        bound = lp.objective
-        if _proven(z, bound, integral=integral, mip_gap=mip_gap, n_col=n_col):
-            return best, True, 0.0
-        y = lp.x[: model.n_y]
-        fixed = np.flatnonzero(y >= 1.0 - 1e-6)
-        count_ok = red.p is None or fixed.size <= red.p
-        if count_ok and bool(_affordable(red, float(red.charged[fixed].sum()))):
-            rounded = _greedy(red, fixed)
-            z_r = red.value(rounded)
-            if z_r > z:
-                best, z = rounded, z_r
-    if not _proven(z, bound, integral=integral, mip_gap=mip_gap, n_col=n_col):
-        improved = _swap_search(red, best)
-        z_s = red.value(improved)
-        if z_s > z:
-            best, z = improved, z_s
-    if _proven(z, bound, integral=integral, mip_gap=mip_gap, n_col=n_col):
-        return best, True, 0.0
-    integer = np.zeros(n_col, dtype=bool)
+    if lp.x is None or not lp.optimal:
+        return best, math.inf
+    bound = lp.objective
+    if proven(red.value(best), bound):
+        return best, bound
+    y = lp.x[: model.n_y]
+    fixed = np.flatnonzero(y >= 1.0 - 1e-6)
+    count_ok = red.p is None or fixed.size <= red.p
+    if count_ok and bool(_affordable(red, float(red.charged[fixed].sum()))):
+        rounded = _greedy(red, fixed)
+        if red.value(rounded) > red.value(best):
+            best = rounded
+    return best, bound
+
+
+def _gap(red: ReducedMclp, z: float, bound: float) -> float:
+    """Relative gap of the reduced value ``z`` to ``bound`` (``nan`` without a bound)."""
+    return max(0.0, bound - z) / max(1.0, abs(z + red.base)) if math.isfinite(bound) else math.nan
+
+
+def _milp(
+    red: ReducedMclp,
+    model: _Model,
+    best: np.ndarray,
+    *,
+    bound: float,
+    deadline: float,
+    mip_gap: float,
+) -> tuple[np.ndarray, bool, float]:
+    """Step 4: the HiGHS MILP warm-started with ``best``; its solution is taken only if
+    it is feasible by our own count and budget checks and no worse."""
+    z = red.value(best)
+    integer = np.zeros(model.c.size, dtype=bool)
     integer[: model.n_y] = True
     remaining = deadline - time.perf_counter()
-    gap = max(0.0, bound - z) / max(1.0, abs(z + red.base)) if math.isfinite(bound) else math.nan
+    gap = _gap(red, z, bound)
     if remaining <= 0:
         return best, False, gap
-    sol = run(
+    sol = _run(
+        model,
         integer,
         start=_start_vector(red, model, best),
         time_limit=remaining,
@@ -499,8 +516,37 @@ def _solve_reduced(
         return best, True, 0.0
     if math.isfinite(sol.bound):
         bound = min(bound, sol.bound)
-    gap = max(0.0, bound - z) / max(1.0, abs(z + red.base)) if math.isfinite(bound) else math.nan
-    return best, False, gap
+    return best, False, _gap(red, z, bound)
+
+
+def _solve_reduced(
+    red: ReducedMclp, *, time_limit: float, mip_gap: float
+) -> tuple[np.ndarray, bool, float]:
+    """Columns of an optimal (or best found) solution, whether proven, and the gap."""
+    deadline = time.perf_counter() + time_limit
+    total = float(red.weight.sum())
+    if red.matrix.shape[0] == 0 or (red.p is not None and red.p <= 0):
+        return np.empty(0, dtype=np.int64), True, 0.0
+    best = _greedy(red, np.empty(0, dtype=np.int64))
+    if red.value(best) >= total - 1e-12 * max(1.0, total):
+        return best, True, 0.0
+    w = red.weight
+    integral = bool(np.all(w == np.floor(w))) and total < 2.0**52
+    model = _model(red)
+
+    def proven(value: float, bound: float) -> bool:
+        return _proven(value, bound, integral=integral, mip_gap=mip_gap, n_col=model.c.size)
+
+    best, bound = _lp_incumbent(red, model, best, deadline=deadline, proven=proven)
+    z = red.value(best)
+    if not proven(z, bound):
+        improved = _swap_search(red, best)
+        z_s = red.value(improved)
+        if z_s > z:
+            best, z = improved, z_s
+    if proven(z, bound):
+        return best, True, 0.0
+    return _milp(red, model, best, bound=bound, deadline=deadline, mip_gap=mip_gap)
 
 
 def _fill_to_p(cov: Coverage, sites: np.ndarray, p: int) -> np.ndarray:

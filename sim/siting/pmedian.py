@@ -74,6 +74,7 @@ import scipy.sparse as sp
 
 from sim.siting.problem import (
     EPS,
+    MilpModel,
     Params,
     Selection,
     SitingProblem,
@@ -363,13 +364,27 @@ class _Node:
     chosen: np.ndarray  # free sites of the Lagrangian solution at the best multipliers
 
 
+def _lagrangian_choice(
+    rho: np.ndarray, free: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The ``k`` free sites of least ``rho`` (the Lagrangian solution), the free sites
+    left out, and the largest ``rho`` in and the least ``rho`` out (0, 0 when all or none
+    of the free sites are chosen)."""
+    if 0 < k < free.size:
+        part = np.argpartition(rho[free], k - 1)
+        chosen = free[part[:k]]
+        outside = free[part[k:]]
+        return chosen, outside, float(rho[chosen].max()), float(rho[outside].min())
+    chosen = free if k else np.empty(0, dtype=np.int64)
+    return chosen, np.empty(0, dtype=np.int64), 0.0, 0.0
+
+
 def _subgradient(
     rel: _SortedRows,
-    p: int,
-    lam: np.ndarray,
-    opened: np.ndarray,
-    closed: np.ndarray,
+    start: _Node,
+    /,
     *,
+    p: int,
     ub: float,
     delta: float,
     max_iter: int,
@@ -378,21 +393,22 @@ def _subgradient(
 ) -> _Node:
     """Maximise the Lagrangian bound by subgradient steps; fix sites as it goes.
 
-    For any ``lam``, opening a site outside the minimising set (or closing one inside)
-    raises the bound by a known amount; a site whose bound then exceeds ``ub - delta``
-    cannot be in an improving solution and is fixed.  ``opened``/``closed`` are copied.
+    Starts from ``start``'s multipliers and fixings (copied).  For any ``lam``, opening a
+    site outside the minimising set (or closing one inside) raises the bound by a known
+    amount; a site whose bound then exceeds ``ub - delta`` cannot be in an improving
+    solution and is fixed.
     """
     w = rel.weight
     m, n = rel.m, rel.n
-    opened, closed = opened.copy(), closed.copy()
-    any_closed = bool(closed.any())
+    lam = start.lam
+    opened, closed = start.opened.copy(), start.closed.copy()
     best = -math.inf
     best_lam: np.ndarray = lam
     best_chosen: np.ndarray = np.empty(0, dtype=np.int64)
     stall = 0
     for _ in range(max_iter):
         i, j, c = rel.below(lam / w)
-        if any_closed:
+        if closed.any():
             live = ~closed[j]
             i, j, c = i[live], j[live], c[live]
         rho = np.bincount(j, weights=w[i] * c - lam[i], minlength=n)
@@ -400,14 +416,7 @@ def _subgradient(
         k = p - int(opened.sum())
         if k < 0 or k > free.size:
             return _Node(math.inf, lam, opened, closed, np.empty(0, dtype=np.int64))
-        if 0 < k < free.size:
-            part = np.argpartition(rho[free], k - 1)
-            chosen = free[part[:k]]
-            last_in = float(rho[chosen].max())
-            first_out = float(rho[free[part[k:]]].min())
-        else:
-            chosen = free if k else np.empty(0, dtype=np.int64)
-            last_in = first_out = 0.0
+        chosen, outside, last_in, first_out = _lagrangian_choice(rho, free, k)
         value = float(lam.sum() + rho[opened].sum() + rho[chosen].sum())
         if value > best + 1e-9 * max(1.0, abs(best) if math.isfinite(best) else 1.0):
             best, best_lam, best_chosen, stall = value, lam, chosen, 0
@@ -417,17 +426,12 @@ def _subgradient(
                 step, stall = step / 2.0, 0
         if best > ub - delta:
             break
-        if 0 < k < free.size:  # reduced-cost fixing
-            outside = free[part[k:]]
-            shut = outside[value + rho[outside] - last_in > ub - delta]
-            if shut.size:
-                closed[shut] = True
-                any_closed = True
-            opened[chosen[value - rho[chosen] + first_out > ub - delta]] = True
-        elif k == 0:
+        # reduced-cost fixing (every free site is chosen or left out when k is 0 or all)
+        closed[outside[value + rho[outside] - last_in > ub - delta]] = True
+        opened[chosen[value - rho[chosen] + first_out > ub - delta]] = True
+        if k == 0:
             closed[free] = True
-            any_closed = True
-        else:
+        elif k == free.size:
             opened[free] = True
         if step < 1e-4 or time.perf_counter() > deadline:
             break
@@ -481,8 +485,9 @@ def _lagrangian_search(
     closed = np.zeros(n, dtype=bool)
     lam = w * inst.cost[:, sites].min(axis=1)
     sel = Selection(p=p, budget=None, forced=forced, charged=np.zeros(n))
+    start = _Node(-math.inf, lam, opened, closed, np.empty(0, dtype=np.int64))
     root = _subgradient(
-        rel, p, lam, opened, closed, ub=ub, delta=delta, max_iter=300, step=2.0, deadline=deadline
+        rel, start, p=p, ub=ub, delta=delta, max_iter=300, step=2.0, deadline=deadline
     )
     # Improve ub by local search from the Lagrangian solution, then continue the ascent;
     # again while that lowers ub or gains a third of the gap still to close.
@@ -497,10 +502,8 @@ def _lagrangian_search(
             sites, ub = cand, val
         root = _subgradient(
             rel,
-            p,
-            root.lam,
-            root.opened,
-            root.closed,
+            root,
+            p=p,
             ub=ub,
             delta=delta,
             max_iter=300,
@@ -852,38 +855,119 @@ class _Tree:
     info: dict[str, object]
 
 
+@dataclass(frozen=True)
+class _TreeStart:
+    """Where :func:`_branch_and_cut` starts: the incumbent ``sites`` of value ``ub``,
+    the sites it may use (``allowed``) and must keep open (``opened``), bool over all
+    candidates, and the Lagrangian multipliers ``lam`` (they place the first cuts)."""
+
+    sites: np.ndarray
+    ub: float
+    allowed: np.ndarray
+    opened: np.ndarray
+    lam: np.ndarray
+
+
+def _node_lp(
+    master: _Master, ylo: np.ndarray, yhi: np.ndarray, *, basis: Any, cutoff: float
+) -> tuple[_LpNode | None, int]:
+    """A node's LP, re-solved with the most violated cut of every point until none is
+    violated or the bound passes ``cutoff``; ``None`` if HiGHS fails.  Also returns the
+    number of LP solves."""
+    node: _LpNode | None = None
+    solves = 0
+    for _ in range(_CUT_ROUNDS):
+        node = master.solve(ylo, yhi, basis=basis, cutoff=cutoff)
+        basis = None
+        solves += 1
+        if node is None:
+            return None, solves
+        if node.bound > cutoff:
+            break
+        point, level = master.separate(node.y, node.theta)
+        if point.size == 0:
+            break
+        master.add(point, level)
+    return node, solves
+
+
+def _rounded(
+    inst: _Instance,
+    rows: _SortedRows,
+    sel: Selection,
+    top: np.ndarray,
+    *,
+    best: tuple[np.ndarray, float],
+    delta: float,
+) -> tuple[np.ndarray, float]:
+    """The incumbent after trying the node's rounding ``top`` (improved by local search
+    when it beats the incumbent by ``delta`` or more)."""
+    val = _total(inst, top)
+    if val >= best[1]:
+        return best
+    if val >= best[1] - delta:
+        return top, val
+    cand = _local_search(inst, sel, top, rows)
+    cval = _total(inst, cand)
+    return (cand, cval) if cval < val else (top, val)
+
+
+def _fix_by_reduced_cost(
+    node: _LpNode, ylo: np.ndarray, yhi: np.ndarray, *, cutoff: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds below the node: free sites whose reduced cost lifts the bound past
+    ``cutoff`` when flipped are fixed (copies)."""
+    free = (ylo < 0.5) & (yhi > 0.5)
+    rc = node.rc
+    ylo, yhi = ylo.copy(), yhi.copy()
+    yhi[free & (rc > 0) & (node.bound + rc > cutoff)] = 0.0
+    ylo[free & (rc < 0) & (node.bound - rc > cutoff)] = 1.0
+    return ylo, yhi
+
+
+def _branch_site(node: _LpNode, free: np.ndarray, *, weight: np.ndarray, sub: np.ndarray) -> int:
+    """The free site with the largest ``min(y, 1 - y)`` times the saving its opening
+    brings at the LP costs ``theta`` (the first free site if the LP is integral)."""
+    frac = np.minimum(node.y, 1.0 - node.y)
+    saving = weight @ np.maximum(node.theta[:, None] - sub, 0.0)
+    score = np.where(free & (frac > 1e-6), frac * saving, -1.0)
+    j = int(np.argmax(score))
+    if score[j] < 0.0:  # integral LP solution not dropped: branch on a free site
+        j = int(np.flatnonzero(free)[0])
+    return j
+
+
 def _branch_and_cut(
     inst: _Instance,
     rows: _SortedRows,
-    p: int,
-    sites: np.ndarray,
-    ub: float,
+    start: _TreeStart,
+    /,
     *,
-    allowed: np.ndarray,
-    opened: np.ndarray,
-    lam: np.ndarray,
+    p: int,
     delta: float,
     deadline: float,
 ) -> _Tree | None:
-    """Depth-first LP branch-and-cut on :class:`_Master` over the ``allowed`` sites.
+    """Depth-first LP branch-and-cut on :class:`_Master` over the allowed sites.
 
     Each node re-solves its LP, adding the most violated cut of every point, until no
     cut is violated or the bound passes ``ub - delta`` (then the node is dropped).  The
     ``p`` largest ``y`` (improved by local search) may lower ``ub``; sites whose reduced
     cost passes ``ub - delta`` are fixed below the node; the node branches on the free
     site with the largest ``min(y, 1 - y)`` times the saving its opening would bring
-    at the LP costs ``theta``, the open branch first.  ``opened`` sites stay open.
+    at the LP costs ``theta``, the open branch first.  ``start.opened`` sites stay open.
     Returns ``None`` if HiGHS fails on a node LP.
     """
     cost, w = inst.cost, inst.weight
     n = cost.shape[1]
-    idx = np.flatnonzero(allowed)
+    idx = np.flatnonzero(start.allowed)
     sub = np.ascontiguousarray(cost[:, idx])
     master = _Master(sub, w, p)
-    master.add(*_root_cuts(sub, lam / w, cost[:, sites].min(axis=1)))
-    sel = Selection(p=p, budget=None, forced=np.flatnonzero(opened), charged=np.zeros(n))
-    best, best_val = sites, ub
-    stack: list[_Open] = [(opened[idx].astype(np.float64), np.ones(idx.size), -math.inf, None)]
+    master.add(*_root_cuts(sub, start.lam / w, cost[:, start.sites].min(axis=1)))
+    sel = Selection(p=p, budget=None, forced=np.flatnonzero(start.opened), charged=np.zeros(n))
+    best, best_val = start.sites, start.ub
+    stack: list[_Open] = [
+        (start.opened[idx].astype(np.float64), np.ones(idx.size), -math.inf, None)
+    ]
     nodes = lp_solves = 0
     root_bound = math.nan
     floor = math.inf  # least bound of the nodes left unexplored (time limit)
@@ -897,54 +981,26 @@ def _branch_and_cut(
         nodes += 1
         if ylo.sum() > p + 0.5 or yhi.sum() < p - 0.5:
             continue
-        node: _LpNode | None = None
-        for _ in range(_CUT_ROUNDS):
-            node = master.solve(ylo, yhi, basis=basis, cutoff=best_val - delta)
-            basis = None
-            lp_solves += 1
-            if node is None:
-                return None
-            if node.bound > best_val - delta:
-                break
-            point, level = master.separate(node.y, node.theta)
-            if point.size == 0:
-                break
-            master.add(point, level)
-        assert node is not None
+        node, solves = _node_lp(master, ylo, yhi, basis=basis, cutoff=best_val - delta)
+        lp_solves += solves
+        if node is None:
+            return None
         if nodes == 1:
             root_bound = node.bound
         if node.bound > best_val - delta:
             continue
-        y = node.y
-        top = idx[np.argsort(-y, kind="stable")[:p]]  # rounding
-        val = _total(inst, top)
-        if val < best_val:
-            if val >= best_val - delta:
-                best, best_val = top, val
-            else:
-                cand = _local_search(inst, sel, top, rows)
-                cval = _total(inst, cand)
-                best, best_val = (cand, cval) if cval < val else (top, val)
-            if node.bound > best_val - delta:
-                continue
-        free = (ylo < 0.5) & (yhi > 0.5)
-        rc = node.rc
-        ylo, yhi = ylo.copy(), yhi.copy()
-        yhi[free & (rc > 0) & (node.bound + rc > best_val - delta)] = 0.0
-        ylo[free & (rc < 0) & (node.bound - rc > best_val - delta)] = 1.0
+        top = idx[np.argsort(-node.y, kind="stable")[:p]]  # rounding
+        best, best_val = _rounded(inst, rows, sel, top, best=(best, best_val), delta=delta)
+        if node.bound > best_val - delta:
+            continue
+        ylo, yhi = _fix_by_reduced_cost(node, ylo, yhi, cutoff=best_val - delta)
         free = (ylo < 0.5) & (yhi > 0.5)
         if not free.any():  # every site fixed: one solution left
-            if int((ylo > 0.5).sum()) == p:
-                val = _total(inst, idx[ylo > 0.5])
-                if val < best_val:
-                    best, best_val = idx[ylo > 0.5], val
+            last = idx[ylo > 0.5]
+            if last.size == p and (val := _total(inst, last)) < best_val:
+                best, best_val = last, val
             continue
-        frac = np.minimum(y, 1.0 - y)
-        saving = w @ np.maximum(node.theta[:, None] - sub, 0.0)
-        score = np.where(free & (frac > 1e-6), frac * saving, -1.0)
-        j = int(np.argmax(score))
-        if score[j] < 0.0:  # integral LP solution not dropped: branch on a free site
-            j = int(np.flatnonzero(free)[0])
+        j = _branch_site(node, free, weight=w, sub=sub)
         up_lo = ylo.copy()
         up_lo[j] = 1.0
         down_hi = yhi.copy()
@@ -971,84 +1027,105 @@ _MIP_OPTIONS: dict[str, object] = {
 }
 
 
-def _exact(
+@dataclass
+class _MilpStart:
+    """The incumbent ``best`` (value ``ub``) and what the radius MILP may use: the
+    ``allowed`` sites, the sites kept ``opened`` and each point's cost ``radius`` that
+    places its first level cut."""
+
+    best: np.ndarray
+    ub: float
+    allowed: np.ndarray
+    opened: np.ndarray
+    radius: np.ndarray
+
+
+#: An exact solve's answer: sites, proven optimal, relative gap, statistics.
+_Answer = tuple[np.ndarray, bool, float, dict[str, object]]
+
+
+def _lagrangian_then_tree(
     inst: _Instance,
-    sel: Selection,
     rows: _SortedRows,
-    start: np.ndarray,
+    state: _MilpStart,
+    /,
     *,
-    exact_p: bool,
+    p: int,
+    t0: float,
     time_limit: float,
     mip_gap: float,
-    lagrangian: bool = True,
-) -> tuple[np.ndarray, bool, float, dict[str, object]]:
-    """Lagrangian search, then (if unproven) the branch-and-cut (exactly ``p``, no
-    budget) or the reduced radius MILP in HiGHS.
-
-    Returns the sites, whether they are proven optimal, the relative gap and statistics.
-    """
-    t0 = time.perf_counter()
-    deadline = t0 + time_limit
+    info: dict[str, object],
+) -> _Answer | _MilpStart:
+    """Steps 2-3: the Lagrangian search (40 % of the time limit), then the
+    branch-and-cut.  Returns the answer, or (HiGHS failed on a node LP) where the radius
+    MILP starts."""
     cost, w = inst.cost, inst.weight
-    m, n = cost.shape
-    info: dict[str, object] = {}
-    best, ub = start, _total(inst, start)
-    allowed = np.ones(n, dtype=bool)
-    opened = np.zeros(n, dtype=bool)
-    opened[sel.forced] = True
-    radius = cost[:, best].min(axis=1) if best.size else np.full(m, inst.big)
-    if exact_p and sel.p is not None and lagrangian:
-        delta = _improvement(inst, ub, mip_gap)
-        search = _lagrangian_search(
-            inst,
-            rows,
-            sel.p,
-            best,
-            ub,
-            forced=sel.forced,
-            delta=delta,
-            deadline=t0 + 0.4 * time_limit,
-        )
-        best, ub = search.sites, search.ub
-        info.update(search.info)
-        t_lagrangian = time.perf_counter()
-        info["lagrangian_s"] = round(t_lagrangian - t0, 3)
-        if search.proved:
-            return best, True, 0.0, info
-        allowed, opened = ~search.closed, search.opened | opened
+    delta = _improvement(inst, state.ub, mip_gap)
+    search = _lagrangian_search(
+        inst,
+        rows,
+        p,
+        state.best,
+        state.ub,
+        forced=np.flatnonzero(state.opened),
+        delta=delta,
+        deadline=t0 + 0.4 * time_limit,
+    )
+    best, ub = search.sites, search.ub
+    info.update(search.info)
+    t_lagrangian = time.perf_counter()
+    info["lagrangian_s"] = round(t_lagrangian - t0, 3)
+    if search.proved:
+        return best, True, 0.0, info
+    start = _TreeStart(
+        sites=best,
+        ub=ub,
+        allowed=~search.closed,
+        opened=search.opened | state.opened,
+        lam=search.lam,
+    )
+    tree = _branch_and_cut(inst, rows, start, p=p, delta=delta, deadline=t0 + time_limit)
+    info["bc_s"] = round(time.perf_counter() - t_lagrangian, 3)
+    if tree is None:  # HiGHS failed on a node LP: the MILP takes over
         radius = np.maximum(cost[:, best].min(axis=1), search.lam / w)
-        tree = _branch_and_cut(
-            inst,
-            rows,
-            sel.p,
-            best,
-            ub,
-            allowed=allowed,
-            opened=opened,
-            lam=search.lam,
-            delta=delta,
-            deadline=deadline,
-        )
-        info["bc_s"] = round(time.perf_counter() - t_lagrangian, 3)
-        if tree is not None:
-            info.update(tree.info)
-            if tree.lower >= tree.ub:
-                info["closed_by"] = "branch-and-cut"
-                return tree.sites, True, 0.0, info
-            if not math.isfinite(tree.lower):  # stopped before the root LP
-                return tree.sites, False, math.nan, info
-            gap = (tree.ub - tree.lower) / abs(tree.ub) if tree.ub != 0 else 0.0
-            return tree.sites, False, max(gap, 0.0), info
-        # HiGHS failed on a node LP: the MILP below takes over.
-    info["milp_candidates"] = int(allowed.sum())
+        return _MilpStart(best, ub, start.allowed, start.opened, radius)
+    info.update(tree.info)
+    if tree.lower >= tree.ub:
+        info["closed_by"] = "branch-and-cut"
+        return tree.sites, True, 0.0, info
+    if not math.isfinite(tree.lower):  # stopped before the root LP
+        return tree.sites, False, math.nan, info
+    gap = (tree.ub - tree.lower) / abs(tree.ub) if tree.ub != 0 else 0.0
+    return tree.sites, False, max(gap, 0.0), info
+
+
+def _radius_milp(
+    inst: _Instance,
+    sel: Selection,
+    state: _MilpStart,
+    /,
+    *,
+    exact_p: bool,
+    deadline: float,
+    mip_gap: float,
+    info: dict[str, object],
+) -> _Answer:
+    """Step 4: the radius formulation over the allowed sites in HiGHS, its levels
+    extended (and solved again) until no point is served beyond its last level."""
+    cost = inst.cost
+    m = cost.shape[0]
+    best, ub, opened = state.best, state.ub, state.opened
+    info["milp_candidates"] = int(state.allowed.sum())
     delta = _improvement(inst, ub, mip_gap)
-    allowed_idx = np.flatnonzero(allowed)
-    values, cap = _radius_model(inst, sel, allowed, opened, exact_p=exact_p)
+    allowed_idx = np.flatnonzero(state.allowed)
+    values, cap = _radius_model(inst, sel, state.allowed, opened, exact_p=exact_p)
     cut = np.array(
-        [int(np.searchsorted(v, r, side="right")) for v, r in zip(values, radius, strict=True)]
+        [
+            int(np.searchsorted(v, r, side="right"))
+            for v, r in zip(values, state.radius, strict=True)
+        ]
     )
     cut = np.minimum(cut + 1, cap)
-    integer = None
     solves = 0
     while True:
         obj, a, lo, hi, clo, cup = _build(
@@ -1068,13 +1145,7 @@ def _exact(
             info["milp_solves"] = solves
             return best, False, math.nan, info
         sol = solve_milp(
-            obj,
-            a,
-            lo,
-            hi,
-            col_lower=clo,
-            col_upper=cup,
-            integer=integer,
+            MilpModel(obj, a, lo, hi, col_lower=clo, col_upper=cup, integer=integer),
             start=x0,
             time_limit=remaining,
             mip_gap=mip_gap,
@@ -1099,12 +1170,53 @@ def _exact(
         if not beyond.any():
             if sol.optimal:
                 return best, True, 0.0, info
-            bound = sol.bound
-            gap = (ub - bound) / abs(ub) if ub != 0 else 0.0
+            gap = (ub - sol.bound) / abs(ub) if ub != 0 else 0.0
             return best, False, max(gap, 0.0), info
         idx = np.flatnonzero(beyond)
         need = np.array([int(np.searchsorted(values[i], served[i])) for i in idx])
         cut[idx] = np.minimum(np.maximum(need, 2 * cut[idx]) + 1, cap[idx])
+
+
+def _exact(
+    inst: _Instance,
+    sel: Selection,
+    rows: _SortedRows,
+    start: np.ndarray,
+    *,
+    exact_p: bool,
+    time_limit: float,
+    mip_gap: float,
+    lagrangian: bool = True,
+) -> _Answer:
+    """Lagrangian search, then (if unproven) the branch-and-cut (exactly ``p``, no
+    budget) or the reduced radius MILP in HiGHS.
+
+    Returns the sites, whether they are proven optimal, the relative gap and statistics.
+    """
+    t0 = time.perf_counter()
+    m, n = inst.cost.shape
+    info: dict[str, object] = {}
+    opened = np.zeros(n, dtype=bool)
+    opened[sel.forced] = True
+    radius = inst.cost[:, start].min(axis=1) if start.size else np.full(m, inst.big)
+    state = _MilpStart(start, _total(inst, start), np.ones(n, dtype=bool), opened, radius)
+    if exact_p and sel.p is not None and lagrangian:
+        done = _lagrangian_then_tree(
+            inst,
+            rows,
+            state,
+            p=sel.p,
+            t0=t0,
+            time_limit=time_limit,
+            mip_gap=mip_gap,
+            info=info,
+        )
+        if not isinstance(done, _MilpStart):
+            return done
+        state = done
+    return _radius_milp(
+        inst, sel, state, exact_p=exact_p, deadline=t0 + time_limit, mip_gap=mip_gap, info=info
+    )
 
 
 # --------------------------------------------------------------------------------------

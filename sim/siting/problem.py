@@ -530,16 +530,93 @@ def new_highs() -> Any:
     return h
 
 
+@dataclass(frozen=True)
+class MilpModel:
+    """``min/max c'x : row_lower <= A x <= row_upper, col bounds, x_j integer if integer[j]``.
+
+    Attributes
+    ----------
+    c, a, row_lower, row_upper, col_lower, col_upper
+        The model (``inf`` for missing bounds).
+    integer
+        Boolean mask of integer columns.
+    maximize
+        Objective sense.
+    """
+
+    c: np.ndarray
+    a: sp.csr_array | sp.csr_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integer: np.ndarray
+    maximize: bool = False
+
+
+def _highs_lp(model: MilpModel) -> Any:
+    """The model as a ``highspy.HighsLp`` (column-wise matrix)."""
+    import highspy
+
+    lp = highspy.HighsLp()
+    n_row, n_col = model.a.shape
+    csc = sp.csc_matrix(model.a)
+    csc.sort_indices()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_row
+    lp.col_cost_ = np.asarray(model.c, dtype=np.float64)
+    lp.col_lower_ = np.asarray(model.col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(model.col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(model.row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(model.row_upper, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = n_col
+    lp.a_matrix_.num_row_ = n_row
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
+    if model.integer.any():
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+            for f in model.integer
+        ]
+    return lp
+
+
+def _solution(h: Any, integer: bool) -> MilpSolution:
+    """Read the outcome of a run HiGHS instance (``integer``: a MIP was solved)."""
+    import highspy
+
+    status = h.getModelStatus()
+    text = h.modelStatusToString(status)
+    info = h.getInfo()
+    has_x = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+    if status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
+        return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
+    if not has_x:
+        if status == highspy.HighsModelStatus.kOptimal:
+            raise SolverError(f"HiGHS reported {text!r} without a feasible solution")
+        return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    if integer:
+        gap = 0.0 if optimal else float(info.mip_gap)
+        bound = float(info.mip_dual_bound)
+    else:
+        gap, bound = (
+            (0.0, float(info.objective_function_value)) if optimal else (math.inf, math.nan)
+        )
+    return MilpSolution(x, float(info.objective_function_value), optimal, gap, text, bound)
+
+
 def solve_milp(
-    c: np.ndarray,
-    a: sp.csr_array | sp.csr_matrix,
-    row_lower: np.ndarray,
-    row_upper: np.ndarray,
+    model: MilpModel,
+    /,
     *,
-    col_lower: np.ndarray,
-    col_upper: np.ndarray,
-    integer: np.ndarray,
-    maximize: bool = False,
     start: np.ndarray | None = None,
     time_limit: float | None = None,
     mip_gap: float = 1e-6,
@@ -548,16 +625,12 @@ def solve_milp(
     threads: int | None = 1,
     options: dict[str, object] | None = None,
 ) -> MilpSolution:
-    """Solve ``min/max c'x : row_lower <= A x <= row_upper, bounds, x_j integer if integer[j]``.
+    """Solve a :class:`MilpModel` in HiGHS.
 
     Parameters
     ----------
-    c, a, row_lower, row_upper, col_lower, col_upper
-        The model (``inf`` for missing bounds).
-    integer
-        Boolean mask of integer columns.
-    maximize
-        Objective sense.
+    model
+        The model.
     start
         A feasible starting solution (HiGHS uses it as its first incumbent).
     time_limit
@@ -575,45 +648,26 @@ def solve_milp(
         threads cost ~0.4 s per call on a 200-site MCLP that solves in 0.01 s on one.
     options
         Further HiGHS options by name.
+
+    Returns
+    -------
+    MilpSolution
+        ``x`` is ``None`` when HiGHS found no feasible solution (infeasible, or stopped).
     """
     import highspy
 
     h = new_highs()
-    lp = highspy.HighsLp()
-    n_row, n_col = a.shape
-    csc = sp.csc_matrix(a)
-    csc.sort_indices()
-    lp.num_col_ = n_col
-    lp.num_row_ = n_row
-    lp.col_cost_ = np.asarray(c, dtype=np.float64)
-    lp.col_lower_ = np.asarray(col_lower, dtype=np.float64)
-    lp.col_upper_ = np.asarray(col_upper, dtype=np.float64)
-    lp.row_lower_ = np.asarray(row_lower, dtype=np.float64)
-    lp.row_upper_ = np.asarray(row_upper, dtype=np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = n_col
-    lp.a_matrix_.num_row_ = n_row
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data.astype(np.float64)
-    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
-    if integer.any():
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
-            for f in integer
-        ]
-    h.passModel(lp)
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("random_seed", 0)
+    h.passModel(_highs_lp(model))
+    settings: dict[str, object] = {"mip_rel_gap": float(mip_gap), "random_seed": 0}
     if mip_abs_gap is not None:
-        h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
+        settings["mip_abs_gap"] = float(mip_abs_gap)
     if objective_cutoff is not None:
-        h.setOptionValue("objective_bound", float(objective_cutoff))
+        settings["objective_bound"] = float(objective_cutoff)
     if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
+        settings["time_limit"] = float(time_limit)
     if threads is not None:
-        h.setOptionValue("threads", int(threads))
-    for key, value in (options or {}).items():
+        settings["threads"] = int(threads)
+    for key, value in {**settings, **(options or {})}.items():
         h.setOptionValue(key, value)
     if start is not None:
         sol = highspy.HighsSolution()
@@ -621,29 +675,7 @@ def solve_milp(
         sol.value_valid = True
         h.setSolution(sol)
     h.run()
-    status = h.getModelStatus()
-    text = h.modelStatusToString(status)
-    info = h.getInfo()
-    has_x = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-    if status in (
-        highspy.HighsModelStatus.kInfeasible,
-        highspy.HighsModelStatus.kUnboundedOrInfeasible,
-    ):
-        return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
-    if not has_x:
-        if status == highspy.HighsModelStatus.kOptimal:
-            raise SolverError(f"HiGHS reported {text!r} without a feasible solution")
-        return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    if integer.any():
-        gap = 0.0 if optimal else float(info.mip_gap)
-        bound = float(info.mip_dual_bound)
-    else:
-        gap, bound = (
-            (0.0, float(info.objective_function_value)) if optimal else (math.inf, math.nan)
-        )
-    return MilpSolution(x, float(info.objective_function_value), optimal, gap, text, bound)
+    return _solution(h, bool(model.integer.any()))
 
 
 # --------------------------------------------------------------------------------------

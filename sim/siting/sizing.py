@@ -175,6 +175,52 @@ def _wait_exceeds(
     return _scalar_or_array(out)
 
 
+def _check_sizing(
+    arrival_rate_per_h: np.ndarray,
+    mean_service_h: np.ndarray | float,
+    *,
+    port_budget: int,
+    target_wait_min: float,
+    max_prob: float,
+    min_ports: int,
+    service_cv: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check :func:`size_ports`' arguments; return the rates and service times as
+    ``(n_sites,)`` float64 arrays."""
+    lam = np.asarray(arrival_rate_per_h, dtype=np.float64)
+    if lam.ndim != 1 or np.isnan(lam).any() or (lam < 0).any() or np.isinf(lam).any():
+        raise SolverInputError(
+            f"size_ports: arrival_rate_per_h has shape {lam.shape} / bad values; expected a "
+            "1-D array of finite rates >= 0 (per hour)"
+        )
+    n = lam.size
+    svc = np.broadcast_to(np.asarray(mean_service_h, dtype=np.float64), (n,)).copy()
+    if np.isnan(svc).any() or (svc <= 0).any() or np.isinf(svc).any():
+        raise SolverInputError(
+            f"size_ports: mean_service_h={mean_service_h!r}; expected finite durations > 0 (h)"
+        )
+    if isinstance(min_ports, bool) or not isinstance(min_ports, int | np.integer) or min_ports < 0:
+        raise SolverInputError(f"size_ports: min_ports={min_ports!r}; expected an integer >= 0")
+    if (
+        isinstance(port_budget, bool)
+        or not isinstance(port_budget, int | np.integer)
+        or port_budget < n * min_ports
+    ):
+        raise SolverInputError(
+            f"size_ports: port_budget={port_budget!r}; expected an integer >= "
+            f"n_sites * min_ports = {n * min_ports}"
+        )
+    if not math.isfinite(target_wait_min) or target_wait_min < 0:
+        raise SolverInputError(
+            f"size_ports: target_wait_min={target_wait_min!r}; expected minutes >= 0"
+        )
+    if not 0 < max_prob <= 1:
+        raise SolverInputError(f"size_ports: max_prob={max_prob!r}; expected a value in (0, 1]")
+    if not math.isfinite(service_cv) or service_cv < 0:
+        raise SolverInputError(f"size_ports: service_cv={service_cv!r}; expected a value >= 0")
+    return lam, svc
+
+
 def size_ports(
     arrival_rate_per_h: np.ndarray,
     mean_service_h: np.ndarray | float,
@@ -222,37 +268,16 @@ def size_ports(
     SolverInputError
         On a malformed argument (named in the message).
     """
-    lam = np.asarray(arrival_rate_per_h, dtype=np.float64)
-    if lam.ndim != 1 or np.isnan(lam).any() or (lam < 0).any() or np.isinf(lam).any():
-        raise SolverInputError(
-            f"size_ports: arrival_rate_per_h has shape {lam.shape} / bad values; expected a "
-            "1-D array of finite rates >= 0 (per hour)"
-        )
+    lam, svc = _check_sizing(
+        arrival_rate_per_h,
+        mean_service_h,
+        port_budget=port_budget,
+        target_wait_min=target_wait_min,
+        max_prob=max_prob,
+        min_ports=min_ports,
+        service_cv=service_cv,
+    )
     n = lam.size
-    svc = np.broadcast_to(np.asarray(mean_service_h, dtype=np.float64), (n,)).copy()
-    if np.isnan(svc).any() or (svc <= 0).any() or np.isinf(svc).any():
-        raise SolverInputError(
-            f"size_ports: mean_service_h={mean_service_h!r}; expected finite durations > 0 (h)"
-        )
-    if isinstance(min_ports, bool) or not isinstance(min_ports, int | np.integer) or min_ports < 0:
-        raise SolverInputError(f"size_ports: min_ports={min_ports!r}; expected an integer >= 0")
-    if (
-        isinstance(port_budget, bool)
-        or not isinstance(port_budget, int | np.integer)
-        or port_budget < n * min_ports
-    ):
-        raise SolverInputError(
-            f"size_ports: port_budget={port_budget!r}; expected an integer >= "
-            f"n_sites * min_ports = {n * min_ports}"
-        )
-    if not math.isfinite(target_wait_min) or target_wait_min < 0:
-        raise SolverInputError(
-            f"size_ports: target_wait_min={target_wait_min!r}; expected minutes >= 0"
-        )
-    if not 0 < max_prob <= 1:
-        raise SolverInputError(f"size_ports: max_prob={max_prob!r}; expected a value in (0, 1]")
-    if not math.isfinite(service_cv) or service_cv < 0:
-        raise SolverInputError(f"size_ports: service_cv={service_cv!r}; expected a value >= 0")
     mu = 1.0 / svc
     load = lam / mu
     t_h = target_wait_min / 60.0
