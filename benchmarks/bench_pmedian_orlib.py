@@ -36,7 +36,22 @@ def _instances(spec: str) -> list[int]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+#: Columns of ``--csv``.
+HEADER = (
+    "instance",
+    "n",
+    "p",
+    "optimum",
+    "exact",
+    "proven",
+    "exact_s",
+    "heur",
+    "heur_gap_pct",
+    "heur_s",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with pmedN.txt")
     ap.add_argument("--instances", default="1-40", help="e.g. 1-40 or 1,5,36")
@@ -44,81 +59,69 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heuristic-iterations", type=int, default=100)
     ap.add_argument("--skip-heuristic", action="store_true")
     ap.add_argument("--csv", type=Path, default=None, help="also write the rows here")
-    args = ap.parse_args(argv)
-    optima = read_pmed_optima(args.data / "pmedopt.txt")
-    header = (
-        "instance",
-        "n",
-        "p",
-        "optimum",
-        "exact",
-        "proven",
-        "exact_s",
-        "heur",
-        "heur_gap_pct",
-        "heur_s",
+    return ap
+
+
+def _row(k: int, args: argparse.Namespace, optimum: int) -> tuple[object, ...]:
+    """Solve ``pmed{k}`` exactly (and heuristically); print and return its row."""
+    name = f"pmed{k}"
+    cost, p = read_pmed(args.data / f"{name}.txt")
+    problem = SitingProblem(cost=cost, weight=np.ones(cost.shape[0]))
+    exact = solve(problem, "p-median", p=p, time_limit=args.time_limit)
+    if args.skip_heuristic:
+        h_val, h_gap, h_time = float("nan"), float("nan"), float("nan")
+    else:
+        heur = solve(
+            problem,
+            "p-median-heuristic",
+            p=p,
+            iterations=args.heuristic_iterations,
+            rng=np.random.default_rng(k),
+        )
+        h_val, h_time = heur.objective, heur.time_s
+        h_gap = 100.0 * (h_val - optimum) / optimum
+    flag = "" if exact.objective == optimum else "  <-- differs from optimum"
+    print(
+        f"{name:>7} {cost.shape[0]:>4} {p:>4} {optimum:>8} {exact.objective:>8.0f} "
+        f"{exact.optimal!s:>6} {exact.time_s:>8.2f} {h_val:>8.0f} {h_gap:>6.2f} "
+        f"{h_time:>7.2f}{flag}",
+        flush=True,
     )
+    return (name, cost.shape[0], p, optimum, exact.objective, exact.optimal, exact.time_s,
+            h_val, h_gap, h_time)  # fmt: skip
+
+
+def _summary(rows: list[tuple[object, ...]], *, heuristic: bool) -> None:
+    ex_t = np.array([r[6] for r in rows], dtype=float)
+    hg = np.array([r[8] for r in rows], dtype=float)
+    ht = np.array([r[9] for r in rows], dtype=float)
+    n_opt = sum(1 for r in rows if r[5] and r[4] == r[3])
+    print(
+        f"\nexact: {n_opt}/{len(rows)} proven at the known optimum; time max "
+        f"{ex_t.max():.1f} s, mean {ex_t.mean():.1f} s, total {ex_t.sum():.0f} s"
+    )
+    if heuristic:
+        print(
+            f"heuristic: gap max {np.nanmax(hg):.2f} %, mean {np.nanmean(hg):.3f} %, "
+            f"{int((hg <= 0.5).sum())}/{len(rows)} within 0.5 %; time max "
+            f"{np.nanmax(ht):.1f} s, mean {np.nanmean(ht):.2f} s"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    optima = read_pmed_optima(args.data / "pmedopt.txt")
     print(
         f"{'inst':>7} {'n':>4} {'p':>4} {'optimum':>8} {'exact':>8} {'proven':>6} "
         f"{'exact_s':>8} {'heur':>8} {'gap%':>6} {'heur_s':>7}"
     )
-    rows = []
-    for k in _instances(args.instances):
-        name = f"pmed{k}"
-        cost, p = read_pmed(args.data / f"{name}.txt")
-        problem = SitingProblem(cost=cost, weight=np.ones(cost.shape[0]))
-        exact = solve(problem, "p-median", p=p, time_limit=args.time_limit)
-        if args.skip_heuristic:
-            h_val, h_gap, h_time = float("nan"), float("nan"), float("nan")
-        else:
-            heur = solve(
-                problem,
-                "p-median-heuristic",
-                p=p,
-                iterations=args.heuristic_iterations,
-                rng=np.random.default_rng(k),
-            )
-            h_val, h_time = heur.objective, heur.time_s
-            h_gap = 100.0 * (h_val - optima[name]) / optima[name]
-        row = (
-            name,
-            cost.shape[0],
-            p,
-            optima[name],
-            exact.objective,
-            exact.optimal,
-            exact.time_s,
-            h_val,
-            h_gap,
-            h_time,
-        )
-        rows.append(row)
-        flag = "" if exact.objective == optima[name] else "  <-- differs from optimum"
-        print(
-            f"{name:>7} {cost.shape[0]:>4} {p:>4} {optima[name]:>8} {exact.objective:>8.0f} "
-            f"{exact.optimal!s:>6} {exact.time_s:>8.2f} {h_val:>8.0f} {h_gap:>6.2f} "
-            f"{h_time:>7.2f}{flag}",
-            flush=True,
-        )
+    rows = [_row(k, args, optima[f"pmed{k}"]) for k in _instances(args.instances)]
     if rows:
-        ex_t = np.array([r[6] for r in rows])
-        hg = np.array([r[8] for r in rows], dtype=float)
-        ht = np.array([r[9] for r in rows], dtype=float)
-        n_opt = sum(1 for r in rows if r[5] and r[4] == r[3])
-        print(
-            f"\nexact: {n_opt}/{len(rows)} proven at the known optimum; time max "
-            f"{ex_t.max():.1f} s, mean {ex_t.mean():.1f} s, total {ex_t.sum():.0f} s"
-        )
-        if not args.skip_heuristic:
-            print(
-                f"heuristic: gap max {np.nanmax(hg):.2f} %, mean {np.nanmean(hg):.3f} %, "
-                f"{int((hg <= 0.5).sum())}/{len(rows)} within 0.5 %; time max "
-                f"{np.nanmax(ht):.1f} s, mean {np.nanmean(ht):.2f} s"
-            )
+        _summary(rows, heuristic=not args.skip_heuristic)
     if args.csv is not None:
         with args.csv.open("w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(header)
+            writer.writerow(HEADER)
             writer.writerows(rows)
     print(f"(run {time.strftime('%Y-%m-%d %H:%M')}, python {sys.version.split()[0]})")
     return 0
