@@ -278,3 +278,17 @@ def test_frlm_through_solve_matches_solve_frlm() -> None:
         assert res.params["covered_share"] == ref.covered_share
     # more stations than candidates: every candidate opens
     assert solve(problem, "frlm", p=9, range_km=4.0).sites.tolist() == [0, 1, 2, 3]
+
+
+def test_the_docs_table_lists_every_model_with_its_options() -> None:
+    """docs/siting.md's registry table names every built-in model and its options."""
+    text = (ROOT / "docs" / "siting.md").read_text(encoding="utf-8")
+    table = text[text.index("| model | reads |") :].split("\n\n")[0]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    names = {n for row in rows for n in row.replace("`", "").split(" / ")}
+    built_in = set(available_models()) - {"test-first-k", "test-route"}
+    assert names == built_in
+    for row_names, line in rows.items():
+        spec = model_spec(row_names.replace("`", "").split(" / ")[0])
+        for key in spec.options:
+            assert f"`{key}`" in line.split("|")[4], (spec.name, key)
