@@ -40,7 +40,7 @@ from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
 
 from sim.export.i18n import Language, label
-from sim.metrics.scores import METRICS
+from sim.export.summary import SweepSummary
 
 __all__ = [
     "cjk_font",
@@ -49,6 +49,7 @@ __all__ = [
     "png",
     "queue_by_hour",
     "queue_figure",
+    "queue_timeline_figure",
     "static_map_figure",
     "sweep_figure",
     "sweep_frame",
@@ -316,74 +317,45 @@ def utilisation_by_hour(
     return pd.DataFrame(rows, columns=["strategy", "station_id", "hour", "utilization"])
 
 
-def sweep_frame(summary: Mapping[str, Any], /) -> pd.DataFrame | None:
-    """The difficulty-against-swept-value table of a summary, or ``None``.
+def sweep_frame(summary: SweepSummary | Mapping[str, Any], /) -> pd.DataFrame | None:
+    """The difficulty index against the first swept value, or ``None`` without one.
 
-    Accepted shapes of ``summary["sweep"]``:
+    ``summary`` is :attr:`sim.export.result.SweepResult.typed_summary` (or the sweep's
+    ``summary.json`` content, read with :meth:`SweepSummary.from_dict`).
 
-    - ``{"keys": [KEY, ...], "points": [...]}`` with the table in ``summary["table"]``
-      (the ``summary.json`` of ``chargesite sweep``): records with the swept keys,
-      ``strategy``, ``difficulty_index``, ``difficulty_index_lo``, ``difficulty_index_hi``;
-    - that table itself, as a DataFrame or a list of records;
-    - records with ``key``, ``value``, ``strategy``, ``mean``, ``lo``, ``hi``.
-
-    A second swept key is folded into the strategy label (``"p-median (k2=v)"``).
+    A second (third, ...) swept key is folded into the strategy label
+    (``"p-median (strategies.1.k=2)"``), so each line of :func:`sweep_figure` is one
+    strategy at fixed other values.
 
     Returns
     -------
     DataFrame or None
-        Columns ``key``, ``value``, ``strategy``, ``mean``, ``lo``, ``hi``.
+        Columns ``key`` (the first swept key), ``value``, ``strategy``, ``mean``,
+        ``lo``, ``hi`` (difficulty index, 0-100, and its 95% interval; NaN where
+        missing); rows without a mean are left out.
     """
-    sweep = summary.get("sweep")
-    keys: list[str] = []
-    table: Any = None
-    if isinstance(sweep, pd.DataFrame):
-        table = sweep
-    elif isinstance(sweep, Mapping):
-        keys = [str(k) for k in sweep.get("keys", [])]
-        table = sweep.get("table", summary.get("table"))
-    elif isinstance(sweep, Sequence) and not isinstance(sweep, str):
-        table = [dict(r) for r in sweep if isinstance(r, Mapping)]
-    if table is None:
+    if not isinstance(summary, SweepSummary):
+        summary = SweepSummary.from_dict(summary)
+    if not summary.keys:
         return None
-    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
-    if frame.empty or "strategy" not in frame:
-        return None
-    stats_cols = {f"{m}{suffix}" for m in METRICS for suffix in ("", "_lo", "_hi")}
-    known = {"point", "strategy", "key", "value", "mean", "lo", "hi", "ci95"} | stats_cols
-    keys = [k for k in keys if k in frame] or [str(c) for c in frame.columns if c not in known]
-    if "value" in frame:
-        value = frame["value"]
-        key = frame["key"].astype(str) if "key" in frame else pd.Series("", index=frame.index)
-        facets: list[str] = []
-    elif keys:
-        value = frame[keys[0]]
-        key = pd.Series(keys[0], index=frame.index)
-        facets = keys[1:]
-    else:
-        return None
-
-    def column(*names: str) -> pd.Series:
-        for n in names:
-            if n in frame:
-                return pd.to_numeric(frame[n], errors="coerce")
-        return pd.Series(math.nan, index=frame.index)
-
-    strategy = frame["strategy"].astype(str)
-    for f in facets:
-        strategy = strategy + f" ({f}=" + frame[f].astype(str) + ")"
-    out = pd.DataFrame(
-        {
-            "key": key,
-            "value": value,
-            "strategy": strategy,
-            "mean": column("difficulty_index", "mean"),
-            "lo": column("difficulty_index_lo", "ci95_lo", "lo"),
-            "hi": column("difficulty_index_hi", "ci95_hi", "hi"),
-        }
-    )
-    out = out[out["mean"].notna()].reset_index(drop=True)
-    return out if not out.empty else None
+    key, facets = summary.keys[0], summary.keys[1:]
+    records = []
+    for r in summary.rows:
+        d = r.metrics["difficulty_index"]
+        if d.mean is None:
+            continue
+        lo, hi = d.ci95
+        records.append(
+            {
+                "key": key,
+                "value": r.values[key],
+                "strategy": r.strategy + "".join(f" ({f}={r.values[f]})" for f in facets),
+                "mean": d.mean,
+                "lo": math.nan if lo is None else lo,
+                "hi": math.nan if hi is None else hi,
+            }
+        )
+    return pd.DataFrame(records) if records else None
 
 
 # --------------------------------------------------------------------------- figures

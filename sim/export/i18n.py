@@ -12,7 +12,7 @@ they are written.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, cast
+from typing import Final, Literal, cast
 
 __all__ = [
     "LABELS",
@@ -251,16 +251,9 @@ OUTCOME_LABELS: Final[dict[str, dict[str, str]]] = {
 }
 
 
-def resolve_language(result: Any, language: str | None = None, /) -> Language:
-    """The language to write in: ``language`` if given, else ``output.language``.
-
-    Parameters
-    ----------
-    result
-        A :class:`~sim.api.RunResult` (its ``scenario.output.language`` is read when
-        ``language`` is ``None``).
-    language
-        ``"en"``, ``"zh"`` or ``None``.
+def resolve_language(language: str | None, /, *, default: str = "en") -> Language:
+    """The language to write in: ``language`` if given, else ``default`` (a scenario's
+    ``output.language``).
 
     Returns
     -------
@@ -269,14 +262,12 @@ def resolve_language(result: Any, language: str | None = None, /) -> Language:
     Raises
     ------
     ValueError
-        ``language`` is not one of :data:`LANGUAGES`.
+        The chosen language is not one of :data:`LANGUAGES`.
     """
-    if language is None:
-        output = getattr(getattr(result, "scenario", None), "output", None)
-        language = getattr(output, "language", None) or "en"
-    if language not in LANGUAGES:
-        raise ValueError(f"language: {language!r} is not one of {list(LANGUAGES)}")
-    return cast(Language, language)  # checked against LANGUAGES above
+    chosen = default if language is None else language
+    if chosen not in LANGUAGES:
+        raise ValueError(f"language: {chosen!r} is not one of {list(LANGUAGES)}")
+    return cast(Language, chosen)  # checked against LANGUAGES above
 
 
 def _pick(table: dict[str, dict[str, str]], key: str, language: str) -> str:

@@ -1,7 +1,8 @@
 """GeoDataFrames of a run's results: candidates, selected sites, zones, roads.
 
 All layers are in EPSG:4326 with unit-carrying column names.  The same frames are
-returned to notebook users by :func:`sim.api.run` and written to ``sites.gpkg``.
+returned to notebook users by :func:`sim.api.run` and written to ``sites.gpkg``.  The
+plain tables (sessions, site load, queues) are in :mod:`sim.export.tables`.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ import numpy as np
 import osmnx as ox
 import pandas as pd
 
-from sim.des import OUTCOMES
 from sim.siting.plan import Plan
-from sim.study.plans import stations_of
 from sim.study.prepare import Prepared
 from sim.study.units import UnitResult
 
 __all__ = [
+    "WGS84",
     "candidates_layer",
-    "queue_frame",
     "roads_layer",
     "selected_layer",
-    "site_load_frame",
     "zones_layer",
 ]
 
@@ -218,107 +216,3 @@ def roads_layer(prep: Prepared, /) -> gpd.GeoDataFrame:
         crs=edges.crs,
     )
     return out.to_crs(WGS84)
-
-
-def site_load_frame(
-    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
-) -> pd.DataFrame:
-    """15-minute load profile of every selected site: one row per (strategy, site, bin)
-    with ``bin_start_min``, ``load_kw_mean`` and ``load_kw_max`` over replications."""
-    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
-    frames = []
-    for name, plan in plans.items():
-        loads = [u.site_stats["load_kw"] for u in units if u.strategy == name]
-        if not len(plan) or not loads:
-            continue
-        stack = np.stack(loads)  # (reps, sites, bins)
-        m, n_bins = stack.shape[1:]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "strategy": name,
-                    "site_id": np.repeat(ids[plan.candidate], n_bins),
-                    "bin_start_min": np.tile(np.arange(n_bins) * 15.0, m),
-                    "load_kw_mean": stack.mean(axis=0).ravel(),
-                    "load_kw_max": stack.max(axis=0).ravel(),
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(
-            columns=["strategy", "site_id", "bin_start_min", "load_kw_mean", "load_kw_max"]
-        )
-    out = pd.concat(frames, ignore_index=True)
-    out["strategy"] = out["strategy"].astype("category")
-    out["site_id"] = out["site_id"].astype("category")
-    return out
-
-
-def queue_frame(prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /) -> pd.DataFrame:
-    """Vehicles waiting per (strategy, site, hour): ``queue_peak`` (the most at once) and
-    ``queue_mean`` (time-average), each the mean over replications, and
-    ``queue_peak_max`` (the worst replication)."""
-    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
-    frames = []
-    for name, plan in plans.items():
-        mine = [u for u in units if u.strategy == name]
-        if not len(plan) or not mine:
-            continue
-        peak = np.stack([u.site_stats["queue_peak"] for u in mine])
-        mean = np.stack([u.site_stats["queue_mean"] for u in mine])
-        m, n_h = peak.shape[1:]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "strategy": name,
-                    "site_id": np.repeat(ids[plan.candidate], n_h),
-                    "hour": np.tile(np.arange(n_h), m),
-                    "queue_peak": peak.mean(axis=0).ravel(),
-                    "queue_mean": mean.mean(axis=0).ravel(),
-                    "queue_peak_max": peak.max(axis=0).ravel(),
-                }
-            )
-        )
-    cols = ["strategy", "site_id", "hour", "queue_peak", "queue_mean", "queue_peak_max"]
-    if not frames:
-        return pd.DataFrame(columns=cols)
-    return pd.concat(frames, ignore_index=True)
-
-
-def sessions_frame(
-    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
-) -> pd.DataFrame:
-    """All attempts of all units as the ``sessions.parquet`` table."""
-    frames = []
-    for u in units:
-        st = stations_of(prep, plans[u.strategy])
-        ids = np.array([*st.site_id, ""], dtype=object)
-        log, d = u.log, u.demand
-        s = log.session
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replication": np.full(len(log), u.replication, dtype=np.int32),
-                    "strategy": u.strategy,
-                    "vehicle_id": d.vehicle_id[s],
-                    "segment": np.where(d.segment[s] == 0, "residential", "highway"),
-                    "station_id": ids[log.station],
-                    "arrival_min": log.arrival_min,
-                    "start_min": log.start_min,
-                    "end_min": log.end_min,
-                    "wait_min": log.wait_min,
-                    "energy_kwh": log.energy_kwh,
-                    "power_kw": log.power_kw,
-                    "outcome": np.asarray(OUTCOMES, dtype=object)[log.outcome],
-                    "session": s,
-                    "attempt": log.attempt,
-                    "depart_min": d.depart_min[s],
-                    "access_min": log.access_min,
-                }
-            )
-        )
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for c in ("strategy", "segment", "station_id", "outcome"):
-        if c in df:
-            df[c] = df[c].astype("category")
-    return df

@@ -1,11 +1,13 @@
 """The report of a run (``report.html``): one self-contained file.
 
 Sections: scenario summary and demand totals; the strategy comparison (mean and 95%
-interval of every metric of :data:`sim.metrics.scores.METRICS`); the paired differences of
-``summary["comparisons"]`` (per replication, common random numbers); figures (waits, queue
-length by hour, utilisation by site and hour, difficulty against a swept value when
-``summary["sweep"]`` exists); a static map per strategy; the chosen sites; provenance
-(versions, seed, data checksums) and the region loader's notes.
+interval of every metric of :data:`sim.metrics.scores.METRICS`); the paired differences
+(per replication, common random numbers); figures (waits, queue length by hour and over
+the whole period, utilisation by site and hour); a static map per strategy; the chosen
+sites; provenance (versions, seed, data checksums) and the region loader's notes.  Every
+figure comes from the run's typed summary (:attr:`RunResult.typed_summary
+<sim.export.result.RunResult.typed_summary>`) and its tables.  :func:`sweep_report_html`
+is the report of ``chargesite sweep``: the difficulty index against the swept value.
 
 Figures are PNGs embedded as ``data:`` URIs and the CSS is inline, so the file makes
 no request when opened.  The page is rendered by jinja2 with autoescaping on: every
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ import pandas as pd
 from sim.des import OUTCOMES
 from sim.export import figures
 from sim.export.i18n import LABELS, Language, label, metric_label, outcome_label, resolve_language
+from sim.export.summary import MetricDifference, MetricSummary, StrategySummary, SweepSummary
 from sim.metrics.scores import METRICS
 
 if TYPE_CHECKING:
@@ -103,28 +106,18 @@ def _data_uri(png: bytes) -> str:
 # --------------------------------------------------------------------------- content
 
 
-def _strategies(result: RunResult) -> list[str]:
-    names = [str(s) for s in result.summary.get("strategies", {})]
-    for frame in (result.per_replication, result.selected, result.zones):
-        if frame is not None and "strategy" in frame:
-            names.extend(s for s in pd.unique(frame["strategy"].astype(str)) if s not in names)
-    return names
-
-
 def _scenario_rows(result: RunResult, language: Language) -> list[tuple[str, str]]:
-    s = result.summary
-    prov = s.get("provenance", {}) or {}
-    reps = int(s.get("replications") or 1)
+    s = result.typed_summary
     rows = [
-        (label("scenario_name", language), str(s.get("scenario", ""))),
-        (label("region", language), str(prov.get("region", ""))),
-        (label("days", language), str(s.get("days", getattr(result.scenario.demand, "days", "")))),
-        (label("replications", language), str(reps)),
-        (label("seed", language), str(s.get("seed", ""))),
-        (label("crs", language), str(prov.get("crs", ""))),
+        (label("scenario_name", language), s.scenario),
+        (label("region", language), s.provenance.region),
+        (label("days", language), str(s.days)),
+        (label("replications", language), str(s.replications)),
+        (label("seed", language), str(s.seed)),
+        (label("crs", language), s.provenance.crs),
     ]
     zones = result.zones
-    if zones is not None and not zones.empty:
+    if not zones.empty:  # every strategy has the same zones: count the first one's
         first = zones[zones["strategy"].astype(str) == str(zones["strategy"].iloc[0])]
         rows.append((label("n_zones", language), f"{len(first):,d}"))
         for col, key in (
@@ -133,89 +126,107 @@ def _scenario_rows(result: RunResult, language: Language) -> list[tuple[str, str
             ("evs_no_home", "total_evs_no_home"),
             ("demand_kwh_per_day", "total_demand_kwh_per_day"),
         ):
-            if col in first:
-                rows.append((label(key, language), _fmt_number(first[col].sum())))
-    if result.candidates is not None:
-        rows.append((label("n_candidates", language), f"{len(result.candidates):,d}"))
-    ses = result.sessions
-    if ses is not None and not ses.empty:
-        first_s = ses[ses["strategy"].astype(str) == str(ses["strategy"].iloc[0])]
-        if "attempt" in first_s:
-            first_s = first_s[first_s["attempt"] == 0]
-        n = len(first_s) / reps
-        text = _fmt_number(n)
-        if "segment" in first_s:
-            seg = first_s["segment"].astype(str).value_counts()
-            if len(seg) > 1 or "highway" in seg:
-                parts = [
-                    f"{label('segment_' + str(k), language)} {_fmt_number(v / reps)}"
-                    for k, v in seg.items()
-                ]
-                text += " (" + ", ".join(parts) + ")"
-        rows.append((label("sessions_per_replication", language), text))
+            rows.append((label(key, language), _fmt_number(first[col].sum())))
+    rows.append((label("n_candidates", language), f"{len(result.candidates):,d}"))
+    if not result.sessions.empty:
+        rows.append((label("sessions_per_replication", language), _sessions_text(result, language)))
     return rows
 
 
-def _comparison(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
-    strategies = result.summary.get("strategies", {}) or {}
-    rows: list[dict[str, Any]] = []
-    extra = [
-        ("model", lambda st: str(st.get("model", ""))),
-        ("sites", lambda st: f"{len(st.get('sites', []) or []):,d}"),
-        ("total_ports", lambda st: f"{int(sum(st.get('ports', []) or [])):,d}"),
-        ("cost_cny", lambda st: _fmt_number(st.get("cost_cny"))),
+def _sessions_text(result: RunResult, language: Language) -> str:
+    """Sessions per replication (first attempts of the first strategy), split by
+    segment when there is highway or fleet demand."""
+    ses = result.sessions
+    reps = result.typed_summary.replications
+    first = ses[
+        (ses["strategy"].astype(str) == str(ses["strategy"].iloc[0])) & (ses["attempt"] == 0)
     ]
-    for key, get in extra:
-        rows.append(
+    text = _fmt_number(len(first) / reps)
+    seg = first["segment"].astype(str).value_counts()
+    if len(seg) > 1 or "highway" in seg:
+        parts = [
+            f"{label('segment_' + str(k), language)} {_fmt_number(v / reps)}"
+            for k, v in seg.items()
+        ]
+        text += " (" + ", ".join(parts) + ")"
+    return text
+
+
+def _plan_rows(strategies: list[StrategySummary], language: Language) -> list[dict[str, Any]]:
+    """Rows of the comparison table that describe the plans (model, sites, ports, cost)."""
+    extra: list[tuple[str, Callable[[StrategySummary], str]]] = [
+        ("model", lambda st: st.model),
+        ("sites", lambda st: f"{len(st.sites):,d}"),
+        ("total_ports", lambda st: f"{st.total_ports:,d}"),
+        ("cost_cny", lambda st: _fmt_number(st.cost_cny)),
+    ]
+    return [
+        {
+            "label": label(key, language),
+            "hint": "",
+            "cells": [{"value": get(st), "ci": "", "best": False} for st in strategies],
+        }
+        for key, get in extra
+    ]
+
+
+def _hint(metric: str, language: Language) -> str:
+    if metric in LOWER_IS_BETTER:
+        return label("lower_better", language)
+    if metric in HIGHER_IS_BETTER:
+        return label("higher_better", language)
+    return ""
+
+
+def _metric_row(
+    metric: str, strategies: list[StrategySummary], language: Language
+) -> dict[str, Any]:
+    """A metric's row of the comparison table; the best strategy's cell is marked.
+
+    A strategy without stations has no queue and no drive to a charger: its zero wait is
+    not "best", so only strategies with sites compete for the mark.
+    """
+    means, cells = [], []
+    for st in strategies:
+        entry = st.metrics[metric]
+        mean = _f(entry.mean)
+        means.append(mean)
+        cells.append(
             {
-                "label": label(key, language),
-                "hint": "",
-                "cells": [
-                    {"value": get(strategies.get(n, {}) or {}), "ci": "", "best": False}
-                    for n in names
-                ],
+                "value": _fmt_value(metric, mean),
+                "ci": _fmt_interval(metric, *entry.ci95),
+                "best": False,
             }
         )
-    # A strategy without stations has no queue and no drive to a charger: its zero wait
-    # is not "best", so only strategies with sites compete for the bold mark.
-    with_sites = [bool((strategies.get(n, {}) or {}).get("sites", [None])) for n in names]
-    for m in METRICS:
-        means = []
-        cells = []
-        for n in names:
-            entry = ((strategies.get(n, {}) or {}).get("metrics", {}) or {}).get(m) or {}
-            mean = _f(entry.get("mean"))
-            ci = entry.get("ci95") or [None, None]
-            means.append(mean)
-            cells.append(
-                {"value": _fmt_value(m, mean), "ci": _fmt_interval(m, *ci[:2]), "best": False}
-            )
-        finite = [v for v, ok in zip(means, with_sites, strict=True) if ok and math.isfinite(v)]
-        if len(finite) > 1 and (m in LOWER_IS_BETTER or m in HIGHER_IS_BETTER):
-            best = min(finite) if m in LOWER_IS_BETTER else max(finite)
-            if any(v != best for v in finite):
-                for c, v, ok in zip(cells, means, with_sites, strict=True):
-                    c["best"] = ok and v == best
-        hint = (
-            label("lower_better", language)
-            if m in LOWER_IS_BETTER
-            else label("higher_better", language)
-            if m in HIGHER_IS_BETTER
-            else ""
-        )
-        rows.append({"label": metric_label(m, language), "hint": hint, "cells": cells})
-    return {"names": names, "rows": rows}
+    with_sites = [bool(st.sites) for st in strategies]
+    finite = [v for v, ok in zip(means, with_sites, strict=True) if ok and math.isfinite(v)]
+    if len(finite) > 1 and (metric in LOWER_IS_BETTER or metric in HIGHER_IS_BETTER):
+        best = min(finite) if metric in LOWER_IS_BETTER else max(finite)
+        if any(v != best for v in finite):
+            for c, v, ok in zip(cells, means, with_sites, strict=True):
+                c["best"] = ok and v == best
+    return {
+        "label": metric_label(metric, language),
+        "hint": _hint(metric, language),
+        "cells": cells,
+    }
+
+
+def _comparison(result: RunResult, language: Language) -> dict[str, Any]:
+    s = result.typed_summary
+    strategies = list(s.strategies.values())
+    rows = _plan_rows(strategies, language)
+    rows += [_metric_row(m, strategies, language) for m in METRICS]
+    return {"names": s.names, "rows": rows}
 
 
 def _outcomes(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
     """Share of sessions by the outcome of their last attempt, per strategy."""
     ses = result.sessions
-    if ses is None or ses.empty or "outcome" not in ses:
+    if ses.empty:
         return {}
     frame = ses.assign(strategy=ses["strategy"].astype(str), outcome=ses["outcome"].astype(str))
-    if "session" in frame:
-        keys = ["strategy", "replication", "session"]
-        frame = frame[~frame.duplicated(keys, keep="last")]
+    frame = frame[~frame.duplicated(["strategy", "replication", "session"], keep="last")]
     shares = pd.crosstab(frame["strategy"], frame["outcome"], normalize="index")
     order = [o for o in OUTCOMES if o in shares.columns]
     order += [o for o in shares.columns if o not in order]
@@ -229,45 +240,39 @@ def _outcomes(result: RunResult, names: list[str], language: Language) -> dict[s
     return {"names": names, "rows": rows}
 
 
+def _paired_cell(metric: str, d: MetricDifference, language: Language) -> dict[str, Any]:
+    ci = ""
+    lo, hi = d.ci95
+    if lo is not None and hi is not None:
+        ci = f"[{_fmt_diff(metric, lo)} – {_fmt_diff(metric, hi)}]"
+    if d.better is not None:
+        ci = f"{ci} {label('favours', language, name=d.better)}".strip()
+    return {"value": _fmt_diff(metric, _f(d.mean_diff), sign=True), "ci": ci, "best": d.significant}
+
+
 def _paired_table(result: RunResult, language: Language) -> dict[str, Any]:
-    """Table of ``summary["comparisons"]``: one column per strategy pair (a − b)."""
-    pairs = [
-        c
-        for c in (result.summary.get("comparisons") or [])
-        if isinstance(c, Mapping) and "a" in c and "b" in c
-    ]
+    """Table of the paired comparisons: one column per strategy pair (a − b)."""
+    pairs = result.typed_summary.comparisons
     if not pairs:
         return {}
-    rows = []
-    for m in METRICS:
-        cells = []
-        for pair in pairs:
-            d = (pair.get("metrics") or {}).get(m) or {}
-            mean = _f(d.get("mean_diff"))
-            lo, hi = [*(d.get("ci95") or []), None, None][:2]
-            ci = ""
-            if math.isfinite(_f(lo)) and math.isfinite(_f(hi)):
-                ci = f"[{_fmt_diff(m, _f(lo))} – {_fmt_diff(m, _f(hi))}]"
-            better = d.get("better")
-            if better is not None:
-                ci = f"{ci} {label('favours', language, name=str(better))}".strip()
-            cells.append(
-                {
-                    "value": _fmt_diff(m, mean, sign=True),
-                    "ci": ci,
-                    "best": bool(d.get("significant")),
-                }
-            )
-        rows.append({"label": metric_label(m, language), "hint": "", "cells": cells})
-    return {"names": [f"{p['a']} − {p['b']}" for p in pairs], "rows": rows}
+    rows = [
+        {
+            "label": metric_label(m, language),
+            "hint": "",
+            "cells": [_paired_cell(m, p.metrics[m], language) for p in pairs],
+        }
+        for m in METRICS
+    ]
+    return {"names": [f"{p.a} − {p.b}" for p in pairs], "rows": rows}
 
 
 def _figures(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
-    s = result.summary
-    days = int(s.get("days") or getattr(result.scenario.demand, "days", 1) or 1)
-    reps = int(s.get("replications") or 1)
-    sessions = result.sessions if result.sessions is not None else pd.DataFrame()
-    out: dict[str, Any] = {"items": [], "maps": [], "sweep": None}
+    s = result.typed_summary
+    days, reps = s.days, s.replications
+    sessions = result.sessions
+    highway = result.scenario.demand.highway
+    holidays = highway.holiday.days if highway.holiday is not None and highway.enabled else ()
+    out: dict[str, Any] = {"items": [], "maps": []}
     with figures.figure_style(language) as flang:
         out["font_fallback"] = flang != language
 
@@ -280,18 +285,10 @@ def _figures(result: RunResult, names: list[str], language: Language) -> dict[st
         add("fig_wait", "fig_wait_caption", figures.wait_figure(sessions, names, language=flang))
         queue = figures.queue_by_hour(sessions, days=days, replications=reps)
         add("fig_queue", "fig_queue_caption", figures.queue_figure(queue, names, language=flang))
-        hol = result.scenario.demand.highway.holiday
         add(
             "fig_queue_timeline",
             "fig_queue_timeline_caption",
-            figures.queue_timeline_figure(
-                result.queues,
-                names,
-                holidays=hol.days
-                if hol is not None and result.scenario.demand.highway.enabled
-                else (),
-                language=flang,
-            ),
+            figures.queue_timeline_figure(result.queues, names, holidays=holidays, language=flang),
         )
         util = figures.utilisation_by_hour(sessions, result.selected, days=days, replications=reps)
         add(
@@ -299,80 +296,70 @@ def _figures(result: RunResult, names: list[str], language: Language) -> dict[st
             "fig_util_caption",
             figures.utilisation_figure(util, result.selected, names, language=flang),
         )
-        sweep = figures.sweep_frame(s)
-        if sweep is not None:
-            key = next((k for k in sweep["key"] if k), label("sweep_value", language))
-            out["sweep"] = {
-                "title": label("fig_sweep", language, key=key),
-                "src": _data_uri(figures.png(figures.sweep_figure(sweep, language=flang))),
-                "rows": [
-                    {"strategy": r.strategy, "value": str(r.value),
-                     "mean": _fmt_value("difficulty_index", r.mean),
-                     "ci": _fmt_interval("difficulty_index", r.lo, r.hi)}
-                    for r in sweep.itertuples()
-                ],
-            }  # fmt: skip
-        for name in names:
-            zones = result.zones
-            sel = result.selected
-            fig = figures.static_map_figure(
-                title=label("fig_map", flang, name=name),
-                zones=zones[zones["strategy"].astype(str) == name] if zones is not None else None,
-                sites=sel[sel["strategy"].astype(str) == name] if sel is not None else None,
-                candidates=result.candidates,
-                roads=result.roads,
-                language=flang,
-            )
-            out["maps"].append(
-                {"name": name, "title": label("fig_map", language, name=name),
-                 "src": _data_uri(figures.png(fig))}
-            )  # fmt: skip
+        out["maps"] = [_static_map(result, name, language, flang) for name in names]
     return out
 
 
-def _sites(result: RunResult, names: list[str], language: Language) -> list[dict[str, Any]]:
+def _static_map(
+    result: RunResult, name: str, language: Language, flang: Language
+) -> dict[str, str]:
+    """One strategy's static map (figure labels in ``flang``, caption in ``language``)."""
+    zones, sel = result.zones, result.selected
+    fig = figures.static_map_figure(
+        title=label("fig_map", flang, name=name),
+        zones=zones[zones["strategy"].astype(str) == name],
+        sites=sel[sel["strategy"].astype(str) == name],
+        candidates=result.candidates,
+        roads=result.roads,
+        language=flang,
+    )
+    return {
+        "name": name,
+        "title": label("fig_map", language, name=name),
+        "src": _data_uri(figures.png(fig)),
+    }
+
+
+def _site_row(r: Mapping[str, Any]) -> dict[str, str]:
+    """A row of the selected layer as the sites table shows it."""
+    return {
+        "site_id": str(r["site_id"]),
+        "name": str(r["name"] or ""),
+        "kind": str(r["kind"] or ""),
+        "ports": _fmt_number(r["ports"]),
+        "power_kw": _fmt_number(r["power_kw"]),
+        "utilization": _fmt_value("utilization_mean", r["utilization"]),
+        "energy": _fmt_number(r["energy_kwh_per_day"]),
+        "wait_mean": _fmt_number(r["wait_mean_min"], 1),
+        "wait_p95": _fmt_number(r["wait_p95_min"], 1),
+    }
+
+
+def _sites(result: RunResult, names: list[str]) -> list[dict[str, Any]]:
     sel = result.selected
-    out = []
-    for name in names:
-        rows = []
-        if sel is not None and not sel.empty:
-            for r in sel[sel["strategy"].astype(str) == name].to_dict("records"):
-                rows.append(
-                    {
-                        "site_id": str(r.get("site_id", "")),
-                        "name": str(r.get("name") or ""),
-                        "kind": str(r.get("kind") or ""),
-                        "ports": _fmt_number(r.get("ports")),
-                        "power_kw": _fmt_number(r.get("power_kw")),
-                        "utilization": _fmt_value("utilization_mean", r.get("utilization")),
-                        "energy": _fmt_number(r.get("energy_kwh_per_day")),
-                        "wait_mean": _fmt_number(r.get("wait_mean_min"), 1),
-                        "wait_p95": _fmt_number(r.get("wait_p95_min"), 1),
-                    }
-                )
-        out.append({"name": name, "rows": rows})
-    return out
+    return [
+        {
+            "name": name,
+            "rows": [
+                _site_row(r) for r in sel[sel["strategy"].astype(str) == name].to_dict("records")
+            ],
+        }
+        for name in names
+    ]
 
 
 def _provenance(result: RunResult) -> dict[str, Any]:
-    prov = result.summary.get("provenance", {}) or {}
-    versions = prov.get("versions", {}) or {}
+    prov = result.typed_summary.provenance
     return {
-        "python": str(prov.get("python", "")),
-        "versions": [(str(k), "" if v is None else str(v)) for k, v in versions.items()],
-        "data": [(str(k), str(v)) for k, v in (prov.get("data_sha256", {}) or {}).items()],
-        "notes": [str(n) for n in (prov.get("region_notes", []) or [])],
+        "python": prov.python,
+        "versions": [(k, "" if v is None else v) for k, v in prov.versions.items()],
+        "data": list(prov.data_sha256.items()),
+        "notes": list(prov.region_notes),
     }
 
 
 def _version(result: RunResult) -> str:
-    v = ((result.summary.get("provenance", {}) or {}).get("versions", {}) or {}).get("chargesite")
-    if v:
-        return str(v)
-    try:
-        return metadata.version("chargesite")
-    except metadata.PackageNotFoundError:
-        return ""
+    return result.typed_summary.provenance.versions.get("chargesite") or _package_version()
 
 
 # --------------------------------------------------------------------------- template
@@ -421,7 +408,6 @@ _TEMPLATE = """<!DOCTYPE html>
   <li><a href="#comparison">{{ t.sec_comparison }}</a></li>
   {% if paired %}<li><a href="#paired">{{ t.sec_paired }}</a></li>{% endif %}
   <li><a href="#figures">{{ t.sec_figures }}</a></li>
-  {% if figs.sweep %}<li><a href="#sweep">{{ t.sec_sweep }}</a></li>{% endif %}
   <li><a href="#maps">{{ t.sec_maps }}</a></li>
   <li><a href="#sites">{{ t.sec_sites }}</a></li>
   <li><a href="#provenance">{{ t.sec_provenance }}</a></li>
@@ -468,17 +454,6 @@ _TEMPLATE = """<!DOCTYPE html>
 <figure><h3>{{ f.title }}</h3><img src="{{ f.src }}" alt="{{ f.title }}">
 <figcaption>{{ f.caption }}</figcaption></figure>
 {% endfor %}
-
-{% if figs.sweep %}
-<h2 id="sweep">{{ t.sec_sweep }}</h2>
-<figure><h3>{{ figs.sweep.title }}</h3><img src="{{ figs.sweep.src }}"
-  alt="{{ figs.sweep.title }}"></figure>
-<div class="scroll"><table id="sweep-table"><thead><tr><th>{{ t.strategy }}</th>
-<th>{{ t.sweep_value }}</th><th>{{ t.axis_difficulty }}</th></tr></thead><tbody>
-{% for r in figs.sweep.rows %}<tr><td>{{ r.strategy }}</td><td class="num">{{ r.value }}</td>
-<td class="num">{{ r.mean }} <span class="ci">{{ r.ci }}</span></td></tr>
-{% endfor %}</tbody></table></div>
-{% endif %}
 
 <h2 id="maps">{{ t.sec_maps }}</h2>
 <p class="muted">{{ t.fig_map_caption }}</p>
@@ -554,25 +529,24 @@ def report_html(result: RunResult, /, *, language: str | None = None) -> str:
     language
         ``"en"`` or ``"zh"``; default ``result.scenario.output.language``.
     """
-    lang = resolve_language(result, language)
-    names = _strategies(result)
-    paired = _paired_table(result, lang)
+    lang = resolve_language(language, default=result.scenario.output.language)
+    s = result.typed_summary
+    names = s.names
     figs = _figures(result, names, lang)
     figs["font_note"] = label("fig_font_note", lang) if figs.pop("font_fallback") else ""
-    scenario_name = str(result.summary.get("scenario", getattr(result.scenario, "name", "")))
     context = {
         "html_lang": "zh-CN" if lang == "zh" else "en",
-        "title": label("report_title", lang, scenario=scenario_name),
+        "title": label("report_title", lang, scenario=s.scenario),
         "generated": label("generated_by", lang, version=_version(result)),
         "t": _Labels(lang),
         "scenario": _scenario_rows(result, lang),
-        "comparison": _comparison(result, names, lang),
+        "comparison": _comparison(result, lang),
         "outcomes": _outcomes(result, names, lang),
-        "paired": paired,
+        "paired": _paired_table(result, lang),
         "figs": figs,
-        "sites": _sites(result, names, lang),
+        "sites": _sites(result, names),
         "prov": _provenance(result),
-        "seed": str(result.summary.get("seed", "")),
+        "seed": str(s.seed),
     }
     return _ENV.from_string(_TEMPLATE).render(**context)
 
@@ -604,51 +578,63 @@ _SWEEP_TEMPLATE = """<!DOCTYPE html>
 """
 
 
-def sweep_report_html(summary: dict[str, Any], /, *, language: str = "en") -> str:
+#: Metrics in the table of a sweep's report.
+SWEEP_METRICS = ("difficulty_index", "unserved_share", "wait_mean_min", "wait_p95_min",
+                 "stranded_share", "access_time_mean_min")  # fmt: skip
+
+
+def _sweep_cell(metric: str, value: MetricSummary) -> str:
+    if value.mean is None:
+        return "-"
+    text = _fmt_value(metric, value.mean)
+    lo, hi = value.ci95
+    if lo is not None and hi is not None:
+        text += f" [{_fmt_value(metric, lo)}, {_fmt_value(metric, hi)}]"
+    return text
+
+
+def sweep_report_html(summary: SweepSummary | Mapping[str, Any], /, *, language: str = "en") -> str:
     """A self-contained ``report.html`` of a sweep: the difficulty index against the
     swept value (one line per strategy, 95% intervals) and the table of every point.
 
     Parameters
     ----------
     summary
-        The sweep's ``summary.json`` content (:class:`sim.study.sweep.SweepResult`).
+        The sweep's summary (:attr:`sim.export.result.SweepResult.typed_summary`; its
+        ``summary.json`` content is accepted too).
     language
         ``"en"`` or ``"zh"``.
     """
-    if language not in ("en", "zh"):
-        raise ValueError(f"language = {language!r}: expected 'en' or 'zh'")
-    lang: Language = "zh" if language == "zh" else "en"
+    lang = resolve_language(language)
+    if not isinstance(summary, SweepSummary):
+        summary = SweepSummary.from_dict(summary)
     frame = figures.sweep_frame(summary)
-    keys = [str(k) for k in summary["sweep"]["keys"]]
     with figures.figure_style(lang) as flang:
-        fig = figures.sweep_figure(frame, language=flang) if frame is not None else None
-        src = _data_uri(figures.png(fig)) if fig is not None else ""
-    shown = ("difficulty_index", "unserved_share", "wait_mean_min", "wait_p95_min",
-             "stranded_share", "access_time_mean_min")  # fmt: skip
-    rows = []
-    for rec in summary.get("table", []):
-        cells = []
-        for m in shown:
-            mean = rec.get(m)
-            text = _fmt_value(m, mean) if mean is not None else "-"
-            lo, hi = rec.get(f"{m}_lo"), rec.get(f"{m}_hi")
-            if lo is not None and hi is not None:
-                text += f" [{_fmt_value(m, lo)}, {_fmt_value(m, hi)}]"
-            cells.append(text)
-        rows.append({"swept": [rec.get(k) for k in keys], "strategy": rec.get("strategy"),
-                     "cells": cells})  # fmt: skip
-    title = label("fig_sweep", lang, key=", ".join(keys))
+        src = (
+            _data_uri(figures.png(figures.sweep_figure(frame, language=flang)))
+            if frame is not None
+            else ""
+        )
+    rows = [
+        {
+            "swept": [r.values[k] for k in summary.keys],
+            "strategy": r.strategy,
+            "cells": [_sweep_cell(m, r.metrics[m]) for m in SWEEP_METRICS],
+        }
+        for r in summary.rows
+    ]
+    title = label("fig_sweep", lang, key=", ".join(summary.keys))
     return _ENV.from_string(_SWEEP_TEMPLATE).render(
         html_lang="zh-CN" if lang == "zh" else "en",
-        title=f"{summary.get('scenario', '')}: {title}",
+        title=f"{summary.scenario}: {title}",
         generated=label("generated_by", lang, version=_package_version()),
         t=_Labels(lang),
-        seed=summary.get("seed", ""),
-        reps=summary.get("replications", ""),
+        seed=summary.seed,
+        reps=summary.replications,
         fig_title=title,
         fig_src=src,
-        keys=keys,
-        metrics=[{"label": metric_label(m, lang)} for m in shown],
+        keys=list(summary.keys),
+        metrics=[{"label": metric_label(m, lang)} for m in SWEEP_METRICS],
         rows=rows,
     )
 

@@ -1,4 +1,10 @@
-"""A run's results as tables and layers: :class:`RunResult` and :func:`assemble`."""
+"""A study's results as a summary, tables and layers.
+
+:func:`assemble` turns one scenario's :class:`~sim.study.runner.StudyResult` into a
+:class:`RunResult`; :func:`sweep_result` turns a sweep's
+:class:`~sim.study.runner.SweepStudy` into a :class:`SweepResult`.  Both are written by
+:mod:`sim.export.writing`.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,22 @@ import geopandas as gpd
 import pandas as pd
 
 from sim.config import Scenario
-from sim.export.layers import (
-    candidates_layer,
-    queue_frame,
-    roads_layer,
-    selected_layer,
-    sessions_frame,
-    site_load_frame,
-    zones_layer,
+from sim.export.layers import candidates_layer, roads_layer, selected_layer, zones_layer
+from sim.export.summary import (
+    PointComparisons,
+    Summary,
+    SweepRow,
+    SweepSummary,
+    build_summary,
 )
-from sim.export.summary import build_summary
+from sim.export.tables import queue_frame, sessions_frame, site_load_frame
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 from sim.study.refine import candidate_columns
+from sim.study.runner import StudyResult, SweepStudy
 from sim.study.units import UnitResult, per_replication_frame
 
-__all__ = ["RunResult", "assemble"]
+__all__ = ["RunResult", "SweepResult", "assemble", "sweep_result"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,14 @@ class RunResult:
     Attributes
     ----------
     scenario
-        The validated scenario (every default filled in).
+        The validated scenario as given (every default filled in; what
+        ``config.resolved.yaml`` records).
     summary
-        The content of ``summary.json``.
+        The content of ``summary.json`` as plain dicts and lists
+        (``summary["strategies"]["p-median"]["metrics"]["difficulty_index"]["mean"]``).
+    typed_summary
+        The same as frozen dataclasses (:class:`~sim.export.summary.Summary`); the
+        map, the report and the figures read this one.
     per_replication
         One row per (strategy, replication), a column per metric.
     sessions
@@ -60,6 +71,7 @@ class RunResult:
 
     scenario: Scenario
     summary: dict[str, Any]
+    typed_summary: Summary
     per_replication: pd.DataFrame
     sessions: pd.DataFrame
     candidates: gpd.GeoDataFrame
@@ -74,32 +86,62 @@ class RunResult:
     candidate_scores: pd.DataFrame | None = None
 
 
-def assemble(
-    prep: Prepared,
-    plans: dict[str, Plan],
-    units: list[UnitResult],
-    /,
-    *,
-    replications: int,
-    candidate_scores: pd.DataFrame | None = None,
-) -> RunResult:
-    """Summary, tables and layers from the units of one scenario."""
-    per_rep = per_replication_frame(units)
-    summary = build_summary(prep, plans, per_rep, replications)
-    cands = candidates_layer(prep, plans)
-    if candidate_scores is not None:
+def _candidates(study: StudyResult) -> gpd.GeoDataFrame:
+    """The candidates layer, with the simulated candidate scores when there are any."""
+    prep = study.prepared
+    cands = candidates_layer(prep, study.plans)
+    if study.candidate_scores is not None:
         sc_cfg = prep.scenario.simulation.score_candidates
-        against = (sc_cfg.against if sc_cfg is not None else None) or next(iter(plans))
-        cols = candidate_columns(candidate_scores, against=against, n_candidates=len(cands))
+        against = (sc_cfg.against if sc_cfg is not None else None) or next(iter(study.plans))
+        cols = candidate_columns(study.candidate_scores, against=against, n_candidates=len(cands))
         for c in cols.columns:
             cands[c] = cols[c].to_numpy()
+    return cands
+
+
+def assemble(
+    study: StudyResult | Prepared,
+    plans: dict[str, Plan] | None = None,
+    units: list[UnitResult] | None = None,
+    /,
+    *,
+    replications: int | None = None,
+    candidate_scores: pd.DataFrame | None = None,
+) -> RunResult:
+    """Summary, tables and layers of one scenario's study.
+
+    Parameters
+    ----------
+    study
+        The finished study.  (Transitional: ``assemble(prep, plans, units,
+        replications=..., candidate_scores=...)``, the form used before
+        :class:`~sim.study.runner.StudyResult`, still works; it has no refinement
+        records.)
+    plans, units, replications, candidate_scores
+        Only with the transitional form.
+    """
+    if not isinstance(study, StudyResult):
+        if plans is None or units is None or replications is None:
+            raise TypeError("assemble(prep, plans, units, replications=...): all are needed")
+        study = StudyResult(
+            scenario=study.scenario,
+            prepared=study,
+            plans=plans,
+            units=units,
+            replications=replications,
+            candidate_scores=candidate_scores,
+        )
+    prep, plans, units = study.prepared, study.plans, study.units
+    per_rep = per_replication_frame(units)
+    typed = build_summary(study, per_rep)
     return RunResult(
-        scenario=prep.scenario,
-        summary=summary,
+        scenario=study.scenario,
+        summary=typed.to_dict(),
+        typed_summary=typed,
         per_replication=per_rep,
         sessions=sessions_frame(prep, plans, units),
-        candidates=cands,
-        candidate_scores=candidate_scores,
+        candidates=_candidates(study),
+        candidate_scores=study.candidate_scores,
         selected=selected_layer(prep, plans, units),
         zones=zones_layer(prep, plans, units),
         roads=roads_layer(prep),
@@ -108,4 +150,86 @@ def assemble(
         plans=plans,
         prepared=prep,
         units=units,
+    )
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A sweep's results.
+
+    Attributes
+    ----------
+    scenario
+        The first point's scenario (its ``output`` section decides the language).
+    points
+        The swept values of each point, ``{key: value}``.
+    table
+        ``sweep.csv``: one row per (point, strategy): ``point``, the swept values,
+        ``strategy``, then ``<metric>`` (mean), ``<metric>_lo`` and ``<metric>_hi``
+        (95% interval) for every metric.
+    per_replication
+        ``per_replication.csv``: one row per (point, strategy, replication): ``point``,
+        the swept values, ``strategy``, ``replication`` and every metric.
+    summary
+        The content of the sweep's ``summary.json`` as plain dicts and lists.
+    typed_summary
+        The same as frozen dataclasses; the sweep's report and figure read this one.
+    """
+
+    scenario: Scenario
+    points: list[dict[str, Any]]
+    table: pd.DataFrame
+    per_replication: pd.DataFrame
+    summary: dict[str, Any]
+    typed_summary: SweepSummary
+
+
+def _point_frame(i: int, point: dict[str, Any], per_rep: pd.DataFrame) -> pd.DataFrame:
+    """A point's per-replication rows with ``point`` and the swept values in front
+    (the swept columns in reverse key order, as ``per_replication.csv`` has always had
+    them)."""
+    out = per_rep.copy()
+    for k, v in point.items():
+        out.insert(0, k, [v] * len(out))
+    out.insert(0, "point", i)
+    return out
+
+
+def sweep_result(sweep: SweepStudy, /) -> SweepResult:
+    """Tables and summary of a sweep: every point's study, side by side.
+
+    Parameters
+    ----------
+    sweep
+        The sweep's studies, one per grid point (the same replications at each).
+    """
+    frames: list[pd.DataFrame] = []
+    rows: list[SweepRow] = []
+    comparisons: list[PointComparisons] = []
+    for i, (point, study) in enumerate(zip(sweep.points, sweep.studies, strict=True)):
+        per_rep = per_replication_frame(study.units)
+        frames.append(_point_frame(i, point, per_rep))
+        s = build_summary(study, per_rep)
+        rows.extend(SweepRow(i, dict(point), n, st.metrics) for n, st in s.strategies.items())
+        comparisons.append(PointComparisons(i, dict(point), s.comparisons))
+    base = sweep.studies[0]
+    typed = SweepSummary(
+        scenario=base.scenario.name,
+        seed=base.scenario.seed,
+        replications=base.replications,
+        keys=tuple(sweep.keys),
+        points=tuple(dict(p) for p in sweep.points),
+        rows=tuple(rows),
+        comparisons=tuple(comparisons),
+    )
+    return SweepResult(
+        scenario=base.scenario,
+        points=[dict(p) for p in sweep.points],
+        table=typed.table(),
+        per_replication=pd.concat(frames, ignore_index=True),
+        summary=typed.to_dict(),
+        typed_summary=typed,
     )

@@ -276,7 +276,7 @@ def _difficulty(row: Mapping[str, Any]) -> float:
 
 
 def _roads_layer(roads: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
-    if roads is None or roads.empty:
+    if roads.empty:
         return None
     hw = roads["highway"].astype(str) if "highway" in roads else pd.Series("", index=roads.index)
     cls = hw.str.removesuffix("_link").to_numpy()
@@ -311,7 +311,7 @@ def _roads_layer(roads: gpd.GeoDataFrame, language: Language) -> folium.GeoJson 
 
 
 def _candidates_layer(cands: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
-    if cands is None or cands.empty:
+    if cands.empty:
         return None
     fields = [
         ("site_id", "site_id"),
@@ -359,7 +359,7 @@ def _candidates_layer(cands: gpd.GeoDataFrame, language: Language) -> folium.Geo
 
 
 def _zones_geojson(zones: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
-    if zones is None or zones.empty:
+    if zones.empty:
         return None
     fields = [
         ("name", "zone_name"),
@@ -411,7 +411,7 @@ def _zones_geojson(zones: gpd.GeoDataFrame, language: Language) -> folium.GeoJso
 
 
 def _sites_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
-    if sites is None or sites.empty:
+    if sites.empty:
         return None
     fields = [
         ("strategy", "strategy"),
@@ -472,26 +472,20 @@ def _sites_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJso
     )
 
 
-def _shown_strategy(result: RunResult, names: list[str]) -> str | None:
-    """The strategy shown when the page opens: lowest mean difficulty index."""
-    best, best_v = (names[0] if names else None), math.inf
-    for name in names:
-        m = result.summary.get("strategies", {}).get(name, {}).get("metrics", {})
-        v = _num((m.get("difficulty_index") or {}).get("mean"))
-        if math.isfinite(v) and v < best_v:
-            best, best_v = name, v
+def _shown_strategy(result: RunResult) -> str | None:
+    """The strategy shown when the page opens: lowest mean difficulty index (the first
+    strategy when none has one)."""
+    best, best_v = None, math.inf
+    for s in result.typed_summary.strategies.values():
+        v = s.metrics["difficulty_index"].mean
+        if best is None or (v is not None and v < best_v):
+            best, best_v = s.name, (math.inf if v is None else v)
     return best
 
 
 def strategy_names(result: RunResult, /) -> list[str]:
-    """Strategies in config order (summary first, then any only in the layers)."""
-    names = [str(s) for s in result.summary.get("strategies", {})]
-    for frame in (result.selected, result.zones):
-        if frame is not None and "strategy" in frame:
-            for s in pd.unique(frame["strategy"].astype(str)):
-                if s not in names:
-                    names.append(s)
-    return names
+    """Strategies in config order."""
+    return result.typed_summary.names
 
 
 # --------------------------------------------------------------------------- page
@@ -575,12 +569,7 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
     language
         ``"en"`` or ``"zh"``.
     """
-    names = strategy_names(result)
-    frames = [
-        f
-        for f in (result.zones, result.candidates, result.selected)
-        if f is not None and not f.empty
-    ]
+    frames = [f for f in (result.zones, result.candidates, result.selected) if not f.empty]
     if frames:
         bounds_xy = np.array([f.total_bounds for f in frames])
         w, s = np.nanmin(bounds_xy[:, 0]), np.nanmin(bounds_xy[:, 1])
@@ -598,21 +587,18 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
     )
     for pane, z, clicks in PANES:
         m.add_child(folium.map.CustomPane(pane, z_index=z, pointer_events=clicks))
-    shown = _shown_strategy(result, names)
-    for name in names:
+    shown = _shown_strategy(result)
+    zones, sel = result.zones, result.selected
+    for name in strategy_names(result):
         group = folium.FeatureGroup(
             name=_esc(label("strategy_layer", language, name=name)),
             show=(name == shown),
             control=True,
         )
-        zones = result.zones
-        if zones is not None and "strategy" in zones:
-            layer = _zones_geojson(zones[zones["strategy"].astype(str) == name], language)
-            if layer is not None:
-                layer.add_to(group)
-        sel = result.selected
-        if sel is not None and "strategy" in sel:
-            layer = _sites_geojson(sel[sel["strategy"].astype(str) == name], language)
+        for layer in (
+            _zones_geojson(zones[zones["strategy"].astype(str) == name], language),
+            _sites_geojson(sel[sel["strategy"].astype(str) == name], language),
+        ):
             if layer is not None:
                 layer.add_to(group)
         group.add_to(m)
@@ -652,12 +638,12 @@ def map_html(result: RunResult, /, *, language: str | None = None) -> str:
         The page would still reference an external script or stylesheet (a folium
         upgrade added a CDN asset this module does not know).
     """
-    lang = resolve_language(result, language)
+    lang = resolve_language(language, default=result.scenario.output.language)
     m = build_map(result, language=lang)
     root = m.get_root()
     _strip_cdn_links(root)
     js, css = leaflet_assets()
-    title = html.escape(label("map_title", lang, scenario=_scenario_name(result)))
+    title = html.escape(label("map_title", lang, scenario=result.typed_summary.scenario))
     root.header.add_child(Element(f"<title>{title}</title>"), name="chargesite_title")  # type: ignore[attr-defined]
     root.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css")  # type: ignore[attr-defined]
     notice = f"<!--\n{LEAFLET_LICENSE}\n-->"
@@ -672,13 +658,6 @@ def map_html(result: RunResult, /, *, language: str | None = None) -> str:
             f"map.html would load an external resource: {rest[bad.start() : bad.start() + 120]!r}"
         )
     return page
-
-
-def _scenario_name(result: RunResult) -> str:
-    name = result.summary.get("scenario")
-    if name is None:
-        name = getattr(result.scenario, "name", "")
-    return str(name)
 
 
 def write_map(result: RunResult, path: Path | str, /, *, language: str | None = None) -> Path:

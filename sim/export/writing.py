@@ -1,13 +1,13 @@
-"""Writing a run's output folder, all or nothing.
+"""Writing the output folder of a run or a sweep, all or nothing.
 
 Everything is written into a temporary sibling folder first; only when every file is
 complete does it replace the output folder.  A failed run leaves the previous results
-untouched and no partial folder behind.
+untouched and no partial folder behind.  :func:`write_outputs` writes a run's folder,
+:func:`write_sweep` a sweep's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sim.config import dump_resolved
-from sim.export.result import RunResult
+from sim.export.result import RunResult, SweepResult
 
-__all__ = ["UNITS_DIR", "atomic_folder", "write_outputs"]
+__all__ = ["UNITS_DIR", "atomic_folder", "summary_json", "write_outputs", "write_sweep"]
 
 #: Sub-folder of an output folder where finished units are kept (resume).
 UNITS_DIR = "units"
@@ -58,7 +58,7 @@ def atomic_folder(target: Path, /, *, carry: tuple[str, ...] = ()) -> Iterator[P
 
 def summary_json(result: RunResult, /) -> str:
     """``summary.json`` text (stable key order, no wall-clock times)."""
-    return json.dumps(result.summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return result.typed_summary.to_json()
 
 
 def write_outputs(
@@ -148,4 +148,61 @@ def write_outputs(
 
             write_report(result, tmp / "report.html")
             note("report.html")
+    return out_dir
+
+
+def write_sweep(
+    result: SweepResult,
+    out_dir: Path,
+    /,
+    *,
+    language: str | None = None,
+    on_file: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the output folder of a sweep.
+
+    Files: ``sweep.csv`` (one row per point and strategy), ``per_replication.csv`` (one
+    row per point, strategy and replication), ``summary.json``, ``sweep.png`` (the
+    difficulty index against the first swept value; left out when no point has one) and
+    ``report.html``.  The unit store (``units/``) of the previous folder is kept, so an
+    interrupted sweep resumes.
+
+    Parameters
+    ----------
+    result
+        From :func:`sim.export.result.sweep_result`.
+    out_dir
+        The output folder (replaced as a whole).
+    language
+        ``"en"`` or ``"zh"``; default the scenario's ``output.language``.
+    on_file
+        Called with each file name as it is written.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    from sim.export import figures
+    from sim.export.i18n import resolve_language
+    from sim.export.report import sweep_report_html
+
+    note = on_file or (lambda _name: None)
+    lang = resolve_language(language, default=result.scenario.output.language)
+    with atomic_folder(out_dir, carry=(UNITS_DIR,)) as tmp:
+        result.table.to_csv(tmp / "sweep.csv", index=False)
+        note("sweep.csv")
+        result.per_replication.to_csv(tmp / "per_replication.csv", index=False)
+        note("per_replication.csv")
+        (tmp / "summary.json").write_text(result.typed_summary.to_json(), encoding="utf-8")
+        note("summary.json")
+        frame = figures.sweep_frame(result.typed_summary)
+        if frame is not None:
+            with figures.figure_style(lang) as flang:
+                png = figures.png(figures.sweep_figure(frame, language=flang))
+            (tmp / "sweep.png").write_bytes(png)
+            note("sweep.png")
+        html = sweep_report_html(result.typed_summary, language=lang)
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        note("report.html")
     return out_dir
