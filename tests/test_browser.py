@@ -4,7 +4,8 @@ Chromium runs with every host name resolving to nothing, so a page that still ne
 a CDN would render without Leaflet here.  Each test checks that no script error was
 logged, that the JavaScript-built DOM has what a reader needs (Leaflet's layer control
 with one entry per strategy, popups, the comparison table, decoded images), and saves
-a screenshot in the test's tmp dir.  Skipped when Chromium is not installed (Debian:
+a screenshot in the test's tmp dir.  The pages come from small real runs of the bundled
+Kotka extract (``tests/conftest.py``).  Skipped when Chromium is not installed (Debian:
 ``apt-get install -y chromium``).
 """
 
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from sim.api import RunResult
 from sim.export.report import write_report
 from sim.export.webmap import write_map
-from tests.test_webmap import EVIL, make_result
+from tests.conftest import PWN, in_language
 
 BROWSER = next(
     (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
@@ -28,9 +30,6 @@ BROWSER = next(
 pytestmark = pytest.mark.skipif(
     BROWSER is None, reason="headless Chromium not installed (apt-get install -y chromium)"
 )
-
-#: Runs an attacker's script if a name were written as HTML.
-PWN = '<img src=x onerror="document.documentElement.dataset.pwned=1">'
 
 FLAGS = (
     "--headless",
@@ -104,10 +103,12 @@ document.documentElement.dataset.probe = done ? 'popup' : 'no-site';
 """
 
 
-def test_map_renders_offline_with_a_layer_per_strategy(tmp_path: Path) -> None:
-    strategies = ("existing", PWN, "p-median")
-    result = make_result(site_name=EVIL, zone_name=EVIL, strategies=strategies)
-    page = write_map(result, tmp_path / "map.html")
+def test_map_renders_offline_with_a_layer_per_strategy(
+    hostile_run: RunResult, tmp_path: Path
+) -> None:
+    # strategies: existing, one named PWN (on a site and near a compound named EVIL), p-median
+    assert PWN in hostile_run.typed_summary.strategies
+    page = write_map(hostile_run, tmp_path / "map.html")
     dom, console = chromium(page, "--dump-dom")
     assert console == [], console
     assert "leaflet-control-layers-overlays" in dom  # Leaflet ran, offline
@@ -131,8 +132,8 @@ def test_map_renders_offline_with_a_layer_per_strategy(tmp_path: Path) -> None:
     screenshot(page, tmp_path / "map.png")
 
 
-def test_map_in_chinese_renders(tmp_path: Path) -> None:
-    page = write_map(make_result(language="zh"), tmp_path / "map_zh.html")
+def test_map_in_chinese_renders(small_run: RunResult, tmp_path: Path) -> None:
+    page = write_map(in_language(small_run, "zh"), tmp_path / "map_zh.html")
     dom, console = chromium(page, "--dump-dom")
     assert console == [], console
     assert "方案：p-median" in dom and "候选站点" in dom
@@ -147,13 +148,13 @@ document.documentElement.dataset.images = ok + '/' + imgs.length;
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
-def test_report_renders_offline(tmp_path: Path, language: str) -> None:
-    result = make_result(site_name=EVIL, language=language)
-    page = write_report(result, tmp_path / f"report_{language}.html")
+def test_report_renders_offline(hostile_run: RunResult, tmp_path: Path, language: str) -> None:
+    page = write_report(in_language(hostile_run, language), tmp_path / f"report_{language}.html")
     dom, console = chromium(with_probe(page, IMAGES_OK), "--dump-dom")
     assert console == [], console
     found = re.search(r'data-images="(\d+)/(\d+)"', dom)
     assert found and found.group(1) == found.group(2) != "0"  # every figure decoded
     assert 'id="comparison-table"' in dom
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the site named EVIL, as text
+    assert "data-pwned" not in dom
     screenshot(page, tmp_path / f"report_{language}.png", size="1200,2400")

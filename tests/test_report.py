@@ -1,7 +1,12 @@
-"""report.html: one self-contained file with the comparison, figures and provenance."""
+"""report.html: one self-contained file with the comparison, figures and provenance.
+
+The reports are made from small real runs of the bundled Kotka extract
+(``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from pathlib import Path
 from typing import Any
@@ -10,102 +15,110 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.api import RunResult
 from sim.export import figures
-from sim.export.i18n import metric_label
-from sim.export.report import write_report
+from sim.export.i18n import label, metric_label
+from sim.export.report import report_html, write_report
 from sim.metrics.scores import METRICS
-from tests.test_webmap import EVIL, STRATEGIES, make_result
+from tests.conftest import EVIL, PWN, in_language
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+def report(small_run: RunResult, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("report") / "report.html"
-    write_report(make_result(), path)
+    write_report(small_run, path)
     return path.read_text(encoding="utf-8")
 
 
-def test_report_is_one_self_contained_file(report: str) -> None:
+def _table(report: str, table_id: str) -> str:
+    table = report[report.index(f'id="{table_id}"') :]
+    return table[: table.index("</table>")]
+
+
+def _row(table: str, heading: str) -> list[str]:
+    """The cells of the row whose heading starts with ``heading`` (tags stripped)."""
+    for row in re.findall(r"<tr><th>(.*?)</tr>", table, flags=re.S):
+        if row.startswith(heading):
+            cells = re.findall(r"<td class=\"(num[^\"]*)\">(.*?)</td>", row, flags=re.S)
+            return [f"{cls}|{re.sub(r'<[^>]+>', ' ', text).split()[0]}" for cls, text in cells]
+    raise AssertionError(f"no row {heading!r}")
+
+
+def test_report_is_one_self_contained_file(small_run: RunResult, report: str) -> None:
     assert re.findall(r"<script", report) == []
     assert re.findall(r"<link", report) == []
     srcs = re.findall(r"\bsrc=\"([^\"]*)\"", report)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
-    # wait, queue, utilisation, plus one static map per strategy
-    assert len(srcs) == 4 + len(STRATEGIES)  # wait, queue by hour, queue over time, use; maps
+    # wait, queue by hour, queue over time, utilisation, plus one static map per strategy
+    assert len(srcs) == 4 + len(small_run.typed_summary.strategies)
     assert len(report) < 3_000_000
 
 
 def test_report_compares_every_strategy_on_every_metric(report: str) -> None:
-    table = report[report.index('id="comparison-table"') :]
-    table = table[: table.index("</table>")]
-    for s in STRATEGIES:
+    table = _table(report, "comparison-table")
+    for s in ("existing", "random", "p-median"):
         assert f'data-strategy="{s}"' in table
     for m in METRICS:
         assert metric_label(m, "en") in table
     assert "[" in table and "–" in table  # intervals are shown
-    paired = report[report.index('id="paired-table"') :]
-    paired = paired[: paired.index("</table>")]
+    paired = _table(report, "paired-table")
     assert "existing − random" in paired and "random − p-median" in paired
 
 
-def test_report_has_scenario_provenance_and_notes(report: str) -> None:
+def test_a_plan_without_sites_is_not_best_for_its_zero_wait(
+    small_run: RunResult, report: str
+) -> None:
+    # `existing` has no station in this extract: nobody queues, so its mean wait is 0,
+    # lower than the other plans'; the table must not mark that as the best wait
+    s = small_run.typed_summary.strategies
+    assert s["existing"].sites == () and s["existing"].metrics["wait_mean_min"].mean == 0.0
+    cells = _row(_table(report, "comparison-table"), metric_label("wait_mean_min", "en"))
+    assert cells[0] == "num|0.0"  # shown, not bold
+    assert sum("best" in c for c in cells[1:]) == 1  # one of the plans with sites is
+
+
+def test_report_has_scenario_provenance_and_notes(small_run: RunResult, report: str) -> None:
+    prov = small_run.typed_summary.provenance
     for text in (
         "Simulated days",
         "Replications",
         "Seed",
         "Charging sessions per replication",
-        "ab" * 32,
-        "No charging stations are mapped",
+        *prov.data_sha256.values(),
+        html_lib.escape(prov.region_notes[0]),
         "© OpenStreetMap contributors",
     ):
         assert text in report
+    # highway through-traffic is counted apart from residents
+    found = re.search(r"Charging sessions per replication</th><td>([^<]*)</td>", report)
+    assert found and re.search(r"\bresidential [\d,]+", found.group(1))
+    assert re.search(r"\bhighway [\d,]+", found.group(1))
     assert 'data-strategy="p-median"' in report  # a static map per strategy
 
 
-def test_report_escapes_osm_and_user_strings(tmp_path: Path) -> None:
-    bad = make_result(site_name=EVIL, zone_name=EVIL, strategies=("existing", EVIL, "p-median"))
-    html = write_report(bad, tmp_path / "report.html").read_text(encoding="utf-8")
-    assert EVIL not in html
+def test_report_escapes_osm_and_user_strings(hostile_run: RunResult, tmp_path: Path) -> None:
+    html = write_report(hostile_run, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert EVIL not in html and PWN not in html
     assert "<script" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the site named EVIL
+    assert "&lt;img src=x onerror=" in html  # the strategy named PWN
 
 
-def test_report_in_chinese(tmp_path: Path) -> None:
-    html = write_report(make_result(language="zh"), tmp_path / "r.html").read_text("utf-8")
+def test_report_in_chinese(small_run: RunResult) -> None:
+    html = report_html(in_language(small_run, "zh"))
     assert '<html lang="zh-CN">' in html
     for text in ("方案比较", "充电难度指数", "数据与版本来源", "区域数据说明"):
         assert text in html
 
 
 def test_figures_fall_back_to_english_without_a_cjk_font(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_run: RunResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(figures, "cjk_font", lambda: None)
     assert figures.figure_language("zh") == "en"
-    html = write_report(make_result(), tmp_path / "r.html", language="zh").read_text("utf-8")
+    html = report_html(small_run, language="zh")
     assert "fonts-wqy-microhei" in html  # the report says why figures are in English
     assert "方案比较" in html  # the text itself stays Chinese
-
-
-def test_sweep_section_when_the_summary_has_one(tmp_path: Path) -> None:
-    # the shape of `chargesite sweep`'s summary.json: keys and points, a table of records
-    table = [
-        {"point": i, "demand.residential.ev_share": v, "strategy": s,
-         "difficulty_index": d, "difficulty_index_lo": d - 2, "difficulty_index_hi": d + 2}
-        for i, v in enumerate((0.1, 0.2, 0.3))
-        for s, d in (("random", 20.0 + 50 * v), ("p-median", 15.0 + 40 * v))
-    ]  # fmt: skip
-    result = make_result()
-    result.summary["sweep"] = {"keys": ["demand.residential.ev_share"], "points": []}
-    result.summary["table"] = table
-    html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
-    assert 'id="sweep-table"' in html and "demand.residential.ev_share" in html
-    # the same table as a DataFrame, and flat records
-    frame = figures.sweep_frame({"sweep": pd.DataFrame(table)})
-    assert frame is not None and len(frame) == 6
-    assert frame["key"].iloc[0] == "demand.residential.ev_share"
-    flat = figures.sweep_frame({"sweep": [{"key": "k", "value": 1, "strategy": "a", "mean": 3.0}]})
-    assert flat is not None and flat["mean"].tolist() == [3.0]
-    assert figures.sweep_frame({}) is None
 
 
 def test_queue_and_utilisation_by_hour_from_the_session_log() -> None:
@@ -132,9 +145,10 @@ def test_queue_and_utilisation_by_hour_from_the_session_log() -> None:
     assert u[5] == pytest.approx(0.0)
 
 
-def test_report_language_is_validated(tmp_path: Path) -> None:
+def test_report_language_is_validated(small_run: RunResult, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="language"):
-        write_report(make_result(), tmp_path / "r.html", language="de")
+        write_report(small_run, tmp_path / "r.html", language="de")
+    assert not (tmp_path / "r.html").exists()
 
 
 @pytest.mark.slow
@@ -143,12 +157,7 @@ def test_default_scenario_end_to_end(tmp_path: Path) -> None:
     from sim.export.webmap import write_map
 
     config = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
-    try:
-        result = run(config, replications=2)
-    except ModuleNotFoundError as exc:  # only while a pipeline stage has not landed
-        if not (exc.name or "").startswith("sim."):
-            raise
-        pytest.skip(f"pipeline incomplete: {exc}")
+    result = run(config, replications=2)
     names = list(result.summary["strategies"])
     report = write_report(result, tmp_path / "report.html").read_text(encoding="utf-8")
     page = write_map(result, tmp_path / "map.html").read_text(encoding="utf-8")
@@ -166,3 +175,4 @@ def test_every_label_has_english_and_chinese() -> None:
         for key, text in table.items():
             assert set(text) == {"en", "zh"}, key
     assert set(METRIC_LABELS) == set(METRICS)
+    assert label("no_such_key", "zh") == "no_such_key"  # a missing label shows, not crashes
