@@ -22,7 +22,8 @@ import networkx as nx
 import numpy as np
 
 from sim.access.network import build_network, travel_time_matrix
-from sim.region import RegionOptions, RegionSource, load_region
+from sim.config.schema import FileSource, SampleSource
+from sim.region import load_region
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTO = ROOT.parent / "shared" / "osm" / "porto.osm.pbf"
@@ -54,12 +55,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    source = (
-        RegionSource(kind="file", value=str(args.file))
-        if args.file is not None
-        else RegionSource(kind="sample", value="kotka")
-    )
-    region = load_region(source, options=RegionOptions())
+    source = FileSource(args.file) if args.file is not None else SampleSource("kotka")
+    region = load_region(source)
     g = region.graph
     nodes = np.array(sorted(g.nodes), dtype=np.int64)
     rng = np.random.default_rng(args.seed)

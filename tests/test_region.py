@@ -9,16 +9,10 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from sim.config import CandidatesConfig, HousingConfig, file_sha256, parse_config
+from sim.config.schema import FileSource, SampleSource
 from sim.errors import ConfigError, DataError
-from sim.region import (
-    HousingParams,
-    Region,
-    RegionOptions,
-    RegionSource,
-    describe_region,
-    load_region,
-    region_checksum,
-)
+from sim.region import Region, describe_region, load_region
 from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS
 
 SHARED_OSM = Path(__file__).resolve().parents[1].parent / "shared" / "osm"
@@ -26,7 +20,7 @@ SHARED_OSM = Path(__file__).resolve().parents[1].parent / "shared" / "osm"
 
 @pytest.fixture(scope="module")
 def kotka() -> Region:
-    return load_region(RegionSource("sample", "kotka"))
+    return load_region(SampleSource("kotka"))
 
 
 def _node_xy(region: Region, nodes: np.ndarray) -> np.ndarray:
@@ -110,7 +104,7 @@ def test_kotka_zone_snapping(kotka: Region) -> None:
 
 def test_kotka_loads_fast_and_is_deterministic(kotka: Region) -> None:
     started = time.perf_counter()
-    again = load_region(RegionSource("sample", "kotka"))
+    again = load_region(SampleSource("kotka"))
     assert time.perf_counter() - started < 5.0  # ~0.8 s here
     assert list(again.zones["zone_id"]) == list(kotka.zones["zone_id"])
     assert np.allclose(again.zones["households"], kotka.zones["households"])
@@ -118,15 +112,15 @@ def test_kotka_loads_fast_and_is_deterministic(kotka: Region) -> None:
 
 
 def test_kotka_provenance_and_checksum(kotka: Region) -> None:
-    sha = region_checksum(RegionSource("sample", "kotka"))
+    sha = file_sha256(Path(kotka.provenance["path"]))
     assert len(sha) == 64
     assert kotka.provenance["sha256"] == sha
     assert kotka.provenance["kind"] == "sample"
 
 
 def test_housing_parameters_change_households(kotka: Region) -> None:
-    params = HousingParams(floor_area_per_household_m2=45.0)
-    denser = load_region(RegionSource("sample", "kotka"), options=RegionOptions(housing=params))
+    housing = HousingConfig(floor_area_per_household_m2=45.0)
+    denser = load_region(SampleSource("kotka"), housing=housing)
     assert denser.zones["households_apartment"].sum() > kotka.zones["households_apartment"].sum()
 
 
@@ -147,9 +141,7 @@ def test_describe_region_is_plain_data(kotka: Region) -> None:
 
 
 def test_candidate_kinds_filter() -> None:
-    region = load_region(
-        RegionSource("sample", "kotka"), options=RegionOptions(candidate_kinds=("fuel",))
-    )
+    region = load_region(SampleSource("kotka"), candidates=CandidatesConfig(kinds=("fuel",)))
     assert set(region.candidates["kind"]) == {"fuel"}
 
 
@@ -158,29 +150,62 @@ def test_candidate_kinds_filter() -> None:
 
 def test_unknown_sample_lists_valid_names() -> None:
     with pytest.raises(DataError, match="kotka"):
-        load_region(RegionSource("sample", "helsinki"))
+        load_region(SampleSource("helsinki"))
 
 
 @pytest.mark.parametrize(
-    "bbox",
-    [(25.0, 60.0, 24.0, 61.0), (25.0, 61.0, 26.0, 60.0), (0, 0, 1), ("a", 0, 1, 1), "1,2,3,4"],
+    ("bbox", "match"),
+    [
+        ((25.0, 60.0, 24.0, 61.0), r"region: bbox \[25.0, 60.0, 24.0, 61.0\] must be \[west"),
+        ((25.0, 61.0, 26.0, 60.0), "south < north"),
+        ((0, 0, 1), r"region\.bbox\.3: required key is missing"),
+        (("a", 0, 1, 1), r"region\.bbox\.0 = 'a'"),
+        ("1,2,3,4", r"region\.bbox = '1,2,3,4'"),
+    ],
 )
-def test_bad_bbox(bbox: object) -> None:
-    with pytest.raises(ConfigError, match="bbox"):
-        RegionSource("bbox", bbox)  # type: ignore[arg-type]
+def test_bad_bbox(bbox: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_config({"name": "x", "region": {"bbox": bbox}})
 
 
-def test_bad_options() -> None:
-    with pytest.raises(ConfigError, match="candidate_kinds"):
-        RegionOptions(candidate_kinds=("parking", "hospital"))
-    with pytest.raises(ConfigError, match="max_snap_m"):
-        RegionOptions(max_snap_m=-1.0)
-    with pytest.raises(ConfigError, match="network_candidates"):
-        RegionOptions(network_candidates=-3)
-    with pytest.raises(ConfigError, match="floor_area_per_household_m2"):
-        HousingParams(floor_area_per_household_m2=0.0)
-    with pytest.raises(ConfigError, match=r"default_levels\.apartments"):
-        HousingParams(default_levels={"apartments": -1.0})
+@pytest.mark.parametrize(
+    ("region", "candidates", "match"),
+    [
+        ({}, {"kinds": ["parking", "hospital"]}, r"candidates\.kinds\.1 = 'hospital'"),
+        ({}, {"max_snap_m": -1.0}, r"candidates\.max_snap_m = -1\.0"),
+        ({}, {"network_nodes": -3}, r"candidates\.network_nodes = -3"),
+        (
+            {"housing": {"floor_area_per_household_m2": 0.0}},
+            {},
+            r"region\.housing\.floor_area_per_household_m2 = 0\.0",
+        ),
+        (
+            {"housing": {"default_levels": {"apartments": -1.0}}},
+            {},
+            r"region\.housing\.default_levels\.apartments = -1\.0",
+        ),
+    ],
+)
+def test_bad_region_options_name_the_key(region: dict, candidates: dict, match: str) -> None:
+    data = {"name": "x", "region": {"sample": "kotka", **region}, "candidates": candidates}
+    with pytest.raises(ConfigError, match=match):
+        parse_config(data)
+
+
+def test_the_region_source_is_the_key_given() -> None:
+    from sim.config import RegionConfig
+    from sim.config.schema import BboxSource, PlaceSource
+
+    assert RegionConfig(sample="kotka").source == SampleSource("kotka")
+    assert RegionConfig(file=Path("x.osm")).source == FileSource(Path("x.osm"))
+    assert RegionConfig(place="Kotka").source == PlaceSource("Kotka")
+    bbox = RegionConfig(bbox=(24.0, 60.0, 25.0, 61.0)).source
+    assert bbox == BboxSource(24.0, 60.0, 25.0, 61.0)
+    assert bbox.bounds == (24.0, 60.0, 25.0, 61.0)
+    synthetic = RegionConfig(synthetic={"nodes": 100}).source
+    assert synthetic.kind == "synthetic" and synthetic.nodes == 100
+    corridor = RegionConfig(corridor={"length_km": 50}).source
+    assert corridor.kind == "corridor" and corridor.length_km == 50
 
 
 # ------------------------------------------------------------------ shared extracts
@@ -217,7 +242,7 @@ def _shared(name: str) -> Path:
 )
 def test_shared_extracts(name: str, expected: tuple[tuple[int, int], dict, dict]) -> None:
     path = _shared(name)
-    region = load_region(RegionSource("file", str(path)))
+    region = load_region(FileSource(path))
     assert_contract(region)
     info = describe_region(region)
     nodes, zones, candidates = expected
@@ -225,13 +250,13 @@ def test_shared_extracts(name: str, expected: tuple[tuple[int, int], dict, dict]
     assert info["zones"] == zones
     assert info["candidates"] == candidates
     assert info["households"] > 1000
-    assert region.provenance["sha256"] == region_checksum(RegionSource("file", str(path)))
+    assert region.provenance["sha256"] == file_sha256(path)
 
 
 def test_porto_charging_stations_get_default_ports() -> None:
     region = load_region(
-        RegionSource("file", str(_shared("porto.osm.pbf"))),
-        options=RegionOptions(candidate_kinds=("charging_station",), default_station_ports=3),
+        FileSource(_shared("porto.osm.pbf")),
+        candidates=CandidatesConfig(kinds=("charging_station",), existing_ports_default=3),
     )
     assert (region.candidates["existing_ports"] == 3).all()
     assert any("capacity tag" in n and "3 ports" in n for n in region.notes)
@@ -239,7 +264,7 @@ def test_porto_charging_stations_get_default_ports() -> None:
 
 @pytest.mark.parametrize("name", ["shenzhen-longgang.osm", "beijing-haidian-qinghe.osm"])
 def test_chinese_extracts_record_their_fallbacks(name: str) -> None:
-    region = load_region(RegionSource("file", str(_shared(name))))
+    region = load_region(FileSource(_shared(name)))
     notes = " ".join(region.notes)
     assert "relation member" in notes  # bounding-box export
     assert "outside every landuse=residential area" in notes  # buildings-cluster zones

@@ -9,15 +9,17 @@ import numpy as np
 import pyproj
 import pytest
 
+from sim.config import CandidatesConfig
+from sim.config.schema import FileSource, SampleSource
 from sim.errors import DataError, InputFileNotFoundError
-from sim.region import Region, RegionOptions, RegionSource, load_region
+from sim.region import Region, load_region
 from sim.region.network import spread_nodes
 from sim.region.sites_file import read_sites_file
 
 
 @pytest.fixture(scope="module")
 def kotka() -> Region:
-    return load_region(RegionSource("sample", "kotka"))
+    return load_region(SampleSource("kotka"))
 
 
 def _lonlat_of_nodes(region: Region, count: int) -> list[tuple[float, float]]:
@@ -40,7 +42,7 @@ def test_csv_sites_become_user_candidates(tmp_path: Path, kotka: Region) -> None
         "far,Null Island,0.0,0.0,\n",
         encoding="utf-8",
     )
-    region = load_region(RegionSource("sample", "kotka"), options=RegionOptions(sites_file=path))
+    region = load_region(SampleSource("kotka"), candidates=CandidatesConfig(file=path))
     user = region.candidates[region.candidates["kind"] == "user"].set_index("site_id")
     assert list(user.index) == ["user-A1", "user-A2"]
     assert user.loc["user-A1", "name"] == "Kauppatori <b>"  # verbatim
@@ -210,8 +212,7 @@ def test_bad_sites_file_fails_before_reading_the_map(tmp_path: Path) -> None:
     path.write_text("id,lon,lat\n1,26.9,600\n", encoding="utf-8")
     with pytest.raises(DataError, match="row 2: lat"):
         load_region(
-            RegionSource("file", str(tmp_path / "missing.osm.pbf")),
-            options=RegionOptions(sites_file=path),
+            FileSource(tmp_path / "missing.osm.pbf"), candidates=CandidatesConfig(file=path)
         )
 
 
@@ -233,9 +234,7 @@ def test_network_candidates_spread_and_deterministic(kotka: Region) -> None:
 
 
 def test_network_candidates_in_region() -> None:
-    region = load_region(
-        RegionSource("sample", "kotka"), options=RegionOptions(network_candidates=5)
-    )
+    region = load_region(SampleSource("kotka"), candidates=CandidatesConfig(network_nodes=5))
     nodes = region.candidates[region.candidates["kind"] == "node"]
     assert len(nodes) == 5
     assert (nodes["snap_dist_m"] == 0).all()

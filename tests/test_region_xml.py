@@ -16,15 +16,10 @@ import networkx as nx
 import osmnx as ox
 import pytest
 
+from sim.config import HousingConfig, file_sha256
+from sim.config.schema import BboxSource, FileSource, PlaceSource
 from sim.errors import DataError, InputFileNotFoundError, RegionDownloadError
-from sim.region import (
-    HousingParams,
-    RegionOptions,
-    RegionSource,
-    describe_region,
-    load_region,
-    region_checksum,
-)
+from sim.region import describe_region, load_region
 from sim.region import download as dl
 from sim.region.model import ZONE_COLUMNS
 from sim.region.osm import is_drivable
@@ -37,6 +32,89 @@ def _nid(i: int, j: int) -> int:
     return 1000 + 10 * i + j
 
 
+class _OsmXml:
+    """OSM XML elements of the synthetic town, in the order they are added."""
+
+    def __init__(self) -> None:
+        self.out = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<osm version="0.6" generator="test">',
+        ]
+
+    @staticmethod
+    def tags_xml(tags: dict[str, str]) -> str:
+        return "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+
+    def node(self, i: int, di: float, dj: float, **tags: str) -> None:
+        lat, lon = LAT0 + di * DLAT, LON0 + dj * DLON
+        self.out.append(
+            f'<node id="{i}" lat="{lat:.7f}" lon="{lon:.7f}">{self.tags_xml(tags)}</node>'
+        )
+
+    def way(self, i: int, refs: list[int], tags: dict[str, str]) -> None:
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        self.out.append(f'<way id="{i}">{nds}{self.tags_xml(tags)}</way>')
+
+    def box(self, first_id: int, di: float, dj: float, size: float) -> list[int]:
+        corners = [(di, dj), (di, dj + size), (di + size, dj + size), (di + size, dj)]
+        for k, (a, b) in enumerate(corners):
+            self.node(first_id + k, a, b)
+        return [first_id, first_id + 1, first_id + 2, first_id + 3, first_id]
+
+
+def _streets(x: _OsmXml) -> None:
+    for i in range(5):
+        for j in range(5):
+            x.node(_nid(i, j), i, j)
+    for i in range(5):
+        x.way(10 + i, [_nid(i, j) for j in range(5)], {"highway": "residential"})
+        kind = "tertiary" if i == 2 else "residential"
+        x.way(20 + i, [_nid(j, i) for j in range(5)], {"highway": kind, "name": f"Katu {i}"})
+    x.node(2001, 0.5, 0.5)
+    x.node(2002, 1.5, 0.5)
+    x.way(50, [_nid(0, 0), 2001, 2002, _nid(2, 0)], {"highway": "footway"})
+    x.way(51, [_nid(0, 1), 2001], {"highway": "service", "service": "parking_aisle"})
+    x.way(52, [_nid(4, 4), 2002], {"highway": "residential", "access": "private"})
+
+
+def _landuse(x: _OsmXml, *, clipped: bool) -> None:
+    # a way-mapped area (lower-left 2 x 2 blocks) and a multipolygon (upper right)
+    ring = [_nid(0, 0), _nid(0, 2), _nid(2, 2), _nid(2, 0), _nid(0, 0)]
+    x.way(60, ring, {"landuse": "residential", "name": "Testikylä"})
+    x.way(61, [_nid(3, 3), _nid(3, 4), _nid(4, 4), _nid(4, 3), _nid(3, 3)], {})
+    members = '<member type="way" ref="61" role="outer"/>'
+    if clipped:
+        members += '<member type="way" ref="888888" role="inner"/>'
+    x.out.append(
+        f'<relation id="90">{members}<tag k="type" v="multipolygon"/>'
+        '<tag k="landuse" v="residential"/><tag k="name" v="Yläkylä"/></relation>'
+    )
+
+
+def _buildings(x: _OsmXml) -> None:
+    x.way(70, x.box(3000, 0.6, 0.6, 0.2), {"building": "apartments", "building:levels": "5"})
+    x.way(71, x.box(3010, 1.3, 1.3, 0.06), {"building": "yes"})  # shed-sized, inside area
+    x.way(72, x.box(3020, 3.3, 0.3, 0.15), {"building": "house"})  # outside any area
+    x.way(73, x.box(3030, 1.6, 0.2, 0.01), {"building": "house"})  # below min footprint
+
+
+def _pois(x: _OsmXml) -> None:
+    x.node(4001, 2.5, 2.5, amenity="parking", name='P <&> "lot"')
+    x.node(4002, 3.5, 1.5, amenity="charging_station", capacity="4")
+    x.way(74, x.box(3040, 0.2, 3.2, 0.3), {"amenity": "parking"})
+    x.node(4003, 200.0, 200.0, amenity="fuel")  # ~20 km away: beyond max_snap_m
+
+
+def _clipped(x: _OsmXml) -> None:
+    """What a bounding-box export holds: ways and a relation reaching outside the file."""
+    x.way(80, [_nid(4, 4), 999999, 999998], {"highway": "residential"})
+    x.way(81, [999997, _nid(4, 0), _nid(4, 1)], {"highway": "unclassified"})
+    x.out.append(
+        '<relation id="91"><member type="way" ref="777777" role="outer"/>'
+        '<tag k="type" v="multipolygon"/><tag k="building" v="yes"/></relation>'
+    )
+
+
 def write_town(
     path: Path,
     *,
@@ -46,68 +124,18 @@ def write_town(
     clipped: bool = True,
 ) -> Path:
     """Write the synthetic town as OSM XML (``.osm`` or ``.osm.bz2``) and return the path."""
-    out = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
-
-    def tags_xml(tags: dict[str, str]) -> str:
-        return "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
-
-    def node(i: int, di: float, dj: float, **tags: str) -> None:
-        lat, lon = LAT0 + di * DLAT, LON0 + dj * DLON
-        out.append(f'<node id="{i}" lat="{lat:.7f}" lon="{lon:.7f}">{tags_xml(tags)}</node>')
-
-    def way(i: int, refs: list[int], tags: dict[str, str]) -> None:
-        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
-        out.append(f'<way id="{i}">{nds}{tags_xml(tags)}</way>')
-
-    def box(first_id: int, di: float, dj: float, size: float) -> list[int]:
-        corners = [(di, dj), (di, dj + size), (di + size, dj + size), (di + size, dj)]
-        for k, (a, b) in enumerate(corners):
-            node(first_id + k, a, b)
-        return [first_id, first_id + 1, first_id + 2, first_id + 3, first_id]
-
-    for i in range(5):
-        for j in range(5):
-            node(_nid(i, j), i, j)
-    for i in range(5):
-        way(10 + i, [_nid(i, j) for j in range(5)], {"highway": "residential"})
-        kind = "tertiary" if i == 2 else "residential"
-        way(20 + i, [_nid(j, i) for j in range(5)], {"highway": kind, "name": f"Katu {i}"})
-    node(2001, 0.5, 0.5)
-    node(2002, 1.5, 0.5)
-    way(50, [_nid(0, 0), 2001, 2002, _nid(2, 0)], {"highway": "footway"})
-    way(51, [_nid(0, 1), 2001], {"highway": "service", "service": "parking_aisle"})
-    way(52, [_nid(4, 4), 2002], {"highway": "residential", "access": "private"})
+    x = _OsmXml()
+    _streets(x)
     if landuse:
-        # a way-mapped area (lower-left 2 x 2 blocks) and a multipolygon (upper right)
-        ring = [_nid(0, 0), _nid(0, 2), _nid(2, 2), _nid(2, 0), _nid(0, 0)]
-        way(60, ring, {"landuse": "residential", "name": "Testikylä"})
-        way(61, [_nid(3, 3), _nid(3, 4), _nid(4, 4), _nid(4, 3), _nid(3, 3)], {})
-        members = '<member type="way" ref="61" role="outer"/>'
-        if clipped:
-            members += '<member type="way" ref="888888" role="inner"/>'
-        out.append(
-            f'<relation id="90">{members}<tag k="type" v="multipolygon"/>'
-            '<tag k="landuse" v="residential"/><tag k="name" v="Yläkylä"/></relation>'
-        )
+        _landuse(x, clipped=clipped)
     if buildings:
-        way(70, box(3000, 0.6, 0.6, 0.2), {"building": "apartments", "building:levels": "5"})
-        way(71, box(3010, 1.3, 1.3, 0.06), {"building": "yes"})  # shed-sized, inside area
-        way(72, box(3020, 3.3, 0.3, 0.15), {"building": "house"})  # outside any area
-        way(73, box(3030, 1.6, 0.2, 0.01), {"building": "house"})  # below min footprint
+        _buildings(x)
     if pois:
-        node(4001, 2.5, 2.5, amenity="parking", name='P <&> "lot"')
-        node(4002, 3.5, 1.5, amenity="charging_station", capacity="4")
-        way(74, box(3040, 0.2, 3.2, 0.3), {"amenity": "parking"})
-        node(4003, 200.0, 200.0, amenity="fuel")  # ~20 km away: beyond max_snap_m
+        _pois(x)
     if clipped:
-        way(80, [_nid(4, 4), 999999, 999998], {"highway": "residential"})
-        way(81, [999997, _nid(4, 0), _nid(4, 1)], {"highway": "unclassified"})
-        out.append(
-            '<relation id="91"><member type="way" ref="777777" role="outer"/>'
-            '<tag k="type" v="multipolygon"/><tag k="building" v="yes"/></relation>'
-        )
-    out.append("</osm>")
-    text = "\n".join(out) + "\n"
+        _clipped(x)
+    x.out.append("</osm>")
+    text = "\n".join(x.out) + "\n"
     if path.name.endswith(".bz2"):
         path.write_bytes(bz2.compress(text.encode("utf-8")))
     else:
@@ -118,7 +146,7 @@ def write_town(
 @pytest.fixture(scope="module")
 def town(tmp_path_factory: pytest.TempPathFactory):
     path = write_town(tmp_path_factory.mktemp("town") / "town.osm")
-    return load_region(RegionSource("file", str(path)))
+    return load_region(FileSource(path))
 
 
 # ------------------------------------------------------------------ cleaning
@@ -128,7 +156,7 @@ def test_raw_osmnx_fails_on_the_clipped_file_but_the_loader_does_not(tmp_path: P
     path = write_town(tmp_path / "clipped.osm")
     with pytest.raises(ValueError, match="missing nodes"):
         ox.graph_from_xml(path)
-    region = load_region(RegionSource("file", str(path)))
+    region = load_region(FileSource(path))
     assert region.graph.number_of_edges() > 0
     assert any("cut to the nodes present" in n for n in region.notes)
     assert any("relation member" in n for n in region.notes)
@@ -207,7 +235,7 @@ def test_candidates(town) -> None:
 
 def test_bz2_xml_reads_the_same(tmp_path: Path, town) -> None:
     path = write_town(tmp_path / "town.osm.bz2")
-    region = load_region(RegionSource("file", str(path)))
+    region = load_region(FileSource(path))
     assert describe_region(region)["households"] == describe_region(town)["households"]
     assert region.graph.number_of_edges() == town.graph.number_of_edges()
 
@@ -217,7 +245,7 @@ def test_bz2_xml_reads_the_same(tmp_path: Path, town) -> None:
 
 def test_buildings_fallback_when_no_landuse(tmp_path: Path) -> None:
     path = write_town(tmp_path / "nolanduse.osm", landuse=False, clipped=False)
-    region = load_region(RegionSource("file", str(path)))
+    region = load_region(FileSource(path))
     assert set(region.zones["source"]) == {"buildings"}
     assert any("no landuse=residential areas" in n for n in region.notes)
     # without a residential area the small building=yes is not counted at all
@@ -227,8 +255,8 @@ def test_buildings_fallback_when_no_landuse(tmp_path: Path) -> None:
 
 def test_roads_fallback_when_no_landuse_and_no_buildings(tmp_path: Path) -> None:
     path = write_town(tmp_path / "streets.osm", landuse=False, buildings=False, clipped=False)
-    options = RegionOptions(housing=HousingParams(road_density_households_per_km=100.0))
-    region = load_region(RegionSource("file", str(path)), options=options)
+    housing = HousingConfig(road_density_households_per_km=100.0)
+    region = load_region(FileSource(path), housing=housing)
     assert set(region.zones["source"]) == {"roads"}
     assert len(region.zones) == 1  # one connected street grid
     assert len(region.buildings) == 0
@@ -247,7 +275,7 @@ def test_no_residential_data_at_all(tmp_path: Path) -> None:
         '<nd ref="2"/><nd ref="3"/><tag k="highway" v="tertiary"/></way></osm>',
         encoding="utf-8",
     )
-    region = load_region(RegionSource("file", str(path)))
+    region = load_region(FileSource(path))
     assert len(region.zones) == 0 and len(region.buildings) == 0
     assert tuple(region.zones.columns) == ZONE_COLUMNS
     assert any("no residential zones" in n for n in region.notes)
@@ -276,7 +304,7 @@ def test_bad_files_raise_data_error_naming_the_file(
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(DataError, match=match) as info:
-        load_region(RegionSource("file", str(path)))
+        load_region(FileSource(path))
     assert name in str(info.value)
 
 
@@ -289,14 +317,12 @@ def test_extract_without_drivable_roads(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(DataError, match="no drivable roads"):
-        load_region(RegionSource("file", str(path)))
+        load_region(FileSource(path))
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputFileNotFoundError, match=r"nowhere\.osm\.pbf"):
-        load_region(RegionSource("file", str(tmp_path / "nowhere.osm.pbf")))
-    with pytest.raises(InputFileNotFoundError):
-        region_checksum(RegionSource("file", str(tmp_path / "nowhere.osm.pbf")))
+        load_region(FileSource(tmp_path / "nowhere.osm.pbf"))
 
 
 # ------------------------------------------------------------------ place / bbox cache
@@ -340,8 +366,8 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        RegionSource("place", "Testikylä, Finland"),
-        RegionSource("bbox", (24.99, 59.99, 25.02, 60.01)),
+        PlaceSource("Testikylä, Finland"),
+        BboxSource(24.99, 59.99, 25.02, 60.01),
     ],
 )
 def test_download_is_cached_and_reloads_offline(
@@ -363,25 +389,55 @@ def test_download_is_cached_and_reloads_offline(
     assert a["candidates"] == {"charging_station": 1, "parking": 2}
     station = second.candidates.set_index("site_id").loc["charging_station-n4002"]
     assert station["existing_ports"] == 4
-    assert region_checksum(source, cache_dir=cache) == second.provenance["sha256"]
+    # the checksum recorded is of the cached graph followed by the cached features
+    graphml, gpkg = second.provenance["path"], second.provenance["features_path"]
+    assert Path(graphml).parent == cache and Path(gpkg).parent == cache
+    joined = tmp_path / "joined"
+    joined.write_bytes(Path(graphml).read_bytes() + Path(gpkg).read_bytes())
+    assert second.provenance["sha256"] == file_sha256(joined)
     assert second.provenance["kind"] == source.kind
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("place", "Testikylä, Finland"), ("bbox", [24.99, 59.99, 25.02, 60.01])]
+)
+def test_a_scenario_records_the_download_it_read(
+    tmp_path: Path, fake_osmnx: dict[str, int], key: str, value: object
+) -> None:
+    from sim.config import CandidatesConfig, RegionConfig
+    from sim.region.build import build_region
+
+    region = RegionConfig.model_validate({key: value, "cache_dir": tmp_path / "cache"})
+    built, checksums = build_region(
+        region, candidates=CandidatesConfig(), cars_per_household=0.5, seed=0
+    )
+    assert checksums == {f"region:{key}": built.provenance["sha256"]}  # summary's data_sha256
+    assert built.provenance["kind"] == key
+    assert len(list((tmp_path / "cache").glob(f"{key}-*.gpkg"))) == 1
 
 
 def test_cache_miss_offline_raises_download_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _offline(monkeypatch)
-    source = RegionSource("place", "Longgang District, Shenzhen, China")
+    source = PlaceSource("Longgang District, Shenzhen, China")
     with pytest.raises(RegionDownloadError, match="file:") as info:
         load_region(source, cache_dir=tmp_path)
     assert "Longgang" in str(info.value)
     assert not list(tmp_path.glob("place-*"))  # nothing half-written
-    with pytest.raises(RegionDownloadError, match="not been downloaded"):
-        region_checksum(source, cache_dir=tmp_path)
 
 
 def test_cache_key_depends_on_the_query(tmp_path: Path) -> None:
-    a = dl.cache_paths("place", "Kotka, Finland", tmp_path)[0]
-    b = dl.cache_paths("place", "  Kotka,   Finland ", tmp_path)[0]
-    c = dl.cache_paths("place", "Porto, Portugal", tmp_path)[0]
+    a = dl.cache_paths(dl.place_query("Kotka, Finland"), tmp_path)[0]
+    b = dl.cache_paths(dl.place_query("  Kotka,   Finland "), tmp_path)[0]
+    c = dl.cache_paths(dl.place_query("Porto, Portugal"), tmp_path)[0]
     assert a == b != c
+
+
+def test_cache_names_are_stable_so_old_downloads_still_load(tmp_path: Path) -> None:
+    # names written by earlier versions; a change would make every cached region
+    # unreadable offline
+    place = dl.cache_paths(dl.place_query("Kotka, Finland"), tmp_path)[0]
+    bbox = dl.cache_paths(dl.bbox_query((24.99, 59.99, 25.02, 60.01)), tmp_path)[0]
+    assert place.name == "place-d12b8876ab5101f3.graphml"
+    assert bbox.name == "bbox-7f244cf5eb2ee9a6.graphml"

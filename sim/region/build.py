@@ -1,52 +1,136 @@
 """The one entry point of the region stage: a ``region`` section in, a :class:`Region` out.
 
-:func:`build_region` dispatches on the region's source (``sample | file | place | bbox |
-synthetic | corridor``), then applies the candidate sites file and the zones file, and
-returns the region with the SHA-256 of every input it read (for provenance).
+:func:`load_region` holds the one dispatch on the region's source (``sample | file |
+place | bbox | synthetic | corridor``, :attr:`sim.config.RegionConfig.source`): each
+OSM source picks its reader and all of them go through
+:func:`~sim.region.loader.region_from_osm`; a synthetic city and a corridor are
+generated.  :func:`build_region` is what a scenario runs: the source, then the zones
+file, with the SHA-256 of every input it read (for provenance).
 """
 
 from __future__ import annotations
 
-from sim.config import CandidatesConfig, RegionConfig, file_sha256
-from sim.region.loader import RegionSource, load_region
+from functools import partial
+from pathlib import Path
+from typing import assert_never
+
+from sim.config import (
+    CandidatesConfig,
+    CorridorConfig,
+    HousingConfig,
+    RegionConfig,
+    SyntheticRegionConfig,
+    file_sha256,
+)
+from sim.config.schema import (
+    BboxSource,
+    FileSource,
+    OsmSource,
+    PlaceSource,
+    RegionSourceConfig,
+    SampleSource,
+)
+from sim.errors import ConfigError
+from sim.region import download as dl
+from sim.region.loader import Progress, read_download, read_file, read_sample, region_from_osm
 from sim.region.model import Region
-from sim.region.options import HousingParams, RegionOptions
 from sim.rng import stream
 
-__all__ = ["build_region", "region_options", "region_source"]
+__all__ = ["RegionSource", "build_region", "load_region"]
 
 
-def region_source(region: RegionConfig, /) -> RegionSource:
-    """The :class:`RegionSource` of an OSM-backed ``region`` section."""
-    if region.sample is not None:
-        return RegionSource(kind="sample", value=region.sample)
-    if region.file is not None:
-        return RegionSource(kind="file", value=str(region.file))
-    if region.place is not None:
-        return RegionSource(kind="place", value=region.place)
-    assert region.bbox is not None
-    w, south, e, n = region.bbox
-    return RegionSource(kind="bbox", value=(w, south, e, n))
+def _corridor(config: CorridorConfig, /) -> Region:
+    from sim.region.corridor import corridor_region
+
+    return corridor_region(
+        length_km=config.length_km,
+        speed_kph=config.speed_kph,
+        node_spacing_km=config.node_spacing_km,
+        service_areas=[(a.name, a.km, a.ports) for a in config.service_areas],
+        candidate_spacing_km=config.candidate_spacing_km,
+        origin_lon=config.origin_lon,
+        origin_lat=config.origin_lat,
+    )
 
 
-def region_options(region: RegionConfig, candidates: CandidatesConfig, /) -> RegionOptions:
-    """The OSM loader's options from the ``region`` and ``candidates`` sections."""
-    h = region.housing
-    c = candidates
-    return RegionOptions(
-        housing=HousingParams(
-            floor_area_per_household_m2=h.floor_area_per_household_m2,
-            default_levels=dict(h.default_levels),
-            households_per_house=h.households_per_house,
-            min_footprint_m2=h.min_footprint_m2,
-            zone_density_households_per_ha=h.zone_density_households_per_ha,
-            road_density_households_per_km=h.road_density_households_per_km,
-        ),
-        candidate_kinds=tuple(c.kinds),
-        sites_file=c.file,
-        network_candidates=c.network_nodes,
-        max_snap_m=c.max_snap_m,
-        default_station_ports=c.existing_ports_default,
+def _synthetic(config: SyntheticRegionConfig, /, *, seed: int) -> Region:
+    # imported here (not at the top) so that a benchmark can wrap the module's function
+    from sim.region import synthetic
+
+    return synthetic.synthetic_region(
+        layout=config.layout,
+        nodes=config.nodes,
+        spacing_m=config.spacing_m,
+        expressway=config.expressway,
+        households=config.households,
+        candidates=config.candidates,
+        rng=stream(seed, "synthetic-region"),
+    )
+
+
+def load_region(
+    source: RegionSourceConfig,
+    /,
+    *,
+    housing: HousingConfig = HousingConfig(),  # noqa: B008 - frozen, immutable default
+    candidates: CandidatesConfig = CandidatesConfig(),  # noqa: B008 - frozen, immutable
+    cache_dir: Path = Path("maps/cache"),
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Region:
+    """Load a region from its source: projected road graph, zones, buildings, candidates.
+
+    Parameters
+    ----------
+    source
+        ``RegionConfig.source``, or one built directly: ``SampleSource("kotka")``,
+        ``FileSource(path)``, ``PlaceSource(name)``, ``BboxSource(w, s, e, n)`` (degrees,
+        EPSG:4326), a ``SyntheticRegionConfig`` or a ``CorridorConfig``.
+    housing
+        ``region.housing``: household estimation (OSM sources only).
+    candidates
+        The ``candidates`` section: OSM kinds, sites file, network candidates, snapping
+        (OSM sources only).
+    cache_dir
+        ``region.cache_dir``: cache folder of place/bbox downloads.
+    seed
+        The scenario seed; a synthetic city is drawn from ``stream(seed,
+        "synthetic-region")``.
+    progress
+        Called with a short message at each step of reading OSM data.
+
+    Returns
+    -------
+    Region
+        In a projected CRS (metres); ``provenance`` has ``kind`` (the source's) and
+        ``sha256`` (of the data read, or of the generated region; ``"generated"`` for a
+        corridor).  See :func:`~sim.region.loader.region_from_osm` for OSM regions.
+
+    Raises
+    ------
+    DataError, InputFileNotFoundError, RegionDownloadError
+        As :func:`~sim.region.loader.region_from_osm`.
+    """
+    match source:
+        case CorridorConfig():
+            return _corridor(source)
+        case SyntheticRegionConfig():
+            return _synthetic(source, seed=seed)
+        case SampleSource(name=name):
+            read = partial(read_sample, name)
+        case FileSource(path=path):
+            read = partial(read_file, path)
+        case PlaceSource(name=place):
+            read = partial(read_download, dl.place_query(place), cache_dir=cache_dir)
+        case BboxSource():
+            read = partial(read_download, dl.bbox_query(source.bounds), cache_dir=cache_dir)
+        case _:
+            assert_never(source)
+    return region_from_osm(
+        lambda report: read(progress=report),
+        housing=housing,
+        candidates=candidates,
+        progress=progress,
     )
 
 
@@ -75,43 +159,20 @@ def build_region(
     Returns
     -------
     tuple
-        The region (projected CRS, metres) and ``{input: sha256}`` of what it read.
+        The region (projected CRS, metres) and ``{input: sha256}`` of what it read:
+        ``region:<kind>``, and ``candidates.file`` / ``region.zones_file`` when given.
     """
-    syn = region.synthetic
-    cor = region.corridor
-    if cor is not None:
-        from sim.region.corridor import corridor_region
-
-        built = corridor_region(
-            length_km=cor.length_km,
-            speed_kph=cor.speed_kph,
-            node_spacing_km=cor.node_spacing_km,
-            service_areas=[(a.name, a.km, a.ports) for a in cor.service_areas],
-            candidate_spacing_km=cor.candidate_spacing_km,
-            origin_lon=cor.origin_lon,
-            origin_lat=cor.origin_lat,
-        )
-        checksums = {"region:corridor": "generated"}
-    elif syn is not None:
-        from sim.region.synthetic import synthetic_region
-
-        built = synthetic_region(
-            layout=syn.layout,
-            nodes=syn.nodes,
-            spacing_m=syn.spacing_m,
-            expressway=syn.expressway,
-            households=syn.households,
-            candidates=syn.candidates,
-            rng=stream(seed, "synthetic-region"),
-        )
-        # the hash of the generated graph, zones and candidates: a changed generator shows
-        checksums = {"region:synthetic": str(built.provenance.get("sha256", ""))}
-    else:
-        source = region_source(region)
-        built = load_region(
-            source, options=region_options(region, candidates), cache_dir=region.cache_dir
-        )
-        checksums = {f"region:{source.kind}": str(built.provenance.get("sha256", ""))}
+    source = region.source
+    built = load_region(
+        source,
+        housing=region.housing,
+        candidates=candidates,
+        cache_dir=region.cache_dir,
+        seed=seed,
+    )
+    # the data's hash; for a synthetic city the hash of its graph, zones and candidates,
+    # so that a changed generator shows
+    checksums = {f"region:{source.kind}": str(built.provenance.get("sha256", ""))}
     if candidates.file is not None:
         checksums["candidates.file"] = file_sha256(candidates.file)
     if region.zones_file is not None:
@@ -126,3 +187,23 @@ def build_region(
         )
         checksums["region.zones_file"] = file_sha256(region.zones_file)
     return built, checksums
+
+
+def RegionSource(kind: str, value: object, /) -> OsmSource:
+    """An OSM source from a ``region`` key and its value, as YAML gives them.
+
+    Kept for callers written against the former ``RegionSource(kind, value)`` class
+    (tests/test_highway.py); new code builds :class:`~sim.config.schema.SampleSource`
+    and its siblings directly.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        ``{kind: value}`` is not a valid ``region`` section.
+    ConfigError
+        ``kind`` names a generated region (synthetic, corridor), not OSM data.
+    """
+    source = RegionConfig.model_validate({kind: value}).source
+    if isinstance(source, SyntheticRegionConfig | CorridorConfig):
+        raise ConfigError(f"region.{kind}: not an OpenStreetMap source")
+    return source

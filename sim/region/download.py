@@ -15,9 +15,12 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import networkx as nx
 import pyogrio
 
 from sim.errors import DataError, RegionDownloadError
@@ -34,25 +37,85 @@ from sim.region.osm import (
 _LAYERS = {"landuse": LANDUSE_COLUMNS, "buildings": BUILDING_RAW_COLUMNS, "pois": POI_COLUMNS}
 
 
-def query_text(kind: str, value: str | tuple[float, float, float, float]) -> str:
-    """Canonical text of a place or bbox query (used for the cache key and messages)."""
-    if kind == "bbox":
-        west, south, east, north = (float(v) for v in value)
-        return f"bbox {west:.7f},{south:.7f},{east:.7f},{north:.7f}"
-    return f"place {' '.join(str(value).split())}"
+@dataclass(frozen=True)
+class Query:
+    """A place or bounding-box download: how it is named and which osmnx calls fetch it.
+
+    Build one with :func:`place_query` or :func:`bbox_query`.
+
+    Attributes
+    ----------
+    kind
+        ``"place"`` or ``"bbox"`` (the cache files' prefix).
+    text
+        Canonical text of the query (``"place Kotka, Finland"``, ``"bbox
+        w,s,e,n"`` with 7 decimals): the cache key and how messages name it.
+    name
+        The region's display name.
+    value
+        The query as written to the cache's JSON file (place name, or ``[w, s, e, n]``).
+    graph
+        Downloads the drive network (osmnx ``graph_from_*``, EPSG:4326).
+    features
+        Downloads the features with the given tags (osmnx ``features_from_*``).
+    """
+
+    kind: str
+    text: str
+    name: str
+    value: str | list[float]
+    graph: Callable[[], nx.MultiDiGraph]
+    features: Callable[[dict[str, Any]], gpd.GeoDataFrame]
 
 
-def cache_paths(
-    kind: str, value: str | tuple[float, float, float, float], cache_dir: Path
-) -> tuple[Path, Path, Path]:
+def place_query(place: str, /) -> Query:
+    """The download of a place name geocoded by Nominatim (osmnx ``*_from_place``)."""
+
+    def graph() -> nx.MultiDiGraph:
+        import osmnx as ox
+
+        return ox.graph_from_place(place, network_type="drive", retain_all=True)
+
+    def features(tags: dict[str, Any]) -> gpd.GeoDataFrame:
+        import osmnx as ox
+
+        return ox.features_from_place(place, tags=tags)
+
+    text = f"place {' '.join(place.split())}"
+    return Query(kind="place", text=text, name=place, value=place, graph=graph, features=features)
+
+
+def bbox_query(bounds: tuple[float, float, float, float], /) -> Query:
+    """The download of ``(west, south, east, north)`` in degrees (osmnx ``*_from_bbox``)."""
+    west, south, east, north = (float(v) for v in bounds)
+
+    def graph() -> nx.MultiDiGraph:
+        import osmnx as ox
+
+        return ox.graph_from_bbox(bounds, network_type="drive", retain_all=True)
+
+    def features(tags: dict[str, Any]) -> gpd.GeoDataFrame:
+        import osmnx as ox
+
+        return ox.features_from_bbox(bounds, tags=tags)
+
+    return Query(
+        kind="bbox",
+        text=f"bbox {west:.7f},{south:.7f},{east:.7f},{north:.7f}",
+        name="bbox " + ",".join(f"{v:g}" for v in bounds),
+        value=list(bounds),
+        graph=graph,
+        features=features,
+    )
+
+
+def cache_paths(query: Query, cache_dir: Path) -> tuple[Path, Path, Path]:
     """GraphML, GeoPackage and JSON paths of a query's cache entry.
 
     Parameters
     ----------
-    kind
-        ``"place"`` or ``"bbox"``.
-    value
-        Place name, or ``(west, south, east, north)`` in degrees (EPSG:4326).
+    query
+        The place or bbox query.
     cache_dir
         The cache folder.
 
@@ -61,23 +124,18 @@ def cache_paths(
     graphml, gpkg, json
         The three paths (they may not exist).
     """
-    key = hashlib.sha256(query_text(kind, value).encode("utf-8")).hexdigest()[:16]
-    stem = cache_dir / f"{kind}-{key}"
+    key = hashlib.sha256(query.text.encode("utf-8")).hexdigest()[:16]
+    stem = cache_dir / f"{query.kind}-{key}"
     return stem.with_suffix(".graphml"), stem.with_suffix(".gpkg"), stem.with_suffix(".json")
 
 
-def is_cached(kind: str, value: str | tuple[float, float, float, float], cache_dir: Path) -> bool:
+def is_cached(query: Query, cache_dir: Path) -> bool:
     """Whether a complete cache entry exists for the query."""
-    graphml, gpkg, _ = cache_paths(kind, value, cache_dir)
+    graphml, gpkg, _ = cache_paths(query, cache_dir)
     return graphml.is_file() and gpkg.is_file()
 
 
-def write_cache(
-    raw: RawOSM,
-    kind: str,
-    value: str | tuple[float, float, float, float],
-    cache_dir: Path,
-) -> None:
+def write_cache(raw: RawOSM, query: Query, cache_dir: Path) -> None:
     """Store a downloaded region (graph in EPSG:4326 and feature layers) in the cache.
 
     Files are written under temporary names and renamed, so an interrupted write never
@@ -85,7 +143,7 @@ def write_cache(
     """
     import osmnx as ox
 
-    graphml, gpkg, meta = cache_paths(kind, value, cache_dir)
+    graphml, gpkg, meta = cache_paths(query, cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp_graph = graphml.with_name(graphml.name + ".part")
     tmp_gpkg = gpkg.with_name(gpkg.stem + ".part.gpkg")
@@ -104,18 +162,16 @@ def write_cache(
         tmp_graph.unlink(missing_ok=True)
         tmp_gpkg.unlink(missing_ok=True)
     info = {
-        "query": query_text(kind, value),
-        "kind": kind,
-        "value": list(value) if kind == "bbox" else value,
+        "query": query.text,
+        "kind": query.kind,
+        "value": query.value,
         "downloaded_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "osmnx": ox.__version__,
     }
     meta.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def read_cache(
-    kind: str, value: str | tuple[float, float, float, float], cache_dir: Path
-) -> RawOSM:
+def read_cache(query: Query, cache_dir: Path) -> RawOSM:
     """Read a cache entry written by :func:`write_cache`.
 
     Raises
@@ -125,7 +181,7 @@ def read_cache(
     """
     import osmnx as ox
 
-    graphml, gpkg, _ = cache_paths(kind, value, cache_dir)
+    graphml, gpkg, _ = cache_paths(query, cache_dir)
     try:
         graph = ox.load_graphml(graphml)
         present = set(pyogrio.list_layers(gpkg)[:, 0])
@@ -154,21 +210,13 @@ def read_cache(
     )
 
 
-def download(
-    kind: str,
-    value: str | tuple[float, float, float, float],
-    *,
-    cache_dir: Path,
-    progress: Callable[[str], None],
-) -> RawOSM:
+def download(query: Query, *, cache_dir: Path, progress: Callable[[str], None]) -> RawOSM:
     """Download a place or bbox with osmnx (drive network and features) and cache it.
 
     Parameters
     ----------
-    kind
-        ``"place"`` (a name Nominatim can geocode) or ``"bbox"``.
-    value
-        Place name, or ``(west, south, east, north)`` in degrees (EPSG:4326).
+    query
+        The place (a name Nominatim can geocode) or bbox.
     cache_dir
         Cache folder; created if needed.
     progress
@@ -186,23 +234,16 @@ def download(
     """
     import osmnx as ox
 
-    what = query_text(kind, value)
-    bbox = value if isinstance(value, tuple) else (0.0, 0.0, 0.0, 0.0)
+    what = query.text
     saved = (ox.settings.cache_folder, ox.settings.use_cache)
     ox.settings.cache_folder = str(cache_dir / "osmnx-http")
     ox.settings.use_cache = True
     try:
         progress(f"downloading the road network for {what} (osmnx)")
-        if kind == "place":
-            graph = ox.graph_from_place(str(value), network_type="drive", retain_all=True)
-        else:
-            graph = ox.graph_from_bbox(bbox, network_type="drive", retain_all=True)
+        graph = query.graph()
         progress(f"downloading residential areas, buildings and sites for {what}")
         try:
-            if kind == "place":
-                features = ox.features_from_place(str(value), tags=FEATURE_TAGS)
-            else:
-                features = ox.features_from_bbox(bbox, tags=FEATURE_TAGS)
+            features = query.features(FEATURE_TAGS)
         except ox._errors.InsufficientResponseError:
             features = None  # the area has none of the features: empty layers
     except Exception as exc:  # requests/osmnx errors: offline, unknown place, HTTP status
@@ -216,5 +257,5 @@ def download(
         ox.settings.cache_folder, ox.settings.use_cache = saved
     landuse, buildings, pois = split_features(features)
     raw = RawOSM(graph=graph, landuse=landuse, buildings=buildings, pois=pois)
-    write_cache(raw, kind, value, cache_dir)
+    write_cache(raw, query, cache_dir)
     return raw

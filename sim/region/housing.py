@@ -1,10 +1,11 @@
 """Households per residential building, from OSM building tags, footprints and levels.
 
-Rules (parameters in :class:`~sim.region.options.HousingParams`, ``fa`` below is
-``floor_area_per_household_m2``):
+Rules (parameters in ``region.housing``, :class:`~sim.config.HousingConfig`; tag lists
+in :mod:`sim.config.schema`; ``fa`` below is ``floor_area_per_household_m2``):
 
 * outlines under ``min_footprint_m2`` are ignored;
-* residential buildings are those tagged with ``apartment_tags`` or ``house_tags``,
+* residential buildings are those tagged with one of ``APARTMENT_BUILDING_TAGS`` or
+  ``HOUSE_BUILDING_TAGS``,
   plus ``building=yes`` inside a ``landuse=residential`` zone;
 * apartment buildings and terraces hold ``footprint x levels / fa`` households (at
   least 1), levels from ``building:levels`` or ``default_levels`` for the tag;
@@ -25,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sim.config.schema import APARTMENT_BUILDING_TAGS, HOUSE_BUILDING_TAGS, HousingConfig
 from sim.region._text import count
-from sim.region.options import HousingParams
 
 #: Building tags that do not say whether a building is a house or a block of flats.
 GENERIC_TAGS = ("yes", "residential")
@@ -53,7 +54,7 @@ def estimate_households(
     buildings: gpd.GeoDataFrame,
     *,
     in_zone: npt.NDArray[np.bool_],
-    params: HousingParams,
+    housing: HousingConfig,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Keep the residential buildings and estimate their households.
 
@@ -65,8 +66,8 @@ def estimate_households(
     in_zone
         Per building, whether its representative point lies in a
         ``landuse=residential`` zone (decides whether ``building=yes`` is residential).
-    params
-        Household estimation parameters.
+    housing
+        ``region.housing``: household estimation parameters.
 
     Returns
     -------
@@ -84,7 +85,7 @@ def estimate_households(
             crs=buildings.crs,
         )
         return empty, []
-    fa = params.floor_area_per_household_m2
+    fa = housing.floor_area_per_household_m2
     tag = buildings["building"].fillna("").astype(str).str.strip().str.lower().to_numpy()
     footprint = buildings.geometry.area.to_numpy(dtype=float)
     tagged_levels = np.array(
@@ -92,14 +93,14 @@ def estimate_households(
         dtype=float,
     )
     has_levels = ~np.isnan(tagged_levels)
-    default = np.array([params.default_levels.get(t, 1.0) for t in tag], dtype=float)
+    default = np.array([housing.default_levels.get(t, 1.0) for t in tag], dtype=float)
     levels = np.where(has_levels, tagged_levels, default)
     floor_area = footprint * levels
 
-    apartment_tag = np.isin(tag, params.apartment_tags)
-    house_tag = np.isin(tag, params.house_tags) & ~apartment_tag
+    apartment_tag = np.isin(tag, APARTMENT_BUILDING_TAGS)
+    house_tag = np.isin(tag, HOUSE_BUILDING_TAGS) & ~apartment_tag
     is_yes = (tag == "yes") & ~apartment_tag & ~house_tag & np.asarray(in_zone, dtype=bool)
-    big_enough = footprint >= params.min_footprint_m2
+    big_enough = footprint >= housing.min_footprint_m2
 
     generic = np.isin(tag, GENERIC_TAGS) & (apartment_tag | is_yes) & ~has_levels
     small_generic = generic & (footprint < 2 * fa)
@@ -108,15 +109,15 @@ def estimate_households(
 
     by_floor_area = (apartment_tag | is_yes | (tag == "terrace")) & ~small_generic
     households = np.where(
-        by_floor_area, np.maximum(1.0, floor_area / fa), params.households_per_house
+        by_floor_area, np.maximum(1.0, floor_area / fa), housing.households_per_house
     )
-    housing = np.where((apartment_tag | is_yes) & ~small_generic, "apartment", "house")
+    housing_type = np.where((apartment_tag | is_yes) & ~small_generic, "apartment", "house")
 
     out = gpd.GeoDataFrame(
         {
             "building_id": buildings["osm_id"].astype(str).to_numpy(),
             "building": tag,
-            "housing": housing,
+            "housing": housing_type,
             "levels": levels,
             "footprint_m2": footprint,
             "households": households.astype(float),

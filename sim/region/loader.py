@@ -1,28 +1,30 @@
-"""Load a study region: road graph, residential zones, buildings and candidate sites.
+"""Read a region from OpenStreetMap data: road graph, residential zones, buildings, sites.
 
-Entry point of the region stage.  A region comes from exactly one source:
-
-* ``sample``: ``"kotka"``, the extract bundled with pyrosm (offline);
-* ``file``: an ``.osm.pbf`` (pyrosm), ``.osm`` / ``.osm.bz2`` / ``.osm.gz`` (osmnx);
-* ``place`` / ``bbox``: downloaded through osmnx and cached (see
-  :mod:`sim.region.download`), offline once cached.
+Each OSM source has a reader that gives the same :class:`OsmInput` (raw layers, names,
+provenance): :func:`read_sample` (the extract bundled with pyrosm, offline),
+:func:`read_file` (``.osm.pbf`` through pyrosm, ``.osm`` / ``.osm.bz2`` / ``.osm.gz``
+through osmnx) and :func:`read_download` (a place or bbox through osmnx, cached, see
+:mod:`sim.region.download`).  :func:`region_from_osm` turns any of them into a
+:class:`Region`, as every osmnx ``graph_from_*`` reduces to one core function.  Which
+reader a scenario uses is decided once, in :mod:`sim.region.build`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
+import networkx as nx
 import pandas as pd
 
-from sim.errors import ConfigError, DataError, InputFileNotFoundError, RegionDownloadError
+from sim.config.schema import CandidatesConfig, HousingConfig
+from sim.errors import DataError, InputFileNotFoundError
 from sim.region import download as dl
 from sim.region.candidates import (
     empty_candidates,
@@ -32,88 +34,47 @@ from sim.region.candidates import (
 )
 from sim.region.model import Region
 from sim.region.network import core_graph, graph_crs, prepare_graph
-from sim.region.options import RegionOptions
 from sim.region.osm import RawOSM, read_extract, read_pbf
 from sim.region.sites_file import read_sites_file
 from sim.region.zones import build_zones
 
+__all__ = [
+    "SAMPLES",
+    "OsmInput",
+    "describe_region",
+    "read_download",
+    "read_file",
+    "read_sample",
+    "region_from_osm",
+]
+
 #: Bundled samples: name -> pyrosm ``get_data`` key (shipped in the pyrosm wheel).
 SAMPLES: Mapping[str, str] = MappingProxyType({"kotka": "test_pbf"})
 
-SourceKind = Literal["sample", "file", "place", "bbox"]
-_KINDS = ("sample", "file", "place", "bbox")
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class RegionSource:
-    """Where a region comes from.
+class OsmInput:
+    """What a reader of an OSM source gives, before projection and household estimation.
 
     Attributes
     ----------
-    kind
-        ``"sample"``, ``"file"``, ``"place"`` or ``"bbox"``.
-    value
-        Sample name (``"kotka"``), file path, place name (geocoded by Nominatim), or
-        ``(west, south, east, north)`` in degrees of longitude/latitude (EPSG:4326).
+    raw
+        The layers in EPSG:4326.
+    name
+        The region's display name (``"kotka sample"``, a file's stem, a place name).
+    label
+        How messages name the data (a file path, ``"place ..."``).
+    provenance
+        ``kind``, ``value``, ``path``, ``sha256`` (hex digest of the data read),
+        ``reader`` and, for downloads, ``features_path``.
     """
 
-    kind: SourceKind
-    value: str | tuple[float, float, float, float]
-
-    def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise ConfigError(
-                f"region: unknown source kind {self.kind!r}; expected one of {', '.join(_KINDS)}"
-            )
-        if self.kind == "bbox":
-            object.__setattr__(self, "value", _check_bbox(self.value))
-        elif isinstance(self.value, Path):
-            object.__setattr__(self, "value", str(self.value))
-        elif not isinstance(self.value, str) or not self.value.strip():
-            raise ConfigError(
-                f"region.{self.kind} = {self.value!r}: expected a non-empty text value"
-            )
-
-
-def _check_bbox(value: object) -> tuple[float, float, float, float]:
-    expected = "expected [west, south, east, north] in degrees (EPSG:4326)"
-    if not isinstance(value, list | tuple) or len(value) != 4:
-        raise ConfigError(f"region.bbox = {value!r}: {expected}")
-    try:
-        west, south, east, north = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"region.bbox = {value!r}: {expected}") from None
-    if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise ConfigError(f"region.bbox = {value!r}: {expected}")
-    if not (-180 <= west < east <= 180):
-        raise ConfigError(
-            f"region.bbox = {value!r}: west ({west}) must be less than east ({east}), "
-            "both within [-180, 180]"
-        )
-    if not (-90 <= south < north <= 90):
-        raise ConfigError(
-            f"region.bbox = {value!r}: south ({south}) must be less than north ({north}), "
-            "both within [-90, 90]"
-        )
-    return (west, south, east, north)
-
-
-def _sample_path(name: str) -> Path:
-    key = SAMPLES.get(str(name).strip().lower())
-    if key is None:
-        raise DataError(
-            f"region.sample = {name!r}: unknown sample; valid samples: {', '.join(SAMPLES)}"
-        )
-    from pyrosm import get_data
-
-    return Path(get_data(key))
-
-
-def _file_path(value: str) -> Path:
-    path = Path(value).expanduser()
-    if not path.exists():
-        raise InputFileNotFoundError(f"region.file = {value!r}: the file does not exist")
-    return path
+    raw: RawOSM
+    name: str
+    label: str
+    provenance: dict[str, Any]
 
 
 def _sha256(*paths: Path) -> str:
@@ -133,109 +94,153 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def region_checksum(source: RegionSource, *, cache_dir: Path = Path("maps/cache")) -> str:
-    """SHA-256 (hex) of the data a region is read from.
+def read_sample(name: str, /, *, progress: Progress) -> OsmInput:
+    """Read a bundled sample (``region.sample``), offline.
 
-    Parameters
-    ----------
-    source
-        The region source.
-    cache_dir
-        Cache folder of place/bbox downloads.
+    Raises
+    ------
+    DataError
+        ``name`` is not one of :data:`SAMPLES`.
+    """
+    key = SAMPLES.get(str(name).strip().lower())
+    if key is None:
+        raise DataError(
+            f"region.sample = {name!r}: unknown sample; valid samples: {', '.join(SAMPLES)}"
+        )
+    import pyrosm
 
-    Returns
-    -------
-    str
-        For ``sample`` and ``file``: the digest of the file.  For ``place`` and
-        ``bbox``: the digest of the cached GraphML followed by the cached GeoPackage.
+    path = Path(pyrosm.get_data(key))
+    label = f"sample {name!r} ({path.name})"
+    progress(f"reading the {name} sample")
+    raw = read_pbf(path, label=label)
+    provenance = {
+        "kind": "sample",
+        "value": name,
+        "path": str(path),
+        "sha256": _sha256(path),
+        "reader": f"pyrosm {pyrosm.__version__}",
+    }
+    display = f"{str(name).strip().lower()} sample"
+    return OsmInput(raw=raw, name=display, label=label, provenance=provenance)
+
+
+def read_file(path: Path, /, *, progress: Progress) -> OsmInput:
+    """Read a local extract (``region.file``): ``.osm.pbf`` through pyrosm, XML through osmnx.
 
     Raises
     ------
     InputFileNotFoundError
         The file does not exist.
-    RegionDownloadError
-        A place or bbox that has not been downloaded yet (no cache entry).
+    DataError
+        Unsupported, unreadable or empty file; no drivable roads.
     """
-    if source.kind == "sample":
-        return _sha256(_sample_path(str(source.value)))
-    if source.kind == "file":
-        return _sha256(_file_path(str(source.value)))
-    graphml, gpkg, _ = dl.cache_paths(source.kind, source.value, cache_dir)
-    if not dl.is_cached(source.kind, source.value, cache_dir):
-        raise RegionDownloadError(
-            f"{dl.query_text(source.kind, source.value)} has not been downloaded yet "
-            f"(no cache entry in {cache_dir}); load the region once while online"
-        )
-    return _sha256(graphml, gpkg)
+    label = str(path)
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputFileNotFoundError(f"region.file = {label!r}: the file does not exist")
+    progress(f"reading {path.name}")
+    raw = read_extract(path, label=label)
+    if path.name.lower().endswith(".pbf"):
+        import pyrosm
 
-
-def _read(
-    source: RegionSource, *, cache_dir: Path, progress: Callable[[str], None]
-) -> tuple[RawOSM, str, str, dict[str, Any]]:
-    """Raw layers, display name, label for messages and provenance of a source."""
-    import osmnx as ox
-    import pyrosm
-
-    if source.kind == "sample":
-        path = _sample_path(str(source.value))
-        label = f"sample {source.value!r} ({path.name})"
-        progress(f"reading the {source.value} sample")
-        raw = read_pbf(path, label=label)
-        name = f"{str(source.value).strip().lower()} sample"
         reader = f"pyrosm {pyrosm.__version__}"
-        prov = {"path": str(path), "sha256": _sha256(path), "reader": reader}
-    elif source.kind == "file":
-        path = _file_path(str(source.value))
-        label = str(source.value)
-        progress(f"reading {path.name}")
-        raw = read_extract(path, label=label)
-        name = _stem(path)
-        reader = (
-            f"pyrosm {pyrosm.__version__}"
-            if path.name.lower().endswith((".pbf",))
-            else f"osmnx {ox.__version__}"
-        )
-        prov = {"path": str(path), "sha256": _sha256(path), "reader": reader}
     else:
-        label = dl.query_text(source.kind, source.value)
-        if dl.is_cached(source.kind, source.value, cache_dir):
-            progress(f"reading the cached download of {label}")
-            raw = dl.read_cache(source.kind, source.value, cache_dir)
-        else:
-            raw = dl.download(source.kind, source.value, cache_dir=cache_dir, progress=progress)
-        graphml, gpkg, _ = dl.cache_paths(source.kind, source.value, cache_dir)
-        name = (
-            str(source.value)
-            if source.kind == "place"
-            else "bbox " + ",".join(f"{v:g}" for v in source.value)
-        )
-        prov = {
-            "path": str(graphml),
-            "features_path": str(gpkg),
-            "sha256": _sha256(graphml, gpkg),
-            "reader": f"osmnx {ox.__version__}",
-        }
-    value = list(source.value) if source.kind == "bbox" else source.value
-    return raw, name, label, {"kind": source.kind, "value": value, **prov}
+        import osmnx as ox
+
+        reader = f"osmnx {ox.__version__}"
+    provenance = {
+        "kind": "file",
+        "value": label,
+        "path": str(path),
+        "sha256": _sha256(path),
+        "reader": reader,
+    }
+    return OsmInput(raw=raw, name=_stem(path), label=label, provenance=provenance)
 
 
-def load_region(
-    source: RegionSource,
+def read_download(query: dl.Query, /, *, cache_dir: Path, progress: Progress) -> OsmInput:
+    """Read a place or bbox (``region.place`` / ``region.bbox``): the cache, else osmnx.
+
+    Raises
+    ------
+    RegionDownloadError
+        Not cached and the download failed (offline, unknown place).
+    DataError
+        A damaged cache entry.
+    """
+    import osmnx as ox
+
+    if dl.is_cached(query, cache_dir):
+        progress(f"reading the cached download of {query.text}")
+        raw = dl.read_cache(query, cache_dir)
+    else:
+        raw = dl.download(query, cache_dir=cache_dir, progress=progress)
+    graphml, gpkg, _ = dl.cache_paths(query, cache_dir)
+    provenance = {
+        "kind": query.kind,
+        "value": query.value,
+        "path": str(graphml),
+        "features_path": str(gpkg),
+        "sha256": _sha256(graphml, gpkg),
+        "reader": f"osmnx {ox.__version__}",
+    }
+    return OsmInput(raw=raw, name=query.name, label=query.text, provenance=provenance)
+
+
+def _candidates(
+    raw: RawOSM,
+    core_view: nx.MultiDiGraph,
+    user_sites: gpd.GeoDataFrame | None,
     *,
-    options: RegionOptions = RegionOptions(),  # noqa: B008 - frozen, immutable default
-    cache_dir: Path = Path("maps/cache"),
-    progress: Callable[[str], None] | None = None,
+    crs: object,
+    candidates: CandidatesConfig,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """OSM, user and network candidates, snapped to the core graph's nodes (``crs``: the
+    projected graph's, metres)."""
+    parts, notes = [], []
+    osm_sites, osm_notes = osm_candidates(
+        raw.pois.to_crs(crs),
+        kinds=candidates.kinds,
+        default_ports=candidates.existing_ports_default,
+    )
+    parts.append(osm_sites)
+    notes += osm_notes
+    if user_sites is not None:
+        parts.append(user_sites.to_crs(crs))
+    if candidates.network_nodes:
+        node_sites, node_notes = node_candidates(core_view, candidates.network_nodes)
+        parts.append(node_sites)
+        notes += node_notes
+    parts = [p for p in parts if len(p)]
+    all_sites = (
+        gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+        if parts
+        else empty_candidates(crs)
+    )
+    snapped, snap_notes = snap_candidates(all_sites, core_view, max_snap_m=candidates.max_snap_m)
+    return snapped, notes + snap_notes
+
+
+def region_from_osm(
+    read: Callable[[Progress], OsmInput],
+    /,
+    *,
+    housing: HousingConfig,
+    candidates: CandidatesConfig,
+    progress: Progress | None = None,
 ) -> Region:
-    """Load a region: projected road graph, residential zones, buildings, candidate sites.
+    """Build a region from an OSM source: the one core of every OSM reader.
 
     Parameters
     ----------
-    source
-        Where the data comes from (sample, file, place or bbox).
-    options
-        Household estimation, candidate kinds, user sites, snapping limit.
-    cache_dir
-        Cache folder of place/bbox downloads.
+    read
+        Reads the source (one of :func:`read_sample`, :func:`read_file`,
+        :func:`read_download` with its arguments bound), called with ``progress``.
+    housing
+        ``region.housing``: how households are estimated.
+    candidates
+        The ``candidates`` section: OSM kinds, the user's sites file (read first, so
+        that a bad file fails before the map is read), network candidates, snapping.
     progress
         Called with a short message at each step (for a progress display).
 
@@ -262,14 +267,15 @@ def load_region(
     report = progress if progress is not None else (lambda _message: None)
     started = time.perf_counter()
     user_sites = None
-    if options.sites_file is not None:
-        report(f"reading sites from {options.sites_file}")
-        user_sites = read_sites_file(options.sites_file)
+    if candidates.file is not None:
+        report(f"reading sites from {candidates.file}")
+        user_sites = read_sites_file(candidates.file)
 
-    raw, name, label, provenance = _read(source, cache_dir=cache_dir, progress=report)
+    osm = read(report)
+    raw = osm.raw
 
     report("preparing the road network (speeds, travel times, projection)")
-    graph, core, graph_notes = prepare_graph(raw.graph, label=label)
+    graph, core, graph_notes = prepare_graph(raw.graph, label=osm.label)
     crs = graph.graph["crs"]
     core_view = core_graph(graph, core)
 
@@ -278,43 +284,23 @@ def load_region(
         raw.landuse.to_crs(crs),
         raw.buildings.to_crs(crs),
         core_view,
-        params=options.housing,
-        max_snap_m=options.max_snap_m,
+        housing=housing,
+        max_snap_m=candidates.max_snap_m,
     )
 
     report("collecting candidate sites")
-    parts, cand_notes = [], []
-    osm_sites, notes = osm_candidates(
-        raw.pois.to_crs(crs),
-        kinds=options.candidate_kinds,
-        default_ports=options.default_station_ports,
-    )
-    parts.append(osm_sites)
-    cand_notes += notes
-    if user_sites is not None:
-        parts.append(user_sites.to_crs(crs))
-    if options.network_candidates:
-        node_sites, notes = node_candidates(core_view, options.network_candidates)
-        parts.append(node_sites)
-        cand_notes += notes
-    parts = [p for p in parts if len(p)]
-    all_sites = (
-        gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
-        if parts
-        else empty_candidates(crs)
-    )
-    candidates, notes = snap_candidates(all_sites, core_view, max_snap_m=options.max_snap_m)
-    cand_notes += notes
+    sites, cand_notes = _candidates(raw, core_view, user_sites, crs=crs, candidates=candidates)
 
+    provenance = dict(osm.provenance)
     provenance["crs"] = graph_crs(graph)
     provenance["load_seconds"] = round(time.perf_counter() - started, 3)
     return Region(
-        name=name,
+        name=osm.name,
         graph=graph,
         crs=graph_crs(graph),
         zones=zones,
         buildings=buildings,
-        candidates=candidates,
+        candidates=sites,
         notes=tuple(raw.notes + graph_notes + zone_notes + cand_notes),
         provenance=provenance,
         core_nodes=core,

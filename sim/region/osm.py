@@ -34,9 +34,9 @@ import geopandas as gpd
 import networkx as nx
 import pandas as pd
 
+from sim.config.schema import OSM_CANDIDATE_KINDS
 from sim.errors import DataError
 from sim.region._text import count
-from sim.region.options import OSM_CANDIDATE_KINDS
 
 log = logging.getLogger(__name__)
 

@@ -17,16 +17,21 @@ fallback is recorded in the notes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
+from sim.config.schema import HousingConfig
 from sim.region._text import count
 from sim.region.housing import estimate_households
 from sim.region.model import BUILDING_COLUMNS, ZONE_COLUMNS
 from sim.region.network import residential_streets, snap
-from sim.region.options import HousingParams
 
 #: Buffer (m) around residential buildings when grouping them into zones.
 BUILDING_CLUSTER_BUFFER_M = 50.0
@@ -67,12 +72,241 @@ def _within(points: gpd.GeoSeries, polygons: gpd.GeoSeries) -> pd.Series:
     return result
 
 
+def _clean_landuse(landuse: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Polygon parts of the residential areas, one row per distinct outline, by OSM id."""
+    landuse = landuse.assign(geometry=_polygonal(landuse.geometry))
+    landuse = landuse[landuse.geometry.notna() & ~landuse.geometry.is_empty]
+    # An area mapped twice (a way and a multipolygon with the same outline) is one zone,
+    # named if either copy has a name.
+    unnamed = ~landuse["name"].map(lambda v: isinstance(v, str) and v != "")
+    landuse = landuse.assign(unnamed=unnamed.to_numpy()).sort_values(["unnamed", "osm_id"])
+    landuse = landuse[~landuse.geometry.normalize().to_wkb().duplicated()]
+    return landuse.sort_values("osm_id", kind="stable").reset_index(drop=True)
+
+
+@dataclass
+class _Zones:
+    """Zones as they are gathered (positions in these lists are zone positions).
+
+    Attributes
+    ----------
+    geoms, names, sources
+        Per zone: polygon (graph CRS), name (``""`` if none), source.
+    street_km
+        Per zone: km of residential street (only ``roads`` zones have any).
+    """
+
+    geoms: list[BaseGeometry]
+    names: list[str]
+    sources: list[str]
+    street_km: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+    def extend(self, geoms: Iterable[BaseGeometry], *, source: str) -> None:
+        """Append unnamed zones."""
+        added = list(geoms)
+        self.geoms.extend(added)
+        self.names.extend([""] * len(added))
+        self.sources.extend([source] * len(added))
+        self.street_km = np.concatenate([self.street_km, np.zeros(len(added))])
+
+
+def _cluster_zones(
+    zones: _Zones,
+    homes: gpd.GeoDataFrame,
+    home_points: gpd.GeoSeries,
+    zone_index: npt.NDArray[np.int64],
+    *,
+    landuse: gpd.GeoDataFrame,
+    crs: object,
+) -> list[str]:
+    """Group the homes outside every residential area into zones (source ``buildings``).
+
+    Appends the zones to ``zones`` and sets those homes' entries of ``zone_index`` (in
+    place; -1 for a home in no zone); returns the note saying so.
+    """
+    outside = zone_index < 0
+    if not outside.any():
+        return []
+    clusters = _pieces(homes.geometry[outside], BUILDING_CLUSTER_BUFFER_M, crs)
+    if len(landuse):
+        clusters = clusters.difference(landuse.geometry.union_all())
+        clusters = clusters.explode(index_parts=False)
+        clusters = clusters[~clusters.is_empty]
+    clusters = _sorted_by_position(clusters.reset_index(drop=True))
+    cluster_of = _within(home_points[outside], clusters).to_numpy()
+    used = np.unique(cluster_of[cluster_of >= 0])
+    renumber = {int(old): len(zones) + new for new, old in enumerate(used)}
+    zones.extend(clusters.iloc[used], source="buildings")
+    zone_index[outside] = [renumber.get(int(c), -1) for c in cluster_of]
+    n_out = int(outside.sum())
+    if len(landuse):
+        return [
+            f"{count(n_out, 'residential building')} outside every landuse=residential "
+            f"area grouped into {count(len(used), 'extra zone')} (source 'buildings')."
+        ]
+    return [
+        "The extract has no landuse=residential areas: "
+        f"{count(len(used), 'residential zone')} formed from clusters of "
+        f"{count(n_out, 'residential building')} (source 'buildings')."
+    ]
+
+
+def _street_zones(
+    zones: _Zones, graph: nx.MultiDiGraph, *, crs: object, housing: HousingConfig
+) -> list[str]:
+    """Zones around the residential streets (source ``roads``), for an extract with
+    neither residential areas nor residential buildings; returns the note."""
+    streets = residential_streets(graph)
+    if not len(streets):
+        return [
+            "No residential areas, residential buildings or residential streets were "
+            "found: the region has no residential zones."
+        ]
+    pieces = _sorted_by_position(_pieces(streets.geometry, STREET_BUFFER_M, crs))
+    street_zone = _within(streets.geometry.representative_point(), pieces).to_numpy()
+    street_km = (
+        np.bincount(
+            street_zone[street_zone >= 0],
+            weights=streets["length"].to_numpy()[street_zone >= 0],
+            minlength=len(pieces),
+        )
+        / 1000.0
+    )
+    zones.extend(pieces, source="roads")
+    zones.street_km = street_km
+    return [
+        "The extract has neither landuse=residential areas nor residential "
+        f"buildings: {count(len(pieces), 'zone')} drawn {STREET_BUFFER_M:.0f} m around "
+        f"{street_km.sum():.1f} km of residential streets, at "
+        f"{housing.road_density_households_per_km:g} households per km of street "
+        "(source 'roads')."
+    ]
+
+
+def _zone_households(
+    zones: _Zones,
+    homes: gpd.GeoDataFrame,
+    zone_index: npt.NDArray[np.int64],
+    *,
+    area: npt.NDArray[np.float64],
+    housing: HousingConfig,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Households per zone in apartments and in houses: the sum over the zone's homes,
+    or a density estimate (``area`` in m^2) for a residential area without mapped homes
+    and for a street zone; returns them and the note on the first fallback."""
+    n = len(zones)
+    assigned = zone_index >= 0
+    is_apartment = (homes["housing"] == "apartment").to_numpy()
+    weights = homes["households"].to_numpy(dtype=float)
+    # NOTE: when no home lies in any zone, bincount returns int64 and the density
+    # estimates below are truncated to whole households; kept as it was so that results
+    # do not change (casting to float here would fix it).
+    apartment = np.bincount(
+        zone_index[assigned], weights=(weights * is_apartment)[assigned], minlength=n
+    )
+    house = np.bincount(
+        zone_index[assigned], weights=(weights * ~is_apartment)[assigned], minlength=n
+    )
+    total_homes = apartment.sum() + house.sum()
+    apartment_share = apartment.sum() / total_homes if total_homes > 0 else 1.0
+    sources = np.array(zones.sources, dtype=object)
+    notes = []
+    empty = (apartment + house == 0) & (sources == "landuse")
+    if empty.any():
+        estimate = area[empty] / 10_000.0 * housing.zone_density_households_per_ha
+        apartment[empty] = estimate * apartment_share
+        house[empty] = estimate * (1.0 - apartment_share)
+        notes.append(
+            f"{count(int(empty.sum()), 'residential area')} without mapped homes "
+            f"estimated at {housing.zone_density_households_per_ha:g} households per "
+            f"hectare ({estimate.sum():.0f} households in all)."
+        )
+    roads = sources == "roads"
+    if roads.any():
+        estimate = zones.street_km[roads] * housing.road_density_households_per_km
+        apartment[roads] = estimate * apartment_share
+        house[roads] = estimate * (1.0 - apartment_share)
+    return apartment, house, notes
+
+
+def _snapped_zones(
+    zones: _Zones,
+    graph: nx.MultiDiGraph,
+    *,
+    geoms: gpd.GeoSeries,
+    area: npt.NDArray[np.float64],
+    apartment: np.ndarray,
+    house: np.ndarray,
+    max_snap_m: float,
+) -> tuple[gpd.GeoDataFrame, npt.NDArray[np.bool_], list[str]]:
+    """The zones' frame (all of them, ids ``z0001``...; ``geoms`` and ``area`` in m^2 in
+    the graph's CRS), snapped by centroid; which are farther than ``max_snap_m`` (m)
+    from the network, and the note on them."""
+    crs = graph.graph["crs"]
+    n = len(zones)
+    centroids = geoms.centroid
+    xy = np.column_stack([centroids.x.to_numpy(), centroids.y.to_numpy()]).reshape(-1, 2)
+    node, dist = snap(graph, xy)
+    frame = gpd.GeoDataFrame(
+        {
+            "zone_id": np.array([f"z{i + 1:04d}" for i in range(n)], dtype=object),
+            "name": np.array(zones.names, dtype=object),
+            "source": np.array(zones.sources, dtype=object),
+            "households": apartment + house,
+            "households_apartment": apartment,
+            "households_house": house,
+            "area_m2": area,
+            "node": node,
+            "snap_dist_m": dist,
+        },
+        geometry=geoms.to_numpy(),
+        crs=crs,
+    )
+    far = frame["snap_dist_m"].to_numpy() > max_snap_m
+    notes = []
+    if far.any():
+        notes.append(
+            f"{count(int(far.sum()), 'residential zone')} farther than {max_snap_m:g} m "
+            f"from the road network dropped ({frame['households'][far].sum():.0f} "
+            "households)."
+        )
+    return frame, far, notes
+
+
+def _snapped_buildings(
+    homes: gpd.GeoDataFrame,
+    home_points: gpd.GeoSeries,
+    *,
+    zone_ids: npt.NDArray[np.object_],
+    far: npt.NDArray[np.bool_],
+    graph: nx.MultiDiGraph,
+) -> gpd.GeoDataFrame:
+    """The homes in a kept zone (``homes.zone_pos``), with their zone id, snapped."""
+    homes = homes[homes["zone_pos"] >= 0]
+    homes = homes[~far[homes["zone_pos"].to_numpy()]] if len(homes) else homes
+    points = home_points.loc[homes.index]
+    b_node, b_dist = snap(graph, np.column_stack([points.x.to_numpy(), points.y.to_numpy()]))
+    homes = homes.assign(
+        zone_id=zone_ids[homes["zone_pos"].to_numpy().astype(np.int64)] if len(homes) else [],
+        node=b_node,
+        snap_dist_m=b_dist,
+    )
+    return gpd.GeoDataFrame(
+        homes[list(BUILDING_COLUMNS)].reset_index(drop=True),
+        geometry="geometry",
+        crs=graph.graph["crs"],
+    )
+
+
 def build_zones(
     landuse: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,
     graph: nx.MultiDiGraph,
     *,
-    params: HousingParams,
+    housing: HousingConfig,
     max_snap_m: float,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[str]]:
     """Build residential zones and residential buildings with households, snapped to nodes.
@@ -85,8 +319,8 @@ def build_zones(
         All building outlines (``osm_id``, ``building``, ``levels``), graph's CRS.
     graph
         Projected road graph (metres).
-    params
-        Household estimation parameters.
+    housing
+        ``region.housing``: household estimation parameters.
     max_snap_m
         Zones whose centroid is farther (m) from the nearest node are dropped.
 
@@ -97,170 +331,52 @@ def build_zones(
         :data:`~sim.region.model.BUILDING_COLUMNS` in the graph's CRS, and notes.
     """
     crs = graph.graph["crs"]
-    notes: list[str] = []
-
-    landuse = landuse.assign(geometry=_polygonal(landuse.geometry))
-    landuse = landuse[landuse.geometry.notna() & ~landuse.geometry.is_empty]
-    # An area mapped twice (a way and a multipolygon with the same outline) is one zone,
-    # named if either copy has a name.
-    unnamed = ~landuse["name"].map(lambda v: isinstance(v, str) and v != "")
-    landuse = landuse.assign(unnamed=unnamed.to_numpy()).sort_values(["unnamed", "osm_id"])
-    landuse = landuse[~landuse.geometry.normalize().to_wkb().duplicated()]
-    landuse = landuse.sort_values("osm_id", kind="stable").reset_index(drop=True)
-
+    landuse = _clean_landuse(landuse)
     buildings = buildings[buildings.geom_type.isin(["Polygon", "MultiPolygon"])]
     buildings = buildings.reset_index(drop=True)
     points = buildings.geometry.representative_point()
     zone_of = _within(points, landuse.geometry)
-    homes, housing_notes = estimate_households(
-        buildings, in_zone=(zone_of >= 0).to_numpy(), params=params
+    homes, notes = estimate_households(
+        buildings, in_zone=(zone_of >= 0).to_numpy(), housing=housing
     )
-    notes.extend(housing_notes)
     home_points = points.loc[homes.index]
-    home_zone = zone_of.loc[homes.index]
 
-    zone_geoms = list(landuse.geometry)
-    zone_names = [n if isinstance(n, str) else "" for n in landuse["name"]]
-    zone_sources = ["landuse"] * len(landuse)
-    zone_index = home_zone.to_numpy().copy()  # position in zone_geoms, -1 = none yet
-
-    outside = zone_index < 0
-    if outside.any():
-        clusters = _pieces(homes.geometry[outside], BUILDING_CLUSTER_BUFFER_M, crs)
-        if len(landuse):
-            clusters = clusters.difference(landuse.geometry.union_all())
-            clusters = clusters.explode(index_parts=False)
-            clusters = clusters[~clusters.is_empty]
-        clusters = _sorted_by_position(clusters.reset_index(drop=True))
-        cluster_of = _within(home_points[outside], clusters).to_numpy()
-        used = np.unique(cluster_of[cluster_of >= 0])
-        renumber = {int(old): len(zone_geoms) + new for new, old in enumerate(used)}
-        zone_geoms.extend(clusters.iloc[used])
-        zone_names.extend([""] * len(used))
-        zone_sources.extend(["buildings"] * len(used))
-        zone_index[outside] = [renumber.get(int(c), -1) for c in cluster_of]
-        n_out = int(outside.sum())
-        if len(landuse):
-            notes.append(
-                f"{count(n_out, 'residential building')} outside every landuse=residential "
-                f"area grouped into {count(len(used), 'extra zone')} (source 'buildings')."
-            )
-        else:
-            notes.append(
-                "The extract has no landuse=residential areas: "
-                f"{count(len(used), 'residential zone')} formed from clusters of "
-                f"{count(n_out, 'residential building')} (source 'buildings')."
-            )
-
-    street_km = np.zeros(len(zone_geoms))
-    if not zone_geoms:
-        streets = residential_streets(graph)
-        if len(streets):
-            pieces = _sorted_by_position(_pieces(streets.geometry, STREET_BUFFER_M, crs))
-            street_zone = _within(streets.geometry.representative_point(), pieces).to_numpy()
-            street_km = (
-                np.bincount(
-                    street_zone[street_zone >= 0],
-                    weights=streets["length"].to_numpy()[street_zone >= 0],
-                    minlength=len(pieces),
-                )
-                / 1000.0
-            )
-            zone_geoms = list(pieces)
-            zone_names = [""] * len(pieces)
-            zone_sources = ["roads"] * len(pieces)
-            notes.append(
-                "The extract has neither landuse=residential areas nor residential "
-                f"buildings: {count(len(pieces), 'zone')} drawn {STREET_BUFFER_M:.0f} m around "
-                f"{street_km.sum():.1f} km of residential streets, at "
-                f"{params.road_density_households_per_km:g} households per km of street "
-                "(source 'roads')."
-            )
-        else:
-            notes.append(
-                "No residential areas, residential buildings or residential streets were "
-                "found: the region has no residential zones."
-            )
-
+    zones = _Zones(
+        geoms=list(landuse.geometry),
+        names=[n if isinstance(n, str) else "" for n in landuse["name"]],
+        sources=["landuse"] * len(landuse),
+        street_km=np.zeros(len(landuse)),
+    )
+    zone_index = zone_of.loc[homes.index].to_numpy().copy()  # zone position, -1 = none yet
+    notes += _cluster_zones(zones, homes, home_points, zone_index, landuse=landuse, crs=crs)
+    if not len(zones):
+        notes += _street_zones(zones, graph, crs=crs, housing=housing)
     homes = homes.assign(zone_pos=zone_index)
-    n = len(zone_geoms)
-    assigned = zone_index >= 0
-    is_apartment = (homes["housing"] == "apartment").to_numpy()
-    weights = homes["households"].to_numpy(dtype=float)
-    apartment = np.bincount(
-        zone_index[assigned], weights=(weights * is_apartment)[assigned], minlength=n
-    )
-    house = np.bincount(
-        zone_index[assigned], weights=(weights * ~is_apartment)[assigned], minlength=n
-    )
-    geoms = gpd.GeoSeries(zone_geoms, crs=crs)
-    area = geoms.area.to_numpy(dtype=float) if n else np.zeros(0)
 
-    total_homes = apartment.sum() + house.sum()
-    apartment_share = apartment.sum() / total_homes if total_homes > 0 else 1.0
-    sources = np.array(zone_sources, dtype=object)
-    empty = (apartment + house == 0) & (sources == "landuse")
-    if empty.any():
-        estimate = area[empty] / 10_000.0 * params.zone_density_households_per_ha
-        apartment[empty] = estimate * apartment_share
-        house[empty] = estimate * (1.0 - apartment_share)
-        notes.append(
-            f"{count(int(empty.sum()), 'residential area')} without mapped homes "
-            f"estimated at {params.zone_density_households_per_ha:g} households per "
-            f"hectare ({estimate.sum():.0f} households in all)."
-        )
-    roads = sources == "roads"
-    if roads.any():
-        estimate = street_km[roads] * params.road_density_households_per_km
-        apartment[roads] = estimate * apartment_share
-        house[roads] = estimate * (1.0 - apartment_share)
-
-    zone_ids = np.array([f"z{i + 1:04d}" for i in range(n)], dtype=object)
-    centroids = geoms.centroid
-    xy = np.column_stack([centroids.x.to_numpy(), centroids.y.to_numpy()]).reshape(-1, 2)
-    node, dist = snap(graph, xy)
-    zones = gpd.GeoDataFrame(
-        {
-            "zone_id": zone_ids,
-            "name": np.array(zone_names, dtype=object),
-            "source": sources,
-            "households": apartment + house,
-            "households_apartment": apartment,
-            "households_house": house,
-            "area_m2": area,
-            "node": node,
-            "snap_dist_m": dist,
-        },
-        geometry=geoms.to_numpy(),
-        crs=crs,
-    )
-    far = zones["snap_dist_m"].to_numpy() > max_snap_m
-    if far.any():
-        notes.append(
-            f"{count(int(far.sum()), 'residential zone')} farther than {max_snap_m:g} m "
-            f"from the road network dropped ({zones['households'][far].sum():.0f} "
-            "households)."
-        )
-    zones = zones[~far].reset_index(drop=True)
-
-    homes = homes[homes["zone_pos"] >= 0]
-    homes = homes[~far[homes["zone_pos"].to_numpy()]] if len(homes) else homes
-    b_node, b_dist = snap(
+    geoms = gpd.GeoSeries(zones.geoms, crs=crs)
+    area = geoms.area.to_numpy(dtype=float) if len(zones) else np.zeros(0)
+    apartment, house, more = _zone_households(zones, homes, zone_index, area=area, housing=housing)
+    notes += more
+    frame, far, more = _snapped_zones(
+        zones,
         graph,
-        np.column_stack(
-            [home_points.loc[homes.index].x.to_numpy(), home_points.loc[homes.index].y.to_numpy()]
-        ),
+        geoms=geoms,
+        area=area,
+        apartment=apartment,
+        house=house,
+        max_snap_m=max_snap_m,
     )
-    homes = homes.assign(
-        zone_id=zone_ids[homes["zone_pos"].to_numpy().astype(np.int64)] if len(homes) else [],
-        node=b_node,
-        snap_dist_m=b_dist,
+    notes += more
+    buildings_out = _snapped_buildings(
+        homes,
+        home_points,
+        zone_ids=frame["zone_id"].to_numpy(),
+        far=far,
+        graph=graph,
     )
-    buildings_out = gpd.GeoDataFrame(
-        homes[list(BUILDING_COLUMNS)].reset_index(drop=True), geometry="geometry", crs=crs
-    )
-    zones = gpd.GeoDataFrame(zones[list(ZONE_COLUMNS)], geometry="geometry", crs=crs)
-    return _typed_zones(zones), _typed_buildings(buildings_out), notes
+    frame = frame[~far].reset_index(drop=True)
+    frame = gpd.GeoDataFrame(frame[list(ZONE_COLUMNS)], geometry="geometry", crs=crs)
+    return _typed_zones(frame), _typed_buildings(buildings_out), notes
 
 
 def _typed_zones(zones: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
