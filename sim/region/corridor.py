@@ -38,6 +38,84 @@ def _utm(lon: float, lat: float) -> str:
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
+class _Corridor:
+    """The corridor's graph as it is built: two carriageways, then sites beside them.
+
+    Carriageway A runs 0 -> L (node ids 1..), B runs L -> 0 (node ids 1_000_001..);
+    sites get node ids from 2_000_001 on.  Coordinates are in the projected CRS (m),
+    ``side`` offsets to the left of the direction of travel of A.
+    """
+
+    def __init__(self, *, crs: str, x0: float, y0: float, length_km: float, n: int) -> None:
+        self.x0, self.y0 = x0, y0
+        self.ux, self.uy = math.cos(math.radians(45.0)), math.sin(math.radians(45.0))
+        self.nx_, self.ny_ = -self.uy, self.ux  # left normal
+        self.length_km, self.n = length_km, n
+        self.chain = np.linspace(0.0, length_km, n + 1)
+        self.graph = nx.MultiDiGraph(crs=crs)
+        self.ids = {"A": np.arange(1, n + 2), "B": np.arange(1_000_001, 1_000_002 + n)}
+        self.sites: list[dict[str, object]] = []
+        self.next_id = 2_000_001
+
+    def xy(self, km: float, side: float) -> tuple[float, float]:
+        """Position (m) at chainage ``km``, ``side`` m left of the axis."""
+        return (
+            self.x0 + self.ux * km * 1000.0 + self.nx_ * side,
+            self.y0 + self.uy * km * 1000.0 + self.ny_ * side,
+        )
+
+    def add_edge(self, u: int, v: int, km: float, kph: float, highway: str) -> None:
+        """A directed edge of ``km`` km driven at ``kph`` km/h."""
+        self.graph.add_edge(
+            u, v, length=km * 1000.0, speed_kph=kph, travel_time=km / kph * 3600.0,
+            highway=highway,
+        )  # fmt: skip
+
+    def add_carriageways(self, speed_kph: float) -> None:
+        """The nodes every ``node_spacing_km`` and the motorway edges of both ways."""
+        side_off = {"A": -CARRIAGEWAY_OFFSET_M, "B": CARRIAGEWAY_OFFSET_M}
+        for c in ("A", "B"):
+            for node, km in zip(self.ids[c].tolist(), self.chain.tolist(), strict=True):
+                x, y = self.xy(km, side_off[c])
+                self.graph.add_node(node, x=x, y=y)
+        a, b = self.ids["A"], self.ids["B"]
+        for i in range(self.n):
+            d = float(self.chain[i + 1] - self.chain[i])
+            self.add_edge(int(a[i]), int(a[i + 1]), d, speed_kph, "motorway")
+            self.add_edge(int(b[i + 1]), int(b[i]), d, speed_kph, "motorway")
+
+    def add_site(self, name: str, km: float, ports: int, *, kind: str, tag: str) -> None:
+        """A site beside each carriageway at chainage ``km``, on a link road in and out."""
+        chain, n = self.chain, self.n
+        k = int(np.clip(np.searchsorted(chain, km, side="right") - 1, 0, n - 1))
+        for c, label in (("A", f"towards km {self.length_km:.0f}"), ("B", "towards km 0")):
+            node = self.next_id
+            self.next_id += 1
+            off = -SERVICE_OFFSET_M if c == "A" else SERVICE_OFFSET_M
+            x, y = self.xy(km, off)
+            self.graph.add_node(node, x=x, y=y)
+            if c == "A":  # upstream node k (chainage <= km), downstream k + 1
+                up, down = int(self.ids["A"][k]), int(self.ids["A"][k + 1])
+                d_in, d_out = km - chain[k], chain[k + 1] - km
+            else:  # B runs downwards: upstream is k + 1
+                up, down = int(self.ids["B"][k + 1]), int(self.ids["B"][k])
+                d_in, d_out = chain[k + 1] - km, km - chain[k]
+            self.add_edge(up, node, LINK_KM / 2 + float(d_in), LINK_KPH, "motorway_link")
+            self.add_edge(node, down, LINK_KM / 2 + float(d_out), LINK_KPH, "motorway_link")
+            self.sites.append(
+                {
+                    "site_id": f"{tag}-{c}",
+                    "kind": kind,
+                    "name": f"{name} ({label})",
+                    "osm_id": "",
+                    "existing_ports": int(ports),
+                    "node": node,
+                    "snap_dist_m": 0.0,
+                    "geometry": Point(x, y),
+                }
+            )
+
+
 def corridor_region(
     *,
     length_km: float,
@@ -75,73 +153,18 @@ def corridor_region(
     x0, y0 = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(
         origin_lon, origin_lat
     )
-    ux, uy = math.cos(math.radians(45.0)), math.sin(math.radians(45.0))
-    nx_, ny_ = -uy, ux  # left normal
-
-    def xy(km: float, side: float) -> tuple[float, float]:
-        return (x0 + ux * km * 1000.0 + nx_ * side, y0 + uy * km * 1000.0 + ny_ * side)
-
     n = max(math.ceil(length_km / node_spacing_km), 1)
-    chain = np.linspace(0.0, length_km, n + 1)
-    g = nx.MultiDiGraph(crs=crs)
-    # Carriageway A runs 0 -> L (node ids 1..), B runs L -> 0 (node ids 1_000_001..).
-    ids = {"A": np.arange(1, n + 2), "B": np.arange(1_000_001, 1_000_002 + n)}
-    side_off = {"A": -CARRIAGEWAY_OFFSET_M, "B": CARRIAGEWAY_OFFSET_M}
-    for c in ("A", "B"):
-        for node, km in zip(ids[c].tolist(), chain.tolist(), strict=True):
-            x, y = xy(km, side_off[c])
-            g.add_node(node, x=x, y=y)
-
-    def add_edge(u: int, v: int, km: float, kph: float, highway: str) -> None:
-        g.add_edge(
-            u, v, length=km * 1000.0, speed_kph=kph, travel_time=km / kph * 3600.0,
-            highway=highway,
-        )  # fmt: skip
-
-    for i in range(n):
-        d = float(chain[i + 1] - chain[i])
-        add_edge(int(ids["A"][i]), int(ids["A"][i + 1]), d, speed_kph, "motorway")
-        add_edge(int(ids["B"][i + 1]), int(ids["B"][i]), d, speed_kph, "motorway")
-
-    sites: list[dict[str, object]] = []
-    next_id = 2_000_001
-
-    def add_site(name: str, km: float, ports: int, kind: str, tag: str) -> None:
-        nonlocal next_id
-        k = int(np.clip(np.searchsorted(chain, km, side="right") - 1, 0, n - 1))
-        for c, label in (("A", f"towards km {length_km:.0f}"), ("B", "towards km 0")):
-            node = next_id
-            next_id += 1
-            off = -SERVICE_OFFSET_M if c == "A" else SERVICE_OFFSET_M
-            x, y = xy(km, off)
-            g.add_node(node, x=x, y=y)
-            if c == "A":  # upstream node k (chainage <= km), downstream k + 1
-                up, down = int(ids["A"][k]), int(ids["A"][k + 1])
-                d_in, d_out = km - chain[k], chain[k + 1] - km
-            else:  # B runs downwards: upstream is k + 1
-                up, down = int(ids["B"][k + 1]), int(ids["B"][k])
-                d_in, d_out = chain[k + 1] - km, km - chain[k]
-            add_edge(up, node, LINK_KM / 2 + float(d_in), LINK_KPH, "motorway_link")
-            add_edge(node, down, LINK_KM / 2 + float(d_out), LINK_KPH, "motorway_link")
-            sites.append(
-                {
-                    "site_id": f"{tag}-{c}",
-                    "kind": kind,
-                    "name": f"{name} ({label})",
-                    "osm_id": "",
-                    "existing_ports": int(ports),
-                    "node": node,
-                    "snap_dist_m": 0.0,
-                    "geometry": Point(x, y),
-                }
-            )
-
+    road = _Corridor(crs=crs, x0=x0, y0=y0, length_km=length_km, n=n)
+    road.add_carriageways(speed_kph)
     for i, (name, km, ports) in enumerate(service_areas):
-        add_site(name, km, ports, "services", f"services-{i + 1}")
+        road.add_site(name, km, ports, kind="services", tag=f"services-{i + 1}")
     if candidate_spacing_km > 0:
         for j, km in enumerate(np.arange(candidate_spacing_km, length_km, candidate_spacing_km)):
-            add_site(f"km {km:.0f}", float(km), 0, "node", f"corridor-km{round(km)}-{j}")
+            road.add_site(
+                f"km {km:.0f}", float(km), 0, kind="node", tag=f"corridor-km{round(km)}-{j}"
+            )
 
+    sites = road.sites
     candidates = (
         gpd.GeoDataFrame(sites, geometry="geometry", crs=crs) if sites else empty_candidates(crs)
     )
@@ -153,7 +176,7 @@ def corridor_region(
     )
     return Region(
         name=f"corridor {length_km:g} km",
-        graph=g,
+        graph=road.graph,
         crs=crs,
         zones=zones,
         buildings=buildings,
@@ -163,5 +186,5 @@ def corridor_region(
             "no residential zones (highway demand only).",
         ),
         provenance={"kind": "corridor", "sha256": "generated"},
-        core_nodes=np.array(sorted(g.nodes), dtype=np.int64),
+        core_nodes=np.array(sorted(road.graph.nodes), dtype=np.int64),
     )
