@@ -187,24 +187,11 @@ def _gis_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], lis
     return rows, geoms, wheres
 
 
-def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
-    """Read and check a plan file (see the module docstring for the format).
+_Rows = tuple[list[dict[str, Any]], list[Point | None], list[str]]
 
-    Parameters
-    ----------
-    path
-        ``.csv``, ``.geojson``/``.json`` or ``.gpkg``.
-    strategy
-        Keep the rows whose ``strategy`` column has this value.
 
-    Raises
-    ------
-    InputFileNotFoundError
-        The file does not exist.
-    DataError
-        Anything wrong in the file, naming the row or feature, column and value.
-    """
-    path = Path(path)
+def _file_rows(path: Path) -> _Rows:
+    """Rows, points (EPSG:4326 or None) and places in the file of a plan file."""
     label = path.name
     if not path.exists():
         raise InputFileNotFoundError(f"plan file {path} does not exist")
@@ -213,48 +200,55 @@ def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            rows, geoms, wheres = _csv_rows(path)
-        elif suffix in (".geojson", ".json", ".gpkg"):
-            rows, geoms, wheres = _gis_rows(path)
-        else:
-            raise DataError(
-                f"{label}: unsupported plan file type {suffix or '(none)'!r}; "
-                "expected .csv, .geojson or .gpkg"
-            )
+            return _csv_rows(path)
+        if suffix in (".geojson", ".json", ".gpkg"):
+            return _gis_rows(path)
     except OSError as exc:
         raise DataError(f"{label}: cannot read the file ({exc.strerror or exc})") from None
-    has_strategy = any("strategy" in r for r in rows)
-    if has_strategy:
-        names = sorted({_text(r.get("strategy")) for r in rows} - {""})
-        if strategy is None and len(names) > 1:
+    raise DataError(
+        f"{label}: unsupported plan file type {suffix or '(none)'!r}; "
+        "expected .csv, .geojson or .gpkg"
+    )
+
+
+def _strategy_rows(rows: _Rows, *, label: str, strategy: str | None) -> _Rows:
+    """The rows of one strategy's plan (by the ``strategy`` column), checked."""
+    records, geoms, wheres = rows
+    if not any("strategy" in r for r in records):
+        if strategy is not None:
+            raise DataError(
+                f"{label}: plan_strategy = {strategy!r}, but the file has no strategy column"
+            )
+        return rows
+    names = sorted({_text(r.get("strategy")) for r in records} - {""})
+    if strategy is None:
+        if len(names) > 1:
             raise DataError(
                 f"{label}: holds the plans of several strategies ({', '.join(names)}); "
                 "choose one with plan_strategy"
             )
-        if strategy is not None:
-            keep = [i for i, r in enumerate(rows) if _text(r.get("strategy")) == strategy]
-            if not keep:
-                raise DataError(
-                    f"{label}: no rows with strategy = {strategy!r} "
-                    f"(found {', '.join(names) or 'none'})"
-                )
-            rows = [rows[i] for i in keep]
-            geoms = [geoms[i] for i in keep]
-            wheres = [wheres[i] for i in keep]
-    elif strategy is not None:
+        return rows
+    keep = [i for i, r in enumerate(records) if _text(r.get("strategy")) == strategy]
+    if not keep:
         raise DataError(
-            f"{label}: plan_strategy = {strategy!r}, but the file has no strategy column"
+            f"{label}: no rows with strategy = {strategy!r} (found {', '.join(names) or 'none'})"
         )
-    if not rows:
+    return [records[i] for i in keep], [geoms[i] for i in keep], [wheres[i] for i in keep]
+
+
+def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
+    """Check every row's id, ports, class and name into a :class:`PlanTable`."""
+    records, geoms, wheres = rows
+    if not records:
         raise DataError(f"{label}: holds no sites; {_EXPECTED}")
     ids: list[str] = []
     seen: dict[str, str] = {}
-    lon = np.full(len(rows), np.nan)
-    lat = np.full(len(rows), np.nan)
-    ports = np.zeros(len(rows), dtype=np.int64)
+    lon = np.full(len(records), np.nan)
+    lat = np.full(len(records), np.nan)
+    ports = np.zeros(len(records), dtype=np.int64)
     classes: list[str] = []
     names_out: list[str] = []
-    for k, (row, geom, where) in enumerate(zip(rows, geoms, wheres, strict=True)):
+    for k, (row, geom, where) in enumerate(zip(records, geoms, wheres, strict=True)):
         site = _text(row.get("site_id", row.get("id")))
         if geom is None and not site:
             raise DataError(f"{where}: neither a site_id nor lon/lat; {_EXPECTED}")
@@ -280,6 +274,28 @@ def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
     )
 
 
+def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
+    """Read and check a plan file (see the module docstring for the format).
+
+    Parameters
+    ----------
+    path
+        ``.csv``, ``.geojson``/``.json`` or ``.gpkg``.
+    strategy
+        Keep the rows whose ``strategy`` column has this value.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        The file does not exist.
+    DataError
+        Anything wrong in the file, naming the row or feature, column and value.
+    """
+    path = Path(path)
+    rows = _strategy_rows(_file_rows(path), label=path.name, strategy=strategy)
+    return _plan_table(rows, label=path.name)
+
+
 def check_charger_classes(table: PlanTable, classes: Collection[str], /) -> None:
     """Raise :class:`~sim.errors.DataError` at the first row naming an unknown class."""
     for where, given in zip(table.where, table.charger_class, strict=True):
@@ -288,6 +304,126 @@ def check_charger_classes(table: PlanTable, classes: Collection[str], /) -> None
                 f"{where}: charger_class = {given!r} is not one of {sorted(classes)} "
                 "(chargers.classes)"
             )
+
+
+#: A new site of a plan: lon, lat (degrees), name, and the place in its file.
+_NewSite = tuple[float, float, str, str]
+
+
+def _check_known_site(
+    t: PlanTable,
+    k: int,
+    point: Point | None,
+    *,
+    candidate: Point,
+    max_snap_m: float,
+) -> None:
+    """A row naming a candidate: its lon/lat, if given (``point``, region CRS), must
+    lie within ``max_snap_m`` (m) of the candidate."""
+    if point is None:
+        return
+    d = float(point.distance(candidate))
+    if d > max_snap_m:
+        raise DataError(
+            f"{t.where[k]}: site_id {t.site_id[k]!r} is a candidate {d / 1000:.1f} km from "
+            f"the given lon/lat (more than candidates.max_snap_m = "
+            f"{max_snap_m:g} m): is the file for another region?"
+        )
+
+
+def _new_site_id(
+    t: PlanTable, k: int, *, known: Collection[str], new_rows: dict[str, _NewSite]
+) -> str:
+    """The id of a row that is not a candidate: its own, or ``plan-<k + 1>`` (its place
+    among the file's sites) made unique."""
+    site = t.site_id[k]
+    if np.isnan(t.lon[k]):  # no coordinates
+        close = difflib.get_close_matches(site, list(known), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise DataError(
+            f"{t.where[k]}: site_id {site!r} is not a candidate site of this region "
+            f"and the row has no lon/lat to place a new site{hint}"
+        )
+    if not site:
+        site = f"plan-{k + 1}"
+        while site in known or site in new_rows or site in t.site_id:
+            site += "-"
+    return site
+
+
+def _add_new_site(new_rows: dict[str, _NewSite], site: str, t: PlanTable, k: int) -> None:
+    """Record a new site; the same id again must be at the same place (within 1e-5 deg)."""
+    lon_k, lat_k = float(t.lon[k]), float(t.lat[k])
+    if site not in new_rows:
+        new_rows[site] = (lon_k, lat_k, t.name[k], t.where[k])
+        return
+    lon0, lat0, _, where0 = new_rows[site]
+    if abs(lon0 - lon_k) > 1e-5 or abs(lat0 - lat_k) > 1e-5:
+        raise DataError(
+            f"{t.where[k]}: site_id {site!r} is at {lon_k:.6f}, {lat_k:.6f} but "
+            f"{where0} puts it at {lon0:.6f}, {lat0:.6f}"
+        )
+
+
+def _match_table(
+    t: PlanTable,
+    cands: gpd.GeoDataFrame,
+    known: dict[str, int],
+    new_rows: dict[str, _NewSite],
+    *,
+    crs: str,
+    max_snap_m: float,
+) -> PlanTable:
+    """The table with every row's id naming a candidate or a new site (added to
+    ``new_rows``)."""
+    ids = list(t.site_id)
+    points: list[Point | None] = [None] * len(t)
+    if t.has_xy.any():  # this table's points in the region's CRS
+        pts = gpd.GeoSeries(gpd.points_from_xy(t.lon, t.lat), crs="EPSG:4326").to_crs(crs)
+        points = [p if has else None for p, has in zip(pts, t.has_xy, strict=True)]
+    for k, site in enumerate(ids):
+        if site in known:
+            candidate = cands.geometry.iloc[known[site]]
+            _check_known_site(t, k, points[k], candidate=candidate, max_snap_m=max_snap_m)
+            continue
+        ids[k] = _new_site_id(t, k, known=known, new_rows=new_rows)
+        _add_new_site(new_rows, ids[k], t, k)
+    return replace(t, site_id=tuple(ids))
+
+
+def _new_candidates(
+    region: Region, new_rows: dict[str, _NewSite], *, max_snap_m: float
+) -> gpd.GeoDataFrame:
+    """The new sites as candidates (kind ``plan``, region CRS) snapped to the core graph;
+    none may be farther than ``max_snap_m`` (m) from it."""
+    sites = list(new_rows)
+    added = gpd.GeoDataFrame(
+        {
+            "site_id": sites,
+            "kind": ["plan"] * len(sites),
+            "name": [new_rows[s][2] for s in sites],
+            "osm_id": [""] * len(sites),
+            "existing_ports": np.zeros(len(sites), dtype=np.int64),
+        },
+        geometry=[Point(new_rows[s][0], new_rows[s][1]) for s in sites],
+        crs="EPSG:4326",
+    ).to_crs(region.crs)
+    core = (
+        region.core_nodes
+        if region.core_nodes is not None
+        else np.array(sorted(region.graph.nodes), dtype=np.int64)
+    )
+    snapped, _ = snap_candidates(added, core_graph(region.graph, core), max_snap_m=math.inf)
+    far = snapped["snap_dist_m"].to_numpy() > max_snap_m
+    if far.any():
+        k = int(np.flatnonzero(far)[0])
+        site = sites[k]
+        raise DataError(
+            f"{new_rows[site][3]}: site {site!r} is "
+            f"{float(snapped['snap_dist_m'].iloc[k]) / 1000:.1f} km from the road network "
+            f"(more than candidates.max_snap_m = {max_snap_m:g} m)"
+        )
+    return snapped
 
 
 def add_plan_sites(
@@ -320,86 +456,21 @@ def add_plan_sites(
     """
     cands = region.candidates
     known = {sid: i for i, sid in enumerate(cands["site_id"].astype(str))}
-    new_rows: dict[str, tuple[float, float, str, str]] = {}  # id -> lon, lat, name, where
-    out_tables: list[PlanTable] = []
-    for t in tables:
-        ids = list(t.site_id)
-        xy = t.has_xy
-        to_region = None  # this table's points in the region's CRS
-        if xy.any():
-            pts = gpd.GeoSeries(gpd.points_from_xy(t.lon, t.lat), crs="EPSG:4326")
-            to_region = pts.to_crs(region.crs)
-        for k, site in enumerate(ids):
-            where = t.where[k]
-            if site in known:
-                if xy[k] and to_region is not None:
-                    d = float(to_region.iloc[k].distance(cands.geometry.iloc[known[site]]))
-                    if d > max_snap_m:
-                        raise DataError(
-                            f"{where}: site_id {site!r} is a candidate {d / 1000:.1f} km from "
-                            f"the given lon/lat (more than candidates.max_snap_m = "
-                            f"{max_snap_m:g} m): is the file for another region?"
-                        )
-                continue
-            if not xy[k]:
-                close = difflib.get_close_matches(site, list(known), n=3)
-                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-                raise DataError(
-                    f"{where}: site_id {site!r} is not a candidate site of this region "
-                    f"and the row has no lon/lat to place a new site{hint}"
-                )
-            if not site:
-                site = f"plan-{k + 1}"  # its place among the file's sites
-                while site in known or site in new_rows or site in t.site_id:
-                    site += "-"
-                ids[k] = site
-            lon_k, lat_k = float(t.lon[k]), float(t.lat[k])
-            if site in new_rows:
-                lon0, lat0, _, where0 = new_rows[site]
-                if abs(lon0 - lon_k) > 1e-5 or abs(lat0 - lat_k) > 1e-5:
-                    raise DataError(
-                        f"{where}: site_id {site!r} is at {lon_k:.6f}, {lat_k:.6f} but "
-                        f"{where0} puts it at {lon0:.6f}, {lat0:.6f}"
-                    )
-                continue
-            new_rows[site] = (lon_k, lat_k, t.name[k], where)
-        out_tables.append(replace(t, site_id=tuple(ids)))
+    new_rows: dict[str, _NewSite] = {}
+    out_tables = [
+        _match_table(t, cands, known, new_rows, crs=region.crs, max_snap_m=max_snap_m)
+        for t in tables
+    ]
     if not new_rows:
         return region, out_tables
-    sites = list(new_rows)
-    added = gpd.GeoDataFrame(
-        {
-            "site_id": sites,
-            "kind": ["plan"] * len(sites),
-            "name": [new_rows[s][2] for s in sites],
-            "osm_id": [""] * len(sites),
-            "existing_ports": np.zeros(len(sites), dtype=np.int64),
-        },
-        geometry=[Point(new_rows[s][0], new_rows[s][1]) for s in sites],
-        crs="EPSG:4326",
-    ).to_crs(region.crs)
-    core = (
-        region.core_nodes
-        if region.core_nodes is not None
-        else np.array(sorted(region.graph.nodes), dtype=np.int64)
-    )
-    snapped, _ = snap_candidates(added, core_graph(region.graph, core), max_snap_m=math.inf)
-    far = snapped["snap_dist_m"].to_numpy() > max_snap_m
-    if far.any():
-        k = int(np.flatnonzero(far)[0])
-        site = sites[k]
-        raise DataError(
-            f"{new_rows[site][3]}: site {site!r} is "
-            f"{float(snapped['snap_dist_m'].iloc[k]) / 1000:.1f} km from the road network "
-            f"(more than candidates.max_snap_m = {max_snap_m:g} m)"
-        )
+    snapped = _new_candidates(region, new_rows, max_snap_m=max_snap_m)
     merged = gpd.GeoDataFrame(
         pd.concat([cands, snapped[list(cands.columns)]], ignore_index=True),
         geometry="geometry",
         crs=cands.crs,
     )
     files = sorted({t.source for t in tables})
-    note = f"{len(sites)} new sites from the plan file{'s' if len(files) > 1 else ''} " + (
+    note = f"{len(new_rows)} new sites from the plan file{'s' if len(files) > 1 else ''} " + (
         f"{', '.join(files)} added as candidates."
     )
     return (
