@@ -102,15 +102,9 @@ def _read_csv(path: Path, label: str) -> list[_Site]:
     return sites
 
 
-def _read_geojson(path: Path, label: str) -> list[_Site]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{label} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
-        ) from exc
+def _features(doc: Any, label: str) -> list[Any]:
+    """The features of a GeoJSON document (a FeatureCollection or a single Feature) in
+    lon/lat degrees."""
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = {"type": "FeatureCollection", "features": [doc]}
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
@@ -126,31 +120,47 @@ def _read_geojson(path: Path, label: str) -> list[_Site]:
     features = doc.get("features")
     if not isinstance(features, list):
         raise DataError(f"{label}: features = {features!r}; expected a list of features")
-    sites: list[_Site] = []
+    return features
+
+
+def _feature_site(feature: Any, where: str, seen: dict[str, str], *, number: int) -> _Site:
+    """The site of one GeoJSON Point feature (``where`` names it in messages)."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise DataError(f"{where}: not a GeoJSON Feature")
+    geometry = feature.get("geometry")
+    gtype = geometry.get("type") if isinstance(geometry, dict) else None
+    if not isinstance(geometry, dict) or gtype != "Point":
+        raise DataError(f"{where}: geometry type = {gtype!r}; expected 'Point'")
+    coords = geometry.get("coordinates")
+    if not isinstance(coords, list) or len(coords) < 2:
+        raise DataError(f"{where}: coordinates = {coords!r}; expected [lon, lat]")
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        raise DataError(f"{where}: properties = {props!r}; expected an object")
+    raw_id = props.get("id", feature.get("id"))
+    site = _site_id(where, raw_id, seen, position=f"feature {number}")
+    lon = _coordinate(where, "lon", coords[0])
+    lat = _coordinate(where, "lat", coords[1])
+    raw_name = props.get("name")
+    name = "" if raw_name is None else str(raw_name)
+    ports = parse_count(where, "ports", props.get("ports"), low=0)
+    return _Site(site, name, lon, lat, ports)
+
+
+def _read_geojson(path: Path, label: str) -> list[_Site]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{label} line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
+        ) from exc
     seen: dict[str, str] = {}
-    for number, feature in enumerate(features, start=1):
-        where = f"{label} feature {number}"
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise DataError(f"{where}: not a GeoJSON Feature")
-        geometry = feature.get("geometry")
-        gtype = geometry.get("type") if isinstance(geometry, dict) else None
-        if not isinstance(geometry, dict) or gtype != "Point":
-            raise DataError(f"{where}: geometry type = {gtype!r}; expected 'Point'")
-        coords = geometry.get("coordinates")
-        if not isinstance(coords, list) or len(coords) < 2:
-            raise DataError(f"{where}: coordinates = {coords!r}; expected [lon, lat]")
-        props = feature.get("properties") or {}
-        if not isinstance(props, dict):
-            raise DataError(f"{where}: properties = {props!r}; expected an object")
-        raw_id = props.get("id", feature.get("id"))
-        site = _site_id(where, raw_id, seen, position=f"feature {number}")
-        lon = _coordinate(where, "lon", coords[0])
-        lat = _coordinate(where, "lat", coords[1])
-        raw_name = props.get("name")
-        name = "" if raw_name is None else str(raw_name)
-        ports = parse_count(where, "ports", props.get("ports"), low=0)
-        sites.append(_Site(site, name, lon, lat, ports))
-    return sites
+    return [
+        _feature_site(feature, f"{label} feature {number}", seen, number=number)
+        for number, feature in enumerate(_features(doc, label), start=1)
+    ]
 
 
 def read_sites_file(path: Path) -> gpd.GeoDataFrame:
