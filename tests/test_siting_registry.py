@@ -18,9 +18,9 @@ import sim.study.plans as plans_module
 from sim.api import run
 from sim.config import parse_config
 from sim.errors import ConfigError, SolverError, SolverInputError
-from sim.siting import SitingProblem, SitingResult, available_models, register, solve
+from sim.siting import Needs, SitingProblem, SitingResult, available_models, register, solve
 from sim.siting.frlm import FlowProblem
-from sim.siting.registry import Needs, model_spec, unregister
+from sim.siting.registry import model_spec, unregister
 from sim.study.plans import make_plans
 from sim.study.prepare import Prepared, prepare
 
