@@ -68,8 +68,30 @@ def _user_errors() -> Iterator[None]:
         _fail(str(exc).replace("[", "\\["))
 
 
+class _LogLines:
+    """Progress as plain log lines on stderr (output is not a terminal): one line when a
+    stage starts, and for the units every tenth of the way."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.tenth = -1
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        stage = "units" if label.startswith("simulated") else label
+        tenth = 10 * done // max(total, 1)
+        if stage == self.stage and (stage != "units" or tenth == self.tenth):
+            return
+        self.stage, self.tenth = stage, tenth
+        err.print(f"{label} ({done}/{total})" if stage == "units" else label, highlight=False)
+
+
 @contextmanager
 def _progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on a terminal, plain log lines otherwise; a resumed run says
+    so in a plain line either way."""
+    if not err.is_terminal:
+        yield _LogLines()
+        return
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -77,14 +99,42 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("starting", total=1)
 
         def update(label: str, done: int, total: int) -> None:
+            if "(resumed)" in label:
+                bar.console.print(label, highlight=False)
             bar.update(task, description=label, completed=done, total=max(total, 1))
 
         yield update
+
+
+@contextmanager
+def _resumable(store: Path, command: str) -> Iterator[None]:
+    """On Ctrl-C: say what was kept and the command that resumes, exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        kept = len(list(store.glob("*.pkl"))) if store.is_dir() else 0
+        err.print(
+            f"interrupted: {kept} finished unit(s) are kept in {store}; "
+            f"run the same command again to resume:\n  {command}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=130) from None
+
+
+def _command_line() -> str:
+    """The command as typed (for the resume hint)."""
+    import shlex
+
+    args = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else ["chargesite"]
+    if args[0] in ("__main__.py", "-m"):
+        args[0] = "python -m sim"
+    return " ".join(shlex.quote(a) if i else a for i, a in enumerate(args))
 
 
 def _fmt(metric: dict[str, Any], pattern: str) -> str:
@@ -163,7 +213,7 @@ def run(
     with _user_errors():
         scenario = with_overrides(load_config(config), seed=seed, replications=replications)
         target = out_dir if out_dir is not None else scenario.out_dir
-        with _progress() as progress:
+        with _resumable(target / UNITS_DIR, _command_line()), _progress() as progress:
             result = run_scenario(
                 scenario,
                 workers=workers,
@@ -212,7 +262,7 @@ def sweep(
         parsed = [parse_set(s) for s in sets]
         base = load_config(config)
         target = out_dir if out_dir is not None else Path("out") / f"{base.name}-sweep"
-        with _progress() as progress:
+        with _resumable(target / UNITS_DIR, _command_line()), _progress() as progress:
             study = run_sweep_study(
                 config,
                 parsed,
@@ -263,12 +313,12 @@ def sweep(
 def validate(config: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check a scenario and the data it names; say what was found."""
     from sim.config import load_config
-    from sim.study.prepare import prepare
+    from sim.study.runner import check_study
 
     with _user_errors():
         scenario = load_config(config)
         with _progress() as progress:
-            prep = prepare(scenario, progress=progress)
+            prep, plans = check_study(scenario, progress=progress)
     from sim.region import describe_region
 
     facts = describe_region(prep.region)
@@ -284,7 +334,12 @@ def validate(config: Annotated[Path, typer.Argument(help="Scenario YAML file.")]
         "EVs without home charging", f"{prep.homes.evs_without_home_charging(res).sum():,.0f}"
     )
     table.add_row("public sessions per day", f"{prep.weight.sum():,.1f}")
-    table.add_row("strategies", ", ".join(s.name for s in scenario.strategies))
+    for name, plan in plans.items():
+        table.add_row(
+            f"strategy {name}",
+            f"{plan.model}: {len(plan)} site(s), {int(plan.ports.sum())} port(s), "
+            f"{plan.cost_cny:,.0f} CNY",
+        )
     out.print(table)
     notes = facts.get("notes") or []
     for note in notes if isinstance(notes, list | tuple) else []:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -80,3 +82,74 @@ def test_cli_seed_is_the_yaml_seed(tmp_path: Path) -> None:
     sa = json.loads((a / "summary.json").read_text())
     sb = json.loads((b / "summary.json").read_text())
     assert sa["seed"] == sb["seed"] == 7 and sa["strategies"] == sb["strategies"]
+
+
+def _strategies(tmp_path: Path, strategies: str) -> Path:
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(
+        "name: s\nregion: {sample: kotka}\ndemand: {days: 1}\ncandidates: {network_nodes: 5}\n"
+        f"strategies: {strategies}\n",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("strategies", "message"),
+    [
+        ("[{name: a, model: p-medain, k: 2}]", "Did you mean 'p-median'?"),
+        ("[{name: a, model: p-median}]", "strategies.0"),
+    ],
+)
+def test_validate_makes_the_checks_run_makes(tmp_path: Path, strategies: str, message: str) -> None:
+    cfg = _strategies(tmp_path, strategies)
+    checked = CliRunner().invoke(app, ["validate", str(cfg)])
+    assert checked.exit_code == 2, checked.output
+    assert message in checked.output and "Traceback" not in checked.output
+    ran = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "o")])
+    assert ran.exit_code == 2 and message in ran.output  # the same refusal
+
+
+def test_validate_lists_each_strategy_plan(tmp_path: Path) -> None:
+    cfg = _strategies(tmp_path, "[{name: pm, model: p-median, k: 2}, {name: ex, model: existing}]")
+    res = CliRunner().invoke(app, ["validate", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "strategy pm" in res.output and "p-median: 2 site(s)" in res.output
+
+
+def _run_cli(args: list[str], **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path: Path) -> None:
+    cfg = tmp_path / "long.yaml"
+    cfg.write_text(
+        "name: long\nregion: {sample: kotka}\ndemand: {days: 2}\n"
+        "candidates: {network_nodes: 10}\n"
+        "strategies: [{name: a, model: random, k: 3}, {name: b, model: p-median, k: 3}]\n"
+        "simulation: {replications: 60}\noutput: {map: false, report: false}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    p = _run_cli(["run", str(cfg), "--out", str(out)])
+    units = out / "units"
+    deadline = time.monotonic() + 120
+    while not (units.is_dir() and len(list(units.glob("*.pkl"))) >= 3):
+        assert p.poll() is None and time.monotonic() < deadline, "no unit was finished"
+        time.sleep(0.1)
+    p.send_signal(signal.SIGINT)
+    _, stderr = p.communicate(timeout=60)
+    assert p.returncode == 130, stderr
+    assert "interrupted:" in stderr and "to resume" in stderr and str(cfg) in stderr
+    assert "Traceback" not in stderr and not (out / "summary.json").exists()
+    again = _run_cli(["run", str(cfg), "--out", str(out)])
+    _, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr
+    assert "already done (resumed)" in stderr  # said as a plain line, not only in a bar
+    assert (out / "summary.json").exists()

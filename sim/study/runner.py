@@ -26,7 +26,7 @@ from sim.study.prepare import Prepared, prepare
 from sim.study.refine import PlanEvaluator, marginal_site_scores, refine_plans
 from sim.study.units import UnitResult
 
-__all__ = ["StudyResult", "SweepStudy", "plan_study", "run_study", "run_sweep_study"]
+__all__ = ["StudyResult", "SweepStudy", "check_study", "plan_study", "run_study", "run_sweep_study"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -112,6 +112,20 @@ class PlannedStudy:
     evaluator: PlanEvaluator | None
 
 
+def check_study(
+    scenario: Scenario, /, *, progress: Progress = _no_progress
+) -> tuple[Prepared, dict[str, Plan]]:
+    """The first steps of every study: prepare the scenario and make its plans.
+
+    ``chargesite validate`` runs exactly this, so every check ``run`` makes before it
+    simulates (the data, the region, each strategy's model, its ``k``, budget and
+    options) is made by ``validate`` too.
+    """
+    prep = prepare(scenario, progress=progress)
+    progress("siting", 0, 1)
+    return prep, make_plans(prep)
+
+
 def plan_study(scenario: Scenario, /, *, progress: Progress = _no_progress) -> PlannedStudy:
     """Prepare a scenario, make its plans, and refine those with ``refine`` by simulation.
 
@@ -122,9 +136,7 @@ def plan_study(scenario: Scenario, /, *, progress: Progress = _no_progress) -> P
     progress
         Called as ``progress(label, done, total)``.
     """
-    prep = prepare(scenario, progress=progress)
-    progress("siting", 0, 1)
-    plans = make_plans(prep)
+    prep, plans = check_study(scenario, progress=progress)
     evaluator = None
     refined: dict[str, dict[str, Any]] = {}
     if any(s.refine is not None for s in scenario.strategies):
