@@ -4,27 +4,26 @@ Takes one replication's sessions (:class:`~sim.demand.Demand`) and a plan's stat
 access tables (:class:`Stations`, :class:`Access`, :class:`HighwayAccess`, built by
 :mod:`sim.study` from plain arrays); gives the :class:`SessionLog`, one row per charging
 attempt with named columns.
+
+The parts, as Ciw splits a queueing network:
+
+- :mod:`~sim.des.inputs`: what the simulation takes (stations, access, driver rules);
+- :mod:`~sim.des.log`: the log schema (outcome codes, one named row per attempt);
+- :mod:`~sim.des.stations`: stations and ports as SimPy resources, occupancy, balking,
+  the visit (queue, renege, charge);
+- :mod:`~sim.des.charging`: charging curves and times, power sharing under a grid cap;
+- :mod:`~sim.des.resident`: the resident driver policy (choose, balk, renege, retry);
+- :mod:`~sim.des.highway`: the through-traffic driver policy (when to stop, where, how
+  much to charge);
+- :mod:`~sim.des.simulation`: :func:`simulate`, which wires them.
 """
 
 from __future__ import annotations
 
-from sim.des.model import (
-    BALKED,
-    CHARGED,
-    NO_STATION,
-    OUTCOMES,
-    RENEGED,
-    STRANDED,
-    Access,
-    DriverRules,
-    HighwayAccess,
-    SessionLog,
-    Stations,
-    TaperCurves,
-    charge_minutes,
-    charge_minutes_one,
-    simulate,
-)
+from sim.des.charging import TaperCurves, charge_minutes, charge_minutes_one
+from sim.des.inputs import Access, DriverRules, HighwayAccess, Stations
+from sim.des.log import BALKED, CHARGED, NO_STATION, OUTCOMES, RENEGED, STRANDED, SessionLog
+from sim.des.simulation import simulate
 
 __all__ = [
     "BALKED",

@@ -1,0 +1,143 @@
+"""The simulation's inputs: the plan's stations, who can reach which station, and the
+drivers' rules.
+
+:mod:`sim.study` builds these from plain arrays (the plan, the travel-time tables, the
+``simulation`` config); nothing here runs SimPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Access", "DriverRules", "HighwayAccess", "Stations"]
+
+
+@dataclass(frozen=True)
+class Stations:
+    """The charging stations of a plan.
+
+    Attributes
+    ----------
+    site_id
+        Candidate site ids, one per station.
+    ports
+        int64 ports per station.
+    power_kw
+        float64 rated power per port (kW).
+    dc
+        bool, ``True`` for DC ports (vehicle's ``max_dc_kw`` applies, else ``max_ac_kw``).
+    grid_cap_kw
+        float64 site grid limit shared by its ports (kW); ``inf`` = none.  ``None`` means
+        no station has a cap.
+    """
+
+    site_id: tuple[str, ...]
+    ports: np.ndarray
+    power_kw: np.ndarray
+    dc: np.ndarray
+    grid_cap_kw: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.site_id)
+
+    def cap(self) -> np.ndarray:
+        """Grid cap per station (kW), ``inf`` where none."""
+        if self.grid_cap_kw is None:
+            return np.full(len(self), np.inf)
+        return np.asarray(self.grid_cap_kw, dtype=float)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Which stations a driver can reach, nearest first.
+
+    Attributes
+    ----------
+    origin_row
+        int64 ``(n_sessions,)`` row of each session's origin in ``first_station``.
+    first_station, first_min
+        ``(n_rows, k)`` station indices (-1 padding) and driving times (min, ``inf``
+        padding) from each origin to its ``k`` nearest stations within reach.
+    next_station, next_min
+        ``(n_stations, k)`` the same from each station to the other stations (retries).
+    """
+
+    origin_row: np.ndarray
+    first_station: np.ndarray
+    first_min: np.ndarray
+    next_station: np.ndarray
+    next_min: np.ndarray
+
+
+@dataclass(frozen=True)
+class HighwayAccess:
+    """Stations along the routes of through-traffic.
+
+    Attributes
+    ----------
+    od_station, od_drive_min, od_drive_km, od_detour_min
+        ``(n_od, k)`` for each origin-destination pair: the ``k`` stations with the
+        smallest detour (-1 padding), the drive from the entry to each (min, km) and the
+        detour it costs against the direct route (min; ``inf`` padding).
+    od_route_min, od_route_km
+        ``(n_od,)`` the direct route (min, km).
+    od_exit
+        ``(n_od,)`` index of the pair's exit among the exits.
+    to_exit_min, to_exit_km
+        ``(n_stations, n_exits)`` drive from each station to each exit (min, km).
+    next_station, next_drive_min, next_drive_km, next_detour_min
+        ``(n_stations, n_exits, k)`` from a station towards an exit: the next stations
+        to try after balking or reneging, with drive and detour.
+    detour_max_min
+        Detour a driver accepts (min); farther stations only when nothing nearer can be
+        reached with the energy left.
+    target_soc
+        State of charge drivers charge to (more if the onward trip needs it).
+    reserve_soc
+        State of charge a driver wants to keep on arrival at a charger; stations it can
+        reach only below it are a last resort.
+    """
+
+    od_station: np.ndarray
+    od_drive_min: np.ndarray
+    od_drive_km: np.ndarray
+    od_detour_min: np.ndarray
+    od_route_min: np.ndarray
+    od_route_km: np.ndarray
+    od_exit: np.ndarray
+    to_exit_min: np.ndarray
+    to_exit_km: np.ndarray
+    next_station: np.ndarray
+    next_drive_min: np.ndarray
+    next_drive_km: np.ndarray
+    next_detour_min: np.ndarray
+    detour_max_min: float
+    target_soc: float
+    reserve_soc: float = 0.1
+
+
+@dataclass(frozen=True)
+class DriverRules:
+    """How drivers choose, balk, renege and retry (the ``simulation`` config).
+
+    Attributes
+    ----------
+    choice
+        ``"nearest"`` (least driving time) or ``"time_plus_wait"`` (driving time plus
+        ``wait_weight`` x the expected wait, in minutes).
+    wait_weight
+        Minutes of driving a minute of expected waiting is worth.
+    balk_queue_per_port
+        A driver does not join a queue of at least this many vehicles per port;
+        ``None``: everybody queues.
+    max_attempts
+        Stations a resident tries (failures in a row for through-traffic) before giving
+        up.
+    """
+
+    choice: str = "time_plus_wait"
+    wait_weight: float = 1.0
+    balk_queue_per_port: float | None = 2.0
+    max_attempts: int = 3

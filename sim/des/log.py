@@ -1,0 +1,126 @@
+"""The session log's schema: outcome codes, one named row per charging attempt, and the
+columnar :class:`SessionLog` the metrics read.
+
+The simulation appends a :class:`LogRow` per attempt, built by field name; at the end
+:meth:`SessionLog.from_rows` turns the rows into numpy columns sorted by (session,
+attempt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "BALKED",
+    "CHARGED",
+    "NO_STATION",
+    "OUTCOMES",
+    "RENEGED",
+    "STRANDED",
+    "LogRow",
+    "SessionLog",
+]
+
+#: Outcome names, indexed by the codes in :attr:`SessionLog.outcome`.
+OUTCOMES: tuple[str, ...] = ("charged", "reneged", "balked", "stranded", "no_station")
+#: Outcome codes (indices into :data:`OUTCOMES`).
+CHARGED, RENEGED, BALKED, STRANDED, NO_STATION = range(5)
+
+_NAN = float("nan")
+
+
+class LogRow(NamedTuple):
+    """One charging attempt, as the simulation records it (see :class:`SessionLog` for
+    the meaning of each field).  Fields not given are NaN (``energy_kwh``: 0)."""
+
+    session: int
+    attempt: int
+    station: int
+    outcome: int
+    access_min: float = _NAN
+    arrival_min: float = _NAN
+    start_min: float = _NAN
+    end_min: float = _NAN
+    wait_min: float = _NAN
+    energy_kwh: float = 0.0
+    power_kw: float = _NAN
+    detour_min: float = _NAN
+
+
+#: Column dtypes of :class:`SessionLog`, by field name.
+_DTYPES: dict[str, type] = {
+    "session": np.int64,
+    "attempt": np.int16,
+    "station": np.int64,
+    "outcome": np.int8,
+    **{f: np.float64 for f in LogRow._fields[4:]},
+}
+
+
+@dataclass(frozen=True)
+class SessionLog:
+    """One row per charging attempt (numpy columns of equal length), in
+    (session, attempt) order.
+
+    ``station`` is an index into :class:`~sim.des.Stations` (-1 when no station); times
+    are minutes from the start of day 1; ``access_min`` is the drive to this attempt's
+    station (from home, or from the previous station); ``wait_min`` is the time in the
+    queue (until charging, or until leaving for reneged attempts; 0 for balked);
+    ``start_min`` and ``end_min`` are NaN for attempts that did not charge;
+    ``energy_kwh`` is the energy charged (kWh); ``power_kw`` is the mean charging power
+    of the attempt (kW); ``outcome`` is a code into :data:`OUTCOMES`; ``detour_min`` is,
+    for a highway session's charged attempt, the extra driving against its direct route
+    (min; NaN otherwise).  A *stranded* row is where the vehicle ran flat: at
+    ``station`` (the last station it tried; -1 when it never reached one), at
+    ``arrival_min``.
+    """
+
+    session: np.ndarray
+    attempt: np.ndarray
+    station: np.ndarray
+    access_min: np.ndarray
+    arrival_min: np.ndarray
+    start_min: np.ndarray
+    end_min: np.ndarray
+    wait_min: np.ndarray
+    energy_kwh: np.ndarray
+    power_kw: np.ndarray
+    outcome: np.ndarray
+    detour_min: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.session.shape[0])
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[LogRow], /) -> SessionLog:
+        """Columns of ``rows``, sorted by (session, attempt).
+
+        Parameters
+        ----------
+        rows
+            The attempts in the order they were recorded.
+        """
+        n_fields = len(LogRow._fields)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * n_fields
+        by_name: dict[str, np.ndarray] = {
+            name: np.array(col, dtype=_DTYPES[name])
+            for name, col in zip(LogRow._fields, cols, strict=True)
+        }
+        order = np.lexsort((by_name["attempt"], by_name["session"]))
+        return cls(**{name: col[order] for name, col in by_name.items()})
+
+    def last_attempt(self) -> np.ndarray:
+        """Boolean mask of each session's last attempt (its final outcome)."""
+        last = np.ones(len(self), dtype=bool)
+        last[:-1] = self.session[1:] != self.session[:-1]
+        return last
+
+    def first_attempt(self) -> np.ndarray:
+        """Boolean mask of each session's first attempt."""
+        first = np.ones(len(self), dtype=bool)
+        first[1:] = self.session[1:] != self.session[:-1]
+        return first

@@ -1,0 +1,220 @@
+"""The resident driver policy: which station to drive to, and what to do after failing.
+
+A resident sets off at its departure time and chooses among the ``choice_set`` nearest
+stations within reach (:class:`~sim.des.Access`): the nearest by driving time, or the
+least driving time plus ``wait_weight`` x the expected wait a charging app shows when it
+sets off (:class:`ResidentChoice`).  At the station it queues and charges
+(:meth:`~sim.des.stations.Ports.visit`); after balking or reneging it drives on to the
+best untried station within reach of the current one, up to ``max_attempts`` stations,
+then gives up.  With no station within reach from home it is *no_station*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+
+import numpy as np
+import simpy
+
+from sim.des.charging import ChargeTimes
+from sim.des.inputs import Access, DriverRules
+from sim.des.log import NO_STATION, LogRow
+from sim.des.stations import Ports
+
+__all__ = ["ResidentChoice", "Residents"]
+
+_INF = float("inf")
+_NAN = float("nan")
+_NONE_TRIED: frozenset[int] = frozenset()
+
+
+class ResidentChoice:
+    """Which station a resident drives to (no SimPy: call it with plain lists).
+
+    The score of a station is its driving time, plus, with ``choice ==
+    "time_plus_wait"``, ``wait_weight x excess x minutes / ports`` where ``excess`` is
+    the vehicles present beyond the free ports, counting the driver itself
+    (``present - ports + 1``, when positive), and ``minutes`` the driver's own charging
+    time there.  The least score wins; the first listed wins a tie.
+
+    Parameters
+    ----------
+    rules
+        ``choice`` and ``wait_weight``.
+    ports
+        Ports per station.
+    present
+        Vehicles at each station now (a live list the simulation keeps up to date).
+    type_of
+        Port type of each station (an index into a row of ``minutes``).
+    minutes
+        ``minutes[i][t]``: charging minutes of session ``i`` at a port of type ``t``.
+    """
+
+    __slots__ = ("_by_wait", "_minutes", "_type_of", "_weight", "ports", "present")
+
+    def __init__(
+        self,
+        rules: DriverRules,
+        /,
+        *,
+        ports: Sequence[int],
+        present: Sequence[int],
+        type_of: Sequence[int],
+        minutes: Sequence[Sequence[float]],
+    ) -> None:
+        self._by_wait = rules.choice == "time_plus_wait"
+        self._weight = rules.wait_weight
+        self.ports = ports
+        self.present = present
+        self._type_of = type_of
+        self._minutes = minutes
+
+    def choose(
+        self,
+        i: int,
+        options: Sequence[int],
+        times: Sequence[float],
+        tried: AbstractSet[int],
+        /,
+    ) -> int:
+        """Position in ``options`` of the station session ``i`` drives to, or -1.
+
+        Parameters
+        ----------
+        i
+            The session.
+        options
+            Candidate stations, nearest first (-1 padding at the end).
+        times
+            Driving time to each (min; ``inf`` = out of reach).
+        tried
+            Stations the driver has already tried (skipped).
+        """
+        best, best_score = -1, _INF
+        own = self._minutes[i]
+        present, ports, type_of = self.present, self.ports, self._type_of
+        by_wait, weight = self._by_wait, self._weight
+        for k, j in enumerate(options):
+            if j < 0:
+                break  # options are padded at the end
+            t = times[k]
+            if t == _INF or j in tried:
+                continue
+            if by_wait:
+                excess = present[j] - ports[j] + 1
+                if excess > 0:
+                    t += weight * excess * own[type_of[j]] / ports[j]
+            if t < best_score:
+                best, best_score = k, t
+        return best
+
+
+class Residents:
+    """The resident driver process: set off, drive, queue and charge, retry.
+
+    Parameters
+    ----------
+    env
+        The simulation's environment.
+    access
+        Reachable stations from each session's origin and from each station.
+    demand_energy_kwh, demand_soc
+        float64 ``(n_sessions,)`` energy each session charges (kWh) and its state of
+        charge on arrival.
+    rules
+        ``max_attempts`` (and the choice rule, for :class:`ResidentChoice`).
+    ports
+        The stations.
+    charging
+        Charging minutes per session and port type.
+    log
+        The log (``no_station`` rows are written here; visits write their own).
+    """
+
+    __slots__ = (
+        "_energy",
+        "_env",
+        "_first_min",
+        "_first_station",
+        "_log",
+        "_max_attempts",
+        "_next_min",
+        "_next_station",
+        "_origin_row",
+        "_ports",
+        "_soc",
+        "_table",
+        "_type_of",
+        "choice",
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        access: Access,
+        /,
+        *,
+        demand_energy_kwh: np.ndarray,
+        demand_soc: np.ndarray,
+        rules: DriverRules,
+        ports: Ports,
+        charging: ChargeTimes,
+        log: list[LogRow],
+    ) -> None:
+        self._env = env
+        self._origin_row: list[int] = access.origin_row.tolist()
+        self._first_station: list[list[int]] = access.first_station.tolist()
+        self._first_min: list[list[float]] = access.first_min.tolist()
+        self._next_station: list[list[int]] = access.next_station.tolist()
+        self._next_min: list[list[float]] = access.next_min.tolist()
+        self._energy: list[float] = demand_energy_kwh.tolist()
+        self._soc: list[float] = demand_soc.tolist()
+        self._max_attempts = rules.max_attempts
+        self._ports = ports
+        self._table = charging.table
+        self._type_of = charging.type_of
+        self._log = log
+        self.choice = ResidentChoice(
+            rules,
+            ports=ports.ports,
+            present=ports.present,
+            type_of=charging.type_of,
+            minutes=charging.table,
+        )
+
+    def set_off(self, i: int, /) -> tuple[int, float] | None:
+        """Session ``i`` leaves home now: the station it heads for and the drive (min),
+        or ``None`` (logged as *no_station*) when none is within reach."""
+        row = self._origin_row[i]
+        options, times = self._first_station[row], self._first_min[row]
+        k = self.choice.choose(i, options, times, _NONE_TRIED)
+        if k < 0:
+            self._log.append(LogRow(session=i, attempt=0, station=-1, outcome=NO_STATION))
+            return None
+        return options[k], times[k]
+
+    def arrive(
+        self, i: int, j: int, drive_min: float, tried: set[int], /
+    ) -> simpy.events.ProcessGenerator:
+        """Process: session ``i`` has just driven ``drive_min`` to station ``j``; it
+        queues and charges, or drives on after failing (``tried``: stations tried)."""
+        visit, choose = self._ports.visit, self.choice.choose
+        own, type_of = self._table[i], self._type_of
+        kwh, soc, max_attempts = self._energy[i], self._soc[i], self._max_attempts
+        attempt = 0
+        while True:
+            charged = yield from visit(i, j, attempt, drive_min, kwh, soc, own[type_of[j]], _NAN)
+            attempt += 1
+            if charged or attempt >= max_attempts:
+                return
+            options, times = self._next_station[j], self._next_min[j]
+            k = choose(i, options, times, tried)
+            if k < 0:
+                return
+            j = options[k]
+            tried.add(j)
+            drive_min = times[k]
+            if drive_min > 0:
+                yield self._env.timeout(drive_min)

@@ -1,0 +1,218 @@
+"""Stations and their ports in SimPy: one ``simpy.Resource`` per station with a slot per
+port, the vehicles present at each (what a charging app shows), balking thresholds, and
+the visit process every driver policy uses to queue and charge.
+
+A visit: the driver charges at once if a port is free; *balks* if at least
+``balk_queue_per_port x ports`` vehicles are already waiting; otherwise queues, and
+*reneges* when its patience runs out first.  It charges for the minutes its policy
+worked out, or, at a site with a grid cap, for as long as its share of the cap takes
+(:class:`~sim.des.charging.CappedSite`).  Every visit is one row of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import numpy as np
+import simpy
+
+from sim.des.charging import CappedSite, ChargeTimes
+from sim.des.inputs import DriverRules, Stations
+from sim.des.log import BALKED, CHARGED, RENEGED, LogRow
+
+__all__ = ["Ports", "first_of"]
+
+_INF = float("inf")
+_NAN = float("nan")
+
+
+def first_of(env: simpy.Environment, a: simpy.Event, b: simpy.Event, /) -> simpy.Event:
+    """An event that fires (at the same step) when the first of ``a`` and ``b`` has.
+
+    The same as ``a | b`` in the order of events, for two events that cannot fail, at
+    a fraction of the cost of a ``simpy.AnyOf`` (it sits in the hot loop of every
+    queueing driver).
+    """
+    wake = env.event()
+
+    def fire(_: simpy.Event) -> None:
+        if not wake.triggered:
+            wake.succeed()
+
+    for ev in (a, b):
+        assert ev.callbacks is not None  # neither has been processed
+        ev.callbacks.append(fire)
+    return wake
+
+
+class Ports:
+    """The plan's stations as SimPy resources, with their occupancy and balking rules.
+
+    Parameters
+    ----------
+    env
+        The simulation's environment.
+    stations
+        The plan's stations.
+    rules
+        Balking threshold (``balk_queue_per_port``).
+    charging
+        Session charging times and power limits (for capped sites).
+    patience_min
+        float64 ``(n_sessions,)`` longest wait in a queue of each session (min).
+    log
+        The log the visits append their rows to.
+
+    Attributes
+    ----------
+    ports
+        Ports per station.
+    present
+        Vehicles at each station now (charging and waiting), kept by :meth:`visit`.
+    balk_at
+        Vehicles waiting beyond the ports at which a newcomer balks, per station
+        (``inf``: never).
+    """
+
+    __slots__ = (
+        "_capped",
+        "_charging",
+        "_env",
+        "_log",
+        "_patience",
+        "_resources",
+        "balk_at",
+        "ports",
+        "present",
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        stations: Stations,
+        /,
+        *,
+        rules: DriverRules,
+        charging: ChargeTimes,
+        patience_min: np.ndarray,
+        log: list[LogRow],
+    ) -> None:
+        self._env = env
+        self.ports: list[int] = [int(c) for c in stations.ports]
+        self._resources = [simpy.Resource(env, capacity=c) for c in self.ports]
+        caps = stations.cap()
+        rated = stations.ports * stations.power_kw
+        self._capped: list[CappedSite | None] = [
+            CappedSite(env, float(cap)) if cap < full else None
+            for cap, full in zip(caps.tolist(), rated.tolist(), strict=True)
+        ]
+        self.present: list[int] = [0] * len(self.ports)
+        per_port = rules.balk_queue_per_port
+        self.balk_at: list[float] = [_INF if per_port is None else per_port * c for c in self.ports]
+        self._charging = charging
+        self._patience: list[float] = patience_min.tolist()
+        self._log = log
+
+    def visit(
+        self,
+        i: int,
+        j: int,
+        attempt: int,
+        drive_min: float,
+        kwh: float,
+        soc: float,
+        minutes: float,
+        detour_min: float,
+        /,
+    ) -> Generator[simpy.Event, object, bool]:
+        """Process step: session ``i`` arrives at station ``j``; queue, charge, log.
+
+        Parameters
+        ----------
+        i, j
+            Session and station.
+        attempt
+            The session's attempt number (its row in the log).
+        drive_min
+            The drive that brought it here (min).
+        kwh, soc
+            Energy it charges (kWh) and its state of charge on arrival.
+        minutes
+            Charging time on a port of its own (min); a capped site takes as long as
+            its share of the cap needs.
+        detour_min
+            Its detour against the direct route (min; NaN for residents).
+
+        Returns
+        -------
+        bool
+            ``True`` if it charged.
+        """
+        env = self._env
+        t0 = env.now
+        present = self.present
+        here, c = present[j], self.ports[j]
+        if here >= c and here - c >= self.balk_at[j]:
+            self._log.append(
+                LogRow(
+                    session=i,
+                    attempt=attempt,
+                    station=j,
+                    outcome=BALKED,
+                    access_min=drive_min,
+                    arrival_min=t0,
+                    wait_min=0.0,
+                )
+            )
+            return False
+        present[j] = here + 1
+        res = self._resources[j]
+        req = res.request()
+        if not req.triggered:
+            patience = self._patience[i]
+            if patience < _INF:
+                yield first_of(env, req, env.timeout(patience))
+                if not req.processed and not req.triggered:
+                    req.cancel()
+                    present[j] -= 1
+                    self._log.append(
+                        LogRow(
+                            session=i,
+                            attempt=attempt,
+                            station=j,
+                            outcome=RENEGED,
+                            access_min=drive_min,
+                            arrival_min=t0,
+                            wait_min=env.now - t0,
+                        )
+                    )
+                    return False
+            else:
+                yield req
+        t1 = env.now
+        site = self._capped[j]
+        if site is None:
+            yield env.timeout(minutes)
+        else:
+            want = self._charging.want_kw(i, j, soc)
+            yield env.process(site.charge(i, kwh, want=want))
+        res.release(req)
+        present[j] -= 1
+        t2 = env.now
+        self._log.append(
+            LogRow(
+                session=i,
+                attempt=attempt,
+                station=j,
+                outcome=CHARGED,
+                access_min=drive_min,
+                arrival_min=t0,
+                start_min=t1,
+                end_min=t2,
+                wait_min=t1 - t0,
+                energy_kwh=kwh,
+                power_kw=kwh / ((t2 - t1) / 60.0) if t2 > t1 else _NAN,
+                detour_min=detour_min,
+            )
+        )
+        return True
