@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
@@ -47,7 +47,9 @@ def reference_markdown() -> str:
                 if isinstance(value, BaseModel):
                     default = "(section)"
                 elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
-                    default = f"{len(value)} entries"
+                    names = [str(getattr(v, "name", "")) for v in value]
+                    listed = ", ".join(n for n in names if n)
+                    default = f"{len(value)} entries" + (f": {listed}" if listed else "")
                 else:
                     dumped = yaml.safe_dump(_plain(value), default_flow_style=True, width=10_000)
                     default = dumped.strip().removesuffix("...").strip()
@@ -73,23 +75,56 @@ def _is_list(info: Any) -> bool:
     return "list[" in str(info.annotation)
 
 
-def _describe_type(info: Any) -> str:
-    text = str(info.annotation)
-    for junk in ("typing.", "pathlib.", "sim.config.schema.", "sim.config.", "<class '", "'>"):
-        text = text.replace(junk, "")
-    text = text.replace("NoneType", "None")
-    opt = re.fullmatch(r"Optional\[(.*)\]", text)
-    if opt:
-        text = f"{opt.group(1)} | None"
-    # Constraints from Annotated metadata
-    bounds = []
-    for m in info.metadata:
-        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def _bounds(metadata: Any) -> list[str]:
+    """``>= 0``-style constraints of pydantic/annotated-types metadata."""
+    out = []
+    for m in metadata:
+        inner = getattr(m, "metadata", None)  # a pydantic Field(...) inside Annotated
+        if isinstance(inner, list):
+            out.extend(_bounds(inner))
+            continue
+        for attr, sym in _BOUNDS:
             v = getattr(m, attr, None)
             if v is not None:
-                bounds.append(f"{sym} {v}")
-    text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text)
-    text = text.replace("|", "or")
+                out.append(f"{sym} {v}")
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    """A reader's name of a type: ``int (>= 1) or None``, ``list of int``,
+    ``mapping of str to float``, ``one of 'dc', 'ac'``."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        base, *meta = args
+        bounds = _bounds(meta)
+        return _type_name(base) + (f" ({', '.join(bounds)})" if bounds else "")
+    if origin in (Union, UnionType):
+        named = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(named) + (" or None" if type(None) in args else "")
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is list:
+        return f"list of {_type_name(args[0])}" if args else "list"
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"list of {_type_name(args[0])}"
+        names = [_type_name(a) for a in args]
+        if len(set(names)) == 1:
+            return f"{len(names)} x {names[0]}"
+        return "(" + ", ".join(names) + ")"
+    if origin is dict:
+        return f"mapping of {_type_name(args[0])} to {_type_name(args[1])}"
+    if tp is Path:
+        return "path"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _describe_type(info: Any) -> str:
+    text = _type_name(info.annotation)
+    bounds = _bounds(info.metadata)
     return text + (f" ({', '.join(bounds)})" if bounds else "")
 
 
