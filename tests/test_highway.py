@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from sim.api import run
 from sim.cli import app
 from sim.config import load_config, parse_config
+from sim.config.schema import SampleSource
 from sim.demand.highway import highway_demand
-from sim.region import RegionSource, load_region
+from sim.region import load_region
 from sim.region.corridor import corridor_region
 from sim.region.gates import find_gates
 from sim.study.prepare import prepare
@@ -55,7 +56,7 @@ def _corridor(**highway: object) -> dict:
 
 
 def test_gates_are_the_loose_ends_of_motorways() -> None:
-    kotka = load_region(RegionSource("sample", "kotka"))
+    kotka = load_region(SampleSource("kotka"))
     g = find_gates(kotka.graph, highways=("motorway", "trunk"))
     assert int(g.entry.sum()) == 2 and int(g.exit.sum()) == 2
     for node, is_entry in zip(g.node, g.entry, strict=True):

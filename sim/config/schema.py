@@ -320,7 +320,7 @@ class RegionConfig(_Section):
         given = [k for k in REGION_SOURCE_KEYS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "exactly one of sample, file, place, bbox, synthetic is required"
+                "exactly one of sample, file, place, bbox, synthetic, corridor is required"
                 + (f" (got {', '.join(given)})" if given else " (got none)")
             )
         if self.bbox is not None:

@@ -28,19 +28,17 @@ from typing import TYPE_CHECKING, Any
 from sim.region.model import Region
 
 if TYPE_CHECKING:
-    from sim.region.build import RegionSource, build_region, load_region
+    from sim.region.build import build_region, load_region
     from sim.region.loader import describe_region
 
 __all__ = [
     "Region",
-    "RegionSource",
     "build_region",
     "describe_region",
     "load_region",
 ]
 
 _LAZY = {
-    "RegionSource": "sim.region.build",
     "build_region": "sim.region.build",
     "load_region": "sim.region.build",
     "describe_region": "sim.region.loader",

@@ -25,18 +25,16 @@ from sim.config import (
 from sim.config.schema import (
     BboxSource,
     FileSource,
-    OsmSource,
     PlaceSource,
     RegionSourceConfig,
     SampleSource,
 )
-from sim.errors import ConfigError
 from sim.region import download as dl
 from sim.region.loader import Progress, read_download, read_file, read_sample, region_from_osm
 from sim.region.model import Region
 from sim.rng import stream
 
-__all__ = ["RegionSource", "build_region", "load_region"]
+__all__ = ["build_region", "load_region"]
 
 
 def _corridor(config: CorridorConfig, /) -> Region:
@@ -187,23 +185,3 @@ def build_region(
         )
         checksums["region.zones_file"] = file_sha256(region.zones_file)
     return built, checksums
-
-
-def RegionSource(kind: str, value: object, /) -> OsmSource:
-    """An OSM source from a ``region`` key and its value, as YAML gives them.
-
-    Kept for callers written against the former ``RegionSource(kind, value)`` class
-    (tests/test_highway.py); new code builds :class:`~sim.config.schema.SampleSource`
-    and its siblings directly.
-
-    Raises
-    ------
-    pydantic.ValidationError
-        ``{kind: value}`` is not a valid ``region`` section.
-    ConfigError
-        ``kind`` names a generated region (synthetic, corridor), not OSM data.
-    """
-    source = RegionConfig.model_validate({kind: value}).source
-    if isinstance(source, SyntheticRegionConfig | CorridorConfig):
-        raise ConfigError(f"region.{kind}: not an OpenStreetMap source")
-    return source
