@@ -12,7 +12,6 @@ function plus writing the output folder (:func:`sim.export.writing.write_outputs
 
 from __future__ import annotations
 
-from dataclasses import replace as dataclasses_replace
 from pathlib import Path
 
 from sim.config import Scenario, load_config
@@ -66,14 +65,4 @@ def run(
     study = run_study(
         scenario, workers=workers, scheduler=scheduler, store=store, progress=progress
     )
-    result = assemble(
-        study.prepared,
-        study.plans,
-        study.units,
-        replications=study.replications,
-        candidate_scores=study.candidate_scores,
-    )
-    for name, record in study.refined.items():
-        result.summary["strategies"][name]["refine"] = record
-    # config.resolved.yaml records the scenario as given (refined plans are derived)
-    return dataclasses_replace(result, scenario=study.scenario)
+    return assemble(study)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sim.errors import UserInputError
+
+if TYPE_CHECKING:
+    from sim.export.summary import MetricSummary, Summary
 
 app = typer.Typer(
     name="chargesite",
@@ -137,34 +140,32 @@ def _command_line() -> str:
     return " ".join(shlex.quote(a) if i else a for i, a in enumerate(args))
 
 
-def _fmt(metric: dict[str, Any], pattern: str) -> str:
-    mean = metric.get("mean")
-    if mean is None:
+def _fmt(metric: MetricSummary, pattern: str) -> str:
+    if metric.mean is None:
         return "-"
-    text = pattern.format(mean)
-    lo, hi = metric.get("ci95", [None, None])
-    if lo is not None and hi is not None and hi > lo:
-        text += f" ±{pattern.format((hi - lo) / 2).lstrip()}"
+    text = pattern.format(metric.mean)
+    half = metric.half_width
+    if half is not None and half > 0:
+        text += f" ±{pattern.format(half).lstrip()}"
     return text
 
 
-def comparison_table(summary: dict[str, Any], /) -> Table:
+def comparison_table(summary: Summary, /) -> Table:
     """Rich table of strategies x key metrics (mean ± half-width of the 95% CI)."""
-    reps = summary.get("replications", 1)
     table = Table(
-        title=f"{summary['scenario']}: {reps} replication(s), "
-        f"{summary.get('days', '?')} day(s), seed {summary['seed']}",
+        title=f"{summary.scenario}: {summary.replications} replication(s), "
+        f"{summary.days} day(s), seed {summary.seed}",
         caption="mean ± 95% CI half-width; difficulty 0 = easy, 100 = impossible",
     )
     table.add_column("strategy", style="bold", no_wrap=True)
     table.add_column("sites", justify="right")
     for _, label, _ in _TABLE_METRICS:
         table.add_column(label, justify="right")
-    for name, s in summary["strategies"].items():
+    for row in summary.comparison_rows([m for m, _, _ in _TABLE_METRICS]):
         table.add_row(
-            name,
-            str(len(s["sites"])),
-            *(_fmt(s["metrics"][m], p) for m, _, p in _TABLE_METRICS),
+            row.name,
+            str(row.sites),
+            *(_fmt(m, p) for m, (_, _, p) in zip(row.metrics, _TABLE_METRICS, strict=True)),
         )
     return table
 
@@ -223,7 +224,7 @@ def run(
             )
             progress("writing outputs", 0, 1)
             write_outputs(result, target)
-    out.print(comparison_table(result.summary))
+    out.print(comparison_table(result.typed_summary))
     for note in result.prepared.region.notes:
         out.print(f"[dim]note: {note}[/]", highlight=False)
     out.print(f"results written to [bold]{target}[/]")
@@ -248,15 +249,11 @@ def sweep(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Run a scenario over a grid of values; write a table of all points and a figure."""
-    import json
-
     from sim.config import load_config
     from sim.config.overrides import parse_set
-    from sim.export import figures
-    from sim.export.report import sweep_report_html
-    from sim.export.writing import UNITS_DIR, atomic_folder
+    from sim.export.result import sweep_result
+    from sim.export.writing import UNITS_DIR, write_sweep
     from sim.study.runner import run_sweep_study
-    from sim.study.sweep import sweep_result
 
     with _user_errors():
         parsed = [parse_set(s) for s in sets]
@@ -272,23 +269,9 @@ def sweep(
                 store=target / UNITS_DIR,
                 progress=progress,
             )
+            progress("writing outputs", 0, 1)
             result = sweep_result(study)
-            with atomic_folder(target, carry=(UNITS_DIR,)) as tmp:
-                result.table.to_csv(tmp / "sweep.csv", index=False)
-                result.per_replication.to_csv(tmp / "per_replication.csv", index=False)
-                (tmp / "summary.json").write_text(
-                    json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n",
-                    encoding="utf-8",
-                )
-                lang = base.output.language
-                frame = figures.sweep_frame(result.summary)
-                if frame is not None:
-                    with figures.figure_style(lang) as flang:
-                        png = figures.png(figures.sweep_figure(frame, language=flang))
-                    (tmp / "sweep.png").write_bytes(png)
-                (tmp / "report.html").write_text(
-                    sweep_report_html(result.summary, language=lang), encoding="utf-8"
-                )
+            write_sweep(result, target)
     table = Table(title=f"{base.name}: sweep of {', '.join(k for k, _ in parsed)}")
     keys = [k for k, _ in parsed]
     for k in keys:

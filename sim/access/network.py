@@ -139,4 +139,3 @@ def travel_time_matrix(
         d = csgraph.dijkstra(network.matrix.T.tocsr(), directed=True, indices=ut, limit=limit)
         out = d[:, us].T
     return np.ascontiguousarray(out[np.ix_(inv_s, inv_t)])
-

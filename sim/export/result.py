@@ -99,38 +99,14 @@ def _candidates(study: StudyResult) -> gpd.GeoDataFrame:
     return cands
 
 
-def assemble(
-    study: StudyResult | Prepared,
-    plans: dict[str, Plan] | None = None,
-    units: list[UnitResult] | None = None,
-    /,
-    *,
-    replications: int | None = None,
-    candidate_scores: pd.DataFrame | None = None,
-) -> RunResult:
+def assemble(study: StudyResult, /) -> RunResult:
     """Summary, tables and layers of one scenario's study.
 
     Parameters
     ----------
     study
-        The finished study.  (Transitional: ``assemble(prep, plans, units,
-        replications=..., candidate_scores=...)``, the form used before
-        :class:`~sim.study.runner.StudyResult`, still works; it has no refinement
-        records.)
-    plans, units, replications, candidate_scores
-        Only with the transitional form.
+        The finished study (:func:`sim.study.runner.run_study`).
     """
-    if not isinstance(study, StudyResult):
-        if plans is None or units is None or replications is None:
-            raise TypeError("assemble(prep, plans, units, replications=...): all are needed")
-        study = StudyResult(
-            scenario=study.scenario,
-            prepared=study,
-            plans=plans,
-            units=units,
-            replications=replications,
-            candidate_scores=candidate_scores,
-        )
     prep, plans, units = study.prepared, study.plans, study.units
     per_rep = per_replication_frame(units)
     typed = build_summary(study, per_rep)
