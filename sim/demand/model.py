@@ -67,11 +67,6 @@ class Demand:
     def __len__(self) -> int:
         return int(self.vehicle_id.shape[0])
 
-    @property
-    def n_sessions(self) -> int:
-        """Number of sessions."""
-        return len(self)
-
     @classmethod
     def empty(cls) -> Demand:
         """No sessions."""

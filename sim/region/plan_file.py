@@ -51,8 +51,6 @@ from sim.region.network import core_graph
 
 __all__ = ["PlanTable", "add_plan_sites", "check_charger_classes", "read_plan_file"]
 
-#: Columns a plan file may use (others, e.g. chargesite's simulated scores, are ignored).
-PLAN_COLUMNS = ("site_id", "id", "lon", "lat", "ports", "charger_class", "name", "strategy")
 _EXPECTED = "expected site_id and/or lon,lat per site, optional ports, charger_class, name"
 #: Layer read from a GeoPackage holding several (chargesite's sites.gpkg).
 PLAN_LAYER = "selected"

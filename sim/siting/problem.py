@@ -366,14 +366,6 @@ class Selection:
     forced: np.ndarray
     charged: np.ndarray
 
-    def affordable(self, sites: Iterable[int] | np.ndarray) -> bool:
-        """True if ``sites`` fit the budget (always True without one)."""
-        if self.budget is None:
-            return True
-        return float(self.charged[np.asarray(list(sites), dtype=np.int64)].sum()) <= (
-            self.budget + EPS * max(1.0, self.budget)
-        )
-
 
 def read_selection(problem: SitingProblem, params: Params, *, need: bool = True) -> Selection:
     """Read and check ``p``, ``budget`` and ``keep_existing``.
