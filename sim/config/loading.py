@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -230,17 +231,62 @@ def file_sha256(path: Path, /) -> str:
     return h.hexdigest()
 
 
-def dump_resolved(scenario: Scenario, /, *, checksums: Mapping[str, str]) -> str:
-    """The scenario with every default filled in, as YAML text.
+#: Data paths of a scenario (dotted, ``strategies.*`` for every strategy).
+DATA_PATHS = (
+    "region.file",
+    "region.zones_file",
+    "candidates.file",
+    "demand.highway.flows_file",
+    "strategies.*.plan_file",
+)
+
+
+def _relative_paths(data: dict[str, Any], base: Path) -> None:
+    """Write the data paths of a dumped scenario relative to ``base`` (in place)."""
+    base = base.resolve()
+
+    def rel(value: Any) -> Any:
+        if not isinstance(value, str) or not Path(value).is_absolute():
+            return value
+        return Path(os.path.relpath(value, base)).as_posix()
+
+    for dotted in DATA_PATHS:
+        *parents, leaf = dotted.split(".")
+        nodes: list[Any] = [data]
+        for part in parents:
+            if part == "*":
+                nodes = [item for node in nodes for item in (node or [])]
+            else:
+                nodes = [node.get(part) for node in nodes if isinstance(node, dict)]
+        for node in nodes:
+            if isinstance(node, dict) and node.get(leaf) is not None:
+                node[leaf] = rel(node[leaf])
+
+
+def dump_resolved(
+    scenario: Scenario,
+    /,
+    *,
+    checksums: Mapping[str, str],
+    relative_to: Path | None = None,
+) -> str:
+    """The scenario with every default filled in, as YAML text that runs as it is.
 
     Parameters
     ----------
     scenario
         The validated scenario.
     checksums
-        Data files read and their SHA-256 (recorded under ``provenance``).
+        Data files read and their SHA-256 (recorded under ``provenance``; a run of the
+        text checks them).
+    relative_to
+        Folder the text will be written to: data paths are written relative to it, so
+        the file still finds its inputs when the folder and the inputs move together.
+        ``None`` writes them as they are (absolute after loading).
     """
     data = scenario.model_dump(mode="json")
+    if relative_to is not None:
+        _relative_paths(data, relative_to)
     doc = {
         **data,
         "provenance": {"data_sha256": dict(sorted(checksums.items()))},

@@ -965,6 +965,18 @@ class OutputConfig(_Section):
     report: bool = Field(True, description="Write report.html.")
 
 
+class ProvenanceConfig(_Section):
+    """What a run recorded about its inputs (written by chargesite into
+    ``config.resolved.yaml``; a run of a file with this section checks its inputs)."""
+
+    data_sha256: dict[str, str] = Field(
+        default_factory=dict,
+        description="SHA-256 of each data input when the results were made, by what read it "
+        "(region:file, candidates.file, region.zones_file, strategies.N.plan_file, ...); a run "
+        "refuses inputs that have changed since, as it would not reproduce the results.",
+    )
+
+
 class Scenario(_Section):
     """A complete scenario (the YAML file)."""
 
@@ -986,6 +998,11 @@ class Scenario(_Section):
     )
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    provenance: ProvenanceConfig | None = Field(
+        None,
+        description="Recorded by a run in config.resolved.yaml (data checksums); leave it out "
+        "of scenarios you write.",
+    )
     source_path: Path | None = Field(
         None, exclude=True, description="The YAML file this was read from (not a key)."
     )

@@ -135,7 +135,7 @@ def write_outputs(
                 if "geoparquet" in sc.output.formats:
                     layer.to_parquet(tmp / "layers" / f"{name}.parquet", index=False)
             note("layers/")
-        resolved = dump_resolved(sc, checksums=result.prepared.checksums)
+        resolved = dump_resolved(sc, checksums=result.prepared.checksums, relative_to=out_dir)
         (tmp / "config.resolved.yaml").write_text(resolved, encoding="utf-8")
         note("config.resolved.yaml")
         if sc.output.map:

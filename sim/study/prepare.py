@@ -21,7 +21,7 @@ from sim.demand.residential import (
     home_table,
     sessions_per_ev_day,
 )
-from sim.errors import ConfigError
+from sim.errors import ConfigError, DataError
 from sim.region import Region
 from sim.region.build import build_region
 from sim.region.gates import find_gates, user_gates
@@ -155,12 +155,15 @@ class Prepared:
 
 
 def _region(scenario: Scenario, /) -> tuple[Region, dict[str, str]]:
-    """The scenario's region, built once per process for the sections that determine it
-    (a sweep over demand or siting keys builds it once)."""
+    """The scenario's region, built once per process for what determines it: the region
+    and candidates sections and the content of the files they name (a sweep over demand
+    or siting keys builds it once; a changed file is read again)."""
     region_cfg = scenario.region
     cars = scenario.demand.residential.cars_per_household
     seed = scenario.seed if region_cfg.synthetic is not None else None  # only a drawn city
-    key = content_key("region", region_cfg, scenario.candidates, cars, seed)
+    files = [region_cfg.file, region_cfg.zones_file, scenario.candidates.file]
+    content = [file_sha256(p) if p is not None and p.is_file() else None for p in files]
+    key = content_key("region", region_cfg, scenario.candidates, cars, seed, content)
     return MEMORY.get(
         "region",
         key,
@@ -168,6 +171,24 @@ def _region(scenario: Scenario, /) -> tuple[Region, dict[str, str]]:
             region_cfg, candidates=scenario.candidates, cars_per_household=cars, seed=seed or 0
         ),
     )
+
+
+def _check_recorded(scenario: Scenario, checksums: dict[str, str], /) -> None:
+    """Refuse inputs that changed since a ``config.resolved.yaml`` recorded them."""
+    if scenario.provenance is None:
+        return
+    changed = [
+        (key, was, checksums[key])
+        for key, was in sorted(scenario.provenance.data_sha256.items())
+        if key in checksums and checksums[key] != was
+    ]
+    if changed:
+        lines = [f"{key}: {was[:16]}... then, {now[:16]}... now" for key, was, now in changed]
+        raise DataError(
+            "provenance.data_sha256: the data changed since these results were made, so this "
+            "run would not reproduce them (" + "; ".join(lines) + "); remove the provenance "
+            "section to run on the new data"
+        )
 
 
 def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prepared:
@@ -195,6 +216,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prep
             region, list(plan_tables.values()), max_snap_m=scenario.candidates.max_snap_m
         )
         plan_tables = dict(zip(plan_tables, tables, strict=True))
+    _check_recorded(scenario, checksums)
     progress("travel times", 1, 3)
     network = build_network(region.graph)
     homes = home_table(region)
