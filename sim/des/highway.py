@@ -24,7 +24,7 @@ import simpy
 from sim.demand.model import Demand
 from sim.des.charging import ChargeTimes
 from sim.des.inputs import DriverRules, HighwayAccess
-from sim.des.log import NO_STATION, STRANDED, LogRow
+from sim.des.log import NO_STATION, STRANDED, LogRow, new_row
 from sim.des.stations import Ports
 
 __all__ = ["FULL_SOC", "MAX_HIGHWAY_ROWS", "Leg", "ThroughChoice", "ThroughTraffic", "Trip"]
@@ -339,7 +339,7 @@ class ThroughTraffic:
         """No station to try: stranded if it cannot reach the exit, *no_station* if it
         never tried one, else it leaves (its last failed attempt is its outcome)."""
         if trip.have_kwh < to_exit_km * trip.kwh_per_km:  # cannot even reach the exit
-            row = LogRow(
+            row = new_row(
                 session=trip.session,
                 attempt=attempt,
                 station=station,
@@ -349,5 +349,5 @@ class ThroughTraffic:
             self._log.append(row)
         elif attempt == 0:
             self._log.append(
-                LogRow(session=trip.session, attempt=0, station=-1, outcome=NO_STATION)
+                new_row(session=trip.session, attempt=0, station=-1, outcome=NO_STATION)
             )

@@ -19,7 +19,7 @@ import simpy
 
 from sim.des.charging import ChargeTimes
 from sim.des.inputs import Access, DriverRules
-from sim.des.log import NO_STATION, LogRow
+from sim.des.log import NO_STATION, LogRow, new_row
 from sim.des.stations import Ports
 
 __all__ = ["ResidentChoice", "Residents"]
@@ -93,19 +93,25 @@ class ResidentChoice:
             Stations the driver has already tried (skipped).
         """
         best, best_score = -1, _INF
+        if not self._by_wait:
+            for k, j in enumerate(options):
+                if j < 0:
+                    break  # options are padded at the end
+                t = times[k]
+                if t < best_score and j not in tried:  # inf (out of reach) never wins
+                    best, best_score = k, t
+            return best
         own = self._minutes[i]
-        present, ports, type_of = self.present, self.ports, self._type_of
-        by_wait, weight = self._by_wait, self._weight
+        present, ports, type_of, weight = self.present, self.ports, self._type_of, self._weight
         for k, j in enumerate(options):
             if j < 0:
-                break  # options are padded at the end
+                break
             t = times[k]
             if t == _INF or j in tried:
                 continue
-            if by_wait:
-                excess = present[j] - ports[j] + 1
-                if excess > 0:
-                    t += weight * excess * own[type_of[j]] / ports[j]
+            excess = present[j] - ports[j] + 1
+            if excess > 0:
+                t += weight * excess * own[type_of[j]] / ports[j]
             if t < best_score:
                 best, best_score = k, t
         return best
@@ -191,18 +197,17 @@ class Residents:
         options, times = self._first_station[row], self._first_min[row]
         k = self.choice.choose(i, options, times, _NONE_TRIED)
         if k < 0:
-            self._log.append(LogRow(session=i, attempt=0, station=-1, outcome=NO_STATION))
+            self._log.append(new_row(session=i, attempt=0, station=-1, outcome=NO_STATION))
             return None
         return options[k], times[k]
 
-    def arrive(
-        self, i: int, j: int, drive_min: float, tried: set[int], /
-    ) -> simpy.events.ProcessGenerator:
-        """Process: session ``i`` has just driven ``drive_min`` to station ``j``; it
-        queues and charges, or drives on after failing (``tried``: stations tried)."""
+    def arrive(self, i: int, j: int, drive_min: float, /) -> simpy.events.ProcessGenerator:
+        """Process: session ``i`` has just driven ``drive_min`` to station ``j`` (its
+        choice when it set off); it queues and charges, or drives on after failing."""
         visit, choose = self._ports.visit, self.choice.choose
         own, type_of = self._table[i], self._type_of
         kwh, soc, max_attempts = self._energy[i], self._soc[i], self._max_attempts
+        tried = {j}
         attempt = 0
         while True:
             charged = yield from visit(i, j, attempt, drive_min, kwh, soc, own[type_of[j]], _NAN)

@@ -18,7 +18,7 @@ import simpy
 
 from sim.des.charging import CappedSite, ChargeTimes
 from sim.des.inputs import DriverRules, Stations
-from sim.des.log import BALKED, CHARGED, RENEGED, LogRow
+from sim.des.log import BALKED, CHARGED, RENEGED, LogRow, new_row
 
 __all__ = ["Ports", "first_of"]
 
@@ -154,7 +154,7 @@ class Ports:
         here, c = present[j], self.ports[j]
         if here >= c and here - c >= self.balk_at[j]:
             self._log.append(
-                LogRow(
+                new_row(
                     session=i,
                     attempt=attempt,
                     station=j,
@@ -176,7 +176,7 @@ class Ports:
                     req.cancel()
                     present[j] -= 1
                     self._log.append(
-                        LogRow(
+                        new_row(
                             session=i,
                             attempt=attempt,
                             station=j,
@@ -200,7 +200,7 @@ class Ports:
         present[j] -= 1
         t2 = env.now
         self._log.append(
-            LogRow(
+            new_row(
                 session=i,
                 attempt=attempt,
                 station=j,
