@@ -11,6 +11,7 @@ every start and end and at least every :data:`CAP_RECHECK_MIN` minutes.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from sim.des.inputs import Stations
 __all__ = [
     "CAP_RECHECK_MIN",
     "CappedSite",
+    "ChargeCurve",
     "ChargeTimes",
     "TaperCurves",
     "charge_minutes",
@@ -107,35 +109,120 @@ def charge_minutes_one(
     socs: Sequence[float],
     shares: Sequence[float],
 ) -> float:
-    """Exact minutes to charge one vehicle (the integral of :func:`charge_minutes` in
-    closed form over each linear piece of the taper curve)."""
-    s0 = min(max(soc_start, 0.0), 1.0)
-    s1 = min(s0 + energy_kwh / battery_kwh, 1.0)
-    if s1 <= s0:
-        return 0.0
-    hours = 0.0
-    for k in range(len(socs) - 1):
-        lo, hi = max(s0, socs[k]), min(s1, socs[k + 1])
-        if hi <= lo:
-            continue
-        # vehicle power on the piece: vmax * (a + b s)
-        b = (shares[k + 1] - shares[k]) / (socs[k + 1] - socs[k])
-        a = shares[k] - b * socs[k]
-        # where it crosses the port's rating
-        cuts = [lo, hi]
-        if b != 0.0:
-            s_star = (port_kw / vehicle_max_kw - a) / b
-            if lo < s_star < hi:
-                cuts = [lo, s_star, hi]
-        for u, v in itertools.pairwise(cuts):
-            mid = vehicle_max_kw * (a + b * (u + v) / 2.0)
-            if mid >= port_kw:
-                hours += battery_kwh * (v - u) / port_kw
-            elif b == 0.0:
-                hours += battery_kwh * (v - u) / (vehicle_max_kw * a)
-            else:
-                hours += battery_kwh / (vehicle_max_kw * b) * math.log((a + b * v) / (a + b * u))
-    return hours * 60.0
+    """Exact minutes to charge one vehicle: the integral of :func:`charge_minutes` in
+    closed form over each linear piece of the taper curve (see :class:`ChargeCurve`).
+
+    Parameters
+    ----------
+    soc_start
+        State of charge on arrival (0-1).
+    energy_kwh
+        Energy to charge (kWh; the charge stops at a full battery).
+    battery_kwh
+        Usable battery (kWh).
+    vehicle_max_kw
+        The vehicle's peak charging power on this kind of port (kW).
+    port_kw
+        The port's rating (kW).
+    socs, shares
+        The taper curve: share of ``vehicle_max_kw`` at each state of charge (linear
+        between points, ``socs`` increasing from 0 to 1).
+    """
+    curve = ChargeCurve(
+        battery_kwh=battery_kwh,
+        vehicle_max_kw=vehicle_max_kw,
+        port_kw=port_kw,
+        socs=socs,
+        shares=shares,
+    )
+    return curve.minutes(soc_start, energy_kwh)
+
+
+class ChargeCurve:
+    """One vehicle's charging time on one port type, as a function of its state of
+    charge (exact, in closed form on each piece of the taper curve).
+
+    The power at state of charge ``s`` is ``min(port_kw, vehicle_max_kw x (a + b s))``
+    on each linear piece of the curve; the time to charge from ``s0`` to ``s1`` is
+    ``G(s1) - G(s0)`` for the cumulative time ``G`` from an empty battery, kept at the
+    pieces' ends (and where a piece crosses the port's rating) so that one evaluation
+    costs a bisection and one piece.
+
+    Parameters
+    ----------
+    battery_kwh
+        Usable battery (kWh).
+    vehicle_max_kw
+        The vehicle's peak charging power on this kind of port (kW).
+    port_kw
+        The port's rating (kW).
+    socs, shares
+        The taper curve (share of ``vehicle_max_kw`` by state of charge).
+    """
+
+    __slots__ = ("_battery", "_cum", "_edges", "_pieces")
+
+    def __init__(
+        self,
+        *,
+        battery_kwh: float,
+        vehicle_max_kw: float,
+        port_kw: float,
+        socs: Sequence[float],
+        shares: Sequence[float],
+    ) -> None:
+        self._battery = battery_kwh
+        # each piece: (start soc, hours per unit of soc, or 0.0 for a log piece, and
+        # the log piece's hours scale, a, b)
+        pieces: list[tuple[float, float, float, float, float]] = []
+        for k in range(len(socs) - 1):
+            lo, hi = float(socs[k]), float(socs[k + 1])
+            if hi <= lo:
+                continue
+            b = (shares[k + 1] - shares[k]) / (hi - lo)
+            a = shares[k] - b * lo
+            cuts = [lo, hi]
+            if b != 0.0:
+                s_star = (port_kw / vehicle_max_kw - a) / b  # crosses the port's rating
+                if lo < s_star < hi:
+                    cuts = [lo, s_star, hi]
+            for u, v in itertools.pairwise(cuts):
+                if vehicle_max_kw * (a + b * (u + v) / 2.0) >= port_kw:
+                    pieces.append((u, battery_kwh / port_kw, 0.0, 0.0, 0.0))
+                elif b == 0.0:
+                    pieces.append((u, battery_kwh / (vehicle_max_kw * a), 0.0, 0.0, 0.0))
+                else:
+                    pieces.append((u, 0.0, battery_kwh / (vehicle_max_kw * b), a, b))
+        self._pieces = pieces
+        self._edges = [p[0] for p in pieces]
+        cum = [0.0]
+        for k in range(len(pieces) - 1):
+            cum.append(cum[-1] + self._within(k, self._edges[k + 1]))
+        self._cum = cum
+
+    def _within(self, k: int, s: float, /) -> float:
+        """Hours from the start of piece ``k`` to state of charge ``s`` on it."""
+        u, per_soc, scale, a, b = self._pieces[k]
+        if scale == 0.0:
+            return per_soc * (s - u)
+        return scale * math.log((a + b * s) / (a + b * u))
+
+    def hours_to(self, soc: float, /) -> float:
+        """Hours to charge from an empty battery to ``soc`` (0-1)."""
+        k = bisect.bisect_right(self._edges, soc) - 1
+        u, per_soc, scale, a, b = self._pieces[k]
+        if scale == 0.0:
+            return self._cum[k] + per_soc * (soc - u)
+        return self._cum[k] + scale * math.log((a + b * soc) / (a + b * u))
+
+    def minutes(self, soc_start: float, energy_kwh: float, /) -> float:
+        """Minutes to charge ``energy_kwh`` (kWh) from ``soc_start`` (at most to a full
+        battery)."""
+        s0 = min(max(soc_start, 0.0), 1.0)
+        s1 = min(s0 + energy_kwh / self._battery, 1.0)
+        if s1 <= s0:
+            return 0.0
+        return (self.hours_to(s1) - self.hours_to(s0)) * 60.0
 
 
 def duration_table(
@@ -193,9 +280,12 @@ class ChargeTimes:
     __slots__ = (
         "_ac",
         "_battery",
+        "_curves",
         "_dc",
         "_is_dc",
+        "_n_types",
         "_port_kw",
+        "_shared",
         "_soc0",
         "_vmax_ac",
         "_vmax_dc",
@@ -216,19 +306,39 @@ class ChargeTimes:
         self._soc0: list[float] = demand.soc_start.tolist()
         self._vmax_dc: list[float] = demand.max_dc_kw.tolist()
         self._vmax_ac: list[float] = demand.max_ac_kw.tolist()
-        self._dc = tuple(a.tolist() for a in taper.dc)
-        self._ac = tuple(a.tolist() for a in taper.ac)
+        self._dc: tuple[list[float], list[float]] = (taper.dc[0].tolist(), taper.dc[1].tolist())
+        self._ac: tuple[list[float], list[float]] = (taper.ac[0].tolist(), taper.ac[1].tolist())
+        self._n_types = max(self.type_of, default=0) + 1
+        self._curves: dict[int, ChargeCurve] = {}
+        self._shared: dict[tuple[float, float, float, bool], ChargeCurve] = {}
 
     def minutes(self, i: int, j: int, kwh: float, soc: float, /) -> float:
         """Exact minutes session ``i`` needs to charge ``kwh`` (kWh) from state of
-        charge ``soc`` at station ``j``, alone on its port (:func:`charge_minutes_one`)."""
-        if self._is_dc[j]:
-            socs, shares = self._dc
-            vmax = self._vmax_dc[i]
-        else:
-            socs, shares = self._ac
-            vmax = self._vmax_ac[i]
-        return charge_minutes_one(soc, kwh, self._battery[i], vmax, self._port_kw[j], socs, shares)
+        charge ``soc`` at station ``j``, alone on its port."""
+        return self.curve(i, j).minutes(soc, kwh)
+
+    def curve(self, i: int, j: int, /) -> ChargeCurve:
+        """Session ``i``'s :class:`ChargeCurve` at station ``j`` (kept per session and
+        port type, and shared by vehicles of the same battery and power)."""
+        key = i * self._n_types + self.type_of[j]
+        curve = self._curves.get(key)
+        if curve is None:
+            is_dc, port_kw = self._is_dc[j], self._port_kw[j]
+            vmax = self._vmax_dc[i] if is_dc else self._vmax_ac[i]
+            shared = (self._battery[i], vmax, port_kw, is_dc)
+            curve = self._shared.get(shared)
+            if curve is None:
+                socs, shares = self._dc if is_dc else self._ac
+                curve = ChargeCurve(
+                    battery_kwh=self._battery[i],
+                    vehicle_max_kw=vmax,
+                    port_kw=port_kw,
+                    socs=socs,
+                    shares=shares,
+                )
+                self._shared[shared] = curve
+            self._curves[key] = curve
+        return curve
 
     def max_kw(self, i: int, j: int, soc: float, /) -> float:
         """Power (kW) session ``i`` can draw at station ``j`` at state of charge ``soc``."""

@@ -27,7 +27,15 @@ from sim.des.inputs import DriverRules, HighwayAccess
 from sim.des.log import NO_STATION, STRANDED, LogRow, new_row
 from sim.des.stations import Ports
 
-__all__ = ["FULL_SOC", "MAX_HIGHWAY_ROWS", "Leg", "ThroughChoice", "ThroughTraffic", "Trip"]
+__all__ = [
+    "FULL_SOC",
+    "MAX_HIGHWAY_ROWS",
+    "ChargeStop",
+    "Leg",
+    "ThroughChoice",
+    "ThroughTraffic",
+    "Trip",
+]
 
 #: A highway driver charges at most to this state of charge (fast chargers crawl above).
 FULL_SOC = 0.95
@@ -121,6 +129,37 @@ class Trip:
         return max(target - have_kwh, 0.0)
 
 
+class ChargeStop:
+    """What a through vehicle charges at a station, and for how long (no SimPy).
+
+    Parameters
+    ----------
+    to_exit_km
+        ``to_exit_km[j][x]``: drive from station ``j`` to exit ``x`` (km).
+    charging
+        The sessions' charging curves at each station.
+    """
+
+    __slots__ = ("_charging", "_to_exit_km")
+
+    def __init__(self, *, to_exit_km: Sequence[Sequence[float]], charging: ChargeTimes) -> None:
+        self._to_exit_km = to_exit_km
+        self._charging = charging
+
+    def plan(self, trip: Trip, j: int, have_kwh: float, /) -> tuple[float, float]:
+        """Energy (kWh) the trip charges at station ``j`` where it arrives with
+        ``have_kwh`` on board, and the minutes that takes on a port of its own."""
+        onward = self._to_exit_km[j][trip.exit] * trip.kwh_per_km + trip.exit_need_kwh
+        kwh = trip.charge_kwh(have_kwh, onward)
+        return kwh, self._charging.minutes(trip.session, j, kwh, have_kwh / trip.battery_kwh)
+
+    def minutes(self, trip: Trip, j: int, have_kwh: float, /) -> float:
+        """The minutes of :meth:`plan`: the trip's own charging time at station ``j``."""
+        onward = self._to_exit_km[j][trip.exit] * trip.kwh_per_km + trip.exit_need_kwh
+        kwh = trip.charge_kwh(have_kwh, onward)
+        return self._charging.curve(trip.session, j).minutes(have_kwh / trip.battery_kwh, kwh)
+
+
 class ThroughChoice:
     """Which station on its route a through driver heads for (no SimPy: call it with
     plain lists).
@@ -177,13 +216,14 @@ class ThroughChoice:
             if left < 0:
                 continue
             detour = leg.detour_min[k]
+            fallback = not (left >= reserve and detour <= self._detour_max)
             score = detour
-            if self._by_wait:
-                excess = present[j] - ports[j] + 1
-                if excess > 0:
-                    minutes = self._expected_min(trip, j, left)
-                    score += self._weight * excess * minutes / ports[j]
-            key = (not (left >= reserve and detour <= self._detour_max), round(score, 6), -km)
+            if self._by_wait and (excess := present[j] - ports[j] + 1) > 0:
+                if (fallback, round(detour, 6)) > best_key[:2]:
+                    continue  # worse than the best even without a wait: skip the minutes
+                minutes = self._expected_min(trip, j, left)
+                score += self._weight * excess * minutes / ports[j]
+            key = (fallback, round(score, 6), -km)
             if key < best_key:
                 best, best_key = k, key
         return best
@@ -226,7 +266,6 @@ class ThroughTraffic:
         self._env = env
         self._hw = hw
         self._ports = ports
-        self._charging = charging
         self._log = log
         self._max_attempts = rules.max_attempts
         self._od: list[int] = demand.od.tolist()
@@ -239,6 +278,7 @@ class ThroughTraffic:
         self._route_km: list[float] = hw.od_route_km.tolist()
         self._to_exit_min: list[list[float]] = hw.to_exit_min.tolist()
         self._to_exit_km: list[list[float]] = hw.to_exit_km.tolist()
+        self._stop = ChargeStop(to_exit_km=self._to_exit_km, charging=charging)
         self._entry = [
             Leg(*cols)
             for cols in zip(
@@ -264,7 +304,7 @@ class ThroughTraffic:
             ports=ports.ports,
             present=ports.present,
             detour_max_min=hw.detour_max_min,
-            expected_min=lambda trip, j, have_kwh: 45.0,  # a session's guessed length
+            expected_min=self._stop.minutes,
         )
 
     def trip(self, i: int, /) -> Trip:
@@ -279,18 +319,6 @@ class ThroughTraffic:
             target_soc=self._hw.target_soc,
             reserve_soc=self._hw.reserve_soc,
         )
-
-    def charge_at(self, trip: Trip, j: int, have_kwh: float, /) -> tuple[float, float]:
-        """Energy (kWh) the trip charges at station ``j`` reached with ``have_kwh`` on
-        board, and the minutes that takes on a port of its own."""
-        onward = self._to_exit_km[j][trip.exit] * trip.kwh_per_km + trip.exit_need_kwh
-        kwh = trip.charge_kwh(have_kwh, onward)
-        soc = have_kwh / trip.battery_kwh
-        return kwh, self._charging.minutes(trip.session, j, kwh, soc)
-
-    def expected_min(self, trip: Trip, j: int, have_kwh: float, /) -> float:
-        """Minutes the trip would charge at station ``j`` reached with ``have_kwh``."""
-        return self.charge_at(trip, j, have_kwh)[1]
 
     def drive(self, i: int, /) -> simpy.events.ProcessGenerator:
         """Process: session ``i`` drives its route, stopping to charge whenever the rest
@@ -322,7 +350,7 @@ class ThroughTraffic:
             trip.have_kwh -= leg.drive_km[k] * trip.kwh_per_km
             drove += drive
             last = j
-            kwh, minutes = self.charge_at(trip, j, trip.have_kwh)
+            kwh, minutes = self._stop.plan(trip, j, trip.have_kwh)
             soc = trip.have_kwh / trip.battery_kwh
             detour = drove + self._to_exit_min[j][x] - self._route_min[od]
             charged = yield from visit(i, j, attempt, drive, kwh, soc, minutes, detour)
