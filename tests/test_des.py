@@ -261,6 +261,30 @@ def test_cap_frees_power_when_a_car_leaves() -> None:
     assert np.allclose(np.sort(log.end_min), [20.0, 40.0])
 
 
+def test_a_capped_site_follows_the_charging_curve() -> None:
+    """Alone at a capped site a car still tapers: 36 kWh from 20% on a 120-kW car take
+    22 min on a free 150-kW port (18 min without the taper).  The shared power is
+    re-balanced every 5 min, so the capped time is close, not exact."""
+    curves = TaperCurves.from_points(
+        dc=[[0, 1], [0.5, 1], [0.8, 0.45], [1, 0.1]], ac=[[0, 1], [1, 1]]
+    )
+    d = make_demand(1, np.random.default_rng(0), depart=np.zeros(1), energy=np.array([36.0]))
+    d = Demand(
+        **{
+            **d.__dict__,
+            "max_dc_kw": np.full(1, 120.0),
+            "soc_start": np.full(1, 0.2),
+            "patience_min": np.full(1, np.inf),
+        }
+    )
+    acc = make_access(1, [0.0])
+    free = simulate(d, make_stations([2], power=150.0), access=acc, taper=curves)
+    capped = simulate(d, make_stations([2], power=150.0, cap=200.0), access=acc, taper=curves)
+    assert free.end_min[0] == pytest.approx(22.07, abs=0.01)
+    assert capped.end_min[0] == pytest.approx(free.end_min[0], rel=0.1)
+    assert capped.end_min[0] > 19.0
+
+
 def test_load_profile_conserves_energy_and_respects_ports() -> None:
     from sim.metrics.scores import load_profile
 

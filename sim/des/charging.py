@@ -286,7 +286,6 @@ class ChargeTimes:
         "_n_types",
         "_port_kw",
         "_shared",
-        "_soc0",
         "_vmax_ac",
         "_vmax_dc",
         "table",
@@ -303,7 +302,6 @@ class ChargeTimes:
         self._port_kw: list[float] = stations.power_kw.tolist()
         self._is_dc: list[bool] = stations.dc.tolist()
         self._battery: list[float] = demand.battery_kwh.tolist()
-        self._soc0: list[float] = demand.soc_start.tolist()
         self._vmax_dc: list[float] = demand.max_dc_kw.tolist()
         self._vmax_ac: list[float] = demand.max_ac_kw.tolist()
         self._dc: tuple[list[float], list[float]] = (taper.dc[0].tolist(), taper.dc[1].tolist())
@@ -354,8 +352,7 @@ class ChargeTimes:
         """Power (kW) session ``i`` can draw at station ``j`` once it has charged a given
         number of kWh since arriving at state of charge ``soc``."""
         battery = self._battery[i]
-        soc0 = self._soc0[i]
-        return lambda delivered: self.max_kw(i, j, soc0 + (soc + delivered / battery) / battery)
+        return lambda delivered: self.max_kw(i, j, soc + delivered / battery)
 
 
 def waterfill(cap: float, want: np.ndarray, /) -> np.ndarray:
