@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -43,6 +43,13 @@ ReplicationsOption = Annotated[
 WorkersOption = Annotated[int, typer.Option(min=1, help="Local worker processes.")]
 SchedulerOption = Annotated[
     str | None, typer.Option(help="Dask scheduler address, tcp://HOST:PORT.")
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an output folder that holds other results (nothing in it is reused).",
+    ),
 ]
 
 #: Metrics shown in the terminal comparison table (all are in summary.json).
@@ -192,6 +199,18 @@ def _main(
     """Charging-infrastructure siting simulator: OSM networks, demand, siting, SimPy."""
 
 
+def _check_target(
+    target: Path, name: str, *, kind: Literal["run", "sweep"], force: bool, given: Path | None
+) -> None:
+    """The output folder is checked before any work; ``--force`` drops its units."""
+    from sim.export.writing import check_out_dir, discard_units
+
+    what = "--out" if given is not None else ("output.dir" if kind == "run" else "output folder")
+    check_out_dir(target, name, force=force, kind=kind, what=what)
+    if force:
+        discard_units(target)
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
@@ -204,6 +223,7 @@ def run(
     replications: ReplicationsOption = None,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Run a scenario and write its output folder."""
     from sim.api import run as run_scenario
@@ -214,6 +234,7 @@ def run(
     with _user_errors():
         scenario = with_overrides(load_config(config), seed=seed, replications=replications)
         target = out_dir if out_dir is not None else scenario.out_dir
+        _check_target(target, scenario.name, kind="run", force=force, given=out_dir)
         with _resumable(target / UNITS_DIR, _command_line()), _progress() as progress:
             result = run_scenario(
                 scenario,
@@ -247,6 +268,7 @@ def sweep(
     replications: ReplicationsOption = None,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Run a scenario over a grid of values; write a table of all points and a figure."""
     from sim.config import load_config
@@ -259,6 +281,7 @@ def sweep(
         parsed = [parse_set(s) for s in sets]
         base = load_config(config)
         target = out_dir if out_dir is not None else Path("out") / f"{base.name}-sweep"
+        _check_target(target, base.name, kind="sweep", force=force, given=out_dir)
         with _resumable(target / UNITS_DIR, _command_line()), _progress() as progress:
             study = run_sweep_study(
                 config,

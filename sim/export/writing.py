@@ -4,10 +4,22 @@ Everything is written into a temporary sibling folder first; only when every fil
 complete does it replace the output folder.  A failed run leaves the previous results
 untouched and no partial folder behind.  :func:`write_outputs` writes a run's folder,
 :func:`write_sweep` a sweep's.
+
+:func:`check_out_dir` checks the folder before any work starts (the command line calls
+it right after the config loads): it must be a folder that can be made and written, and
+it must not hold someone else's files.  A folder belongs to the scenario named in its
+``summary.json`` (``"scenario"``; a sweep's also has a ``"sweep"`` entry): a rerun of
+the same scenario (same name, same command) replaces it and resumes from its ``units/``
+(finished units are keyed by the content of the config, so units of an edited config
+are simply not reused); results of another scenario, or of a sweep where a run would go
+(or the reverse), and a non-empty folder with files chargesite did not write, are
+refused unless ``force`` is given.  :func:`discard_units` is what ``--force`` does
+first: the old folder's units are not reused.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -15,14 +27,133 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 from sim.config import dump_resolved
+from sim.errors import UserInputError
 from sim.export.result import RunResult, SweepResult
 
-__all__ = ["UNITS_DIR", "atomic_folder", "summary_json", "write_outputs", "write_sweep"]
+__all__ = [
+    "OUTPUT_NAMES",
+    "UNITS_DIR",
+    "atomic_folder",
+    "check_out_dir",
+    "discard_units",
+    "summary_json",
+    "write_outputs",
+    "write_sweep",
+]
 
 #: Sub-folder of an output folder where finished units are kept (resume).
 UNITS_DIR = "units"
+#: Every name chargesite writes at the top of a run's or a sweep's output folder.
+OUTPUT_NAMES = frozenset(
+    {
+        UNITS_DIR, "summary.json", "per_replication.csv", "sessions.parquet",
+        "site_load.parquet", "queue_by_hour.csv", "candidate_scores.csv", "sites.gpkg",
+        "layers", "config.resolved.yaml", "map.html", "report.html", "sweep.csv",
+        "sweep.png", "pack_stock.parquet", "zone_load.parquet",
+    }
+)  # fmt: skip
+
+Kind = Literal["run", "sweep"]
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable(target: Path, *, what: str) -> None:
+    """``target`` can be made (or replaced) and written: raise otherwise."""
+    anchor = _nearest_existing(target)
+    if anchor == target and not target.is_dir():
+        raise UserInputError(f"{what} {target}: is a file, not a folder; pick a folder")
+    if anchor != target and not anchor.is_dir():
+        raise UserInputError(
+            f"{what} {target}: {anchor} is a file, so no folder can be made under it; "
+            "pick another folder"
+        )
+    # The results are written in a sibling of the target, then swapped in: try that.
+    where = _nearest_existing(target.parent) if anchor == target else anchor
+    try:
+        Path(tempfile.mkdtemp(prefix=f".{target.name}.check-", dir=where)).rmdir()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserInputError(
+            f"{what} {target}: cannot write in {where} ({reason}); pick another folder"
+        ) from None
+
+
+def _owner(target: Path) -> tuple[Kind, str] | None:
+    """What ``target/summary.json`` says the folder holds, or ``None`` without one."""
+    summary = target / "summary.json"
+    if not summary.is_file():
+        return None
+    try:
+        doc = json.loads(summary.read_text(encoding="utf-8"))
+        name = str(doc["scenario"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ("run", "")  # unreadable: nobody we know
+    return ("sweep" if "sweep" in doc else "run", name)
+
+
+def check_out_dir(
+    target: Path,
+    scenario: str,
+    /,
+    *,
+    force: bool,
+    kind: Kind = "run",
+    what: str = "--out",
+) -> None:
+    """Refuse an output folder that cannot take this run's results, before any work.
+
+    Parameters
+    ----------
+    target
+        The output folder (``--out`` or ``output.dir``).
+    scenario
+        Name of the scenario about to run (a sweep: of its base scenario).
+    force
+        Replace the folder whatever it holds (``--force``); it must still be a folder
+        that can be written.
+    kind
+        ``"run"`` or ``"sweep"``: what will be written there.
+    what
+        How the user named the folder, for the message (``"--out"``, ``"output.dir"``).
+
+    Raises
+    ------
+    UserInputError
+        ``target`` is a file, lies under a file or cannot be written; or (without
+        ``force``) it holds another scenario's results, a sweep's where a run's would
+        go (or the reverse), or files chargesite did not write.
+    """
+    target = Path(target)
+    _check_writable(target, what=what)
+    if force or not target.is_dir():
+        return
+    again = "pick another folder or pass --force to replace it"
+    owner = _owner(target)
+    if owner is not None and owner != (kind, scenario):
+        theirs = f"the {owner[0]} of scenario {owner[1]!r}" if owner[1] else "unreadable results"
+        raise UserInputError(
+            f"{what} {target}: holds {theirs}, not the {kind} of {scenario!r}; {again}"
+        )
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in OUTPUT_NAMES)
+    if owner is None and foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise UserInputError(
+            f"{what} {target}: holds files chargesite did not write ({shown}); {again}"
+        )
+
+
+def discard_units(target: Path, /) -> None:
+    """Remove ``target/units`` (``--force``: a replaced folder's units are not reused)."""
+    shutil.rmtree(Path(target) / UNITS_DIR, ignore_errors=True)
 
 
 @contextmanager
