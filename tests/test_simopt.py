@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import fields
 from pathlib import Path
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 import sim.study.refine as simopt
-from sim.config import load_config
+from sim.config import SizingConfig, load_config
 from sim.demand.model import Demand
 from sim.errors import ConfigError
 from sim.siting.plan import Plan
@@ -264,3 +265,24 @@ def test_refine_and_candidate_scores_from_yaml(tmp_path) -> None:  # type: ignor
     scored = cands["sim_delta_difficulty"].notna()
     assert scored.sum() == 5 and cands.loc[scored, "sim_rank"].notna().all()
     assert (tmp_path / "o" / "candidate_scores.csv").is_file()
+
+
+def test_search_plans_are_sized_like_the_final_plan(
+    setup: tuple[Prepared, dict[str, Plan]],
+) -> None:
+    # The local search builds its candidate plans through the same path as make_plans:
+    # with queue-aware sizing, a session energy far from the old 28 kWh guess must size
+    # the search's plan exactly as the plan that is finally run.
+    prep, _ = setup
+    s = _strategy(prep, "p-median").model_copy(
+        update={"sizing": SizingConfig(port_budget=40, target_wait_min=2.0)}
+    )
+    sc = prep.scenario.model_copy(update={"strategies": [s]})
+    for kwh in (12.0, 60.0):
+        p2 = dataclasses.replace(prep, scenario=sc, mean_session_kwh=kwh)
+        final = make_plans(p2)["p-median"]
+        searched = plan_with_sites(p2, final.candidate, strategy=s)
+        assert searched.ports.tolist() == final.ports.tolist()
+    small = make_plans(dataclasses.replace(prep, scenario=sc, mean_session_kwh=12.0))
+    big = make_plans(dataclasses.replace(prep, scenario=sc, mean_session_kwh=60.0))
+    assert big["p-median"].ports.sum() > small["p-median"].ports.sum()  # energy matters
