@@ -18,7 +18,7 @@ from sim.config import Scenario, load_config
 from sim.config.overrides import with_overrides
 from sim.export.result import RunResult, assemble
 from sim.study.cache import UnitStore
-from sim.study.prepare import Progress, _no_progress
+from sim.study.progress import Progress, no_progress
 from sim.study.runner import run_study
 
 __all__ = ["RunResult", "run"]
@@ -33,7 +33,7 @@ def run(
     workers: int = 1,
     scheduler: str | None = None,
     store: UnitStore | Path | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> RunResult:
     """Run a scenario: region, demand, siting, simulation, scores.
 

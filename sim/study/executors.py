@@ -24,11 +24,10 @@ from sim.siting.plan import Plan
 from sim.study.cache import MEMORY, UnitStore, scenario_key
 from sim.study.plans import make_plans, plan_access, plan_highway_access
 from sim.study.prepare import Prepared, prepare
+from sim.study.progress import Progress
 from sim.study.units import UnitResult, run_unit
 
 __all__ = ["Context", "UnitKey", "context", "remember", "run_units"]
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, order=True)

@@ -8,7 +8,6 @@ replication.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,18 +32,13 @@ from sim.region.plan_file import (
 )
 from sim.rng import stream
 from sim.study.cache import MEMORY, content_key
+from sim.study.progress import Progress, no_progress
 
 __all__ = [
     "HighwayStatic",
     "Prepared",
     "prepare",
 ]
-
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(_label: str, _done: int, _total: int) -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -191,7 +185,7 @@ def _check_recorded(scenario: Scenario, checksums: dict[str, str], /) -> None:
         )
 
 
-def prepare(scenario: Scenario, /, *, progress: Progress = _no_progress) -> Prepared:
+def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepared:
     """Load the region and compute everything that does not change between units.
 
     Parameters

@@ -25,7 +25,7 @@ See ``docs/simopt.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -40,6 +40,7 @@ from sim.metrics.intervals import ci95
 from sim.siting.plan import Plan
 from sim.study.plans import plan_access, plan_highway_access, plan_of
 from sim.study.prepare import Prepared
+from sim.study.progress import Progress, no_progress
 from sim.study.units import demand_for, run_unit
 
 __all__ = [
@@ -62,7 +63,6 @@ SEARCH_BASE = 1_000_000
 HOLDOUT_BASE = 2_000_000
 
 Move = Literal["swap", "add", "drop"]
-Progress = Callable[[str, int, int], None]
 
 _TRAJECTORY_COLUMNS = [
     "iteration",
@@ -79,10 +79,6 @@ _TRAJECTORY_COLUMNS = [
     "moves_tried",
     "simulations",
 ]
-
-
-def _no_progress(_label: str, _done: int, _total: int) -> None:
-    return None
 
 
 # ------------------------------------------------------------------ evaluation
@@ -731,7 +727,7 @@ def improve_plan(
     strategy: StrategyConfig | None = None,
     name: str | None = None,
     evaluator: PlanEvaluator | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> ImprovedPlan:
     """Improve a plan by local search on the simulated difficulty index.
 
@@ -855,7 +851,7 @@ def marginal_site_scores(
     max_candidates: int | None = None,
     replication_base: int = 0,
     evaluator: PlanEvaluator | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> pd.DataFrame:
     """Simulated value of adding each candidate site to each plan.
 
@@ -1029,7 +1025,7 @@ def refine_plans(
     /,
     *,
     evaluator: PlanEvaluator,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> tuple[Prepared, dict[str, Plan], dict[str, dict[str, Any]]]:
     """Improve the plans of strategies with ``refine`` by simulation.
 

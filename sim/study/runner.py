@@ -9,7 +9,6 @@ sweep``, :func:`sim.api.run` and the benchmarks all come through here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,11 @@ from sim.study.cache import UnitStore
 from sim.study.executors import remember, run_units
 from sim.study.plans import make_plans
 from sim.study.prepare import Prepared, prepare
+from sim.study.progress import Progress, no_progress
 from sim.study.refine import PlanEvaluator, marginal_site_scores, refine_plans
 from sim.study.units import UnitResult
 
 __all__ = ["StudyResult", "SweepStudy", "check_study", "plan_study", "run_study", "run_sweep_study"]
-
-Progress = Callable[[str, int, int], None]
-
-
-def _no_progress(_label: str, _done: int, _total: int) -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -113,7 +107,7 @@ class PlannedStudy:
 
 
 def check_study(
-    scenario: Scenario, /, *, progress: Progress = _no_progress
+    scenario: Scenario, /, *, progress: Progress = no_progress
 ) -> tuple[Prepared, dict[str, Plan]]:
     """The first steps of every study: prepare the scenario and make its plans.
 
@@ -126,7 +120,7 @@ def check_study(
     return prep, make_plans(prep)
 
 
-def plan_study(scenario: Scenario, /, *, progress: Progress = _no_progress) -> PlannedStudy:
+def plan_study(scenario: Scenario, /, *, progress: Progress = no_progress) -> PlannedStudy:
     """Prepare a scenario, make its plans, and refine those with ``refine`` by simulation.
 
     Parameters
@@ -181,7 +175,7 @@ def run_study(
     workers: int = 1,
     scheduler: str | None = None,
     store: UnitStore | Path | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> StudyResult:
     """Run one scenario: prepare, plan, refine, simulate every unit, score.
 
@@ -226,7 +220,7 @@ def run_sweep_study(
     workers: int = 1,
     scheduler: str | None = None,
     store: UnitStore | Path | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> SweepStudy:
     """Run the study of every point of a grid over a scenario.
 
