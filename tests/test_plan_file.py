@@ -15,8 +15,11 @@ from typer.testing import CliRunner
 from sim.api import run
 from sim.cli import app
 from sim.config import load_config
+from sim.config.schema import SampleSource
+from sim.region import load_region
 from sim.study.plans import make_plans
 from sim.study.prepare import prepare
+from tests.test_region_inputs import off_road_lonlat
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -128,7 +131,9 @@ def test_geojson_plan_in_another_crs(first_run: Path, tmp_path: Path) -> None:
         (["site_id,ports", "{known},0"], "ports = '0' is not a whole number in 1..500"),
         (["site_id,charger_class", "{known},dc999"], "charger_class = 'dc999' is not one of"),
         (["site_id,ports", "{known},2", "{known},3"], "row 3: site_id"),
-        (["site_id,lon,lat", "far,0.0,0.0"], "from the road network"),
+        (["site_id,lon,lat", "far,0.0,0.0"], "1 of 1 sites with coordinates lies outside"),
+        (["site_id,lon,lat", "far,{off_road}"], "from the road network"),
+        (["site_id,lon,lat", "x,26.9,95"], "looks like lat/lon swapped"),
         (["site_id,lon,lat", "x,26.9,"], "lat is empty"),
         (["site_id,strategy", "{known},a", "{known2},b"], "several strategies (a, b)"),
         (["name", "only a name"], "expected site_id and/or lon,lat"),
@@ -140,7 +145,9 @@ def test_bad_plan_files_give_one_message_and_exit_2(
 ) -> None:
     sel = gpd.read_file(first_run / "sites.gpkg", layer="selected")
     known, known2 = sel["site_id"].iloc[0], sel["site_id"].iloc[1]
-    text = "\n".join(r.format(known=known, known2=known2) for r in rows)
+    lon, lat = off_road_lonlat(load_region(SampleSource("kotka")))
+    off_road = f"{lon},{lat}"  # in the region, > candidates.max_snap_m from the roads
+    text = "\n".join(r.format(known=known, known2=known2, off_road=off_road) for r in rows)
     (tmp_path / "plan.csv").write_text(text + ("\n" if rows else ""), encoding="utf-8")
     cfg = _scenario(tmp_path, [{"name": "bad", "plan_file": "plan.csv"}])
     out = tmp_path / "out"

@@ -15,6 +15,7 @@ from sim.errors import DataError, InputFileNotFoundError
 from sim.region import Region, load_region
 from sim.region.network import spread_nodes
 from sim.region.sites_file import read_sites_file
+from tests.test_region_inputs import off_road_lonlat
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +35,13 @@ def _lonlat_of_nodes(region: Region, count: int) -> list[tuple[float, float]]:
 
 def test_csv_sites_become_user_candidates(tmp_path: Path, kotka: Region) -> None:
     (a, b) = _lonlat_of_nodes(kotka, 2)
+    far = off_road_lonlat(kotka)
     path = tmp_path / "sites.csv"
     path.write_text(
         "id,name,lon,lat,ports\n"
         f"A1,Kauppatori <b>,{a[0]},{a[1]},4\n"
         f"A2,,{b[0]},{b[1]},\n"
-        "far,Null Island,0.0,0.0,\n",
+        f"far,In the sea,{far[0]},{far[1]},\n",
         encoding="utf-8",
     )
     region = load_region(SampleSource("kotka"), candidates=CandidatesConfig(file=path))
@@ -52,7 +54,7 @@ def test_csv_sites_become_user_candidates(tmp_path: Path, kotka: Region) -> None
     assert (user["snap_dist_m"].between(1.0, 100.0)).all()
     # the OSM candidates are still there
     assert (region.candidates["kind"] == "parking").sum() == 12
-    # the site on Null Island is dropped and named in the notes
+    # the site in the region but off the roads is dropped and named in the notes
     assert any("'far'" in n and "dropped" in n for n in region.notes)
 
 
@@ -90,7 +92,13 @@ CSV_HEADER = "id,name,lon,lat,ports\n"
     [
         (
             "a,x,26.9,60.5,\nb,y,26.9,60.5,\nc,z,26.9,95.0,\n",
-            "row 4: lat = 95.0 is outside [-90, 90]",
+            "row 4: lat = 95.0 is outside [-90, 90]; looks like lat/lon swapped: "
+            "columns lon,lat hold (26.9, 95)",
+        ),
+        (
+            "a,x,26.9,60.5,\nb,y,260.5,60.5,\nc,z,26.9,-95.0,\n",
+            ": 2 of 3 sites are not degrees of longitude and latitude: row 3 "
+            "(lon = 260.5 is outside [-180, 180]) and row 4 (lat = -95.0 is outside [-90, 90])",
         ),
         ("a,x,east,60.5,\n", "row 2: lon = 'east' is not a number"),
         ("a,x,26.9,60.5,two\n", "row 2: ports = 'two' is not a number"),
@@ -107,7 +115,9 @@ def test_bad_csv_rows_are_named(tmp_path: Path, rows: str, message: str) -> None
     path.write_text(CSV_HEADER + rows, encoding="utf-8")
     with pytest.raises(DataError) as info:
         read_sites_file(path)
-    assert str(info.value) == f"{path} {message}"
+    # one bad row: "<file> row N: ..."; several: "<file>: ..."
+    sep = "" if message.startswith(":") else " "
+    assert str(info.value) == f"{path}{sep}{message}"
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     [
         ("lon,lat\n26.9,60.5\n", "needs the columns lon, lat, households"),
         ("lon,lat,households\n26.9,60.5,-3\n", "row 2: households = -3.0 must be >= 0"),
-        ("lon,lat,households\n26.9,95,10\n", "row 2: lat = 95.0 must be [-90, 90]"),
+        ("lon,lat,households\n26.9,95,10\n", "row 2: lat = 95.0 is outside [-90, 90]"),
         ("lon,lat,households,housing\n26.9,60.5,10,tower\n", "housing = 'tower'"),
         (
             "lon,lat,households,no_home_charging_share\n26.9,60.5,10,1.5\n",

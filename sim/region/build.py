@@ -182,6 +182,7 @@ def build_region(
             mode=region.zones_mode,
             cars_per_household=cars_per_household,
             private_space_charger_share=region.private_space_charger_share,
+            max_snap_m=candidates.max_snap_m,
         )
         checksums["region.zones_file"] = file_sha256(region.zones_file)
     return built, checksums

@@ -32,10 +32,11 @@ from sim.region.candidates import (
     osm_candidates,
     snap_candidates,
 )
+from sim.region.extent import Extent
 from sim.region.model import Region
 from sim.region.network import core_graph, graph_crs, prepare_graph
 from sim.region.osm import RawOSM, read_extract, read_pbf
-from sim.region.sites_file import read_sites_file
+from sim.region.sites_file import check_sites_within, read_sites_file
 from sim.region.zones import build_zones
 
 __all__ = [
@@ -206,7 +207,7 @@ def _candidates(
     parts.append(osm_sites)
     notes += osm_notes
     if user_sites is not None:
-        parts.append(user_sites.to_crs(crs))
+        parts.append(user_sites.drop(columns="where").to_crs(crs))
     if candidates.network_nodes:
         node_sites, node_notes = node_candidates(core_view, candidates.network_nodes)
         parts.append(node_sites)
@@ -258,7 +259,8 @@ def region_from_osm(
     ------
     DataError
         Unknown sample; unreadable, empty or non-OSM file; no drivable roads; a bad
-        sites file (naming the row and column).
+        sites file (naming the row and column), or one with sites outside the region
+        (:mod:`sim.region.extent`).
     InputFileNotFoundError
         The extract or the sites file does not exist.
     RegionDownloadError
@@ -278,6 +280,10 @@ def region_from_osm(
     graph, core, graph_notes = prepare_graph(raw.graph, label=osm.label)
     crs = graph.graph["crs"]
     core_view = core_graph(graph, core)
+    if user_sites is not None and candidates.file is not None:
+        check_sites_within(
+            user_sites, candidates.file, Extent.of(graph, margin_m=candidates.max_snap_m)
+        )
 
     report("estimating residential zones and households")
     zones, buildings, zone_notes = build_zones(

@@ -13,6 +13,9 @@ simulation.  Accepted files:
 
 Each row is one site of the plan:
 
+* rows with coordinates must lie in the region: within ``candidates.max_snap_m`` of the
+  bounding box of its road network (:mod:`sim.region.extent`); rows outside are named
+  together, and said to look swapped when their (lat, lon) lies inside;
 * a ``site_id`` that names a candidate of the region takes that candidate (with
   coordinates too, they must lie within ``candidates.max_snap_m`` of it);
 * otherwise the row needs ``lon``/``lat``: the site becomes a new candidate (kind
@@ -45,7 +48,8 @@ from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
 from sim.region.candidates import snap_candidates
-from sim.region.fields import is_blank, parse_count, parse_number
+from sim.region.extent import Extent, check_within
+from sim.region.fields import check_degrees, is_blank, parse_count, parse_number
 from sim.region.model import Region
 from sim.region.network import core_graph
 
@@ -136,11 +140,6 @@ def _csv_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], lis
                     )
                 else:
                     x, y = parse_number(where, "lon", lon), parse_number(where, "lat", lat)
-                    if not (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
-                        raise DataError(
-                            f"{where}: lon, lat = {x!r}, {y!r} are not degrees of longitude "
-                            "and latitude"
-                        )
                     geoms.append(Point(x, y))
                 rows.append(row)
                 wheres.append(where)
@@ -150,7 +149,20 @@ def _csv_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], lis
         raise DataError(f"{label}: not valid CSV ({exc})") from None
     if not ({"site_id", "id"} & set(columns) or {"lon", "lat"} <= set(columns)):
         raise DataError(f"{label}: columns {', '.join(columns)}; {_EXPECTED}")
+    _check_degrees(label, geoms, wheres, pair="columns lon,lat")
     return rows, geoms, wheres
+
+
+def _check_degrees(label: str, geoms: list[Point | None], wheres: list[str], *, pair: str) -> None:
+    """The rows' points (lon/lat) are degrees, named together when not."""
+    check_degrees(
+        label,
+        [w.removeprefix(f"{label} ") for w in wheres],
+        [np.nan if g is None else g.x for g in geoms],
+        [np.nan if g is None else g.y for g in geoms],
+        noun="sites with coordinates",
+        pair=pair,
+    )
 
 
 def _gis_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], list[str]]:
@@ -169,6 +181,11 @@ def _gis_rows(path: Path) -> tuple[list[dict[str, Any]], list[Point | None], lis
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
         raise DataError(f"{label}: cannot read as a GIS file ({exc})") from None
+    if frame.crs is None or frame.crs.is_geographic:  # lon/lat as the file holds them
+        points = [g if g is not None and g.geom_type == "Point" else None for g in frame.geometry]
+        points = [None if g is None or g.is_empty else g for g in points]
+        wheres = [f"{label} feature {i}" for i in range(1, len(frame) + 1)]
+        _check_degrees(label, points, wheres, pair="coordinates")
     if len(frame) and frame.crs is not None and not frame.crs.equals("EPSG:4326"):
         frame = frame.to_crs("EPSG:4326")
     frame.columns = [str(c).lower() if c != "geometry" else c for c in frame.columns]
@@ -424,6 +441,23 @@ def _new_candidates(
     return snapped
 
 
+def _check_in_region(t: PlanTable, extent: Extent) -> None:
+    """The table's coordinates lie in the region's extent (:mod:`sim.region.extent`)."""
+    given = np.flatnonzero(t.has_xy)
+    if given.size == 0:
+        return
+    check_within(
+        extent,
+        t.lon[given],
+        t.lat[given],
+        [t.where[k].removeprefix(f"{t.source} ") for k in given],
+        crs="EPSG:4326",
+        label=t.source,
+        noun="sites with coordinates",
+        pair="columns lon,lat" if t.source.lower().endswith(".csv") else "coordinates",
+    )
+
+
 def add_plan_sites(
     region: Region, tables: Sequence[PlanTable], /, *, max_snap_m: float
 ) -> tuple[Region, list[PlanTable]]:
@@ -448,10 +482,14 @@ def add_plan_sites(
     Raises
     ------
     DataError
-        An id that is not a candidate and has no coordinates (with the closest ids), a
-        site too far from its candidate or from the roads, or one new id given at two
-        places.
+        Sites outside the region (its road network's bounding box widened by
+        ``max_snap_m``; named together, saying when lon and lat look swapped), an id
+        that is not a candidate and has no coordinates (with the closest ids), a site
+        too far from its candidate or from the roads, or one new id given at two places.
     """
+    extent = Extent.of(region.graph, margin_m=max_snap_m)
+    for t in tables:
+        _check_in_region(t, extent)
     cands = region.candidates
     known = {sid: i for i, sid in enumerate(cands["site_id"].astype(str))}
     new_rows: dict[str, _NewSite] = {}

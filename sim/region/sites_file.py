@@ -10,6 +10,11 @@
 and the value, e.g. ``"sites.csv row 3: lat = 95.0 is outside [-90, 90]"`` (rows numbered as a
 spreadsheet shows them, the header being row 1).  Names are
 kept verbatim as text; they are never interpreted.
+
+Once the region is loaded, :func:`check_sites_within` refuses sites outside it (its road
+network's bounding box widened by ``candidates.max_snap_m``, :mod:`sim.region.extent`),
+naming them and saying when lon and lat look swapped; a site inside the region but
+farther than ``max_snap_m`` from the roads is dropped with a note.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import numpy as np
 from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
-from sim.region.fields import parse_count, parse_number
+from sim.region.extent import Extent, check_within
+from sim.region.fields import check_degrees, parse_count, parse_number
+
+__all__ = ["CSV_COLUMNS", "check_sites_within", "read_sites_file"]
 
 CSV_COLUMNS = ("id", "name", "lon", "lat", "ports")
 _REQUIRED = ("id", "lon", "lat")
@@ -33,18 +41,13 @@ _EXPECTED = "expected columns id,name,lon,lat[,ports]"
 
 
 class _Site:
-    __slots__ = ("lat", "lon", "name", "ports", "site")
+    __slots__ = ("lat", "lon", "name", "place", "ports", "site")
 
-    def __init__(self, site: str, name: str, lon: float, lat: float, ports: int) -> None:
+    def __init__(
+        self, site: str, name: str, lon: float, lat: float, ports: int, *, place: str
+    ) -> None:
         self.site, self.name, self.lon, self.lat, self.ports = site, name, lon, lat, ports
-
-
-def _coordinate(where: str, column: str, raw: Any) -> float:
-    value = parse_number(where, column, raw)
-    limit = 180.0 if column == "lon" else 90.0
-    if not -limit <= value <= limit:
-        raise DataError(f"{where}: {column} = {value!r} is outside [{-limit:g}, {limit:g}]")
-    return value
+        self.place = place
 
 
 def _site_id(where: str, raw: Any, seen: dict[str, str], *, position: str) -> str:
@@ -93,10 +96,10 @@ def _read_csv(path: Path, label: str) -> list[_Site]:
                 return row[pos[col]] if col in pos else None
 
             site = _site_id(where, cell("id"), seen, position=f"row {number}")
-            lon = _coordinate(where, "lon", cell("lon"))
-            lat = _coordinate(where, "lat", cell("lat"))
+            lon = parse_number(where, "lon", cell("lon"))
+            lat = parse_number(where, "lat", cell("lat"))
             ports = parse_count(where, "ports", cell("ports"), low=0)
-            sites.append(_Site(site, cell("name") or "", lon, lat, ports))
+            sites.append(_Site(site, cell("name") or "", lon, lat, ports, place=f"row {number}"))
     except csv.Error as exc:
         raise DataError(f"{label} line {reader.line_num}: not valid CSV ({exc})") from exc
     return sites
@@ -139,12 +142,12 @@ def _feature_site(feature: Any, where: str, seen: dict[str, str], *, number: int
         raise DataError(f"{where}: properties = {props!r}; expected an object")
     raw_id = props.get("id", feature.get("id"))
     site = _site_id(where, raw_id, seen, position=f"feature {number}")
-    lon = _coordinate(where, "lon", coords[0])
-    lat = _coordinate(where, "lat", coords[1])
+    lon = parse_number(where, "lon", coords[0])
+    lat = parse_number(where, "lat", coords[1])
     raw_name = props.get("name")
     name = "" if raw_name is None else str(raw_name)
     ports = parse_count(where, "ports", props.get("ports"), low=0)
-    return _Site(site, name, lon, lat, ports)
+    return _Site(site, name, lon, lat, ports, place=f"feature {number}")
 
 
 def _read_geojson(path: Path, label: str) -> list[_Site]:
@@ -175,14 +178,17 @@ def read_sites_file(path: Path) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         Columns ``site_id`` (``"user-<id>"``), ``kind`` (``"user"``), ``name``,
-        ``osm_id`` (``""``), ``existing_ports`` (int) and Point geometry, EPSG:4326.
+        ``osm_id`` (``""``), ``existing_ports`` (int), ``where`` (the site's place in the
+        file, ``"row 4"`` or ``"feature 2"``, for messages) and Point geometry,
+        EPSG:4326.
 
     Raises
     ------
     InputFileNotFoundError
         The file does not exist.
     DataError
-        Anything wrong in the file, naming the row/feature, column and value.
+        Anything wrong in the file, naming the row/feature, column and value; lon/lat
+        out of range are named together (:func:`~sim.region.fields.check_degrees`).
     """
     label = str(path)
     if not path.exists():
@@ -201,6 +207,14 @@ def read_sites_file(path: Path) -> gpd.GeoDataFrame:
         raise DataError(f"{label}: cannot read the file ({exc.strerror or exc})") from exc
     if not sites:
         raise DataError(f"{label}: holds no sites")
+    check_degrees(
+        label,
+        [s.place for s in sites],
+        [s.lon for s in sites],
+        [s.lat for s in sites],
+        noun="sites",
+        pair=_pair(path),
+    )
     return gpd.GeoDataFrame(
         {
             "site_id": [f"user-{s.site}" for s in sites],
@@ -208,7 +222,32 @@ def read_sites_file(path: Path) -> gpd.GeoDataFrame:
             "name": [s.name for s in sites],
             "osm_id": [""] * len(sites),
             "existing_ports": np.array([s.ports for s in sites], dtype=np.int64),
+            "where": [s.place for s in sites],
         },
         geometry=[Point(s.lon, s.lat) for s in sites],
         crs="EPSG:4326",
+    )
+
+
+def _pair(path: Path) -> str:
+    return "columns lon,lat" if path.suffix.lower() == ".csv" else "coordinates"
+
+
+def check_sites_within(sites: gpd.GeoDataFrame, path: Path, extent: Extent) -> None:
+    """Every site of :func:`read_sites_file` lies in the region's extent.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the sites outside (:func:`~sim.region.extent.check_within`).
+    """
+    check_within(
+        extent,
+        sites.geometry.x.to_numpy(float),
+        sites.geometry.y.to_numpy(float),
+        list(sites["where"]),
+        crs=sites.crs,
+        label=str(path),
+        noun="sites",
+        pair=_pair(path),
     )

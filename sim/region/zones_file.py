@@ -22,13 +22,17 @@ Attributes (columns or properties):
   capacity, shared/calibration-facts.md §2).
 
 Every problem raises :class:`~sim.errors.DataError` naming the file, the row or feature
-and the column.
+and the column.  Zones outside the region (located by a point inside each, the one
+snapped to the roads) are refused together, naming them and saying when lon and lat
+look swapped (:mod:`sim.region.extent`); a zone inside the region but far from the roads
+is snapped to its nearest road node, however far.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +40,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 from shapely.geometry import Point
 
 from sim.errors import DataError, InputFileNotFoundError
-from sim.region.fields import is_blank
+from sim.region.extent import Extent, check_within
+from sim.region.fields import check_degrees, is_blank, parse_number
 from sim.region.model import Region
 from sim.region.network import core_graph, snap
 
@@ -60,6 +66,23 @@ def _num(where: str, col: str, raw: Any, *, lo: float, hi: float = math.inf) -> 
     return v
 
 
+def _check_gis_degrees(path: Path, geoms: Sequence[Any], crs: Any) -> None:
+    """A GIS file in lon/lat (a geographic CRS, or none declared): every feature in range.
+    The values shown are a point inside the feature, or its bound out of range."""
+    if crs is not None and not pyproj.CRS.from_user_input(crs).is_geographic:
+        return
+    lon, lat = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    for k, g in enumerate(geoms):
+        if g is None or g.is_empty:
+            continue
+        west, south, east, north = g.bounds
+        p = g.representative_point() if g.is_valid else g.centroid
+        lon[k] = west if west < -180 else east if east > 180 else p.x
+        lat[k] = south if south < -90 else north if north > 90 else p.y
+    places = [f"feature {k}" for k in range(1, len(geoms) + 1)]
+    check_degrees(path.name, places, lon, lat, noun="zones", pair="coordinates")
+
+
 def _rows(path: Path) -> tuple[list[dict[str, Any]], list[Any], Any, str]:
     """Attribute rows, geometries (None for CSV points given as lon/lat), CRS, row word."""
     suffix = path.suffix.lower()
@@ -76,13 +99,14 @@ def _rows(path: Path) -> tuple[list[dict[str, Any]], list[Any], Any, str]:
                 rows = list(reader)
         except UnicodeDecodeError:
             raise DataError(f"{path.name}: not a UTF-8 text CSV file") from None
-        geoms = []
-        for i, r in enumerate(rows, start=2):
-            where = f"{path.name} row {i}"
-            lon = _num(where, "lon", r.get("lon"), lo=-180, hi=180)
-            lat = _num(where, "lat", r.get("lat"), lo=-90, hi=90)
-            geoms.append(Point(lon, lat))
-        return rows, geoms, "EPSG:4326", "row"
+        lons, lats = np.zeros(len(rows)), np.zeros(len(rows))
+        for k, r in enumerate(rows):
+            where = f"{path.name} row {k + 2}"
+            lons[k] = parse_number(where, "lon", r.get("lon"))
+            lats[k] = parse_number(where, "lat", r.get("lat"))
+        places = [f"row {k + 2}" for k in range(len(rows))]
+        check_degrees(path.name, places, lons, lats, noun="zones", pair="columns lon,lat")
+        return rows, [Point(x, y) for x, y in zip(lons, lats, strict=True)], "EPSG:4326", "row"
     if suffix not in (".geojson", ".json", ".gpkg"):
         raise DataError(
             f"{path.name}: zones file must be .geojson, .gpkg or .csv (got {suffix or 'none'})"
@@ -96,11 +120,21 @@ def _rows(path: Path) -> tuple[list[dict[str, Any]], list[Any], Any, str]:
             f"{path.name}: needs a households property (found {', '.join(frame.columns)})"
         )
     records = frame.drop(columns="geometry").to_dict(orient="records")
+    _check_gis_degrees(path, list(frame.geometry), frame.crs)
     return records, list(frame.geometry), frame.crs or "EPSG:4326", "feature"
 
 
-def read_zones_file(path: Path, /, *, crs: str) -> gpd.GeoDataFrame:
+def read_zones_file(path: Path, /, *, crs: str, extent: Extent | None = None) -> gpd.GeoDataFrame:
     """Read and validate a zones file into the region's CRS.
+
+    Parameters
+    ----------
+    path
+        The zones file.
+    crs
+        The region's CRS.
+    extent
+        The region's extent: every zone (a point inside it) must lie in it.
 
     Returns
     -------
@@ -112,6 +146,8 @@ def read_zones_file(path: Path, /, *, crs: str) -> gpd.GeoDataFrame:
     Raises
     ------
     InputFileNotFoundError, DataError
+        :class:`DataError` names the row or feature, the column and the value; zones
+        outside ``extent`` are named together (:func:`~sim.region.extent.check_within`).
     """
     path = Path(path)
     if not path.is_file():
@@ -123,7 +159,8 @@ def read_zones_file(path: Path, /, *, crs: str) -> gpd.GeoDataFrame:
         "name": [], "households": [], "housing": [], "no_home_charging_share": [],
         "parking_spaces": [],
     }  # fmt: skip
-    for i, (r, g) in enumerate(zip(rows, geoms, strict=True), start=2 if word == "row" else 1):
+    first = 2 if word == "row" else 1
+    for i, (r, g) in enumerate(zip(rows, geoms, strict=True), start=first):
         where = f"{path.name} {word} {i}"
         if g is None or g.is_empty or g.geom_type not in (
             "Point", "Polygon", "MultiPolygon"
@@ -139,6 +176,18 @@ def read_zones_file(path: Path, /, *, crs: str) -> gpd.GeoDataFrame:
         for col, hi in (("no_home_charging_share", 1.0), ("parking_spaces", math.inf)):
             raw = r.get(col)
             out[col].append(math.nan if is_blank(raw) else _num(where, col, raw, lo=0, hi=hi))
+    if extent is not None:
+        inner = gpd.GeoSeries(geoms, crs=file_crs).representative_point()
+        check_within(
+            extent,
+            inner.x.to_numpy(float),
+            inner.y.to_numpy(float),
+            [f"{word} {i}" for i in range(first, first + len(geoms))],
+            crs=file_crs,
+            label=path.name,
+            noun="zones",
+            pair="columns lon,lat" if word == "row" else "coordinates",
+        )
     frame = gpd.GeoDataFrame(out, geometry=geoms, crs=file_crs).to_crs(crs)
     points = frame.geom_type == "Point"
     frame.loc[points, "geometry"] = frame.loc[points, "geometry"].buffer(POINT_RADIUS_M)
@@ -153,6 +202,7 @@ def apply_zones_file(
     mode: str,
     cars_per_household: float,
     private_space_charger_share: float,
+    max_snap_m: float,
 ) -> Region:
     """The region with the planner's zones.
 
@@ -170,8 +220,12 @@ def apply_zones_file(
         To turn parking spaces into a share of cars with a private space.
     private_space_charger_share
         Share of private spaces where a charger can be installed (0-1).
+    max_snap_m
+        ``candidates.max_snap_m``: zones farther than this outside the bounding box of
+        the road network are outside the region, an error (:mod:`sim.region.extent`).
     """
-    user = read_zones_file(path, crs=region.crs)
+    extent = Extent.of(region.graph, margin_m=max_snap_m)
+    user = read_zones_file(path, crs=region.crs, extent=extent)
     core = (
         region.core_nodes
         if region.core_nodes is not None
