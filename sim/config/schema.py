@@ -735,7 +735,10 @@ class CandidatesConfig(_Section):
         0, description="Extra candidates: this many road nodes spread over the network."
     )
     max_snap_m: PositiveFloat = Field(
-        1000.0, description="Candidates farther than this from the road network are dropped (m)."
+        1000.0,
+        description="Candidates farther than this from the road network are dropped (m); "
+        "rows of the zones, sites and plan files farther than this beyond the road "
+        "network's bounding box are outside the region (an error).",
     )
     existing_ports_default: Annotated[int, Field(ge=1, le=500)] = Field(
         2, description="Ports assumed at an existing OSM charging station without capacity."
