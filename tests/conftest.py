@@ -11,6 +11,9 @@ not hand-built look-alikes:
   (zones file) named :data:`EVIL`; the strategy is a fixed plan on that site.
 - ``small_sweep``: a sweep of ``demand.residential.ev_share`` over two values of
   ``small_run``'s scenario (``small_run`` is its second point).
+- ``chinese_run``: the same town with Chinese names where a Chinese extract or planner
+  puts them: proposed sites (candidates file), a compound (zones file) and a strategy
+  (:data:`CHINESE_NAMES`); the strategy is a fixed plan on those sites.
 
 Tests that need an edge case a run cannot give cheaply derive it from these with
 :func:`dataclasses.replace` and say why.
@@ -18,8 +21,11 @@ Tests that need an edge case a run cannot give cheaply derive it from these with
 
 from __future__ import annotations
 
+import base64
 import csv
 import dataclasses
+import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,9 @@ from sim.study.runner import StudyResult, SweepStudy
 EVIL = "<script>alert(1)</script>"
 #: Marks the page if a name were written as HTML (a script tag inserted later never runs).
 PWN = '<img src=x onerror="document.documentElement.dataset.pwned=1">'
+
+#: Chinese names of ``chinese_run``: two sites, a compound and a strategy.
+CHINESE_NAMES = ("龙岗中心充电站", "坂田停车场", "幸福花园小区", "新建快充方案")
 
 #: The scenario of ``small_run`` (kept small: the whole run takes about a second).
 SMALL: dict[str, Any] = {
@@ -83,6 +92,27 @@ def study_of(result: RunResult, /) -> StudyResult:
         candidate_scores=result.candidate_scores,
         refined=refined,
     )
+
+
+#: Chinese (and other CJK) characters: ideographs, radicals, CJK punctuation, kana,
+#: compatibility ideographs and full-width forms (what needs a CJK font to show).
+CJK = re.compile(
+    r"[\u2e80-\u2fff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
+)
+
+
+def cjk_on_page(text: str, /) -> set[str]:
+    """The CJK characters of a page, ``\\uXXXX`` escapes (JSON in scripts) included."""
+    decoded = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+    return set(CJK.findall(decoded))
+
+
+def embedded_fonts(page: str, /) -> list[Any]:
+    """The fonts a page embeds as ``data:font/woff`` URIs, parsed by fontTools."""
+    from fontTools.ttLib import TTFont
+
+    uris = re.findall(r"url\(data:font/woff;base64,([A-Za-z0-9+/=]+)\)", page)
+    return [TTFont(io.BytesIO(base64.b64decode(u))) for u in uris]
 
 
 def in_language(result: RunResult, language: str, /) -> RunResult:
@@ -138,6 +168,42 @@ def hostile_scenario(folder: Path, /) -> Scenario:
 def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """A real run whose strategy, site and zone names are hostile HTML."""
     return run(hostile_scenario(tmp_path_factory.mktemp("hostile")))
+
+
+def chinese_scenario(folder: Path, /) -> Scenario:
+    """Kotka with Chinese names in a user's candidates file, zones file and strategy."""
+    site_a, site_b, zone, strategy = CHINESE_NAMES
+    sites = _write_csv(
+        folder / "sites.csv",
+        [
+            ["id", "name", "lon", "lat"],
+            ["a", site_a, 26.945, 60.528],
+            ["b", site_b, 26.955, 60.532],
+        ],
+    )
+    zones = _write_csv(
+        folder / "zones.csv",
+        [["name", "lon", "lat", "households", "housing"], [zone, 26.945, 60.528, 800, "apartment"]],
+    )
+    data = {
+        "name": "kotka-chinese",
+        "seed": 7,
+        "region": {"sample": "kotka", "zones_file": str(zones)},
+        "demand": {"days": 1},
+        "candidates": {"network_nodes": 10, "file": str(sites)},
+        "strategies": [
+            {"name": "existing"},
+            {"name": strategy, "model": "fixed", "sites": ["user-a", "user-b"]},
+        ],
+        "simulation": {"replications": 2},
+    }
+    return parse_config(data, base_dir=folder)
+
+
+@pytest.fixture(scope="session")
+def chinese_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """A real run whose strategy, site and compound names are Chinese."""
+    return run(chinese_scenario(tmp_path_factory.mktemp("chinese")))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ Kotka extract (``tests/conftest.py``).  Skipped when Chromium is not installed (
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 from sim.api import RunResult
 from sim.export.report import write_report
 from sim.export.webmap import write_map
-from tests.conftest import PWN, in_language
+from tests.conftest import PWN, cjk_on_page, embedded_fonts, in_language
 
 BROWSER = next(
     (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
@@ -47,7 +48,7 @@ FLAGS = (
 )
 
 
-def chromium(page: Path, *args: str) -> tuple[str, list[str]]:
+def chromium(page: Path, *args: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
     """Run headless Chromium on ``page``; return stdout and the page's console lines."""
     assert BROWSER is not None
     with tempfile.TemporaryDirectory(prefix="chargesite-chromium-") as profile:
@@ -57,6 +58,7 @@ def chromium(page: Path, *args: str) -> tuple[str, list[str]]:
             text=True,
             timeout=120,
             check=False,
+            env=env,
         )
     # Chromium logs every console message and uncaught error as "...:CONSOLE(...)";
     # D-Bus and GPU noise on stderr is not from the page.
@@ -73,8 +75,10 @@ def with_probe(page: Path, script: str) -> Path:
     return probe
 
 
-def screenshot(page: Path, png: Path, *, size: str = "1200,900") -> None:
-    _, console = chromium(page, f"--screenshot={png}", f"--window-size={size}")
+def screenshot(
+    page: Path, png: Path, *, size: str = "1200,900", env: dict[str, str] | None = None
+) -> None:
+    _, console = chromium(page, f"--screenshot={png}", f"--window-size={size}", env=env)
     assert console == []
     assert png.is_file() and png.stat().st_size > 5_000
     from PIL import Image
@@ -158,3 +162,88 @@ def test_report_renders_offline(hostile_run: RunResult, tmp_path: Path, language
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the site named EVIL, as text
     assert "data-pwned" not in dom
     screenshot(page, tmp_path / f"report_{language}.png", size="1200,2400")
+
+
+# --------------------------------------------------------------------------- no CJK fonts
+
+
+def without_cjk_fonts(folder: Path) -> dict[str, str]:
+    """An environment where Chromium sees only matplotlib's DejaVu fonts (fontconfig
+    reads this config and a fresh cache instead of the system's), so Chinese can come
+    only from the page."""
+    import matplotlib
+
+    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        f"  <dir>{dejavu}</dir>\n  <cachedir>{folder / 'fc-cache'}</cachedir>\n"
+        "</fontconfig>\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "FONTCONFIG_FILE": str(config), "XDG_CACHE_HOME": str(folder)}
+    if shutil.which("fc-list"):
+        listed = subprocess.run(
+            ["fc-list", ":lang=zh"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert listed.stdout.strip() == "", "a CJK system font is still visible"
+    return env
+
+
+# Mark the page with how many embedded CJK faces the browser loaded for its Chinese text.
+FONTS_LOADED = """
+var han = new RegExp('[' + String.fromCharCode(0x4e00) + '-' + String.fromCharCode(0x9fff)
+                     + ']+', 'g');  // no CJK in this script's own text
+var text = document.body.innerText.match(han) || [];
+document.fonts.load('16px "chargesite CJK"', text.join('')).then(function (faces) {
+  var loaded = Array.prototype.filter.call(faces, function (f) {
+    return f.status === 'loaded';
+  });
+  document.documentElement.dataset.cjkFaces = loaded.length + '/' + text.length;
+});
+"""
+
+
+def _check_chinese_page(page: Path, env: dict[str, str]) -> str:
+    """The page's Chinese is drawn with its embedded font; returns the live DOM."""
+    dom, console = chromium(with_probe(page, FONTS_LOADED), "--dump-dom", env=env)
+    assert console == [], console
+    found = re.search(r'data-cjk-faces="(\d+)/(\d+)"', dom)
+    assert found and int(found.group(1)) >= 1 and int(found.group(2)) > 0, found
+    used = cjk_on_page(dom)  # after Leaflet built the layer control and legend
+    assert len(used) > 20
+    faces = embedded_fonts(page.read_text(encoding="utf-8"))
+    assert faces
+    for face in faces:
+        missing = used - {chr(c) for c in face.getBestCmap()}
+        assert not missing, "".join(sorted(missing))
+    return dom
+
+
+def test_chinese_report_renders_without_system_cjk_fonts(
+    small_run: RunResult, tmp_path: Path
+) -> None:
+    env = without_cjk_fonts(tmp_path)
+    page = write_report(in_language(small_run, "zh"), tmp_path / "report_zh.html")
+    _check_chinese_page(page, env)
+    shot = tmp_path / "report_zh.png"
+    screenshot(page, shot, size="1200,900", env=env)
+    # control: the same page without its font shows boxes, a different picture
+    html = page.read_text(encoding="utf-8")
+    bare = tmp_path / "report_zh_bare.html"
+    bare.write_text(re.sub(r"@font-face\{[^}]*\}", "", html), encoding="utf-8")
+    assert embedded_fonts(bare.read_text(encoding="utf-8")) == []
+    bare_shot = tmp_path / "report_zh_bare.png"
+    screenshot(bare, bare_shot, size="1200,900", env=env)
+    from PIL import Image, ImageChops
+
+    with Image.open(shot) as a, Image.open(bare_shot) as b:
+        assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is not None
+
+
+def test_chinese_map_renders_without_system_cjk_fonts(small_run: RunResult, tmp_path: Path) -> None:
+    env = without_cjk_fonts(tmp_path)
+    page = write_map(in_language(small_run, "zh"), tmp_path / "map_zh.html")
+    dom = _check_chinese_page(page, env)
+    assert "方案：p-median" in dom
+    screenshot(page, tmp_path / "map_zh.png", env=env)

@@ -39,7 +39,9 @@ def test_sweep_folder_has_every_file(folder: Path) -> None:
 def test_sweep_table_has_a_row_per_point_and_strategy(folder: Path, small_run: RunResult) -> None:
     table = pd.read_csv(folder / "sweep.csv")
     stats = [c for m in METRICS for c in (m, f"{m}_lo", f"{m}_hi")]
-    assert list(table.columns) == ["point", SWEEP_KEY, "strategy", *stats]
+    assert list(table.columns) == ["point", SWEEP_KEY, "strategy", "sites", *stats]
+    sites = {n: len(s.sites) for n, s in small_run.typed_summary.strategies.items()}
+    assert table.groupby("strategy")["sites"].max().to_dict() == sites  # 0: no chargers
     assert table[["point", SWEEP_KEY, "strategy"]].values.tolist() == [
         [i, v, s] for i, v in enumerate(SWEEP_VALUES) for s in STRATEGIES
     ]

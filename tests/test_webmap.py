@@ -14,7 +14,7 @@ import pytest
 
 from sim.api import RunResult
 from sim.export.webmap import map_html, write_map
-from tests.conftest import EVIL, PWN, in_language
+from tests.conftest import CHINESE_NAMES, EVIL, PWN, cjk_on_page, embedded_fonts, in_language
 
 
 def _external_resources(html: str) -> list[str]:
@@ -88,3 +88,31 @@ def test_map_language_comes_from_the_scenario(small_run: RunResult) -> None:
 def test_map_rejects_an_unknown_language(small_run: RunResult, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="language"):
         write_map(small_run, tmp_path / "map.html", language="fr")
+
+
+def test_map_legend_names_the_quantity_each_colour_shows(page: Path, tmp_path: Path) -> None:
+    legend = page.read_text(encoding="utf-8")
+    legend = legend[legend.index('id="chargesite-legend"') :]
+    legend = legend[: legend.index("</div>\n<style>")]
+    for text in (
+        "Zone colour: sessions not served",
+        "share of the zone&#x27;s charging sessions that found no charger",
+        "Site colour: port utilisation",
+        "share of port time in use",
+        "Circle size: ports",
+    ):
+        assert text in legend
+
+
+def test_chinese_map_embeds_a_font_for_every_chinese_character(
+    small_run: RunResult, chinese_run: RunResult
+) -> None:
+    for html in (map_html(in_language(small_run, "zh")), map_html(chinese_run)):
+        used = cjk_on_page(html)  # labels, and names in the layers' JSON
+        faces = embedded_fonts(html)
+        assert used and len(faces) == 2
+        for face in faces:
+            assert not used - {chr(c) for c in face.getBestCmap()}
+    names = map_html(chinese_run)  # an English map of a Chinese town
+    assert set("".join(CHINESE_NAMES)) <= cjk_on_page(names)
+    assert embedded_fonts(map_html(small_run)) == []  # nothing Chinese, nothing embedded

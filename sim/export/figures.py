@@ -5,23 +5,18 @@ one into PNG bytes and closes it.  The statistics behind the time-of-day figures
 separate functions (:func:`queue_by_hour`, :func:`utilisation_by_hour`) so that they
 can be tested and reused.
 
-Chinese labels need a font with CJK glyphs.  :func:`cjk_font` finds one (matplotlib's
-font list, then ``fc-list :lang=zh``, then font files with well-known CJK names) and
-:func:`figure_language` falls back to English labels when there is none, so that a
-figure never shows empty boxes in place of characters.  On Debian,
-``apt-get install -y fonts-wqy-microhei`` (or ``fonts-noto-cjk``) provides one.
+Chinese labels and names are drawn with the CJK font that comes with the program
+(:mod:`sim.export.fonts`), never a system font, inside :func:`figure_style`; without the
+font package :func:`figure_language` falls back to English labels, so that a figure
+never shows empty boxes in place of characters.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import re
-import shutil
-import subprocess
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import matplotlib
@@ -32,18 +27,17 @@ import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
 
-from sim.export.i18n import Language, label
+from sim.export import fonts
+from sim.export.i18n import Language, all_labels, label
 from sim.export.summary import SweepSummary
 
 __all__ = [
-    "cjk_font",
     "figure_language",
     "figure_style",
     "png",
@@ -58,29 +52,6 @@ __all__ = [
     "wait_figure",
 ]
 
-#: Font families known to cover Simplified Chinese, most preferred first.
-CJK_FAMILIES: tuple[str, ...] = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Droid Sans Fallback",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Heiti SC",
-    "AR PL UMing CN",
-    "AR PL UKai CN",
-)
-_CJK_FILE = re.compile(
-    r"(notosanscjk|notoserifcjk|notosanssc|sourcehansans|wqy|droidsansfallback|msyh|simhei"
-    r"|pingfang|uming|ukai)",
-    flags=re.IGNORECASE,
-)
-_PROBE = "中文充电"
-
 DPI = 100
 DIFFICULTY_CMAP = "YlOrRd"
 UTILISATION_CMAP = "viridis"
@@ -90,65 +61,29 @@ NO_DATA_COLOUR = "#bdbdbd"
 # --------------------------------------------------------------------------- fonts
 
 
-def _covers_chinese(path: str) -> bool:
-    try:
-        from matplotlib.ft2font import FT2Font
-
-        charmap = FT2Font(path).get_charmap()
-    except Exception:  # any unreadable font file is simply not a candidate
-        return False
-    return all(ord(c) in charmap for c in _PROBE)
-
-
-def _fc_list_files() -> list[str]:
-    exe = shutil.which("fc-list")
-    if exe is None:
-        return []
-    try:
-        out = subprocess.run(
-            [exe, ":lang=zh", "file"], capture_output=True, text=True, timeout=20, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
-
-
-@lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """Name of an installed font family that renders Simplified Chinese, or ``None``.
-
-    Looks in matplotlib's font list first; fonts installed after matplotlib built its
-    cache are found through ``fc-list :lang=zh`` or by file name and registered.
-    """
-    known = {f.name: f.fname for f in font_manager.fontManager.ttflist}
-    for family in CJK_FAMILIES:
-        if family in known and _covers_chinese(known[family]):
-            return family
-    files = _fc_list_files() or [f for f in font_manager.findSystemFonts() if _CJK_FILE.search(f)]
-    for path in files:
-        if not _covers_chinese(path):
-            continue
-        try:
-            font_manager.fontManager.addfont(path)
-            return str(font_manager.FontProperties(fname=path).get_name())
-        except (OSError, RuntimeError, ValueError):
-            continue
-    return None
-
-
 def figure_language(language: Language, /) -> Language:
-    """The language figures can be labelled in: ``"zh"`` only if a CJK font exists."""
-    if language == "zh" and cjk_font() is None:
+    """The language figures can be labelled in: ``"zh"`` only if the packaged CJK font
+    is installed (:func:`sim.export.fonts.font_path`)."""
+    if language == "zh" and fonts.font_path() is None:
         return "en"
     return language
 
 
 @contextmanager
-def figure_style(language: Language, /) -> Iterator[Language]:
+def figure_style(language: Language, /, *, text: str = "") -> Iterator[Language]:
     """Matplotlib settings for the report's figures; yields the figure language.
 
-    With ``"zh"`` and a CJK font the font is put first in the sans-serif list (and the
-    ASCII minus sign used, which CJK fonts render).
+    The packaged CJK font (:func:`sim.export.fonts.matplotlib_family`), cut down to the
+    Chinese labels (in ``"zh"``) and the CJK characters of ``text``, follows DejaVu Sans
+    in ``font.family``: matplotlib takes each glyph from the first font that has it, so
+    Latin text looks as before and Chinese labels and names render, in either language.
+
+    Parameters
+    ----------
+    language
+        ``"en"`` or ``"zh"``.
+    text
+        Every user string the figures will draw (strategy, site and zone names).
     """
     lang = figure_language(language)
     rc: dict[Any, Any] = {
@@ -159,11 +94,10 @@ def figure_style(language: Language, /) -> Iterator[Language]:
         "axes.spines.top": False,
         "axes.spines.right": False,
     }
-    if lang == "zh":
-        font = cjk_font()
-        rc["font.family"] = "sans-serif"
-        rc["font.sans-serif"] = [font, "DejaVu Sans"]
-        rc["axes.unicode_minus"] = False
+    chars = fonts.cjk_chars(text, all_labels(lang))
+    family = fonts.matplotlib_family(chars) if chars else None
+    if family is not None:
+        rc["font.family"] = ["DejaVu Sans", family]
     with matplotlib.rc_context(rc):
         yield lang
 
@@ -332,7 +266,8 @@ def sweep_frame(summary: SweepSummary | Mapping[str, Any], /) -> pd.DataFrame | 
     DataFrame or None
         Columns ``key`` (the first swept key), ``value``, ``strategy``, ``mean``,
         ``lo``, ``hi`` (difficulty index, 0-100, and its 95% interval; NaN where
-        missing); rows without a mean are left out.
+        missing), ``no_chargers`` (the plan has no public chargers at that point); rows
+        without a mean are left out.
     """
     if not isinstance(summary, SweepSummary):
         summary = SweepSummary.from_dict(summary)
@@ -353,6 +288,7 @@ def sweep_frame(summary: SweepSummary | Mapping[str, Any], /) -> pd.DataFrame | 
                 "mean": d.mean,
                 "lo": math.nan if lo is None else lo,
                 "hi": math.nan if hi is None else hi,
+                "no_chargers": r.sites == 0,
             }
         )
     return pd.DataFrame(records) if records else None
@@ -372,10 +308,26 @@ def _colours(names: Sequence[str]) -> dict[str, Any]:
     return {n: cmap(i % 10) for i, n in enumerate(names)}
 
 
+def _strategy_label(name: str, *, bare: Collection[str], language: Language) -> str:
+    """A strategy's name, tagged when its plan has no public chargers."""
+    if name in bare:
+        return f"{plain(name)} ({label('no_public_chargers', language)})"
+    return plain(name)
+
+
 def wait_figure(
-    sessions: pd.DataFrame, strategies: Sequence[str], /, *, language: Language
+    sessions: pd.DataFrame,
+    strategies: Sequence[str],
+    /,
+    *,
+    no_chargers: Collection[str] = (),
+    language: Language,
 ) -> Figure:
-    """Box plot of queue waits (min) per strategy (attempts that joined a queue)."""
+    """Box plot of queue waits (min) per strategy (attempts that joined a queue).
+
+    Strategies in ``no_chargers`` (plans without public chargers, where nobody queues)
+    are labelled so.
+    """
     fig, ax = _new(7.5, 0.6 + 0.45 * max(len(strategies), 1))
     if sessions.empty:
         return _message(fig, ax, label("no_data", language))
@@ -405,7 +357,8 @@ def wait_figure(
     for i, d in enumerate(data):
         if not d.size:
             ax.text(0, pos[i], "  –", va="center", color="#777")
-    ax.set_yticks(pos, [plain(s) for s in strategies])
+    ticks = [_strategy_label(s, bare=no_chargers, language=language) for s in strategies]
+    ax.set_yticks(pos, ticks)
     ax.set_ylim(-0.6, len(strategies) - 0.4)
     ax.set_xlim(left=0)
     ax.set_xlabel(label("axis_wait_min", language))
@@ -497,8 +450,8 @@ def queue_timeline_figure(
 
 def _site_label(site_id: str, name: object, *, cjk: bool) -> str:
     text = str(name or "").strip()
-    if text and not cjk and any(ord(c) > 0x2FF for c in text):
-        text = ""  # the font has no glyphs for it: show the id only
+    if text and not cjk and fonts.cjk_chars(text):
+        text = ""  # no font has glyphs for it: show the id only
     if len(text) > 22:
         text = text[:21] + "…"
     return plain(f"{site_id} {text}".strip())
@@ -529,7 +482,7 @@ def utilisation_figure(
                      layout="constrained")  # fmt: skip
     axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
     image = None
-    cjk = language == "zh"
+    cjk = fonts.font_path() is not None  # figure_style registered the names' glyphs
     for ax, s in zip(axes, panels, strict=True):
         table = util[util["strategy"] == s].pivot_table(
             index="station_id", columns="hour", values="utilization", sort=False
@@ -554,11 +507,16 @@ def utilisation_figure(
     return fig
 
 
-def sweep_figure(frame: pd.DataFrame, /, *, language: Language) -> Figure:
-    """Difficulty index against the swept value, one line per strategy with 95% bars."""
-    fig, ax = _new(7.5, 3.4)
-    strategies = list(dict.fromkeys(frame["strategy"]))
-    colours = _colours(strategies)
+def _sweep_lines(
+    ax: Any,
+    frame: pd.DataFrame,
+    strategies: Sequence[str],
+    *,
+    colours: Mapping[str, Any],
+    bare: Collection[str],
+    language: Language,
+) -> None:
+    """One line per strategy with 95% bars on ``ax`` (categorical values as 0, 1, ...)."""
     numeric = pd.to_numeric(frame["value"], errors="coerce").notna().all()
     cats = list(dict.fromkeys(frame["value"].astype(str)))
     for s in strategies:
@@ -574,14 +532,36 @@ def sweep_figure(frame: pd.DataFrame, /, *, language: Language) -> Figure:
         hi = g["hi"].to_numpy(dtype=float)[order]
         err = np.vstack([np.nan_to_num(y - lo), np.nan_to_num(hi - y)])
         ax.errorbar(x[order], y, yerr=err, color=colours[s], marker="o", ms=4, lw=1.5,
-                    capsize=3, label=plain(s))  # fmt: skip
+                    capsize=3, label=_strategy_label(s, bare=bare, language=language))  # fmt: skip
     if not numeric:
         ax.set_xticks(range(len(cats)), [plain(c) for c in cats])
+    ax.grid(color="#eee")
+    ax.legend(fontsize=8, frameon=False)
+
+
+def sweep_figure(frame: pd.DataFrame, /, *, language: Language) -> Figure:
+    """Difficulty index against the swept value, one line per strategy with 95% bars.
+
+    Plans with no public chargers at any point (``frame["no_chargers"]``) are labelled
+    so and drawn in a panel of their own above the others, so that their high
+    difficulty does not squash the other lines into the bottom of the axis.
+    """
+    strategies = list(dict.fromkeys(frame["strategy"]))
+    colours = _colours(strategies)
+    bare = {s for s in strategies if frame.loc[frame["strategy"] == s, "no_chargers"].all()}
+    rest = [s for s in strategies if s not in bare]
+    if bare and rest:
+        fig = plt.figure(figsize=(7.5, 4.4), layout="constrained")
+        top, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 3])
+        shown = [s for s in strategies if s in bare]
+        _sweep_lines(top, frame, shown, colours=colours, bare=bare, language=language)
+        top.set_title(label("plans_without_chargers", language), loc="left", fontsize=9)
+    else:
+        fig, ax = _new(7.5, 3.4)
+    _sweep_lines(ax, frame, rest or strategies, colours=colours, bare=bare, language=language)
     key = next((k for k in frame["key"] if k), "")
     ax.set_xlabel(plain(key) if key else "")
     ax.set_ylabel(label("axis_difficulty", language))
-    ax.grid(color="#eee")
-    ax.legend(fontsize=8, frameon=False)
     return fig
 
 
@@ -627,8 +607,8 @@ def static_map_figure(
 
     Zones are shaded by the share of their sessions not served (0-1, grey without
     sessions), roads drawn thin, candidates as small dots, chosen sites as circles sized
-    by ports and coloured by utilisation.  Drawn with matplotlib collections (fast for
-    thousands of road edges).
+    by ports and coloured by port utilisation; a colour bar for each names its quantity.
+    Drawn with matplotlib collections (fast for thousands of road edges).
     """
     fig, ax = _new(5.6, 4.8)
     if zones is not None and not zones.empty:
@@ -660,8 +640,11 @@ def static_map_figure(
                    norm=norm, edgecolors="black", linewidths=0.8, zorder=5)  # fmt: skip
     else:
         title = f"{title} – {label('no_sites', language)}"
+    # Each colour bar names the quantity it colours (zones and sites differ).
+    fig.colorbar(ScalarMappable(norm=norm, cmap=DIFFICULTY_CMAP), ax=ax, shrink=0.6,
+                 label=label("axis_unserved", language), location="left", pad=0.01)  # fmt: skip
     fig.colorbar(ScalarMappable(norm=norm, cmap=UTILISATION_CMAP), ax=ax, shrink=0.6,
-                 label=label("utilization", language))  # fmt: skip
+                 label=label("axis_utilisation", language))  # fmt: skip
     ax.set_title(plain(title), loc="left")
     ax.set_axis_off()
     frames = [f for f in (zones, candidates, sites) if f is not None and not f.empty]

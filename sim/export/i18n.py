@@ -20,6 +20,7 @@ __all__ = [
     "METRIC_LABELS",
     "OUTCOME_LABELS",
     "Language",
+    "all_labels",
     "label",
     "metric_label",
     "outcome_label",
@@ -40,18 +41,19 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "roads_layer": {"en": "Roads", "zh": "道路"},
     "osm_tiles": {"en": "OpenStreetMap tiles (online)", "zh": "OpenStreetMap 底图（需联网）"},
     "legend_title": {"en": "Legend", "zh": "图例"},
-    "legend_sites": {
-        "en": "Sites: size = ports, colour = utilisation",
-        "zh": "站点：大小 = 充电桩数，颜色 = 利用率",
-    },
     "legend_zones": {
-        "en": "Residential zones: charging difficulty (share of sessions not served)",
-        "zh": "居住区：充电难度（未获服务的充电需求占比）",
+        "en": "Zone colour: sessions not served",
+        "zh": "居住区颜色：未获服务的充电需求占比",
     },
+    "legend_zones_hint": {
+        "en": "share of the zone's charging sessions that found no charger",
+        "zh": "区内未能充上电的充电需求所占比例",
+    },
+    "legend_sites": {"en": "Site colour: port utilisation", "zh": "站点颜色：充电桩利用率"},
+    "legend_sites_hint": {"en": "share of port time in use", "zh": "充电桩被占用的时间比例"},
+    "legend_size": {"en": "Circle size: ports", "zh": "圆圈大小：充电桩数"},
     "legend_candidates": {"en": "Candidate site (not chosen)", "zh": "候选站点（未选中）"},
     "legend_no_data": {"en": "no sessions", "zh": "无充电需求"},
-    "legend_low": {"en": "low", "zh": "低"},
-    "legend_high": {"en": "high", "zh": "高"},
     "legend_toggle": {
         "en": "Use the layer control (top right) to switch strategies on and off.",
         "zh": "用右上角的图层控件切换各方案。",
@@ -89,6 +91,79 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "unserved": {"en": "Not served", "zh": "未获服务占比"},
     "none": {"en": "none", "zh": "无"},
     "unnamed": {"en": "(unnamed)", "zh": "（未命名）"},
+    # ----------------------------------------------------------------- report: answer
+    "sec_answer": {"en": "The answer", "zh": "结论"},
+    "answer_best": {
+        "en": "{name} has the lowest charging difficulty: {value} on the 0–100 index{ci}.",
+        "zh": "{name} 的充电难度最低：难度指数 {value}（0–100）{ci}。",
+    },
+    "answer_ci": {"en": " (95% interval {lo} – {hi})", "zh": "，95% 置信区间 {lo} – {hi}"},
+    "answer_runner_up": {
+        "en": "Against the runner-up, {other} ({other_value}), it is {diff} points lower: "
+        "paired difference over {reps} replications with the same demand, 95% interval "
+        "{lo} – {hi}.",
+        "zh": "与次优方案 {other}（{other_value}）相比低 {diff} 点：{reps} 次重复、相同需求下的"
+        "配对差值，95% 置信区间 {lo} – {hi}。",
+    },
+    "answer_runner_up_noci": {
+        "en": "Against the runner-up, {other} ({other_value}), it is {diff} points lower "
+        "(one replication: no interval).",
+        "zh": "与次优方案 {other}（{other_value}）相比低 {diff} 点（仅一次重复，无置信区间）。",
+    },
+    "answer_significant": {
+        "en": "The interval excludes 0: the replications tell the two plans apart.",
+        "zh": "区间不含 0：两方案的差异在统计上可分辨。",
+    },
+    "answer_not_significant": {
+        "en": "The interval includes 0: the replications cannot tell the two plans apart; "
+        "more replications (simulation.replications) narrow it.",
+        "zh": "区间包含 0：现有重复次数下两方案无法区分，可增加重复次数"
+        "（simulation.replications）。",
+    },
+    "answer_cost": {
+        "en": "It costs {cost} CNY ({sites} sites, {ports} ports).",
+        "zh": "投资 {cost} 元（{sites} 个站点，{ports} 个充电桩）。",
+    },
+    "answer_no_cost": {"en": "It needs no new sites (no cost).", "zh": "无需新建站点（无投资）。"},
+    "answer_per_million": {
+        "en": "Against {base} ({base_value}, no new sites) it removes {points} difficulty "
+        "points per million CNY.",
+        "zh": "与不新建站点的 {base}（{base_value}）相比，每百万元投资降低充电难度 {points} 点。",
+    },
+    "answer_no_baseline": {
+        "en": "To see the difficulty removed per million CNY, add a strategy without new "
+        "sites (- name: existing).",
+        "zh": "如需计算每百万元投资降低的难度，请添加不新建站点的方案（- name: existing）。",
+    },
+    "answer_none": {
+        "en": "No plan has a charging difficulty index (no charging session was simulated).",
+        "zh": "没有方案得到充电难度指数（未模拟到任何充电需求）。",
+    },
+    "no_public_chargers": {"en": "no public chargers", "zh": "无公共充电设施"},
+    "plans_without_chargers": {
+        "en": "Plans with no public chargers",
+        "zh": "无公共充电设施的方案",
+    },
+    "vs_best": {"en": "Difference to {best} (paired)", "zh": "与 {best} 的差值（配对）"},
+    "per_million": {
+        "en": "Difficulty removed per million CNY (vs {base})",
+        "zh": "每百万元降低的难度（相对 {base}，点）",
+    },
+    "per_million_row": {
+        "en": "Difficulty removed per million CNY",
+        "zh": "每百万元降低的难度（点）",
+    },
+    "answer_note": {
+        "en": "Difficulty index: 0 = charging is easy, 100 = impossible (waits, sessions not "
+        "served, vehicles stranded, drives to a charger; see the comparison below). The "
+        "difference to the best plan is taken replication by replication (every plan saw "
+        "the same demand). Difficulty removed per million CNY: the index of the plan "
+        "without new sites minus the plan's index, divided by the plan's cost in millions "
+        "of CNY.",
+        "zh": "充电难度指数：0 = 充电容易，100 = 无法充电（综合排队、未获服务、电量耗尽与到站车程，"
+        "见下方方案比较）。与最优方案的差值为逐次重复计算（各方案面对相同需求）。每百万元降低的难度："
+        "不新建站点方案的指数减去该方案的指数，除以该方案投资（百万元）。",
+    },
     # ----------------------------------------------------------------- report
     "report_title": {
         "en": "Charging difficulty report: {scenario}",
@@ -151,11 +226,12 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "模拟需求（共同随机数）。每行最优均值以粗体标出。",
     },
     "paired_note": {
-        "en": "Mean difference (first named minus second) taken replication by replication "
-        "(every strategy saw the same demand), with a paired Student-t 95% interval. Bold: "
-        "the interval excludes 0, a difference the replications can tell apart.",
-        "zh": "逐次重复计算的差值（前者减后者；各方案面对相同需求）的均值及配对 t 分布 95% "
-        "置信区间。粗体：区间不含 0，即差异在统计上可分辨。",
+        "en": "Each strategy minus the plan with the lowest difficulty ({best}), taken "
+        "replication by replication (every strategy saw the same demand): mean difference "
+        "with a paired Student-t 95% interval. Bold: the interval excludes 0, a difference "
+        "the replications can tell apart.",
+        "zh": "各方案减去充电难度最低的方案（{best}），逐次重复计算（各方案面对相同需求）的差值"
+        "均值及配对 t 分布 95% 置信区间。粗体：区间不含 0，即差异在统计上可分辨。",
     },
     "no_interval": {"en": "n/a", "zh": "无"},
     "fig_wait": {"en": "Waiting time per strategy", "zh": "各方案排队时间分布"},
@@ -192,8 +268,8 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "fig_sweep": {"en": "Charging difficulty vs {key}", "zh": "充电难度随 {key} 的变化"},
     "fig_map": {"en": "Map: {name}", "zh": "地图：{name}"},
     "fig_map_caption": {
-        "en": "Residential zones shaded by the share of sessions not served; chosen "
-        "sites sized by ports and coloured by utilisation.",
+        "en": "Residential zones coloured by the share of their sessions not served; "
+        "chosen sites sized by ports and coloured by port utilisation.",
         "zh": "居住区颜色表示未获服务的充电需求占比；站点大小表示充电桩数，颜色表示利用率。",
     },
     "no_sites": {"en": "This strategy has no sites.", "zh": "该方案没有站点。"},
@@ -201,8 +277,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "no_notes": {"en": "No notes.", "zh": "无说明。"},
     "fig_font_note": {
         "en": "",
-        "zh": "注：本机未安装中文字体，图中标注使用英文"
-        "（Debian：apt-get install fonts-wqy-microhei）。",
+        "zh": "注：未安装中文字体包，图中标注使用英文（pip install justmytype-intl-cjk）。",
     },
     "baseline": {"en": "baseline", "zh": "基准"},
     "segment_residential": {"en": "residential", "zh": "居住区"},
@@ -223,6 +298,14 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "axis_queue": {"en": "Vehicles waiting", "zh": "排队车辆数"},
     "axis_site": {"en": "Site", "zh": "站点"},
     "axis_difficulty": {"en": "Difficulty index (0-100)", "zh": "充电难度指数（0–100）"},
+    "axis_unserved": {
+        "en": "Zones: sessions not served (share)",
+        "zh": "居住区：未获服务的充电需求占比",
+    },
+    "axis_utilisation": {
+        "en": "Sites: port utilisation (share)",
+        "zh": "站点：充电桩利用率",
+    },
     "busiest_station": {"en": "busiest station", "zh": "最繁忙单站"},
     "all_stations": {"en": "all stations", "zh": "全部站点"},
 }
@@ -296,3 +379,13 @@ def metric_label(metric: str, language: str, /) -> str:
 def outcome_label(outcome: str, language: str, /) -> str:
     """Human label of a session outcome (``charged``, ``reneged``, ...)."""
     return _pick(OUTCOME_LABELS, outcome, language)
+
+
+def all_labels(language: str, /) -> str:
+    """Every label, metric and outcome text in ``language``, joined (the characters a
+    page or figure in that language may draw; :mod:`sim.export.fonts` subsets by it)."""
+    return "".join(
+        _pick(table, key, language)
+        for table in (LABELS, METRIC_LABELS, OUTCOME_LABELS)
+        for key in table
+    )

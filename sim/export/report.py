@@ -18,6 +18,7 @@ is shown as text.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from importlib import metadata
@@ -26,11 +27,26 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup, escape
 
 from sim.des import OUTCOMES
-from sim.export import figures
-from sim.export.i18n import LABELS, Language, label, metric_label, outcome_label, resolve_language
-from sim.export.summary import MetricDifference, MetricSummary, StrategySummary, SweepSummary
+from sim.export import figures, fonts
+from sim.export.i18n import (
+    LABELS,
+    Language,
+    all_labels,
+    label,
+    metric_label,
+    outcome_label,
+    resolve_language,
+)
+from sim.export.summary import (
+    MetricDifference,
+    MetricSummary,
+    StrategySummary,
+    Summary,
+    SweepSummary,
+)
 from sim.metrics.scores import METRICS
 
 if TYPE_CHECKING:
@@ -152,21 +168,30 @@ def _sessions_text(result: RunResult, language: Language) -> str:
     return text
 
 
-def _plan_rows(strategies: list[StrategySummary], language: Language) -> list[dict[str, Any]]:
-    """Rows of the comparison table that describe the plans (model, sites, ports, cost)."""
+def _plan_rows(summary: Summary, language: Language) -> list[dict[str, Any]]:
+    """Rows of the comparison table that describe the plans (model, sites, ports, cost,
+    difficulty removed per million CNY)."""
+    strategies = list(summary.strategies.values())
+    base = _baseline(summary)
+    per_million = (
+        label("per_million", language, base=base.name)
+        if base is not None
+        else label("per_million_row", language)
+    )
     extra: list[tuple[str, Callable[[StrategySummary], str]]] = [
-        ("model", lambda st: st.model),
-        ("sites", lambda st: f"{len(st.sites):,d}"),
-        ("total_ports", lambda st: f"{st.total_ports:,d}"),
-        ("cost_cny", lambda st: _fmt_number(st.cost_cny)),
+        (label("model", language), lambda st: st.model),
+        (label("sites", language), lambda st: f"{len(st.sites):,d}"),
+        (label("total_ports", language), lambda st: f"{st.total_ports:,d}"),
+        (label("cost_cny", language), lambda st: _fmt_number(st.cost_cny)),
+        (per_million, lambda st: _points(per_million_cny(st, base))),
     ]
     return [
         {
-            "label": label(key, language),
+            "label": text,
             "hint": "",
             "cells": [{"value": get(st), "ci": "", "best": False} for st in strategies],
         }
-        for key, get in extra
+        for text, get in extra
     ]
 
 
@@ -215,9 +240,9 @@ def _metric_row(
 def _comparison(result: RunResult, language: Language) -> dict[str, Any]:
     s = result.typed_summary
     strategies = list(s.strategies.values())
-    rows = _plan_rows(strategies, language)
+    rows = _plan_rows(s, language)
     rows += [_metric_row(m, strategies, language) for m in METRICS]
-    return {"names": s.names, "rows": rows}
+    return {"heads": [_head(n, s, language) for n in s.names], "rows": rows}
 
 
 def _outcomes(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
@@ -237,10 +262,12 @@ def _outcomes(result: RunResult, names: list[str], language: Language) -> dict[s
             v = shares.at[n, o] if n in shares.index else math.nan
             cells.append({"value": _fmt_value("unserved_share", v), "ci": "", "best": False})
         rows.append({"label": outcome_label(str(o), language), "hint": "", "cells": cells})
-    return {"names": names, "rows": rows}
+    s = result.typed_summary
+    return {"heads": [_head(n, s, language) for n in names], "rows": rows}
 
 
 def _paired_cell(metric: str, d: MetricDifference, language: Language) -> dict[str, Any]:
+    """A cell of the paired table: the mean difference, its interval, who it favours."""
     ci = ""
     lo, hi = d.ci95
     if lo is not None and hi is not None:
@@ -250,30 +277,224 @@ def _paired_cell(metric: str, d: MetricDifference, language: Language) -> dict[s
     return {"value": _fmt_diff(metric, _f(d.mean_diff), sign=True), "ci": ci, "best": d.significant}
 
 
+def _head(name: str, summary: Summary, language: Language) -> dict[str, str]:
+    """A strategy's column head: its name, tagged when its plan has no public chargers."""
+    st = summary.strategies.get(name)
+    tag = label("no_public_chargers", language) if st is not None and not st.sites else ""
+    return {"name": name, "key": name, "tag": tag}
+
+
 def _paired_table(result: RunResult, language: Language) -> dict[str, Any]:
-    """Table of the paired comparisons: one column per strategy pair (a − b)."""
-    pairs = result.typed_summary.comparisons
+    """Table of the paired comparisons: each strategy against the best (``x − best``)."""
+    s = result.typed_summary
+    ranked = _ranked(s)
+    if not s.comparisons or not ranked:
+        return {}
+    best = ranked[0].name
+    others = [(n, _versus(s, n, best)) for n in s.names if n != best]
+    pairs = [(n, c) for n, c in others if c is not None]
     if not pairs:
         return {}
     rows = [
         {
             "label": metric_label(m, language),
             "hint": "",
-            "cells": [_paired_cell(m, p.metrics[m], language) for p in pairs],
+            "cells": [_paired_cell(m, c[m], language) for _, c in pairs],
         }
         for m in METRICS
     ]
-    return {"names": [f"{p.a} − {p.b}" for p in pairs], "rows": rows}
+    heads = [{**_head(n, s, language), "name": f"{n} − {best}", "key": n} for n, _ in pairs]
+    return {"heads": heads, "rows": rows, "best": best}
 
 
-def _figures(result: RunResult, names: list[str], language: Language) -> dict[str, Any]:
+# --------------------------------------------------------------------------- the answer
+
+
+def _ranked(summary: Summary) -> list[StrategySummary]:
+    """Strategies with a difficulty index, lowest (best) first; ties in config order."""
+    have = [st for st in summary.strategies.values() if _finite_mean(st) is not None]
+    return sorted(have, key=lambda st: _finite_mean(st) or 0.0)
+
+
+def _finite_mean(st: StrategySummary, metric: str = "difficulty_index") -> float | None:
+    v = st.metrics[metric].mean
+    return v if v is not None and math.isfinite(v) else None
+
+
+def _flip(d: MetricDifference) -> MetricDifference:
+    lo, hi = d.ci95
+    return dataclasses.replace(
+        d,
+        mean_diff=None if d.mean_diff is None else -d.mean_diff,
+        ci95=(None if hi is None else -hi, None if lo is None else -lo),
+    )
+
+
+def _versus(summary: Summary, a: str, b: str) -> dict[str, MetricDifference] | None:
+    """The paired differences ``a − b`` of every metric (from the summary's
+    comparisons, turned round when they are stored as ``b − a``)."""
+    for c in summary.comparisons:
+        if (c.a, c.b) == (a, b):
+            return dict(c.metrics)
+        if (c.a, c.b) == (b, a):
+            return {m: _flip(d) for m, d in c.metrics.items()}
+    return None
+
+
+def _baseline(summary: Summary) -> StrategySummary | None:
+    """The first plan that builds nothing new (cost 0), with a difficulty index."""
+    for st in summary.strategies.values():
+        if st.cost_cny == 0 and _finite_mean(st) is not None:
+            return st
+    return None
+
+
+def per_million_cny(st: StrategySummary, baseline: StrategySummary | None, /) -> float | None:
+    """Difficulty points a plan removes per million CNY, against ``baseline``.
+
+    ``(baseline's difficulty index - the plan's) / (the plan's cost / 1e6)``; ``None``
+    for the baseline itself, a plan that costs nothing, or without a baseline.
+    """
+    if baseline is None or st.name == baseline.name or not st.cost_cny:
+        return None
+    d, base = _finite_mean(st), _finite_mean(baseline)
+    if d is None or base is None:
+        return None
+    return (base - d) / (st.cost_cny / 1e6)
+
+
+def _points(x: float | None) -> str:
+    """A number of difficulty points (2 decimals below 10, else 1)."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:,.2f}" if abs(x) < 10 else f"{x:,.1f}"
+
+
+def _say(key: str, language: Language, **fields: object) -> Markup:
+    """A sentence of the answer: the label filled with escaped fields (names in bold)."""
+    safe = {
+        k: Markup("<strong>{}</strong>").format(v) if k in ("name", "other", "base") else escape(v)
+        for k, v in fields.items()
+    }
+    return Markup(label(key, language, **safe))
+
+
+def _ci_text(lo: float | None, hi: float | None, language: Language) -> str:
+    if lo is None or hi is None:
+        return ""
+    return label("answer_ci", language, lo=_fmt_value("difficulty_index", lo),
+                 hi=_fmt_value("difficulty_index", hi))  # fmt: skip
+
+
+def _runner_up_lines(
+    summary: Summary, best: StrategySummary, other: StrategySummary, language: Language
+) -> list[Markup]:
+    """How much better the best plan is than the runner-up, and whether the
+    replications can tell."""
+    diffs = _versus(summary, other.name, best.name)
+    d = None if diffs is None else diffs["difficulty_index"]
+    value = _fmt_value("difficulty_index", _finite_mean(other))
+    if d is None or d.mean_diff is None:
+        return []
+    lo, hi = d.ci95
+    if lo is None or hi is None:
+        return [_say("answer_runner_up_noci", language, other=other.name, other_value=value,
+                     diff=_points(d.mean_diff))]  # fmt: skip
+    return [
+        _say("answer_runner_up", language, other=other.name, other_value=value,
+             diff=_points(d.mean_diff), reps=summary.replications, lo=_points(lo),
+             hi=_points(hi)),
+        _say("answer_significant" if d.significant else "answer_not_significant", language),
+    ]  # fmt: skip
+
+
+def _cost_lines(summary: Summary, best: StrategySummary, language: Language) -> list[Markup]:
+    """What the best plan costs, and the difficulty it removes per million CNY."""
+    if not best.cost_cny:
+        return [_say("answer_no_cost", language)]
+    lines = [_say("answer_cost", language, cost=_fmt_number(best.cost_cny),
+                  sites=len(best.sites), ports=best.total_ports)]  # fmt: skip
+    base = _baseline(summary)
+    per = per_million_cny(best, base)
+    if base is None or per is None:
+        lines.append(_say("answer_no_baseline", language))
+    else:
+        lines.append(_say("answer_per_million", language, base=base.name,
+                          base_value=_fmt_value("difficulty_index", _finite_mean(base)),
+                          points=_points(per)))  # fmt: skip
+    return lines
+
+
+def _answer_row(
+    st: StrategySummary, summary: Summary, best: StrategySummary, language: Language
+) -> dict[str, Any]:
+    """A row of the answer's table: difficulty, paired difference to the best, cost and
+    difficulty removed per million CNY (the baseline plan says "baseline")."""
+    d = st.metrics["difficulty_index"]
+    diffs = _versus(summary, st.name, best.name) if st.name != best.name else None
+    diff = None if diffs is None else diffs["difficulty_index"]
+    ci = ""
+    if diff is not None and diff.ci95[0] is not None and diff.ci95[1] is not None:
+        ci = f"[{_points(diff.ci95[0])} – {_points(diff.ci95[1])}]"
+    base = _baseline(summary)
+    per = _points(per_million_cny(st, base))
+    if base is not None and st.name == base.name:
+        per = label("baseline", language)
+    return {
+        **_head(st.name, summary, language),
+        "best": st.name == best.name,
+        "value": _fmt_value("difficulty_index", d.mean),
+        "ci": _fmt_interval("difficulty_index", *d.ci95),
+        "diff": "" if diff is None else _signed_points(diff.mean_diff),
+        "diff_ci": ci,
+        "cost": _fmt_number(st.cost_cny),
+        "per_million": per,
+    }
+
+
+def _signed_points(x: float | None) -> str:
+    text = _points(x)
+    return f"+{text}" if x is not None and x > 0 else text
+
+
+def _answer(result: RunResult, language: Language) -> dict[str, Any]:
+    """The opening of the report: the plan with the lowest difficulty, its margin over
+    the runner-up (paired difference and interval), its cost and the difficulty it
+    removes per million CNY; with a table of every plan in that order."""
+    s = result.typed_summary
+    ranked = _ranked(s)
+    if not ranked:
+        return {"lines": [_say("answer_none", language)], "rows": []}
+    best = ranked[0]
+    lines = [_say("answer_best", language, name=best.name,
+                  value=_fmt_value("difficulty_index", _finite_mean(best)),
+                  ci=_ci_text(*best.metrics["difficulty_index"].ci95, language))]  # fmt: skip
+    if len(ranked) > 1:
+        lines += _runner_up_lines(s, best, ranked[1], language)
+    lines += _cost_lines(s, best, language)
+    base = _baseline(s)
+    return {
+        "lines": lines,
+        "rows": [_answer_row(st, s, best, language) for st in ranked],
+        "difficulty": metric_label("difficulty_index", language),
+        "vs_best": label("vs_best", language, best=best.name),
+        "per_million": label("per_million", language, base=base.name)
+        if base is not None
+        else label("per_million_row", language),
+    }
+
+
+def _figures(
+    result: RunResult, names: list[str], language: Language, *, text: str
+) -> dict[str, Any]:
+    """The report's figures (PNG ``data:`` URIs); ``text``: the names they may draw."""
     s = result.typed_summary
     days, reps = s.days, s.replications
     sessions = result.sessions
     highway = result.scenario.demand.highway
     holidays = highway.holiday.days if highway.holiday is not None and highway.enabled else ()
     out: dict[str, Any] = {"items": [], "maps": []}
-    with figures.figure_style(language) as flang:
+    with figures.figure_style(language, text=text) as flang:
         out["font_fallback"] = flang != language
 
         def add(key: str, caption: str, fig: Any) -> None:
@@ -282,7 +503,9 @@ def _figures(result: RunResult, names: list[str], language: Language) -> dict[st
                  "src": _data_uri(figures.png(fig))}
             )  # fmt: skip
 
-        add("fig_wait", "fig_wait_caption", figures.wait_figure(sessions, names, language=flang))
+        bare = [n for n in names if not s.strategies[n].sites]
+        wait = figures.wait_figure(sessions, names, no_chargers=bare, language=flang)
+        add("fig_wait", "fig_wait_caption", wait)
         queue = figures.queue_by_hour(sessions, days=days, replications=reps)
         add("fig_queue", "fig_queue_caption", figures.queue_figure(queue, names, language=flang))
         add(
@@ -371,9 +594,10 @@ _TEMPLATE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>
-  body { font: 14px/1.5 system-ui, "Segoe UI", "Noto Sans CJK SC", "WenQuanYi Micro Hei",
-         "Microsoft YaHei", "PingFang SC", sans-serif; color: #222; margin: 0;
-         background: #fafafa; }
+{{ font_face }}
+  body { font: 14px/1.5 "chargesite CJK", system-ui, "Segoe UI", "Noto Sans CJK SC",
+         "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif; color: #222;
+         margin: 0; background: #fafafa; }
   main { max-width: 1100px; margin: 0 auto; padding: 16px 24px 48px; background: #fff; }
   h1 { font-size: 1.6em; margin: 0.4em 0 0.2em; }
   h2 { font-size: 1.25em; border-bottom: 2px solid #08519c; padding-bottom: 2px;
@@ -396,14 +620,43 @@ _TEMPLATE = """<!DOCTYPE html>
           gap: 12px; }
   code { font-size: 0.85em; word-break: break-all; }
   footer { margin-top: 2em; color: #666; font-size: 0.9em; }
+  #answer { background: #f3f8fd; border-left: 4px solid #08519c; padding: 8px 16px 10px;
+            margin: 1em 0; }
+  #answer h2 { margin-top: 0.4em; border: 0; }
+  #answer p { margin: 0.3em 0; font-size: 1.05em; }
+  th .tag, td .tag { display: block; font-weight: normal; color: #a63603;
+                     font-size: 0.85em; }
+  tr.best td, tr.best th { font-weight: bold; background: #eef7ee; }
 </style>
 </head>
 <body>
 <main id="chargesite-report">
 <h1>{{ title }}</h1>
 <p class="muted">{{ generated }}</p>
+
+<section id="answer">
+<h2>{{ t.sec_answer }}</h2>
+{% for line in answer.lines %}<p>{{ line }}</p>
+{% endfor %}
+{% if answer.rows %}<div class="scroll"><table id="answer-table">
+<thead><tr><th>{{ t.rank }}</th><th>{{ t.strategy }}</th><th>{{ answer.difficulty }}</th>
+<th>{{ answer.vs_best }}</th><th>{{ t.cost_cny }}</th><th>{{ answer.per_million }}</th></tr>
+</thead><tbody>
+{% for r in answer.rows %}<tr{% if r.best %} class="best"{% endif %}>
+<td class="num">{{ loop.index }}</td>
+<th data-strategy="{{ r.name }}">{{ r.name }}
+{%- if r.tag %}<span class="tag">{{ r.tag }}</span>{% endif %}</th>
+<td class="num">{{ r.value }}{% if r.ci %}<span class="ci">{{ r.ci }}</span>{% endif %}</td>
+<td class="num">{{ r.diff }}
+{%- if r.diff_ci %}<span class="ci">{{ r.diff_ci }}</span>{% endif %}</td>
+<td class="num">{{ r.cost }}</td><td class="num">{{ r.per_million }}</td></tr>
+{% endfor %}</tbody></table></div>
+<p class="muted">{{ t.answer_note }}</p>{% endif %}
+</section>
+
 <nav><strong>{{ t.contents }}</strong>
 <ol>
+  <li><a href="#answer">{{ t.sec_answer }}</a></li>
   <li><a href="#scenario">{{ t.sec_scenario }}</a></li>
   <li><a href="#comparison">{{ t.sec_comparison }}</a></li>
   {% if paired %}<li><a href="#paired">{{ t.sec_paired }}</a></li>{% endif %}
@@ -422,7 +675,8 @@ _TEMPLATE = """<!DOCTYPE html>
 {% macro table(tab, id, head) -%}
 <div class="scroll"><table id="{{ id }}">
 <thead><tr><th>{{ head }}</th>
-{% for n in tab.names %}<th class="strategy" data-strategy="{{ n }}">{{ n }}</th>{% endfor %}
+{% for h in tab.heads %}<th class="strategy" data-strategy="{{ h.key or h.name }}">{{ h.name }}
+{%- if h.tag %}<span class="tag">{{ h.tag }}</span>{% endif %}</th>{% endfor %}
 </tr></thead>
 <tbody>
 {% for row in tab.rows %}<tr><th>{{ row.label }}{% if row.hint %}
@@ -444,7 +698,7 @@ _TEMPLATE = """<!DOCTYPE html>
 
 {% if paired %}
 <h2 id="paired">{{ t.sec_paired }}</h2>
-<p class="muted">{{ t.paired_note }}</p>
+<p class="muted">{{ paired_note }}</p>
 {{ table(paired, "paired-table", t.metric) }}
 {% endif %}
 
@@ -493,7 +747,7 @@ _TEMPLATE = """<!DOCTYPE html>
 {% if prov.notes %}<ul>{% for n in prov.notes %}<li>{{ n }}</li>{% endfor %}</ul>
 {% else %}<p class="muted">{{ t.no_notes }}</p>{% endif %}
 
-<footer>{{ t.map_data_credit }}</footer>
+<footer>{{ t.map_data_credit }}{% if font_notice %}<br>{{ font_notice }}{% endif %}</footer>
 </main>
 </body>
 </html>
@@ -519,6 +773,35 @@ class _Labels:
         return label(key, self.language)
 
 
+def _user_text(result: RunResult) -> str:
+    """Every name from the user or OpenStreetMap that a page or figure may show."""
+    s = result.typed_summary
+    parts = [s.scenario, s.provenance.region, *s.names, *s.provenance.region_notes]
+    for frame in (result.selected, result.zones, result.candidates):
+        for col in ("name", "site_id", "zone_id"):
+            if col in frame.columns:
+                parts.extend(str(v) for v in frame[col].dropna().unique())
+    return "\n".join(parts)
+
+
+def _with_font(
+    template: jinja2.Template, context: dict[str, Any], *, extra: str, language: Language
+) -> str:
+    """Render ``template`` with the CJK font subset for every CJK character of the page
+    embedded (:func:`sim.export.fonts.font_face_css`).
+
+    The subset also covers ``extra`` and, in Chinese, every label, so that the page and
+    its figures share one subset (made once per process).
+    """
+    page = template.render(**context, font_face="/*font*/", font_notice="")
+    chars = fonts.cjk_chars(page, extra, all_labels(language))
+    css = fonts.font_face_css(chars)
+    if not css:
+        return page.replace("/*font*/", "", 1)
+    notice = fonts.FONT_NOTICE
+    return template.render(**context, font_face=Markup(css), font_notice=notice)
+
+
 def report_html(result: RunResult, /, *, language: str | None = None) -> str:
     """The text of ``report.html`` (self-contained, escaped).
 
@@ -532,8 +815,10 @@ def report_html(result: RunResult, /, *, language: str | None = None) -> str:
     lang = resolve_language(language, default=result.scenario.output.language)
     s = result.typed_summary
     names = s.names
-    figs = _figures(result, names, lang)
+    user_text = _user_text(result)
+    figs = _figures(result, names, lang, text=user_text)
     figs["font_note"] = label("fig_font_note", lang) if figs.pop("font_fallback") else ""
+    paired = _paired_table(result, lang)
     context = {
         "html_lang": "zh-CN" if lang == "zh" else "en",
         "title": label("report_title", lang, scenario=s.scenario),
@@ -542,20 +827,24 @@ def report_html(result: RunResult, /, *, language: str | None = None) -> str:
         "scenario": _scenario_rows(result, lang),
         "comparison": _comparison(result, lang),
         "outcomes": _outcomes(result, names, lang),
-        "paired": _paired_table(result, lang),
+        "answer": _answer(result, lang),
+        "paired": paired,
+        "paired_note": label("paired_note", lang, best=paired.get("best", "")),
         "figs": figs,
         "sites": _sites(result, names),
         "prov": _provenance(result),
         "seed": str(s.seed),
     }
-    return _ENV.from_string(_TEMPLATE).render(**context)
+    return _with_font(_ENV.from_string(_TEMPLATE), context, extra=user_text, language=lang)
 
 
 _SWEEP_TEMPLATE = """<!DOCTYPE html>
 <html lang="{{ html_lang }}">
 <head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
-  body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
+{{ font_face }}
+  body { font-family: "chargesite CJK", system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei",
+         "Microsoft YaHei", sans-serif; margin: 2em auto; max-width: 1100px;
          color: #222; padding: 0 1em; }
   table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
   th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }
@@ -572,8 +861,10 @@ _SWEEP_TEMPLATE = """<!DOCTYPE html>
 <table id="sweep-table"><thead><tr>{% for k in keys %}<th>{{ k }}</th>{% endfor %}
 <th>{{ t.strategy }}</th>{% for m in metrics %}<th>{{ m.label }}</th>{% endfor %}</tr></thead>
 <tbody>{% for r in rows %}<tr>{% for v in r.swept %}<td>{{ v }}</td>{% endfor %}
-<td>{{ r.strategy }}</td>{% for c in r.cells %}<td class="num">{{ c }}</td>{% endfor %}
+<td>{{ r.strategy }}{% if r.tag %} <span class="muted">({{ r.tag }})</span>{% endif %}</td>
+{% for c in r.cells %}<td class="num">{{ c }}</td>{% endfor %}
 </tr>{% endfor %}</tbody></table>
+{% if font_notice %}<p class="muted">{{ font_notice }}</p>{% endif %}
 </main></body></html>
 """
 
@@ -609,7 +900,8 @@ def sweep_report_html(summary: SweepSummary | Mapping[str, Any], /, *, language:
     if not isinstance(summary, SweepSummary):
         summary = SweepSummary.from_dict(summary)
     frame = figures.sweep_frame(summary)
-    with figures.figure_style(lang) as flang:
+    text = sweep_text(summary)
+    with figures.figure_style(lang, text=text) as flang:
         src = (
             _data_uri(figures.png(figures.sweep_figure(frame, language=flang)))
             if frame is not None
@@ -619,12 +911,13 @@ def sweep_report_html(summary: SweepSummary | Mapping[str, Any], /, *, language:
         {
             "swept": [r.values[k] for k in summary.keys],
             "strategy": r.strategy,
+            "tag": label("no_public_chargers", lang) if r.sites == 0 else "",
             "cells": [_sweep_cell(m, r.metrics[m]) for m in SWEEP_METRICS],
         }
         for r in summary.rows
     ]
     title = label("fig_sweep", lang, key=", ".join(summary.keys))
-    return _ENV.from_string(_SWEEP_TEMPLATE).render(
+    context = dict(
         html_lang="zh-CN" if lang == "zh" else "en",
         title=f"{summary.scenario}: {title}",
         generated=label("generated_by", lang, version=_package_version()),
@@ -636,6 +929,15 @@ def sweep_report_html(summary: SweepSummary | Mapping[str, Any], /, *, language:
         keys=list(summary.keys),
         metrics=[{"label": metric_label(m, lang)} for m in SWEEP_METRICS],
         rows=rows,
+    )
+    return _with_font(_ENV.from_string(_SWEEP_TEMPLATE), context, extra=text, language=lang)
+
+
+def sweep_text(summary: SweepSummary, /) -> str:
+    """Every user string a sweep's page or figure may show (strategies, keys, values)."""
+    values = [str(v) for p in summary.points for v in p.values()]
+    return "\n".join(
+        [summary.scenario, *summary.keys, *values, *(r.strategy for r in summary.rows)]
     )
 
 

@@ -144,8 +144,8 @@ class SweepResult:
         The swept values of each point, ``{key: value}``.
     table
         ``sweep.csv``: one row per (point, strategy): ``point``, the swept values,
-        ``strategy``, then ``<metric>`` (mean), ``<metric>_lo`` and ``<metric>_hi``
-        (95% interval) for every metric.
+        ``strategy``, ``sites`` (0: no public chargers), then ``<metric>`` (mean),
+        ``<metric>_lo`` and ``<metric>_hi`` (95% interval) for every metric.
     per_replication
         ``per_replication.csv``: one row per (point, strategy, replication): ``point``,
         the swept values, ``strategy``, ``replication`` and every metric.
@@ -189,7 +189,10 @@ def sweep_result(sweep: SweepStudy, /) -> SweepResult:
         per_rep = per_replication_frame(study.units)
         frames.append(_point_frame(i, point, per_rep))
         s = build_summary(study, per_rep)
-        rows.extend(SweepRow(i, dict(point), n, st.metrics) for n, st in s.strategies.items())
+        rows.extend(
+            SweepRow(i, dict(point), n, st.metrics, sites=len(st.sites))
+            for n, st in s.strategies.items()
+        )
         comparisons.append(PointComparisons(i, dict(point), s.comparisons))
     base = sweep.studies[0]
     typed = SweepSummary(

@@ -520,17 +520,25 @@ class SweepRow:
         Strategy name.
     metrics
         Per metric of :data:`sim.metrics.scores.METRICS`.
+    sites
+        Sites of the strategy's plan at this point (0: no public chargers).
     """
 
     point: int
     values: Mapping[str, Any]
     strategy: str
     metrics: Mapping[str, MetricSummary]
+    sites: int
 
     def record(self) -> dict[str, Any]:
-        """The row of ``sweep.csv``: point, swept values, strategy, then per metric the
-        mean, ``<metric>_lo`` and ``<metric>_hi`` (``NaN`` where missing)."""
-        row: dict[str, Any] = {"point": self.point, **self.values, "strategy": self.strategy}
+        """The row of ``sweep.csv``: point, swept values, strategy, sites, then per metric
+        the mean, ``<metric>_lo`` and ``<metric>_hi`` (``NaN`` where missing)."""
+        row: dict[str, Any] = {
+            "point": self.point,
+            **self.values,
+            "strategy": self.strategy,
+            "sites": self.sites,
+        }
         for m, s in self.metrics.items():
             lo, hi = s.ci95
             row[m] = math.nan if s.mean is None else s.mean
@@ -621,6 +629,7 @@ class SweepSummary:
                 point=int(r["point"]),
                 values={k: r[k] for k in keys},
                 strategy=str(r["strategy"]),
+                sites=int(r["sites"]),
                 metrics={
                     m: MetricSummary(_finite(r[m]), _interval((r[f"{m}_lo"], r[f"{m}_hi"])))
                     for m in METRICS

@@ -42,6 +42,7 @@ from folium.template import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
+from sim.export import fonts
 from sim.export.i18n import Language, label, resolve_language
 
 if TYPE_CHECKING:
@@ -517,15 +518,17 @@ def _legend_html(language: Language) -> str:
     return f"""
 <div id="chargesite-legend" class="chargesite-legend">
   <div style="font-weight:bold;margin-bottom:4px">{t("legend_title")}</div>
-  <div>{t("legend_zones")}</div>
+  <div class="cs-quantity">{t("legend_zones")}</div>
+  <div class="cs-hint">{t("legend_zones_hint")}</div>
   <span style="{bar}background:{_gradient(DIFFICULTY_CMAP)}"></span>
-  <div class="cs-scale"><span>0% · {t("legend_low")}</span>
-    <span>100% · {t("legend_high")}</span></div>
+  <div class="cs-scale"><span>0%</span><span>100%</span></div>
   <div><span class="cs-swatch" style="background:{NO_DATA_COLOUR}"></span>
     {t("legend_no_data")}</div>
-  <div style="margin-top:6px">{t("legend_sites")}</div>
+  <div class="cs-quantity" style="margin-top:6px">{t("legend_sites")}</div>
+  <div class="cs-hint">{t("legend_sites_hint")}</div>
   <span style="{bar}background:{_gradient(UTILISATION_CMAP)}"></span>
   <div class="cs-scale"><span>0%</span><span>100%</span></div>
+  <div class="cs-quantity" style="margin-top:6px">{t("legend_size")}</div>
   <div class="cs-ports">
     <svg width="90" height="28" aria-hidden="true">
       <circle cx="10" cy="14" r="{_site_radius(2)}" fill="#fff" stroke="#000"/>
@@ -537,22 +540,25 @@ def _legend_html(language: Language) -> str:
   <div><span class="cs-swatch cs-round"
     style="background:#fff;border-color:{CANDIDATE_COLOUR}"></span>
     {t("legend_candidates")}</div>
-  <div class="cs-hint">{t("legend_toggle")}</div>
+  <div class="cs-toggle">{t("legend_toggle")}</div>
   <div class="cs-credit">{t("map_data_credit")}</div>
 </div>
 <style>
   .chargesite-legend {{position:absolute;z-index:1000;right:10px;bottom:24px;width:250px;
     background:rgba(255,255,255,0.93);padding:8px 10px;border-radius:6px;font:12px/1.35
-    system-ui,"Segoe UI","Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",
-    sans-serif;box-shadow:0 1px 5px rgba(0,0,0,0.4);}}
+    "chargesite CJK",system-ui,"Segoe UI","Noto Sans CJK SC","WenQuanYi Micro Hei",
+    "Microsoft YaHei",sans-serif;box-shadow:0 1px 5px rgba(0,0,0,0.4);}}
   .chargesite-legend .cs-scale {{display:flex;justify-content:space-between;color:#444}}
   .chargesite-legend .cs-swatch {{display:inline-block;width:12px;height:12px;
     vertical-align:middle;border:1px solid #777;margin-right:4px}}
   .chargesite-legend .cs-round {{border-radius:50%}}
   .chargesite-legend .cs-ports {{display:flex;align-items:center;gap:4px}}
-  .chargesite-legend .cs-hint {{margin-top:6px;color:#555;font-style:italic}}
+  .chargesite-legend .cs-quantity {{font-weight:600}}
+  .chargesite-legend .cs-hint {{color:#555;font-size:11px}}
+  .chargesite-legend .cs-toggle {{margin-top:6px;color:#555;font-style:italic}}
   .chargesite-legend .cs-credit {{margin-top:4px;color:#555;font-size:11px}}
-  .leaflet-container {{font-family:system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",
+  .leaflet-container {{font-family:"chargesite CJK",system-ui,"Noto Sans CJK SC",
+    "WenQuanYi Micro Hei",
     "Microsoft YaHei",sans-serif;background:#f4f4f0}}
   .leaflet-popup-content table th {{text-align:left;padding-right:8px;font-weight:600}}
 </style>
@@ -650,6 +656,7 @@ def map_html(result: RunResult, /, *, language: str | None = None) -> str:
     root.header.add_child(Element(f"{notice}\n<script>{js}</script>"), name="leaflet_js")  # type: ignore[attr-defined]
     page: str = root.render()
     page = page.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else "en"}">', 1)
+    page = _with_font(page)
     # The inlined Leaflet itself is trusted; check everything after it.
     rest = page.replace(js, "").replace(css, "")
     bad = _EXTERNAL.search(rest)
@@ -658,6 +665,19 @@ def map_html(result: RunResult, /, *, language: str | None = None) -> str:
             f"map.html would load an external resource: {rest[bad.start() : bad.start() + 120]!r}"
         )
     return page
+
+
+def _with_font(page: str) -> str:
+    """``page`` with the CJK font subset for its CJK characters embedded in its head.
+
+    Leaflet writes labels, popups and tooltips from JSON strings, so ``\\uXXXX``
+    escapes count as the characters they stand for.
+    """
+    shown = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+    css = fonts.font_face_css(shown)
+    if not css:
+        return page
+    return page.replace("</head>", f"<style>{css}</style>\n</head>", 1)
 
 
 def write_map(result: RunResult, path: Path | str, /, *, language: str | None = None) -> Path:

@@ -316,7 +316,7 @@ def write_sweep(
     """
     from sim.export import figures
     from sim.export.i18n import resolve_language
-    from sim.export.report import sweep_report_html
+    from sim.export.report import sweep_report_html, sweep_text
 
     note = on_file or (lambda _name: None)
     lang = resolve_language(language, default=result.scenario.output.language)
@@ -329,7 +329,7 @@ def write_sweep(
         note("summary.json")
         frame = figures.sweep_frame(result.typed_summary)
         if frame is not None:
-            with figures.figure_style(lang) as flang:
+            with figures.figure_style(lang, text=sweep_text(result.typed_summary)) as flang:
                 png = figures.png(figures.sweep_figure(frame, language=flang))
             (tmp / "sweep.png").write_bytes(png)
             note("sweep.png")
