@@ -155,7 +155,9 @@ def test_check_out_dir_accepts_new_empty_and_own_folders(tmp_path: Path) -> None
     with pytest.raises(UserInputError, match="not the sweep of 'tiny'"):
         check_out_dir(own, "tiny", force=False, kind="sweep")
     (own / "summary.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(UserInputError, match="unreadable results"):
+    check_out_dir(own, "tiny", force=False)  # unreadable: only chargesite's file names
+    (own / "notes.txt").write_text("the user's", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"did not write \(notes.txt\)"):
         check_out_dir(own, "tiny", force=False)
     check_out_dir(own, "tiny", force=True)
-    assert sorted(p.name for p in own.iterdir()) == ["summary.json", UNITS_DIR]  # checked only
+    assert sorted(p.name for p in own.iterdir()) == ["notes.txt", "summary.json", UNITS_DIR]

@@ -13,7 +13,8 @@ the same scenario (same name, same command) replaces it and resumes from its ``u
 (finished units are keyed by the content of the config, so units of an edited config
 are simply not reused); results of another scenario, or of a sweep where a run would go
 (or the reverse), and a non-empty folder with files chargesite did not write, are
-refused unless ``force`` is given.  :func:`discard_units` is what ``--force`` does
+refused unless ``force`` is given (an unreadable ``summary.json`` is judged by the
+folder's file names alone).  :func:`discard_units` is what ``--force`` does
 first: the old folder's units are not reused.
 """
 
@@ -88,7 +89,8 @@ def _check_writable(target: Path, *, what: str) -> None:
 
 
 def _owner(target: Path) -> tuple[Kind, str] | None:
-    """What ``target/summary.json`` says the folder holds, or ``None`` without one."""
+    """What ``target/summary.json`` says the folder holds; ``None`` without one or when
+    it cannot be read (then only the names of the folder's files tell)."""
     summary = target / "summary.json"
     if not summary.is_file():
         return None
@@ -96,7 +98,7 @@ def _owner(target: Path) -> tuple[Kind, str] | None:
         doc = json.loads(summary.read_text(encoding="utf-8"))
         name = str(doc["scenario"])
     except (OSError, ValueError, KeyError, TypeError):
-        return ("run", "")  # unreadable: nobody we know
+        return None
     return ("sweep" if "sweep" in doc else "run", name)
 
 
@@ -139,9 +141,9 @@ def check_out_dir(
     again = "pick another folder or pass --force to replace it"
     owner = _owner(target)
     if owner is not None and owner != (kind, scenario):
-        theirs = f"the {owner[0]} of scenario {owner[1]!r}" if owner[1] else "unreadable results"
         raise UserInputError(
-            f"{what} {target}: holds {theirs}, not the {kind} of {scenario!r}; {again}"
+            f"{what} {target}: holds the {owner[0]} of scenario {owner[1]!r}, "
+            f"not the {kind} of {scenario!r}; {again}"
         )
     foreign = sorted(p.name for p in target.iterdir() if p.name not in OUTPUT_NAMES)
     if owner is None and foreign:
