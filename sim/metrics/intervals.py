@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
-from sim.metrics.scores import METRICS
+from sim.metrics.scores import METRIC_RANGE, METRICS
 
 __all__ = [
     "DIRECTION",
@@ -18,8 +18,27 @@ __all__ = [
 ]
 
 
-def ci95(values: np.ndarray, /) -> tuple[float | None, float | None]:
-    """Student-t 95% confidence interval of the mean; ``(None, None)`` for n < 2."""
+def ci95(
+    values: np.ndarray, /, *, bounds: tuple[float, float] = (-np.inf, np.inf)
+) -> tuple[float | None, float | None]:
+    """Student-t 95% confidence interval of the mean, kept inside ``bounds``.
+
+    The interval is over replications (their between-replication spread), truncated to
+    the quantity's possible range (a share to [0, 1], a wait to >= 0): truncation drops
+    only impossible values, so the coverage of the interval is unchanged.
+
+    Parameters
+    ----------
+    values
+        One value per replication.
+    bounds
+        ``(low, high)``: the range the quantity can take.
+
+    Returns
+    -------
+    tuple
+        ``(low, high)``; ``(None, None)`` for fewer than two values.
+    """
     v = np.asarray(values, dtype=float)
     if v.size < 2:
         return None, None
@@ -27,8 +46,9 @@ def ci95(values: np.ndarray, /) -> tuple[float | None, float | None]:
     sem = float(v.std(ddof=1) / np.sqrt(v.size))
     if sem == 0.0:
         return m, m
-    h = float(stats.t.ppf(0.975, v.size - 1)) * sem
-    return m - h, m + h
+    h = float(special.stdtrit(v.size - 1, 0.975)) * sem
+    low, high = bounds
+    return max(m - h, low), min(m + h, high)
 
 
 #: +1 where a larger value is better, -1 where a smaller one is, 0 where neither is.
@@ -110,7 +130,7 @@ def aggregate(per_rep: pd.DataFrame, /) -> dict[str, dict[str, Any]]:
                 metrics[m] = {"mean": None, "ci95": [None, None]}
                 continue
             col = col[~np.isnan(col)]
-            lo, hi = ci95(col)
+            lo, hi = ci95(col, bounds=METRIC_RANGE[m])
             metrics[m] = {"mean": float(col.mean()), "ci95": [lo, hi]}
         out[str(name)] = metrics
     return out

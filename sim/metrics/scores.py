@@ -3,7 +3,8 @@
 Definitions (also in docs/model.md):
 
 - ``wait_mean_min`` / ``wait_p95_min``: time in the queue of attempts that joined one
-  (charged or reneged), minutes.  0 when no attempt joined a queue.
+  (charged or reneged), minutes.  0 when stations were reached and no attempt joined a
+  queue; missing (``None``) when no session reached a station.
 - ``unserved_share``: share of sessions that did not end charged.
 - ``stranded_share``: share of sessions whose vehicle ran out of charge.
 - ``access_time_mean_min``: mean driving time per residential session that reached a
@@ -15,7 +16,9 @@ Definitions (also in docs/model.md):
   stations (0 with no station).
 - ``coverage_share``: share of expected demand within ``radius_min`` of a station
   (static, from the travel-time matrix).
-- ``energy_served_kwh``: energy delivered over the simulated period.
+- ``energy_served_kwh``: energy delivered within the simulated period (charging that
+  runs past the last day counts up to the horizon, as utilisation and the load profile
+  count it).
 - ``difficulty_index``: ``100 x sum_k w_k c_k / sum_k w_k`` with components
   ``c_unserved = unserved_share``, ``c_stranded = stranded_share``,
   ``c_wait = W / (W + W_ref)`` (``W = wait_mean_min``) and
@@ -35,12 +38,28 @@ from sim.des import CHARGED, RENEGED, STRANDED, SessionLog, Stations
 
 __all__ = [
     "METRICS",
+    "METRIC_RANGE",
     "difficulty_components",
+    "energy_within",
     "load_profile",
     "queue_profile",
     "score",
     "station_stats",
 ]
+
+#: Every metric's possible range (low, high); intervals never leave it.
+METRIC_RANGE: dict[str, tuple[float, float]] = {
+    "wait_mean_min": (0.0, np.inf),
+    "wait_p95_min": (0.0, np.inf),
+    "unserved_share": (0.0, 1.0),
+    "stranded_share": (0.0, 1.0),
+    "access_time_mean_min": (0.0, np.inf),
+    "detour_mean_min": (0.0, np.inf),
+    "utilization_mean": (0.0, 1.0),
+    "coverage_share": (0.0, 1.0),
+    "energy_served_kwh": (0.0, np.inf),
+    "difficulty_index": (0.0, 100.0),
+}
 
 METRICS: tuple[str, ...] = (
     "wait_mean_min",
@@ -228,6 +247,20 @@ def difficulty_components(
     }
 
 
+def energy_within(log: SessionLog, /, *, horizon_min: float) -> float:
+    """Energy delivered up to ``horizon_min`` (kWh).
+
+    A session still charging at the horizon counts the share of its energy delivered
+    before it, at its mean power (as ``site_load.parquet`` and utilisation count it).
+    """
+    charged = log.outcome == CHARGED
+    s, e = log.start_min[charged], log.end_min[charged]
+    span = e - s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = np.where(span > 0, np.clip((horizon_min - s) / span, 0.0, 1.0), s <= horizon_min)
+    return float((log.energy_kwh[charged] * inside).sum())
+
+
 def score(
     log: SessionLog,
     demand: Demand,
@@ -300,15 +333,19 @@ def score(
     wsum = sum(weights.values())
     index = 100.0 * sum(weights.get(k, 0.0) * v for k, v in comps.items()) / wsum
     per_site = station_stats(log, stations, horizon_min=horizon_min)
+    # waits are 0 when stations were reached and nobody queued; missing when none was
+    reached = bool((log.station >= 0).any())
     return {
-        "wait_mean_min": wait_mean if wait_mean is not None else 0.0,
-        "wait_p95_min": float(np.percentile(waits, 95)) if waits.size else 0.0,
+        "wait_mean_min": (wait_mean if wait_mean is not None else 0.0) if reached else None,
+        "wait_p95_min": (float(np.percentile(waits, 95)) if waits.size else 0.0)
+        if reached
+        else None,
         "unserved_share": unserved_share,
         "stranded_share": stranded_share,
         "access_time_mean_min": float(acc_res.mean()) if acc_res.size else None,
         "detour_mean_min": float(detours.mean()) if detours.size else None,
         "utilization_mean": float(per_site["utilization"].mean()) if len(stations) else 0.0,
         "coverage_share": coverage_share,
-        "energy_served_kwh": float(log.energy_kwh[log.outcome == CHARGED].sum()),
+        "energy_served_kwh": energy_within(log, horizon_min=horizon_min),
         "difficulty_index": index,
     }
