@@ -64,3 +64,18 @@ def test_a_plan_that_reaches_no_station_has_missing_waits(small_run: RunResult) 
     assert none.metrics["unserved_share"].mean == 1.0
     served = small_run.typed_summary.strategies["p-median"]
     assert served.metrics["wait_mean_min"].mean is not None
+
+
+def test_every_metric_can_be_recomputed_from_the_published_log(small_run: RunResult) -> None:
+    s = small_run.sessions
+    assert "detour_min" in s.columns
+    hw = s[(s["segment"] == "highway") & (s["outcome"] == "charged")]
+    assert hw["detour_min"].notna().any()
+    for name in ("random", "p-median"):
+        rows = s[s["strategy"] == name]
+        per_rep = small_run.per_replication.set_index(["strategy", "replication"])
+        for rep, g in rows.groupby("replication", observed=True):
+            charged = g[(g["outcome"] == "charged") & g["detour_min"].notna()]
+            last = charged.groupby("session").tail(1)  # each session's last charge
+            want = per_rep.loc[(name, rep), "detour_mean_min"]
+            assert float(last["detour_min"].mean()) == pytest.approx(want, rel=1e-9)

@@ -114,6 +114,7 @@ def sessions_frame(
                     "attempt": log.attempt,
                     "depart_min": d.depart_min[s],
                     "access_min": log.access_min,
+                    "detour_min": log.detour_min,
                 }
             )
         )
