@@ -155,7 +155,9 @@ def capacitated_coverage(
     model, pi, pj = _model(problem, sel, radius)
     n = problem.n_candidates
     w = problem.weight
-    sol = solve_milp(model, time_limit=time_limit, mip_gap=float(mip_gap or 0.0))
+    sol = solve_milp(
+        model, name="capacitated-coverage", time_limit=time_limit, mip_gap=float(mip_gap or 0.0)
+    )
     if sol.x is None:
         kept = sel.forced
         effective["served_by_site"] = [0.0] * kept.size

@@ -51,7 +51,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -733,6 +733,36 @@ def _greedy(problem: FlowProblem, cover: _ArcCover, p: int) -> np.ndarray:
     return x
 
 
+#: :func:`scipy.optimize.milp` statuses that answer: 0 optimal, 1 stopped by the time
+#: limit.  2 (infeasible) and 3 (unbounded) cannot happen for this model (opening any
+#: ``p`` stations is feasible, every column is bounded); 4 is a HiGHS failure.
+_MILP_ANSWERED = (0, 1)
+
+
+def _checked_milp(c: np.ndarray, /, **kwargs: Any) -> Any:
+    """:func:`scipy.optimize.milp` with its status checked; a failed run is retried once.
+
+    scipy runs its own copy of HiGHS, a fresh instance per call, with HiGHS's automatic
+    thread count (so the thread-count clash of ``highspy`` cannot occur here).
+
+    Raises
+    ------
+    SolverError
+        If both runs end with a status other than :data:`_MILP_ANSWERED`.
+    """
+    res = milp(c, **kwargs)
+    if res.status in _MILP_ANSWERED:
+        return res
+    first = f"status {res.status}: {res.message}"
+    res = milp(c, **kwargs)
+    if res.status in _MILP_ANSWERED:
+        return res
+    raise SolverError(
+        f"frlm: HiGHS (scipy.optimize.milp) failed twice ({first}; then status "
+        f"{res.status}: {res.message}); no station set"
+    )
+
+
 def _exact(
     problem: FlowProblem, cover: _ArcCover, p: int, time_limit_s: float
 ) -> tuple[np.ndarray, bool, float]:
@@ -757,7 +787,7 @@ def _exact(
         constraints.append(LinearConstraint(cover_rows, -np.inf, 0.0))
     integrality = np.zeros(n_var)
     integrality[:n] = 1
-    res = milp(
+    res = _checked_milp(
         c,
         integrality=integrality,
         bounds=Bounds(0.0, 1.0),

@@ -122,6 +122,7 @@ def lscp(
     )
     sol = solve_milp(
         model,
+        name="lscp",
         start=np.isin(np.arange(n), start).astype(float),
         time_limit=time_limit,
         mip_gap=float(mip_gap or 0.0),

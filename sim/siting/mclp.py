@@ -418,7 +418,7 @@ def _proven(value: float, bound: float, *, integral: bool, mip_gap: float, n_col
     return bound - value <= mip_gap * max(1.0, abs(value)) + 1e-12 * max(1.0, abs(bound))
 
 
-def _run(model: _Model, integer: np.ndarray, **kw: Any) -> MilpSolution:
+def _run(model: _Model, integer: np.ndarray, *, name: str, **kw: Any) -> MilpSolution:
     """The model (LP or MILP) in HiGHS, 0 <= every column <= 1."""
     n_col = model.c.size
     milp = MilpModel(
@@ -431,7 +431,7 @@ def _run(model: _Model, integer: np.ndarray, **kw: Any) -> MilpSolution:
         integer=integer,
         maximize=True,
     )
-    return solve_milp(milp, **kw)
+    return solve_milp(milp, name=name, **kw)
 
 
 #: ``proven(value, bound)``: :func:`_proven` with the instance's settings bound.
@@ -453,6 +453,7 @@ def _lp_incumbent(
     lp = _run(
         model,
         np.zeros(n_col, dtype=bool),
+        name="mclp LP bound",
         time_limit=max(deadline - time.perf_counter(), 1e-3),
         options=LP_OPTIONS,
     )
@@ -497,6 +498,7 @@ def _milp(
     sol = _run(
         model,
         integer,
+        name="mclp MILP",
         start=_start_vector(red, model, best),
         time_limit=remaining,
         mip_gap=mip_gap,

@@ -79,12 +79,14 @@ from sim.siting.problem import (
     Selection,
     SitingProblem,
     SitingResult,
+    highs_answered,
     new_highs,
     pmedian_objective,
     read_selection,
     resolve_rng,
     solve_milp,
     sorted_sites,
+    status_text,
 )
 from sim.siting.registry import Needs, register
 
@@ -696,15 +698,57 @@ class _Master:
         self.blocks: list[sp.csr_array] = []  # y-coefficients of the cuts, row blocks
         self._a: sp.csr_array | None = None
         self.basic = highspy.HighsBasisStatus.kBasic
-        h = new_highs()
-        for key, value in _LP_OPTIONS.items():
-            h.setOptionValue(key, value)
+        self.failed: list[str] = []  # statuses of failed node LP runs (retried)
+        h = self._new_instance(_LP_OPTIONS["threads"])
         k, m = self.k, self.m
         h.addVars(k, np.zeros(k), np.ones(k))
         h.addVars(m, self.lo, self.hi)
         h.changeColsCost(m, np.arange(k, k + m, dtype=np.int32), weight.astype(np.float64))
         h.addRow(float(p), float(p), k, np.arange(k, dtype=np.int32), np.ones(k))
         self.h = h
+
+    @staticmethod
+    def _new_instance(threads: object) -> Any:
+        """A HiGHS instance with :data:`_LP_OPTIONS`, ``threads`` threads (``None``:
+        HiGHS's automatic count)."""
+        h = new_highs()
+        for key, value in _LP_OPTIONS.items():
+            if key != "threads":
+                h.setOptionValue(key, value)
+        if threads is not None:
+            h.setOptionValue("threads", threads)
+        return h
+
+    def _run(self, basis: tuple[list[Any], list[Any]] | None, cutoff: float) -> Any:
+        """Run the LP as it stands (warm-started from ``basis``, stopping past ``cutoff``)
+        and return its model status.
+
+        A failed run (a status outside :data:`~sim.siting.problem.ANSWERED_STATUSES`,
+        e.g. "Not Set" when HiGHS's scheduler was started with another thread count) is
+        retried once on a fresh copy of the LP with automatic threads, which then
+        replaces the instance; its status is returned whatever it is.
+        """
+        if not self._attempt(basis, cutoff):
+            self.failed.append(status_text(self.h))
+            fresh = self._new_instance(None)
+            fresh.passModel(self.h.getLp())
+            self.h = fresh
+            self._attempt(basis, cutoff)
+        return self.h.getModelStatus()
+
+    def _attempt(self, basis: tuple[list[Any], list[Any]] | None, cutoff: float) -> bool:
+        """One run of :meth:`_run`; True if HiGHS answered."""
+        import highspy
+
+        h = self.h
+        if basis is not None:
+            hb = highspy.HighsBasis()
+            hb.col_status = basis[0]
+            hb.row_status = basis[1] + [self.basic] * (h.getNumRow() - len(basis[1]))
+            hb.valid = True
+            h.setBasis(hb)
+        h.setOptionValue("objective_bound", cutoff)
+        return highs_answered(h, h.run())
 
     def add(self, point: np.ndarray, level: np.ndarray) -> None:
         """Add the cut of each ``point[t]`` at ``level[t]``."""
@@ -764,30 +808,20 @@ class _Master:
         """
         import highspy
 
-        h, k = self.h, self.k
-        h.changeColsBounds(k, np.arange(k, dtype=np.int32), ylo, yhi)
-        if basis is not None:
-            hb = highspy.HighsBasis()
-            hb.col_status = basis[0]
-            hb.row_status = basis[1] + [self.basic] * (h.getNumRow() - len(basis[1]))
-            hb.valid = True
-            h.setBasis(hb)
-        h.setOptionValue("objective_bound", cutoff)
-        h.run()
-        status = h.getModelStatus()
+        k = self.k
+        self.h.changeColsBounds(k, np.arange(k, dtype=np.int32), ylo, yhi)
+        status = self._run(basis, cutoff)
         if status == highspy.HighsModelStatus.kObjectiveBound:
             node = self._bound(ylo, yhi)
             if node.bound > cutoff:
                 return node
-            h.setOptionValue("objective_bound", math.inf)  # the safe bound disagrees
-            h.run()
-            status = h.getModelStatus()
+            status = self._run(None, math.inf)  # the safe bound disagrees
         if status == highspy.HighsModelStatus.kInfeasible:
             return _LpNode(math.inf, np.zeros(k), np.zeros(self.m), np.zeros(k))
         if status != highspy.HighsModelStatus.kOptimal:
             return None
         node = self._bound(ylo, yhi)
-        hb = h.getBasis()
+        hb = self.h.getBasis()
         node.basis = (list(hb.col_status), list(hb.row_status))
         return node
 
@@ -1014,6 +1048,8 @@ def _branch_and_cut(
         "bc_lp_solves": lp_solves,
         "bc_cuts": int(master.point.size),
     }
+    if master.failed:
+        info["bc_lp_retries"] = list(master.failed)
     return _Tree(best, best_val, min(floor, best_val), info)
 
 
@@ -1146,12 +1182,12 @@ def _radius_milp(
             return best, False, math.nan, info
         sol = solve_milp(
             MilpModel(obj, a, lo, hi, col_lower=clo, col_upper=cup, integer=integer),
+            name="p-median radius MILP",
             start=x0,
             time_limit=remaining,
             mip_gap=mip_gap,
-            mip_abs_gap=delta,
             objective_cutoff=ub - delta,
-            options=_MIP_OPTIONS,
+            options={**_MIP_OPTIONS, "mip_abs_gap": float(delta)},
         )
         solves += 1
         info["milp_solves"] = solves

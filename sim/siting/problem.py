@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -576,12 +576,91 @@ def _highs_lp(model: MilpModel) -> Any:
     return lp
 
 
-def _solution(h: Any, integer: bool) -> MilpSolution:
+#: HiGHS model statuses that answer the question asked: solved, proved infeasible or
+#: unbounded, or stopped by a limit or bound set here.  Any other status ("Not Set",
+#: "Solve error", "Unknown", ...) means the run failed and says nothing about the model.
+ANSWERED_STATUSES = frozenset(
+    {
+        "kOptimal",
+        "kInfeasible",
+        "kUnboundedOrInfeasible",
+        "kUnbounded",
+        "kObjectiveBound",
+        "kObjectiveTarget",
+        "kTimeLimit",
+        "kIterationLimit",
+        "kSolutionLimit",
+        "kModelEmpty",
+    }
+)
+
+
+def highs_answered(h: Any, run_status: Any) -> bool:
+    """True if the run of ``h`` (``run_status``: what ``h.run()`` returned) answered.
+
+    A run answers when ``h.run()`` did not return ``HighsStatus.kError`` and the model
+    status is one of :data:`ANSWERED_STATUSES`.
+    """
+    import highspy
+
+    if run_status == highspy.HighsStatus.kError:
+        return False
+    return h.getModelStatus().name in ANSWERED_STATUSES
+
+
+def status_text(h: Any) -> str:
+    """The model status of ``h`` as HiGHS writes it (e.g. ``"Optimal"``, ``"Not Set"``)."""
+    return str(h.modelStatusToString(h.getModelStatus()))
+
+
+def run_highs(make: Callable[[int | None], Any], /, *, name: str, threads: int | None) -> Any:
+    """Build and run a HiGHS instance; check its status, retry a failed run once.
+
+    HiGHS starts one task scheduler per process, with the thread count of the first run;
+    a later run asking for another count fails with model status "Not Set" (seen with
+    ``threads=1`` after a run with the default threads).  So a run whose status is not
+    in :data:`ANSWERED_STATUSES` is retried once on a fresh instance with HiGHS's
+    automatic thread count, which takes the scheduler as it is.
+
+    Parameters
+    ----------
+    make
+        ``make(threads)`` returns a new instance with the model and every option set,
+        ``threads`` HiGHS threads (``None``: leave HiGHS's automatic choice).
+    name
+        What is solved, for the error message (e.g. ``"mclp LP bound"``).
+    threads
+        Threads for the first run.
+
+    Returns
+    -------
+    Any
+        The run ``highspy`` instance, its status one of :data:`ANSWERED_STATUSES`.
+
+    Raises
+    ------
+    SolverError
+        If the retry fails too; the message names ``name`` and both statuses.
+    """
+    h = make(threads)
+    if highs_answered(h, h.run()):
+        return h
+    first = status_text(h)
+    h = make(None)
+    if highs_answered(h, h.run()):
+        return h
+    raise SolverError(
+        f"{name}: HiGHS returned model status {first!r} (threads={threads}) and "
+        f"{status_text(h)!r} on a fresh instance with automatic threads; no solution"
+    )
+
+
+def _solution(h: Any, integer: bool, *, name: str) -> MilpSolution:
     """Read the outcome of a run HiGHS instance (``integer``: a MIP was solved)."""
     import highspy
 
     status = h.getModelStatus()
-    text = h.modelStatusToString(status)
+    text = status_text(h)
     info = h.getInfo()
     has_x = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     if status in (
@@ -591,7 +670,7 @@ def _solution(h: Any, integer: bool) -> MilpSolution:
         return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
     if not has_x:
         if status == highspy.HighsModelStatus.kOptimal:
-            raise SolverError(f"HiGHS reported {text!r} without a feasible solution")
+            raise SolverError(f"{name}: HiGHS reported {text!r} without a feasible solution")
         return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     optimal = status == highspy.HighsModelStatus.kOptimal
@@ -609,10 +688,10 @@ def solve_milp(
     model: MilpModel,
     /,
     *,
+    name: str = "HiGHS model",
     start: np.ndarray | None = None,
     time_limit: float | None = None,
     mip_gap: float = 1e-6,
-    mip_abs_gap: float | None = None,
     objective_cutoff: float | None = None,
     threads: int | None = 1,
     options: dict[str, object] | None = None,
@@ -623,14 +702,14 @@ def solve_milp(
     ----------
     model
         The model.
+    name
+        What is solved, for error messages (e.g. ``"lscp"``, ``"mclp LP bound"``).
     start
         A feasible starting solution (HiGHS uses it as its first incumbent).
     time_limit
         Seconds (``None``: no limit).
     mip_gap
         Relative gap at which HiGHS stops and declares optimality.
-    mip_abs_gap
-        Absolute gap at which HiGHS stops (``None``: HiGHS default).
     objective_cutoff
         Only solutions better than this value are wanted (HiGHS ``objective_bound``); if
         none exists the status is ``"Infeasible"``.
@@ -638,36 +717,50 @@ def solve_milp(
         HiGHS threads (``None``: HiGHS default).  Default 1: HiGHS's parallel MIP gains
         nothing measurable on these models, and on a busy 2-core machine its worker
         threads cost ~0.4 s per call on a 200-site MCLP that solves in 0.01 s on one.
+        If HiGHS refuses the count (another count started its scheduler in this
+        process), the call is retried with automatic threads (:func:`run_highs`).
     options
-        Further HiGHS options by name.
+        Further HiGHS options by name (e.g. ``mip_abs_gap``, the absolute gap at which
+        HiGHS stops).
 
     Returns
     -------
     MilpSolution
-        ``x`` is ``None`` when HiGHS found no feasible solution (infeasible, or stopped).
+        ``x`` is ``None`` when HiGHS found no feasible solution (infeasible, or stopped
+        by the time limit).  ``optimal`` only when HiGHS proved it.
+
+    Raises
+    ------
+    SolverError
+        HiGHS failed (a status outside :data:`ANSWERED_STATUSES`) twice, or reported
+        "Optimal" without a solution; the message names ``name`` and the status.
     """
     import highspy
 
-    h = new_highs()
-    h.passModel(_highs_lp(model))
+    lp = _highs_lp(model)
     settings: dict[str, object] = {"mip_rel_gap": float(mip_gap), "random_seed": 0}
-    if mip_abs_gap is not None:
-        settings["mip_abs_gap"] = float(mip_abs_gap)
     if objective_cutoff is not None:
         settings["objective_bound"] = float(objective_cutoff)
     if time_limit is not None:
         settings["time_limit"] = float(time_limit)
-    if threads is not None:
-        settings["threads"] = int(threads)
-    for key, value in {**settings, **(options or {})}.items():
-        h.setOptionValue(key, value)
-    if start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = np.asarray(start, dtype=np.float64)
-        sol.value_valid = True
-        h.setSolution(sol)
-    h.run()
-    return _solution(h, bool(model.integer.any()))
+    settings.update(options or {})
+
+    def make(n_threads: int | None) -> Any:
+        h = new_highs()
+        h.passModel(lp)
+        chosen = settings if n_threads is None else {**settings, "threads": int(n_threads)}
+        for key, value in chosen.items():
+            if h.setOptionValue(key, value) == highspy.HighsStatus.kError:
+                raise SolverError(f"{name}: HiGHS rejects the option {key}={value!r}")
+        if start is not None:
+            sol = highspy.HighsSolution()
+            sol.col_value = np.asarray(start, dtype=np.float64)
+            sol.value_valid = True
+            h.setSolution(sol)
+        return h
+
+    h = run_highs(make, name=name, threads=threads)
+    return _solution(h, bool(model.integer.any()), name=name)
 
 
 # --------------------------------------------------------------------------------------
