@@ -49,7 +49,12 @@ def _mmc_demand(n: int, lam: float, mean_service_min: float, seed: int) -> Deman
     ("c", "rho", "n"),
     # Heavy traffic relaxes slowly: the standard error of the mean wait at rho = 0.9 is
     # about 5.6% per 180,000 sessions (measured), so that load gets 1.5 million.
-    [(1, 0.5, 150_000), (2, 0.7, 250_000), (4, 0.8, 400_000), (4, 0.9, 1_500_000)],
+    [
+        (1, 0.5, 150_000),
+        (2, 0.7, 250_000),
+        pytest.param(4, 0.8, 400_000, marks=pytest.mark.slow),  # about 30 s
+        pytest.param(4, 0.9, 1_500_000, marks=pytest.mark.slow),  # about 60 s
+    ],
 )
 def test_mmc_mean_wait_matches_erlang_c(c: int, rho: float, n: int) -> None:
     mean_service = 30.0  # min
