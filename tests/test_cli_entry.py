@@ -99,6 +99,7 @@ def _strategies(tmp_path: Path, strategies: str) -> Path:
     [
         ("[{name: a, model: p-medain, k: 2}]", "Did you mean 'p-median'?"),
         ("[{name: a, model: p-median}]", "strategies.0"),
+        ("[{name: a, model: p-median, k: 2, budget_cny: 1}]", "budget_cny = 1: no site fits"),
     ],
 )
 def test_validate_makes_the_checks_run_makes(tmp_path: Path, strategies: str, message: str) -> None:

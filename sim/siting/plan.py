@@ -236,6 +236,17 @@ def _fixed_sites(
     return _FixedSites(rows=rows, ports=file_ports, klass=file_class)
 
 
+def _check_budget(strategy: StrategyConfig, equipment: _Equipment, /, *, where: str) -> None:
+    """Refuse a budget that no new site fits (a plan that could only ever be empty)."""
+    budget = strategy.budget_cny
+    if budget is not None and budget < equipment.site_cost_cny:
+        raise ConfigError(
+            f"{where}.budget_cny = {budget:,.0f}: no site fits it; one new site with its "
+            f"{equipment.ports} {equipment.klass} port(s) costs {equipment.site_cost_cny:,.0f} "
+            "CNY (chargers.site_cost_cny + ports x cost_per_port_cny)"
+        )
+
+
 def _count_params(
     strategy: StrategyConfig, spec: ModelSpec, /, *, n_existing: int, where: str
 ) -> dict[str, object]:
@@ -567,6 +578,7 @@ def make_plan(
     where = _where(strategy, index)
     spec = strategy_model(strategy, index=index)
     equipment = _equipment(scenario, strategy)
+    _check_budget(strategy, equipment, where=where)
     fixed = _fixed_sites(strategy, inputs, scenario=scenario, plan_table=plan_table, where=where)
     params = _solver_params(
         strategy,
