@@ -23,4 +23,4 @@ test: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks
 	$(BIN)/ruff format --check sim tests benchmarks
 	$(BIN)/mypy sim
-	$(BIN)/python -m pytest -q
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
