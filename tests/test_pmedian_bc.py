@@ -184,3 +184,5 @@ def test_time_limit_never_claims_a_proof() -> None:
     else:
         assert res.objective >= full.objective
         assert math.isnan(res.gap) or res.gap >= 0.0
+        assert "time limit" in str(res.params["unproven"])
+    assert "unproven" not in full.params

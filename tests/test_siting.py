@@ -292,12 +292,18 @@ def test_mclp_milp_fallback_and_trivial_cases(monkeypatch: pytest.MonkeyPatch) -
     cost, weight = _instance(31, m=30, n=10, integral=False)
     problem = SitingProblem(cost=cost, weight=weight)
     best = {p: _brute_mclp(cost, weight, p, 3.0) for p in (2, 3)}
-    # Force the HiGHS MILP step (as if neither the LP bound nor the swaps closed the gap).
+    # Force the branch-and-bound (as if neither the LP bound nor the swaps closed the gap).
     monkeypatch.setattr(mclp_module, "_proven", lambda *args, **kwargs: False)
     for p in (2, 3):
         res = solve(problem, "mclp", p=p, radius=3.0)
         assert res.optimal and res.gap == 0.0 and res.sites.size == p
         assert res.objective == pytest.approx(best[p])
+        assert res.params["closed_by"] == "branch-and-bound"
+    # HiGHS failing on a node LP hands the tree over to the HiGHS MILP, still exact.
+    monkeypatch.setattr(mclp_module._TreeLp, "solve", lambda *args, **kwargs: None)
+    res = solve(problem, "mclp", p=3, radius=3.0)
+    assert res.optimal and res.objective == pytest.approx(best[3])
+    assert res.params["closed_by"] == "HiGHS MILP"
     monkeypatch.undo()
     # No LP bound (e.g. the LP hit its time limit): still exact through the MILP.
     from sim.siting.problem import MilpSolution
@@ -320,6 +326,82 @@ def test_mclp_milp_fallback_and_trivial_cases(monkeypatch: pytest.MonkeyPatch) -
     none = solve(problem, "mclp", p=2, radius=1e-9)
     assert none.optimal and none.objective == 0.0 and none.sites.size == 2
     assert none.params["uncoverable_demand"] == list(range(30))
+
+
+def _tree_case(seed: int) -> tuple[SitingProblem, dict[str, Any], int | None, float | None]:
+    """50ish points, 8-12 sites, radius at a low cost quantile (a fractional LP is
+    likely); half with budgets, some with kept existing sites, half with weights that
+    are not integers."""
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(25, 60)), int(rng.integers(8, 13))
+    pts, sites = rng.uniform(0, 10, (m, 2)), rng.uniform(0, 10, (n, 2))
+    cost = np.round(np.linalg.norm(pts[:, None] - sites[None], axis=2), 2)
+    if rng.random() < 0.5:
+        weight = rng.integers(0, 8, m).astype(float)
+    else:
+        weight = np.round(rng.uniform(0, 3, m), 2)
+    site_cost = rng.integers(1, 5, n).astype(float) if rng.random() < 0.5 else None
+    existing = rng.choice(n, 2, replace=False) if rng.random() < 0.3 else None
+    problem = SitingProblem(cost=cost, weight=weight, site_cost=site_cost, existing=existing)
+    params: dict[str, Any] = {
+        "radius": float(np.quantile(cost, rng.choice([0.1, 0.15, 0.2]))),
+        "keep_existing": bool(existing is not None and rng.random() < 0.5),
+    }
+    p: int | None = int(rng.integers(2, 5))
+    budget = None
+    if site_cost is not None and rng.random() < 0.6:
+        budget = params["budget"] = float(rng.choice([4.0, 6.0, 9.0]))
+        p = None if rng.random() < 0.5 else p
+    if p is not None:
+        params["p"] = p
+    return problem, params, p, budget
+
+
+def test_mclp_branch_and_bound_matches_enumeration() -> None:
+    """Instances the LP bound does not close: the tree's plan is the enumerated optimum,
+    feasible by count, budget and kept sites, with integer and fractional weights."""
+    closed_by = []
+    for seed in range(120):
+        problem, params, p, budget = _tree_case(seed)
+        res = solve(problem, "mclp", **params)
+        closed_by.append(res.params["closed_by"])
+        if res.params["closed_by"] != "branch-and-bound":
+            continue
+        charged = problem.charged_site_cost()
+        forced = tuple(problem.existing_sites().tolist()) if params["keep_existing"] else ()
+        exact_p = p is not None and budget is None
+        best = _brute_mclp_general(
+            problem.cost <= params["radius"],
+            problem.weight,
+            p=p,
+            budget=budget,
+            charged=charged,
+            forced=forced,
+            exact_p=exact_p,
+        )
+        assert res.optimal and res.gap == 0.0, seed
+        assert res.objective == pytest.approx(best, abs=1e-9), (seed, params)
+        assert set(forced) <= set(res.sites.tolist())
+        if budget is not None:
+            assert charged[res.sites].sum() <= budget + 1e-9
+        if p is not None:
+            assert res.sites.size == p if exact_p else res.sites.size <= p
+    assert closed_by.count("branch-and-bound") >= 8  # the tree is really exercised
+
+
+def test_mclp_time_limit_returns_the_best_plan_marked_unproven() -> None:
+    rng = np.random.default_rng(5)
+    pts, sites = rng.uniform(0, 100, (600, 2)), rng.uniform(0, 100, (150, 2))
+    cost = np.round(np.linalg.norm(pts[:, None] - sites[None], axis=2), 2)
+    problem = SitingProblem(cost=cost, weight=rng.integers(1, 20, 600).astype(float))
+    radius = float(np.quantile(cost, 0.1))
+    full = solve(problem, "mclp", p=8, radius=radius)
+    assert full.optimal and full.params["closed_by"] == "branch-and-bound"
+    cut = solve(problem, "mclp", p=8, radius=radius, time_limit=1e-4)
+    assert not cut.optimal and "time limit" in str(cut.params["unproven"])
+    assert "closed_by" not in cut.params
+    assert cut.sites.size == 8 and cut.objective <= full.objective
+    assert math.isnan(cut.gap) or cut.gap >= (full.objective - cut.objective) / cut.objective
 
 
 def test_lscp_covers_everything_coverable_and_is_minimal() -> None:

@@ -24,6 +24,7 @@ import pytest
 from scipy.optimize import linprog
 
 import sim.siting.frlm as frlm_module
+import sim.siting.mclp as mclp_module
 import sim.siting.pmedian as pmedian_module
 import sim.siting.problem as problem_module
 from sim.errors import SolverError
@@ -51,7 +52,7 @@ def _flows() -> FlowProblem:
 
 #: name -> (model, problem builder arguments, solve parameters).  Each reaches HiGHS:
 #: p-median closes in the branch-and-cut (node LPs) or the radius MILP, MCLP needs its
-#: MILP step (the LP bound is fractional), the others are one MILP each.
+#: branch-and-bound (the LP bound is fractional), the others are one MILP each.
 CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "p-median branch-and-cut": ("p-median", {"seed": 11, "m": 40, "n": 12}, {"p": 3}),
     "p-median radius MILP": (
@@ -123,7 +124,7 @@ def _clash() -> str:
     )
     assert problem_module.solve_milp(one, threads=None).optimal
     h = problem_module.new_highs()
-    h.passModel(problem_module._highs_lp(one))
+    h.passModel(problem_module.highs_lp(one))
     h.setOptionValue("threads", 1)
     h.run()
     return problem_module.status_text(h)
@@ -210,6 +211,7 @@ def test_exact_models_stay_exact_after_a_default_threads_highs_run() -> None:
         assert got["optimal"] and got["gap"] == 0.0, (name, got)
         assert got["objective"] == pytest.approx(_brute(name), rel=1e-9), name
     assert report["results"]["p-median branch-and-cut"]["closed_by"] == "branch-and-cut"
+    assert report["results"]["mclp"]["closed_by"] == "branch-and-bound"
 
 
 class _Refusing:
@@ -238,8 +240,8 @@ def _refuse(monkeypatch: pytest.MonkeyPatch, *, times: int) -> list[int]:
         h = real()
         return _Refusing(h) if made[0] <= times else h
 
-    monkeypatch.setattr(problem_module, "new_highs", new_highs)
-    monkeypatch.setattr(pmedian_module, "new_highs", new_highs)
+    for module in (problem_module, pmedian_module, mclp_module):
+        monkeypatch.setattr(module, "new_highs", new_highs)
     return made
 
 
@@ -263,7 +265,7 @@ def test_a_refused_run_is_retried_on_a_fresh_instance(
     ("name", "what"),
     [
         ("p-median radius MILP", "p-median radius MILP"),
-        ("mclp", "mclp LP bound"),
+        ("mclp", "mclp MILP"),  # after the LP bound and the tree's node LP failed
         ("lscp", "lscp"),
         ("capacitated-coverage", "capacitated-coverage"),
     ],

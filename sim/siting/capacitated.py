@@ -161,6 +161,7 @@ def capacitated_coverage(
     if sol.x is None:
         kept = sel.forced
         effective["served_by_site"] = [0.0] * kept.size
+        effective["unproven"] = f"{sol.status}: HiGHS found no plan; the kept sites only"
         return SitingResult(
             sorted_sites(kept),
             0.0,
@@ -170,6 +171,8 @@ def capacitated_coverage(
             "capacitated-coverage",
             effective,
         )
+    if not sol.optimal:
+        effective["unproven"] = f"{sol.status}: HiGHS's best plan, not proven"
     x = sol.x
     sites = sorted_sites(np.flatnonzero(x[:n] > 0.5))
     served = np.bincount(pj, weights=w[pi] * x[n:], minlength=n)

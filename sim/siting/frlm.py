@@ -839,6 +839,8 @@ def _flow_model(
         time_limit_s=float(time_limit or 60.0),
     )
     effective["covered_share"] = r.covered_share
+    if method == "exact" and not r.optimal:
+        effective["unproven"] = "time limit: HiGHS's best station set, not proven optimal"
     return SitingResult(
         sites=r.sites,
         objective=r.covered_flow,

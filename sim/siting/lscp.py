@@ -128,6 +128,9 @@ def lscp(
         mip_gap=float(mip_gap or 0.0),
     )
     if sol.x is None:
+        effective["unproven"] = f"{sol.status}: HiGHS found no plan; the greedy cover"
         return result(start, False, math.nan)
+    if not sol.optimal:
+        effective["unproven"] = f"{sol.status}: HiGHS's best plan, not proven"
     sites = np.flatnonzero(sol.x > 0.5)
     return result(sites, sol.optimal, sol.gap)

@@ -79,14 +79,13 @@ from sim.siting.problem import (
     Selection,
     SitingProblem,
     SitingResult,
-    highs_answered,
     new_highs,
     pmedian_objective,
     read_selection,
+    rerun_fresh,
     resolve_rng,
     solve_milp,
     sorted_sites,
-    status_text,
 )
 from sim.siting.registry import Needs, register
 
@@ -699,7 +698,9 @@ class _Master:
         self._a: sp.csr_array | None = None
         self.basic = highspy.HighsBasisStatus.kBasic
         self.failed: list[str] = []  # statuses of failed node LP runs (retried)
-        h = self._new_instance(_LP_OPTIONS["threads"])
+        h = new_highs()
+        for key, value in _LP_OPTIONS.items():
+            h.setOptionValue(key, value)
         k, m = self.k, self.m
         h.addVars(k, np.zeros(k), np.ones(k))
         h.addVars(m, self.lo, self.hi)
@@ -707,48 +708,25 @@ class _Master:
         h.addRow(float(p), float(p), k, np.arange(k, dtype=np.int32), np.ones(k))
         self.h = h
 
-    @staticmethod
-    def _new_instance(threads: object) -> Any:
-        """A HiGHS instance with :data:`_LP_OPTIONS`, ``threads`` threads (``None``:
-        HiGHS's automatic count)."""
-        h = new_highs()
-        for key, value in _LP_OPTIONS.items():
-            if key != "threads":
-                h.setOptionValue(key, value)
-        if threads is not None:
-            h.setOptionValue("threads", threads)
-        return h
-
     def _run(self, basis: tuple[list[Any], list[Any]] | None, cutoff: float) -> Any:
         """Run the LP as it stands (warm-started from ``basis``, stopping past ``cutoff``)
-        and return its model status.
-
-        A failed run (a status outside :data:`~sim.siting.problem.ANSWERED_STATUSES`,
-        e.g. "Not Set" when HiGHS's scheduler was started with another thread count) is
-        retried once on a fresh copy of the LP with automatic threads, which then
-        replaces the instance; its status is returned whatever it is.
-        """
-        if not self._attempt(basis, cutoff):
-            self.failed.append(status_text(self.h))
-            fresh = self._new_instance(None)
-            fresh.passModel(self.h.getLp())
-            self.h = fresh
-            self._attempt(basis, cutoff)
-        return self.h.getModelStatus()
-
-    def _attempt(self, basis: tuple[list[Any], list[Any]] | None, cutoff: float) -> bool:
-        """One run of :meth:`_run`; True if HiGHS answered."""
+        and return its model status; a failed run is retried once on a fresh copy
+        (:func:`~sim.siting.problem.rerun_fresh`), which then replaces the instance."""
         import highspy
 
-        h = self.h
-        if basis is not None:
-            hb = highspy.HighsBasis()
-            hb.col_status = basis[0]
-            hb.row_status = basis[1] + [self.basic] * (h.getNumRow() - len(basis[1]))
-            hb.valid = True
-            h.setBasis(hb)
-        h.setOptionValue("objective_bound", cutoff)
-        return highs_answered(h, h.run())
+        def prepare(h: Any) -> None:
+            if basis is not None:
+                hb = highspy.HighsBasis()
+                hb.col_status = basis[0]
+                hb.row_status = basis[1] + [self.basic] * (h.getNumRow() - len(basis[1]))
+                hb.valid = True
+                h.setBasis(hb)
+            h.setOptionValue("objective_bound", cutoff)
+
+        self.h, failed = rerun_fresh(self.h, options=_LP_OPTIONS, prepare=prepare)
+        if failed is not None:
+            self.failed.append(failed)
+        return self.h.getModelStatus()
 
     def add(self, point: np.ndarray, level: np.ndarray) -> None:
         """Add the cut of each ``point[t]`` at ``level[t]``."""
@@ -1351,6 +1329,8 @@ def pmedian_exact(
         lagrangian=use_lagrangian,
     )
     effective.update(info)
+    if not optimal:
+        effective["unproven"] = "time limit: the best plan found, not proven optimal"
     return _result(
         problem, inst, sites, optimal=optimal, gap=gap, model="p-median", params=effective
     )

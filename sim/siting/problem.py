@@ -546,7 +546,7 @@ class MilpModel:
     maximize: bool = False
 
 
-def _highs_lp(model: MilpModel) -> Any:
+def highs_lp(model: MilpModel) -> Any:
     """The model as a ``highspy.HighsLp`` (column-wise matrix)."""
     import highspy
 
@@ -655,6 +655,47 @@ def run_highs(make: Callable[[int | None], Any], /, *, name: str, threads: int |
     )
 
 
+def rerun_fresh(
+    h: Any, /, *, options: Mapping[str, object], prepare: Callable[[Any], None]
+) -> tuple[Any, str | None]:
+    """Run a kept HiGHS instance (an LP changed between runs); retry a failed run once.
+
+    ``prepare(h)`` sets what each run needs (a basis, an objective bound) and ``h`` runs.
+    If HiGHS fails (a status outside :data:`ANSWERED_STATUSES`, e.g. "Not Set" when its
+    scheduler was started with another thread count), the LP as it stands (bounds and
+    rows included) is copied into a fresh instance with ``options`` and HiGHS's automatic
+    thread count (any ``threads`` in ``options`` is left out), prepared and run once more.
+
+    Parameters
+    ----------
+    h
+        The instance.
+    options
+        Its HiGHS options, for the fresh copy.
+    prepare
+        Called on the instance before each run.
+
+    Returns
+    -------
+    tuple
+        The instance that ran last (``h`` or its replacement, which the caller keeps)
+        and the status of the failed first run (``None`` if it answered).  The caller
+        reads the last run's status.
+    """
+    prepare(h)
+    if highs_answered(h, h.run()):
+        return h, None
+    failed = status_text(h)
+    fresh = new_highs()
+    for key, value in options.items():
+        if key != "threads":
+            fresh.setOptionValue(key, value)
+    fresh.passModel(h.getLp())
+    prepare(fresh)
+    fresh.run()
+    return fresh, failed
+
+
 def _solution(h: Any, integer: bool, *, name: str) -> MilpSolution:
     """Read the outcome of a run HiGHS instance (``integer``: a MIP was solved)."""
     import highspy
@@ -737,7 +778,7 @@ def solve_milp(
     """
     import highspy
 
-    lp = _highs_lp(model)
+    lp = highs_lp(model)
     settings: dict[str, object] = {"mip_rel_gap": float(mip_gap), "random_seed": 0}
     if objective_cutoff is not None:
         settings["objective_bound"] = float(objective_cutoff)
