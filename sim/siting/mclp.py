@@ -893,7 +893,7 @@ def _fill_to_p(cov: Coverage, sites: np.ndarray, p: int) -> np.ndarray:
 def mclp_exact(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:
-    """Maximal covering, solved exactly (reductions, LP bound, then HiGHS MILP if needed).
+    """Maximal covering, solved exactly (reductions, LP bound, then branch-and-bound if needed).
 
     Parameters
     ----------
