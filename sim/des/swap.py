@@ -1,0 +1,375 @@
+"""Battery-swap stations in SimPy: swap bays, a stock of charged packs, and the pack
+chargers that recharge the packs drivers leave behind.
+
+A swap visit: the driver *balks* if at least ``balk_queue_per_bay x bays`` vehicles
+already wait for a bay; otherwise it queues for a bay and, once in the bay, waits for
+a charged pack if the stock is empty (the next pack to finish charging goes to the
+first driver waiting).  It *reneges* when its patience (counted from its arrival) runs
+out first, whether it is still waiting for a bay or for a pack.  The swap itself takes
+the station's swap time.  The moment it takes a charged pack, the pack it brought
+(depleted to the vehicle's state of charge) joins the station: it goes on charge at
+once if a pack charger is free, else it waits for one.  So at every instant
+
+    charged packs in stock + packs charging + packs waiting for a charger = stock size,
+
+which :meth:`SwapStations.pack_count` returns per station and the tests check after
+every event.  Pack chargers charge each pack to ``full_soc`` along the pack's taper
+curve (:class:`~sim.des.charging.ChargeCurve`), and share an optional site grid cap by
+water-filling (:class:`~sim.des.charging.CappedSite`, as public chargers do).
+
+Swap times are ``mean x z`` with ``z`` a unit-mean variate drawn for each session
+before the run (deterministic: ``z = 1``; exponential; lognormal with a coefficient of
+variation), so every plan sees the same draw for the same driver (common random
+numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import numpy as np
+import simpy
+from scipy.special import ndtri
+
+from sim.des.charging import CappedSite, ChargeCurve
+from sim.des.stations import first_of
+
+__all__ = [
+    "SwapDistribution",
+    "SwapOutcome",
+    "SwapSites",
+    "SwapStations",
+    "swap_time_factors",
+]
+
+_INF = float("inf")
+
+#: How swap times vary around their mean.
+SwapDistribution = Literal["deterministic", "exponential", "lognormal"]
+
+
+@dataclass(frozen=True)
+class SwapSites:
+    """The swap stations of a plan.
+
+    Attributes
+    ----------
+    site_id
+        Candidate site ids, one per station.
+    bays
+        int64 swap bays per station (vehicles swapped at once).
+    packs
+        int64 packs each station owns (its stock when all are charged).
+    pack_chargers
+        int64 chargers that recharge returned packs, per station.
+    charger_kw
+        float64 rated power of one pack charger (kW).
+    pack_kwh
+        float64 usable energy of one pack (kWh).
+    swap_min
+        float64 mean time of one swap, from entering the bay to leaving it (min).
+    swap_distribution
+        How swap times vary: one of :data:`SwapDistribution` per station.
+    swap_cv
+        float64 coefficient of variation of lognormal swap times (ignored otherwise).
+    pack_types
+        The pack types each station serves.
+    taper
+        ``(soc_points, shares)``: share of ``charger_kw`` a pack takes by its state of
+        charge.
+    full_soc
+        State of charge a recharged pack is taken off charge at (0-1).
+    grid_cap_kw
+        float64 site grid limit shared by the pack chargers (kW); ``inf`` = none.
+        ``None``: no station has a cap.
+    """
+
+    site_id: tuple[str, ...]
+    bays: np.ndarray
+    packs: np.ndarray
+    pack_chargers: np.ndarray
+    charger_kw: np.ndarray
+    pack_kwh: np.ndarray
+    swap_min: np.ndarray
+    swap_distribution: tuple[SwapDistribution, ...]
+    swap_cv: np.ndarray
+    pack_types: tuple[frozenset[str], ...]
+    taper: tuple[np.ndarray, np.ndarray]
+    full_soc: float = 1.0
+    grid_cap_kw: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.site_id)
+
+    def cap(self) -> np.ndarray:
+        """Grid cap per station (kW), ``inf`` where none."""
+        if self.grid_cap_kw is None:
+            return np.full(len(self), np.inf)
+        return np.asarray(self.grid_cap_kw, dtype=float)
+
+    def serves(self, j: int, pack_type: str | None, /) -> bool:
+        """Whether station ``j`` swaps packs of ``pack_type`` (``None``: cannot swap)."""
+        return pack_type is not None and pack_type in self.pack_types[j]
+
+
+def swap_time_factors(
+    uniform: np.ndarray, /, *, distribution: SwapDistribution, cv: float
+) -> np.ndarray:
+    """Unit-mean swap-time factors from uniform draws in (0, 1).
+
+    Parameters
+    ----------
+    uniform
+        float64 draws, one per session (the same for every plan).
+    distribution
+        ``deterministic`` (all 1), ``exponential`` (mean 1) or ``lognormal`` (mean 1,
+        coefficient of variation ``cv``).
+    cv
+        Coefficient of variation of the lognormal.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 factors; a swap takes ``swap_min x factor`` minutes.
+    """
+    u = np.asarray(uniform, dtype=float)
+    if distribution == "deterministic":
+        return np.ones_like(u)
+    if distribution == "exponential":
+        return -np.log1p(-u)
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return np.exp(sigma * ndtri(u) - 0.5 * sigma * sigma)
+
+
+class SwapOutcome(NamedTuple):
+    """What happened at one swap visit (times in simulation minutes).
+
+    ``outcome`` is ``"swapped"``, ``"balked"`` or ``"reneged"``; ``pack_wait_min`` is
+    the time spent in the bay waiting for a charged pack (NaN if it never got a bay).
+    """
+
+    outcome: Literal["swapped", "balked", "reneged"]
+    arrival_min: float
+    start_min: float
+    end_min: float
+    wait_min: float
+    pack_wait_min: float
+    energy_kwh: float
+
+
+class _PackWait:
+    """A driver in a bay waiting for a charged pack: its wake-up event and the state
+    of charge of the pack it brings."""
+
+    __slots__ = ("event", "soc")
+
+    def __init__(self, event: simpy.Event, soc: float) -> None:
+        self.event = event
+        self.soc = soc
+
+
+class SwapStations:
+    """The plan's swap stations as SimPy resources: bays, charged-pack stocks, pack
+    chargers.
+
+    The stock is kept by hand rather than in a ``simpy.Container`` so that handing a
+    charged pack to a driver and taking in the driver's pack happen in one step: the
+    pack count holds after every event, not only after the driver's process resumes.
+
+    Parameters
+    ----------
+    env
+        The simulation's environment.
+    sites
+        The swap stations.
+    balk_queue_per_bay
+        A driver does not join a queue of at least this many vehicles per bay;
+        ``None``: everybody queues.
+
+    Attributes
+    ----------
+    present
+        Vehicles at each station now (in a bay or waiting for one).
+    stock_trace
+        Per station, ``(time_min, charged_packs)`` after every change of the stock,
+        starting with ``(0, packs)``.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        sites: SwapSites,
+        /,
+        *,
+        balk_queue_per_bay: float | None = None,
+    ) -> None:
+        self._env = env
+        self._sites = sites
+        n = len(sites)
+        self._bays = [simpy.Resource(env, capacity=int(b)) for b in sites.bays]
+        packs = [int(p) for p in sites.packs]
+        self._charged = list(packs)
+        self._pack_queue: list[deque[_PackWait]] = [deque() for _ in range(n)]
+        self._chargers = [simpy.Resource(env, capacity=int(c)) for c in sites.pack_chargers]
+        caps, rated = sites.cap(), sites.pack_chargers * sites.charger_kw
+        self._capped: list[CappedSite | None] = [
+            CappedSite(env, float(cap)) if cap < full else None
+            for cap, full in zip(caps.tolist(), rated.tolist(), strict=True)
+        ]
+        socs, shares = sites.taper
+        self._curves = [
+            ChargeCurve(
+                battery_kwh=float(kwh),
+                vehicle_max_kw=float(kw),
+                port_kw=float(kw),
+                socs=socs.tolist(),
+                shares=shares.tolist(),
+            )
+            for kwh, kw in zip(sites.pack_kwh.tolist(), sites.charger_kw.tolist(), strict=True)
+        ]
+        self._charging = [0] * n
+        self._waiting = [0] * n
+        self._next_pack = 0
+        self.present = [0] * n
+        per_bay = balk_queue_per_bay
+        self._balk_at = [_INF if per_bay is None else per_bay * int(b) for b in sites.bays]
+        self.stock_trace: list[list[tuple[float, int]]] = [[(0.0, p)] for p in packs]
+
+    def pack_count(self, j: int, /) -> int:
+        """Packs station ``j`` holds now: charged in stock + charging + waiting for a
+        charger (always its stock size)."""
+        return self._charged[j] + self._charging[j] + self._waiting[j]
+
+    def charged(self, j: int, /) -> int:
+        """Charged packs in stock at station ``j`` now."""
+        return self._charged[j]
+
+    def queue(self, j: int, /) -> int:
+        """Vehicles at station ``j`` beyond its bays (waiting for a bay)."""
+        return max(self.present[j] - int(self._sites.bays[j]), 0)
+
+    def visit(
+        self,
+        j: int,
+        /,
+        *,
+        soc: float,
+        patience_min: float,
+        swap_factor: float,
+    ) -> Generator[simpy.Event, object, SwapOutcome]:
+        """Process step: a vehicle arrives at swap station ``j`` to swap its pack.
+
+        Parameters
+        ----------
+        j
+            Station.
+        soc
+            The state of charge of the pack it brings (0-1).
+        patience_min
+            Longest it waits, for a bay and a pack together (min; ``inf``: forever).
+        swap_factor
+            Its unit-mean swap-time factor (:func:`swap_time_factors`).
+
+        Returns
+        -------
+        SwapOutcome
+            What happened; on a swap, ``energy_kwh`` is the energy of the charged pack
+            above the one it brought.
+        """
+        env = self._env
+        t0 = env.now
+        bays = int(self._sites.bays[j])
+        if self.present[j] >= bays and self.queue(j) >= self._balk_at[j]:
+            return SwapOutcome("balked", t0, math.nan, math.nan, 0.0, math.nan, 0.0)
+        deadline = t0 + patience_min
+        self.present[j] += 1
+        bay = self._bays[j]
+        req = bay.request()
+        if not (yield from self._within(req, deadline)):
+            req.cancel()
+            self.present[j] -= 1
+            return SwapOutcome("reneged", t0, math.nan, math.nan, env.now - t0, math.nan, 0.0)
+        t_bay = env.now
+        full = self._sites.full_soc
+        soc_in = min(max(soc, 0.0), full)
+        if self._charged[j] > 0:
+            self._charged[j] -= 1
+            self.stock_trace[j].append((env.now, self._charged[j]))
+            self._take_in(j, soc_in)
+        else:
+            wait = _PackWait(env.event(), soc_in)
+            self._pack_queue[j].append(wait)
+            if not (yield from self._within(wait.event, deadline)):
+                self._pack_queue[j].remove(wait)
+                bay.release(req)
+                self.present[j] -= 1
+                return SwapOutcome(
+                    "reneged", t0, math.nan, math.nan, env.now - t0, env.now - t_bay, 0.0
+                )
+        t1 = env.now
+        yield env.timeout(float(self._sites.swap_min[j]) * swap_factor)
+        bay.release(req)
+        self.present[j] -= 1
+        kwh = float(self._sites.pack_kwh[j]) * (full - soc_in)
+        return SwapOutcome("swapped", t0, t1, env.now, t1 - t0, t1 - t_bay, kwh)
+
+    def _within(
+        self, event: simpy.Event, deadline: float, /
+    ) -> Generator[simpy.Event, object, bool]:
+        """Wait for ``event`` until ``deadline`` (min); ``True`` if it came first."""
+        if event.triggered:
+            return True
+        env = self._env
+        if deadline == _INF:
+            yield event
+            return True
+        if deadline <= env.now:
+            return False
+        yield first_of(env, event, env.timeout(deadline - env.now))
+        return bool(event.triggered)
+
+    def _take_in(self, j: int, soc: float, /) -> None:
+        """A driver's pack (at ``soc``) joins station ``j`` as it takes a charged one."""
+        self._waiting[j] += 1
+        self._env.process(self._recharge(j, soc))
+
+    def _recharge(self, j: int, soc: float, /) -> Generator[simpy.Event, object, None]:
+        """Process: a returned pack waits for a charger, charges to ``full_soc``, and
+        goes to the first driver waiting for a pack, or back into the stock."""
+        env = self._env
+        with self._chargers[j].request() as req:
+            yield req
+            self._waiting[j] -= 1
+            self._charging[j] += 1
+            kwh = float(self._sites.pack_kwh[j]) * max(self._sites.full_soc - soc, 0.0)
+            site = self._capped[j]
+            if site is None:
+                yield env.timeout(self._curves[j].minutes(soc, kwh))
+            else:
+                self._next_pack += 1
+                want = self._pack_power(j, soc)
+                yield env.process(site.charge(self._next_pack, kwh, want=want))
+            self._charging[j] -= 1
+            queue = self._pack_queue[j]
+            if queue:
+                wait = queue.popleft()
+                self._take_in(j, wait.soc)
+                wait.event.succeed()
+            else:
+                self._charged[j] += 1
+                self.stock_trace[j].append((env.now, self._charged[j]))
+
+    def _pack_power(self, j: int, soc: float, /) -> Callable[[float], float]:
+        """The power (kW) a pack charging from ``soc`` takes, given the kWh delivered."""
+        kw = float(self._sites.charger_kw[j])
+        kwh = float(self._sites.pack_kwh[j])
+        socs, shares = self._sites.taper
+
+        def power(delivered: float) -> float:
+            return kw * float(np.interp(soc + delivered / kwh, socs, shares))
+
+        return power
