@@ -42,6 +42,7 @@ __all__ = [
     "demand_for",
     "per_replication_frame",
     "run_unit",
+    "simulate_plan",
 ]
 
 
@@ -115,17 +116,7 @@ def run_unit(
     sc = prep.scenario
     d = demand if demand is not None else demand_for(prep, replication)
     st = stations_of(prep, plan)
-    acc = access if access is not None else plan_access(prep, plan)
-    hw = highway if highway is not None else plan_highway_access(prep, plan)
-    rows = np.searchsorted(prep.demand_node, d.origin)
-    acc = Access(
-        origin_row=np.where(d.segment == 0, rows, 0).astype(np.int64),
-        first_station=acc.first_station,
-        first_min=acc.first_min,
-        next_station=acc.next_station,
-        next_min=acc.next_min,
-    )
-    log = simulate(d, st, access=acc, highway=hw, rules=driver_rules(sc), taper=taper_curves(sc))
+    log = simulate_plan(prep, plan, d, access=access, highway=highway)
     metrics = score(
         log,
         d,
@@ -143,6 +134,51 @@ def run_unit(
         log=log,
         demand=d,
         site_stats=station_stats(log, st, horizon_min=prep.horizon_min),
+    )
+
+
+def simulate_plan(
+    prep: Prepared,
+    plan: Plan,
+    demand: Demand,
+    /,
+    *,
+    access: Access | None = None,
+    highway: HighwayAccess | None = None,
+) -> SessionLog:
+    """The simulation of :func:`run_unit` alone: ``demand`` at ``plan``'s stations.
+
+    Parameters
+    ----------
+    prep
+        From :func:`prepare`.
+    plan
+        From :func:`make_plans`.
+    demand
+        The sessions to simulate (:func:`demand_for`).
+    access
+        The plan's :func:`plan_access` if already computed.
+    highway
+        The plan's :func:`plan_highway_access` if already computed.
+    """
+    sc = prep.scenario
+    acc = access if access is not None else plan_access(prep, plan)
+    hw = highway if highway is not None else plan_highway_access(prep, plan)
+    rows = np.searchsorted(prep.demand_node, demand.origin)
+    acc = Access(
+        origin_row=np.where(demand.segment == 0, rows, 0).astype(np.int64),
+        first_station=acc.first_station,
+        first_min=acc.first_min,
+        next_station=acc.next_station,
+        next_min=acc.next_min,
+    )
+    return simulate(
+        demand,
+        stations_of(prep, plan),
+        access=acc,
+        highway=hw,
+        rules=driver_rules(sc),
+        taper=taper_curves(sc),
     )
 
 
