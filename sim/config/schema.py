@@ -572,6 +572,91 @@ class HighwayDemandConfig(_Section):
         return self
 
 
+#: Fleet kinds (labels; each kind's defaults are documented in docs/fleets.md).
+FleetKind = Literal["taxi", "ride_hailing", "logistics", "public_sector", "bus"]
+
+
+class FleetConfig(_Section):
+    """A commercial or public-sector fleet: vehicles on duty in shifts, charging when
+    their state of charge runs low during a shift and between shifts.
+
+    Defaults describe a two-shift city taxi (docs/fleets.md gives the sources and
+    marks the assumptions).
+    """
+
+    name: str = Field(description="Label in outputs (unique among fleets).")
+    kind: FleetKind = Field("taxi", description="What the fleet is (a label in outputs).")
+    vehicles: Annotated[int, Field(ge=0, le=10_000_000)] | None = Field(
+        None, description="Vehicles in the fleet (or give share_of_cars)."
+    )
+    share_of_cars: Fraction | None = Field(
+        None,
+        description="Fleet size as a share of the region's private cars (households x "
+        "cars_per_household), instead of vehicles.",
+    )
+    vehicle_classes: dict[str, Fraction] = Field(
+        description="Vehicle classes of the fleet (names in vehicles.fleet) and their shares."
+    )
+    shifts: tuple[tuple[Annotated[float, Field(ge=0.0, le=24.0)], ...], ...] = Field(
+        ((6.0, 17.0), (17.5, 3.0)),
+        description="[start_hour, end_hour] of each duty period of a vehicle's day; an end "
+        "before the start runs past midnight.  Default: a day and a night driver share the "
+        "car with a handover at 17:00-17:30 and a break 3:00-6:00 (assumption).",
+    )
+    daily_km_mean: PositiveFloat = Field(
+        300.0, description="Mean distance per vehicle-day on duty (km); taxis 250-400."
+    )
+    daily_km_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.25, description="Coefficient of variation of daily distance (lognormal)."
+    )
+    charge_below_soc: tuple[Fraction, Fraction] = Field(
+        (0.15, 0.3),
+        description="During a shift a vehicle sets off to charge when its state of charge "
+        "falls below a threshold drawn per vehicle from this [low, high] range.",
+    )
+    between_shifts_below_soc: Fraction = Field(
+        0.5, description="At the end of a duty period it charges if below this."
+    )
+    target_soc: Fraction = Field(0.9, description="State of charge it charges to.")
+    initial_soc: tuple[Fraction, Fraction] = Field(
+        (0.5, 0.9), description="[low, high] uniform state of charge at the start."
+    )
+    patience_min_mean: PositiveFloat = Field(
+        20.0, description="Mean longest wait in a queue (min); drivers lose fares waiting."
+    )
+    patience_min_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.5, description="Coefficient of variation of patience (lognormal)."
+    )
+    hotspots_file: Path | None = Field(
+        None,
+        description="CSV/GeoJSON of points (lon, lat, optional weight) where the fleet's "
+        "charging needs arise (depots, taxi ranks); default: road nodes weighted by the "
+        "zones' households.",
+    )
+    hourly_earning_cny: Annotated[float, Field(ge=0.0)] = Field(
+        40.0, description="Earnings per hour on duty (CNY) that lost time costs (assumption)."
+    )
+
+    @model_validator(mode="after")
+    def _size_and_ranges(self) -> FleetConfig:
+        if (self.vehicles is None) == (self.share_of_cars is None):
+            raise ValueError("give exactly one of vehicles and share_of_cars")
+        for key in ("charge_below_soc", "initial_soc"):
+            lo, hi = getattr(self, key)
+            if lo > hi:
+                raise ValueError(f"{key}: [{lo}, {hi}] must be [low, high] with low <= high")
+        if not self.vehicle_classes or sum(self.vehicle_classes.values()) <= 0:
+            raise ValueError("vehicle_classes: needs a class with a share > 0")
+        if not self.shifts:
+            raise ValueError("shifts: needs at least one [start_hour, end_hour]")
+        for i, sh in enumerate(self.shifts):
+            if len(sh) != 2 or sh[0] == sh[1]:
+                raise ValueError(f"shifts.{i}: needs [start_hour, end_hour], two different hours")
+        if self.charge_below_soc[1] >= self.target_soc:
+            raise ValueError("charge_below_soc must lie below target_soc")
+        return self
+
+
 class DemandConfig(_Section):
     """Charging demand over the simulated period."""
 

@@ -9,7 +9,7 @@ import numpy as np
 __all__ = ["SEGMENTS", "Demand", "merge_demand"]
 
 #: Segment codes used in :attr:`Demand.segment`.
-SEGMENTS: tuple[str, ...] = ("residential", "highway")
+SEGMENTS: tuple[str, ...] = ("residential", "highway", "fleet")
 
 
 @dataclass(frozen=True)
