@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import osmnx as ox
 import pandas as pd
+from shapely.geometry import LineString
 
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
@@ -199,20 +199,39 @@ def zones_layer(
 
 
 def roads_layer(prep: Prepared, /) -> gpd.GeoDataFrame:
-    """Road edges: ``highway``, ``length_m``, ``speed_kph``, ``travel_time_s``."""
-    edges = ox.graph_to_gdfs(prep.region.graph, nodes=False, fill_edge_geometry=True)
-    edges = edges.reset_index()
-    hw = edges["highway"].map(lambda h: h[0] if isinstance(h, list) else h).astype(str)
+    """Road edges: ``highway``, ``length_m``, ``speed_kph``, ``travel_time_s``.
+
+    One row per directed edge in the graph's edge order; an edge without a
+    ``geometry`` is drawn straight between its end nodes (as osmnx ``graph_to_gdfs``
+    with ``fill_edge_geometry``, without importing osmnx).
+    """
+    graph = prep.region.graph
+    nodes = graph.nodes
+    u, v, data = [], [], []
+    geoms = []
+    for a, b, d in graph.edges(data=True):
+        u.append(a)
+        v.append(b)
+        data.append(d)
+        geom = d.get("geometry")
+        if geom is None and "geometry" not in d:
+            geom = LineString(((nodes[a]["x"], nodes[a]["y"]), (nodes[b]["x"], nodes[b]["y"])))
+        geoms.append(geom)
+    hw = pd.Series([_first(d.get("highway")) for d in data], dtype=object).astype(str)
     out = gpd.GeoDataFrame(
         {
-            "u": edges["u"].astype("int64"),
-            "v": edges["v"].astype("int64"),
+            "u": pd.Series(u, dtype="int64"),
+            "v": pd.Series(v, dtype="int64"),
             "highway": hw,
-            "length_m": edges["length"].astype(float),
-            "speed_kph": edges["speed_kph"].astype(float),
-            "travel_time_s": edges["travel_time"].astype(float),
+            "length_m": pd.Series([d.get("length") for d in data], dtype=float),
+            "speed_kph": pd.Series([d.get("speed_kph") for d in data], dtype=float),
+            "travel_time_s": pd.Series([d.get("travel_time") for d in data], dtype=float),
         },
-        geometry=edges.geometry,
-        crs=edges.crs,
+        geometry=gpd.GeoSeries(geoms, crs=graph.graph["crs"]),
     )
     return out.to_crs(WGS84)
+
+
+def _first(value: object) -> object:
+    """The first of a list of OSM tag values (a simplified edge may hold several)."""
+    return value[0] if isinstance(value, list) else value

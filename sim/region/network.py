@@ -1,6 +1,9 @@
 """Road graph preparation, snapping to nodes and spreading nodes over the network.
 
 Everything here works on the projected graph (metres, the UTM zone osmnx chooses).
+osmnx is imported only by the functions that call it (its import takes seconds: it
+loads matplotlib.pyplot and scikit-learn); snapping uses scipy's k-d tree directly, as
+osmnx's ``nearest_nodes`` does on a projected graph.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
-import osmnx as ox
 import pyproj
 
 from sim.errors import DataError
@@ -85,6 +87,8 @@ def prepare_graph(
     """
     if graph.number_of_edges() == 0:
         raise DataError(f"{label}: the extract holds no drivable roads")
+    import osmnx as ox
+
     for _, _, data in graph.edges(data=True):
         data["highway"] = str(_first(data.get("highway")) or "road")
     graph = ox.routing.add_edge_speeds(
@@ -166,7 +170,13 @@ def snap(
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     if len(xy) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=float)
-    nearest = np.asarray(ox.distance.nearest_nodes(graph, xy[:, 0], xy[:, 1]), dtype=np.int64)
+    from scipy.spatial import cKDTree
+
+    ids = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+    # the same tree and query as osmnx.distance.nearest_nodes on a projected graph
+    # (node order kept, so ties go to the same node)
+    _, pos = cKDTree(node_coords(graph, ids)).query(xy, k=1)
+    nearest = ids[np.asarray(pos, dtype=np.int64)]
     dist = np.hypot(*(node_coords(graph, nearest) - xy).T)
     return nearest, dist
 
@@ -219,6 +229,8 @@ def residential_streets(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
         One row per undirected street segment (two-way streets are not doubled), with
         ``length`` (m) and a LineString geometry, in the graph's CRS.
     """
+    import osmnx as ox
+
     undirected = ox.convert.to_undirected(graph)
     edges = ox.convert.graph_to_gdfs(undirected, nodes=False)
     edges = edges[edges["highway"].isin(["residential", "living_street"])]
