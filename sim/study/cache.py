@@ -8,7 +8,12 @@ exactly what determines it, plus the chargesite version:
   once), and each scenario's prepared inputs, plans and access tables (a worker
   prepares a scenario once for all the units it runs);
 - on disk (:class:`UnitStore`): each finished (scenario, strategy, replication) unit, so
-  an interrupted run or sweep resumes where it stopped.
+  an interrupted run or sweep resumes where it stopped;
+- on disk (:func:`cached_on_disk`): built objects that are slow to make and the same
+  for every run of the same inputs, such as a parsed region, as
+  ``<directory>/<kind>s/<key>.pkl``.  The file's name also hashes a format version, the
+  source code of the packages that build the object and the versions of the libraries
+  whose objects it holds, so a code or library change builds it anew.
 
 The memory cache holds a bounded number of entries per kind (least recently used goes
 first), so long sweeps do not grow without bound.
@@ -16,6 +21,7 @@ first), so long sweeps do not grow without bound.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +29,7 @@ import pickle
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,7 +41,16 @@ from sim.config import Scenario
 if TYPE_CHECKING:
     from sim.study.units import UnitResult
 
-__all__ = ["MEMORY", "MemoryCache", "UnitStore", "content_key", "scenario_key"]
+__all__ = [
+    "DISK_FORMAT",
+    "MEMORY",
+    "MemoryCache",
+    "UnitStore",
+    "cached_on_disk",
+    "content_key",
+    "disk_path",
+    "scenario_key",
+]
 
 T = TypeVar("T")
 
@@ -155,3 +171,149 @@ class UnitStore:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, p)
+
+
+#: Version of the on-disk layout of :func:`cached_on_disk`; raise it to drop old files.
+DISK_FORMAT = 1
+
+#: Packages (``sim`` modules) whose source determines an object of each kind: the stage
+#: that builds it and the earlier stages it may import.  Other kinds hash all of ``sim``.
+DISK_CODE: dict[str, tuple[str, ...]] = {
+    "region": ("sim/region", "sim/config", "sim/rng.py", "sim/errors.py"),
+}
+
+#: Libraries whose versions change what a pickled object of each kind holds or reads as.
+DISK_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "region": (
+        "pyrosm", "osmnx", "networkx", "geopandas", "shapely", "pyproj", "pandas", "numpy",
+    ),
+}  # fmt: skip
+
+#: Errors that mean a cache file cannot be used (damaged, truncated, from other code).
+_UNREADABLE = (
+    OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError,
+    TypeError, ValueError, KeyError, MemoryError,
+)  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def _code_hash(parts: tuple[str, ...]) -> str:
+    """SHA-256 of the ``.py`` files under ``parts`` (paths relative to the checkout,
+    ``sim/...``), in sorted order with their relative names."""
+    root = Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256()
+    for part in parts:
+        base = root / part
+        files = sorted(base.rglob("*.py")) if base.is_dir() else [base]
+        for f in files:
+            digest.update(f.relative_to(root).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(f.read_bytes() if f.is_file() else b"")
+    return digest.hexdigest()
+
+
+def _library_versions(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    out = []
+    for name in names:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, ""))
+    return out
+
+
+def disk_path(kind: str, key: str, /, *, directory: Path) -> Path:
+    """The file :func:`cached_on_disk` keeps ``(kind, key)`` in.
+
+    Parameters
+    ----------
+    kind
+        What is cached (``"region"``); names the sub-folder ``<kind>s``.
+    key
+        The content key of the inputs (:func:`content_key`).
+    directory
+        The cache folder (``region.cache_dir`` for regions).
+    """
+    code = DISK_CODE.get(kind, ("sim",))
+    libraries = DISK_LIBRARIES.get(kind, ())
+    name = content_key(
+        "disk", DISK_FORMAT, kind, key, _code_hash(code), _library_versions(libraries)
+    )
+    return Path(directory) / f"{kind}s" / f"{name}.pkl"
+
+
+def _read(path: Path, kind: str, key: str) -> tuple[bool, Any]:
+    """``(True, value)`` from a usable cache file, else ``(False, None)``."""
+    try:
+        with path.open("rb") as fh:
+            entry = pickle.load(fh)
+    except FileNotFoundError:
+        return False, None
+    except _UNREADABLE:
+        return False, None  # damaged or written by other code: build it again
+    if not (
+        isinstance(entry, dict)
+        and entry.get("format") == DISK_FORMAT
+        and entry.get("kind") == kind
+        and entry.get("key") == key
+        and "value" in entry
+    ):
+        return False, None
+    return True, entry["value"]
+
+
+def _write(path: Path, kind: str, key: str, value: Any) -> None:
+    """Write atomically (temporary file, then rename); a failure leaves no file."""
+    entry = {"format": DISK_FORMAT, "kind": kind, "key": key, "value": value}
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{kind}-", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+        tmp = None
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass  # a read-only or full disk only costs the next run the build
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def cached_on_disk(kind: str, key: str, build: Callable[[], T], /, *, directory: Path | None) -> T:
+    """The object of ``(kind, key)`` from ``directory``, else ``build()`` stored there.
+
+    The file is :func:`disk_path` (``<directory>/<kind>s/<hash>.pkl``), written to a
+    temporary name and renamed, so a crash never leaves a half-written entry.  A file
+    that cannot be read (damaged, truncated, written by other code) is built again and
+    replaced; a folder that cannot be written only means the next call builds again.
+    Remove the folder to clear the cache.
+
+    Parameters
+    ----------
+    kind
+        What is cached (``"region"``).
+    key
+        Content key of everything that determines the object (:func:`content_key` of
+        the config sections and the input files' SHA-256).
+    build
+        Makes the object on a miss; must be picklable.
+    directory
+        The cache folder; ``None`` builds without caching.
+
+    Returns
+    -------
+    T
+        The cached object or the one ``build`` made (equal either way).
+    """
+    if directory is None:
+        return build()
+    path = disk_path(kind, key, directory=Path(directory))
+    found, value = _read(path, kind, key)
+    if found:
+        cached: T = value
+        return cached
+    built = build()
+    _write(path, kind, key, built)
+    return built
