@@ -235,32 +235,9 @@ def residential_demand(
     klass = rng.choice(len(fleet), size=nv, p=shares / shares.sum())
     battery = np.array([c.battery_kwh for c in fleet])[klass]
     cons = np.array([c.consumption_kwh_per_km for c in fleet])[klass]
-    lo, hi = cfg.charge_below_soc
-    threshold = rng.uniform(lo, hi, nv)
-    soc = rng.uniform(*cfg.initial_soc, nv)
-    p_wd = np.asarray(cfg.hourly_weekday, float)
-    p_we = np.asarray(cfg.hourly_weekend, float)
-
-    ev_parts, t_parts, soc_parts = [], [], []
-    for day in range(days):
-        weekend = (start_weekday + day) % 7 >= 5
-        mean_km = cfg.daily_km_weekend_mean if weekend else cfg.daily_km_weekday_mean
-        km = _lognormal(mean_km, cfg.daily_km_cv, nv, rng)
-        soc = np.maximum(soc - km * cons / battery, MIN_SOC)
-        opportunistic = (soc < cfg.opportunistic_below_soc) & (
-            rng.random(nv) < cfg.opportunistic_prob_per_day
-        )
-        need = np.flatnonzero((soc < threshold) | opportunistic)
-        profile = p_we if weekend else p_wd
-        hour = rng.choice(24, size=need.shape[0], p=profile / profile.sum())
-        minute = rng.random(need.shape[0]) * 60.0
-        ev_parts.append(need)
-        t_parts.append(day * 1440.0 + hour * 60.0 + minute)
-        soc_parts.append(soc[need])
-        soc[need] = cfg.target_soc
-    vehicle = np.concatenate(ev_parts) if ev_parts else np.empty(0, np.int64)
-    depart = np.concatenate(t_parts) if t_parts else np.empty(0)
-    soc_start = np.concatenate(soc_parts) if soc_parts else np.empty(0)
+    vehicle, depart, soc_start = _daily_needs(
+        cfg, battery=battery, cons=cons, days=days, start_weekday=start_weekday, rng=rng
+    )
     n = vehicle.shape[0]
     patience = _lognormal(cfg.patience_min_mean, cfg.patience_min_cv, n, rng)
 
@@ -286,3 +263,42 @@ def residential_demand(
         kwh_per_km=cons[vehicle],
         exit_need_kwh=np.zeros(n),
     )
+
+
+def _daily_needs(
+    cfg: ResidentialDemandConfig,
+    *,
+    battery: np.ndarray,
+    cons: np.ndarray,
+    days: int,
+    start_weekday: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Day by day, which EVs set off to charge, when (min) and at what state of charge
+    (step 3 of the module's model), in day order."""
+    nv = battery.shape[0]
+    lo, hi = cfg.charge_below_soc
+    threshold = rng.uniform(lo, hi, nv)
+    soc = rng.uniform(*cfg.initial_soc, nv)
+    p_wd = np.asarray(cfg.hourly_weekday, float)
+    p_we = np.asarray(cfg.hourly_weekend, float)
+    ev_parts, t_parts, soc_parts = [], [], []
+    for day in range(days):
+        weekend = (start_weekday + day) % 7 >= 5
+        mean_km = cfg.daily_km_weekend_mean if weekend else cfg.daily_km_weekday_mean
+        km = _lognormal(mean_km, cfg.daily_km_cv, nv, rng)
+        soc = np.maximum(soc - km * cons / battery, MIN_SOC)
+        opportunistic = (soc < cfg.opportunistic_below_soc) & (
+            rng.random(nv) < cfg.opportunistic_prob_per_day
+        )
+        need = np.flatnonzero((soc < threshold) | opportunistic)
+        profile = p_we if weekend else p_wd
+        hour = rng.choice(24, size=need.shape[0], p=profile / profile.sum())
+        minute = rng.random(need.shape[0]) * 60.0
+        ev_parts.append(need)
+        t_parts.append(day * 1440.0 + hour * 60.0 + minute)
+        soc_parts.append(soc[need])
+        soc[need] = cfg.target_soc
+    if not ev_parts:
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
+    return np.concatenate(ev_parts), np.concatenate(t_parts), np.concatenate(soc_parts)

@@ -41,6 +41,7 @@ __all__ = [
     "METRIC_RANGE",
     "difficulty_components",
     "energy_within",
+    "extra_driving",
     "load_profile",
     "queue_profile",
     "score",
@@ -261,6 +262,28 @@ def energy_within(log: SessionLog, /, *, horizon_min: float) -> float:
     return float((log.energy_kwh[charged] * inside).sum())
 
 
+def extra_driving(log: SessionLog, demand: Demand, /) -> tuple[np.ndarray, np.ndarray]:
+    """Extra driving of each session that reached a station (min).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        For residents, home to the first station plus the drives between stations, one
+        value per resident session that drove; for through-traffic, the detour of each
+        session that charged (its last charged attempt's figure).
+    """
+    n = len(demand)
+    hw_charged = (log.outcome == CHARGED) & np.isfinite(log.detour_min)
+    last_hw = hw_charged & np.append(log.session[1:] != log.session[:-1], True)
+    detours = log.detour_min[last_hw]
+    residential = demand.segment[log.session] == 0
+    drove = (log.station >= 0) & np.isfinite(log.access_min) & residential
+    acc_res = np.bincount(log.session[drove], weights=log.access_min[drove], minlength=n)[
+        np.unique(log.session[drove])
+    ]
+    return acc_res, detours
+
+
 def score(
     log: SessionLog,
     demand: Demand,
@@ -308,17 +331,7 @@ def score(
     stranded_share = stranded / n if n else 0.0
     queued = (log.outcome == CHARGED) | (log.outcome == RENEGED)
     waits = log.wait_min[queued]
-    # Detour of each highway session that charged: its last charged attempt's figure.
-    hw_charged = (log.outcome == CHARGED) & np.isfinite(log.detour_min)
-    last_hw = hw_charged & np.append(log.session[1:] != log.session[:-1], True)
-    detours = log.detour_min[last_hw]
-    # Extra driving per session that reached a station: for residents, home to the first
-    # station plus the drives between stations; for through-traffic, the detour.
-    residential = demand.segment[log.session] == 0
-    drove = (log.station >= 0) & np.isfinite(log.access_min) & residential
-    acc_res = np.bincount(log.session[drove], weights=log.access_min[drove], minlength=n)[
-        np.unique(log.session[drove])
-    ]
+    acc_res, detours = extra_driving(log, demand)
     acc = np.concatenate([acc_res, detours]) if n else acc_res
     wait_mean = float(waits.mean()) if waits.size else None
     access_mean = float(acc.mean()) if acc.size else None

@@ -247,13 +247,7 @@ def build_flow_problem(
         raise SolverInputError(f"n_nodes = {n_nodes!r}: expected an integer >= 2")
     n = int(n_nodes)
     u, v, w = _clean_edges(edges, n)
-    od = np.asarray(flows, dtype=np.float64)
-    if od.shape != (n, n):
-        raise SolverInputError(f"flows has shape {od.shape}: expected ({n}, {n})")
-    if not np.all(np.isfinite(od)) or np.any(od < 0):
-        i, j = np.argwhere(~(np.isfinite(od) & (od >= 0)))[0]
-        raise SolverInputError(f"flows[{i}, {j}] = {od[i, j]!r}: expected a finite value >= 0")
-    pair_flow = np.triu(od + od.T, k=1)
+    pair_flow = _pair_flows(flows, n)
     origins, dests = np.nonzero(pair_flow > 0)
     if origins.size == 0:
         raise SolverInputError("flows has no positive entry off the diagonal")
@@ -276,13 +270,7 @@ def build_flow_problem(
     lengths: list[np.ndarray] = []
     row_of = {int(s): r for r, s in enumerate(sources)}
     for i, j in zip(origins.tolist(), dests.tolist(), strict=True):
-        row = pred[row_of[i]]
-        nodes = [j]
-        while nodes[-1] != i:
-            nodes.append(int(row[nodes[-1]]))
-            if len(nodes) > n:  # cannot happen with positive lengths; guard against a loop
-                raise SolverError(f"shortest path {i} -> {j} did not close")
-        nodes.reverse()
+        nodes = _walk_back(pred[row_of[i]], i, j, n)
         steps = [weight[(a, b)] for a, b in itertools.pairwise(nodes)]
         paths.append(np.array(nodes, dtype=np.int64))
         lengths.append(np.concatenate(([0.0], np.cumsum(steps))))
@@ -292,6 +280,29 @@ def build_flow_problem(
         flow=pair_flow[origins, dests],
         n_candidates=n,
     )
+
+
+def _pair_flows(flows: np.ndarray, n: int, /) -> np.ndarray:
+    """Checked OD matrix folded onto unordered pairs: ``flows[i, j] + flows[j, i]`` above
+    the diagonal, 0 elsewhere."""
+    od = np.asarray(flows, dtype=np.float64)
+    if od.shape != (n, n):
+        raise SolverInputError(f"flows has shape {od.shape}: expected ({n}, {n})")
+    if not np.all(np.isfinite(od)) or np.any(od < 0):
+        i, j = np.argwhere(~(np.isfinite(od) & (od >= 0)))[0]
+        raise SolverInputError(f"flows[{i}, {j}] = {od[i, j]!r}: expected a finite value >= 0")
+    return np.triu(od + od.T, k=1)
+
+
+def _walk_back(pred_row: np.ndarray, i: int, j: int, n: int, /) -> list[int]:
+    """The nodes of the shortest path ``i -> j`` from the predecessors of origin ``i``."""
+    nodes = [j]
+    while nodes[-1] != i:
+        nodes.append(int(pred_row[nodes[-1]]))
+        if len(nodes) > n:  # cannot happen with positive lengths; guard against a loop
+            raise SolverError(f"shortest path {i} -> {j} did not close")
+    nodes.reverse()
+    return nodes
 
 
 def _clean_edges(

@@ -221,6 +221,20 @@ def _check_sizing(
     return lam, svc
 
 
+def _stabilise(ports: np.ndarray, load: np.ndarray, lam: np.ndarray, left: int, /) -> int:
+    """Give unstable sites (offered load ``>= ports``) ports in place, one at a time to
+    the most loaded, until all are stable or ``left`` ports are spent; returns the ports
+    left."""
+    while left > 0:
+        unstable = np.flatnonzero((load >= ports) & (lam > 0))
+        if unstable.size == 0:
+            break
+        util = load[unstable] / np.maximum(ports[unstable], 0.5)
+        ports[unstable[int(np.argmax(util))]] += 1
+        left -= 1
+    return left
+
+
 def size_ports(
     arrival_rate_per_h: np.ndarray,
     mean_service_h: np.ndarray | float,
@@ -283,16 +297,7 @@ def size_ports(
     t_h = target_wait_min / 60.0
     scale = (1.0 + service_cv**2) / 2.0
     ports = np.full(n, int(min_ports), dtype=np.int64)
-    left = int(port_budget) - int(ports.sum())
-
-    # Unstable sites first.
-    while left > 0:
-        unstable = np.flatnonzero((load >= ports) & (lam > 0))
-        if unstable.size == 0:
-            break
-        util = load[unstable] / np.maximum(ports[unstable], 0.5)
-        ports[unstable[int(np.argmax(util))]] += 1
-        left -= 1
+    left = _stabilise(ports, load, lam, int(port_budget) - int(ports.sum()))
 
     def tail(c: np.ndarray) -> np.ndarray:
         return np.asarray(_wait_exceeds(lam, mu, c, t_h, scale=scale), dtype=np.float64).reshape(n)
