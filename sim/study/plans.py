@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.access.network import travel_time_matrix
 from sim.access.stations import k_nearest, route_options
 from sim.config import Scenario, StrategyConfig
 from sim.des import (
@@ -171,12 +170,9 @@ def plan_access(prep: Prepared, plan: Plan, /) -> Access:
     k = sim_cfg.choice_set
     times = prep.cost_min[:, plan.candidate]
     first_st, first_t = k_nearest(times, k, limit)
-    if len(plan):
-        nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)[plan.candidate]
-        between = travel_time_matrix(prep.network, nodes, nodes, cutoff_s=limit * 60.0) / 60.0
-        np.fill_diagonal(between, np.inf)
-    else:
-        between = np.zeros((0, 0))
+    c = plan.candidate
+    between = prep.cand_to_cand_min[np.ix_(c, c)]
+    np.fill_diagonal(between, np.inf)
     next_st, next_t = k_nearest(between, k, limit)
     return Access(
         origin_row=np.empty(0, np.int64),
@@ -232,9 +228,8 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
     od_sel = route_options(detour, drive_km, cfg.detour_max_min)
     n_x = hs.exits.shape[0]
     if m:
-        nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)[c]
-        between_min = travel_time_matrix(prep.network, nodes, nodes) / 60.0
-        between_km = travel_time_matrix(hs.length_network, nodes, nodes) / 1000.0
+        between_min = hs.cand_to_cand_min[np.ix_(c, c)]
+        between_km = hs.cand_to_cand_km[np.ix_(c, c)]
         np.fill_diagonal(between_min, np.inf)
         np.fill_diagonal(between_km, np.inf)
         # nxt[j, x, s]: detour of going j -> s -> x instead of j -> x

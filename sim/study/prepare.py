@@ -55,6 +55,12 @@ class HighwayStatic:
         ``(n_od, n_candidates)`` drive from each pair's entry to each candidate.
     cand_to_exit_min, cand_to_exit_km
         ``(n_candidates, n_exits)`` drive from each candidate to each exit.
+    cand_to_cand_min, cand_to_cand_km
+        ``(n_candidates, n_candidates)`` fastest drive (min) from candidate ``i`` to
+        candidate ``j``, and its length (km, the shortest route's: searched on
+        ``length_network``), 0 on the diagonal; searched once, forward from every
+        candidate, with no cutoff (a plan's onward table reads its stations' rows and
+        columns).
     exits
         int64 gate indices of the exits (columns of ``cand_to_exit_*``).
     od_exit
@@ -74,6 +80,8 @@ class HighwayStatic:
     entry_to_cand_km: np.ndarray
     cand_to_exit_min: np.ndarray
     cand_to_exit_km: np.ndarray
+    cand_to_cand_min: np.ndarray
+    cand_to_cand_km: np.ndarray
     exits: np.ndarray
     od_exit: np.ndarray
     od_cost_min: np.ndarray
@@ -98,6 +106,11 @@ class Prepared:
     cost_min
         ``(n_demand_nodes, n_candidates)`` travel time (min); ``inf`` beyond
         ``simulation.max_access_min``.
+    cand_to_cand_min
+        ``(n_candidates, n_candidates)`` travel time (min) from candidate ``i`` to
+        candidate ``j`` (0 on the diagonal), ``inf`` beyond ``simulation.max_access_min``;
+        searched once, forward from every candidate; a plan's retry table
+        (:func:`~sim.study.plans.plan_access`) reads its stations' rows and columns.
     existing
         int64 indices of candidates that are existing charging stations.
     highway
@@ -123,6 +136,7 @@ class Prepared:
     existing: np.ndarray
     sessions_per_ev_day: float
     mean_session_kwh: float
+    cand_to_cand_min: np.ndarray
     checksums: dict[str, str] = field(default_factory=dict)
     highway: HighwayStatic | None = None
     plan_tables: dict[str, PlanTable] = field(default_factory=dict)
@@ -227,10 +241,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
     weight = np.bincount(home_to_demand, weights=w_home, minlength=demand_node.shape[0])
     cand_nodes = region.candidates["node"].to_numpy(dtype=np.int64)
     cutoff_s = scenario.simulation.max_access_min * 60.0
-    if cand_nodes.size and demand_node.size:
-        cost_min = travel_time_matrix(network, demand_node, cand_nodes, cutoff_s=cutoff_s) / 60.0
-    else:
-        cost_min = np.full((demand_node.shape[0], cand_nodes.shape[0]), np.inf)
+    cost_min, between_min = _access_times(network, demand_node, cand_nodes, cutoff_s=cutoff_s)
     kinds = region.candidates["kind"].to_numpy()
     ports = region.candidates["existing_ports"].to_numpy()
     existing = np.flatnonzero(
@@ -250,6 +261,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
         home_to_demand=home_to_demand.astype(np.int64),
         weight=weight,
         cost_min=cost_min,
+        cand_to_cand_min=between_min,
         existing=existing,
         sessions_per_ev_day=spd,
         mean_session_kwh=kwh,
@@ -257,6 +269,28 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
         highway=hw_static,
         plan_tables=plan_tables,
     )
+
+
+def _access_times(
+    network: RoadNetwork, demand_node: np.ndarray, cand_nodes: np.ndarray, *, cutoff_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Demand-to-candidate and candidate-to-candidate travel times (min) within the
+    cutoff.
+
+    The second matrix is searched forward from every candidate, once: a plan's
+    station-to-station times are its rows and columns (the backward searches behind
+    the first matrix reach the same nodes, but their sums run from the other end and
+    differ from a forward search's in the last bits, which would change the retries).
+    """
+    n_d, n_c = demand_node.shape[0], cand_nodes.shape[0]
+    if n_c == 0:
+        return np.full((n_d, 0), np.inf), np.zeros((0, 0))
+    if n_d:
+        cost = travel_time_matrix(network, demand_node, cand_nodes, cutoff_s=cutoff_s) / 60.0
+    else:
+        cost = np.full((0, n_c), np.inf)
+    between = travel_time_matrix(network, cand_nodes, cand_nodes, cutoff_s=cutoff_s) / 60.0
+    return cost, between
 
 
 def _highway_static(
@@ -287,11 +321,14 @@ def _highway_static(
         e_km = travel_time_matrix(length_net, ods.entry_node, cand_nodes) / 1000.0
         x_min = travel_time_matrix(network, cand_nodes, gates.node[exits]) / 60.0
         x_km = travel_time_matrix(length_net, cand_nodes, gates.node[exits]) / 1000.0
+        c_min = travel_time_matrix(network, cand_nodes, cand_nodes) / 60.0
+        c_km = travel_time_matrix(length_net, cand_nodes, cand_nodes) / 1000.0
         detour = e_min + x_min[:, od_exit].T - ods.route_min[:, None]
         detour = np.maximum(detour, 0.0)
     else:
         e_min = e_km = np.zeros((len(ods), 0))
         x_min = x_km = np.zeros((0, exits.shape[0]))
+        c_min = c_km = np.zeros((0, 0))
         detour = np.zeros((len(ods), 0))
     cost = np.where(np.isfinite(detour) & (detour <= cfg.detour_max_min), detour, np.inf)
     days = scenario.demand.days
@@ -311,6 +348,8 @@ def _highway_static(
         entry_to_cand_km=e_km,
         cand_to_exit_min=x_min,
         cand_to_exit_km=x_km,
+        cand_to_cand_min=c_min,
+        cand_to_cand_km=c_km,
         exits=exits.astype(np.int64),
         od_exit=od_exit.astype(np.int64),
         od_cost_min=cost,
