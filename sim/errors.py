@@ -42,5 +42,10 @@ class SolverError(ChargesiteError, RuntimeError):
     """A siting model could not be solved (infeasible, unknown model, bad parameters)."""
 
 
+class SolverFailure(SolverError):
+    """The solver itself failed on a well-formed problem (HiGHS gave no answer even on a
+    fresh instance).  Not the user's input: the CLI reports it with exit status 1."""
+
+
 class SolverInputError(SolverError, ValueError):
     """A siting problem or solver parameter that is malformed (shape, sign, range)."""

@@ -775,6 +775,63 @@ def _default_charger_classes() -> dict[str, ChargerClassConfig]:
     }
 
 
+class SwapClassConfig(_Section):
+    """A battery-swap station class (docs/swap.md gives the sources of the defaults:
+    NIO's third-generation station)."""
+
+    bays: Annotated[int, Field(ge=1, le=20)] = Field(
+        2, description="Swap bays (vehicles swapped at once); 2 inferred for NIO gen 3."
+    )
+    packs: Annotated[int, Field(ge=1, le=500)] = Field(
+        21, description="Packs the station owns (NIO gen 3: 21)."
+    )
+    pack_chargers: Annotated[int, Field(ge=1, le=500)] = Field(
+        21, description="Chargers recharging returned packs (assumption: one per pack)."
+    )
+    charger_kw: PositiveFloat = Field(
+        60.0, description="Power of one pack charger (kW; assumption, no source found)."
+    )
+    pack_kwh: PositiveFloat = Field(75.0, description="Usable energy of a pack (kWh).")
+    pack_types: tuple[str, ...] = Field(
+        ("nio",), description="Pack types the station swaps (vehicles' swap_pack)."
+    )
+    swap_min: Annotated[float, Field(ge=0.0, le=120.0)] = Field(
+        4.67, description="Mean time of a swap, bay in to bay out (min; NIO gen 3: 4 min 40 s)."
+    )
+    swap_distribution: Literal["deterministic", "exponential", "lognormal"] = Field(
+        "lognormal", description="How swap times vary around their mean."
+    )
+    swap_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.2, description="Coefficient of variation of lognormal swap times (assumption)."
+    )
+    full_soc: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.95, description="State of charge a recharged pack is taken off charge at (assumption)."
+    )
+    station_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
+        3_000_000.0,
+        description="Fixed cost of the station without its packs (CNY; assumption, no "
+        "source found).",
+    )
+    pack_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
+        60_000.0, description="Cost of one pack (CNY; assumption, no source found)."
+    )
+    pack_charger_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
+        20_000.0, description="Cost of one pack charger (CNY; assumption, no source found)."
+    )
+    grid_cap_kw: PositiveFloat | None = Field(
+        None, description="Grid limit shared by the pack chargers (kW); null = none."
+    )
+
+    @property
+    def cost_cny(self) -> float:
+        """Cost of one station as configured: station, packs and pack chargers (CNY)."""
+        return (
+            self.station_cost_cny
+            + self.packs * self.pack_cost_cny
+            + self.pack_chargers * self.pack_charger_cost_cny
+        )
+
+
 class ChargersConfig(_Section):
     """Charger classes and the default equipment of a new site."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.config import Scenario, StrategyConfig
-from sim.errors import ConfigError, DataError, SolverError
+from sim.errors import ConfigError, DataError, SolverError, SolverFailure
 from sim.region.plan_file import PlanTable, check_charger_classes
 from sim.rng import stream
 from sim.siting.frlm import FlowProblem
@@ -390,6 +390,8 @@ def _solve(
     rng = stream(scenario.seed, "siting", index)
     try:
         result = solve(problem, model, rng=rng, **params)
+    except SolverFailure as exc:  # not the input's fault: said as a failure, not exit 2
+        raise SolverFailure(f"{where}: the solver failed: {exc}") from None
     except SolverError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     chosen = np.asarray(result.sites, dtype=np.int64)

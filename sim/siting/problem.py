@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from sim.errors import SolverError, SolverInputError
+from sim.errors import SolverError, SolverFailure, SolverInputError
 
 if TYPE_CHECKING:
     from sim.siting.frlm import FlowProblem
@@ -649,7 +649,7 @@ def run_highs(make: Callable[[int | None], Any], /, *, name: str, threads: int |
     h = make(None)
     if highs_answered(h, h.run()):
         return h
-    raise SolverError(
+    raise SolverFailure(
         f"{name}: HiGHS returned model status {first!r} (threads={threads}) and "
         f"{status_text(h)!r} on a fresh instance with automatic threads; no solution"
     )
@@ -711,7 +711,7 @@ def _solution(h: Any, integer: bool, *, name: str) -> MilpSolution:
         return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
     if not has_x:
         if status == highspy.HighsModelStatus.kOptimal:
-            raise SolverError(f"{name}: HiGHS reported {text!r} without a feasible solution")
+            raise SolverFailure(f"{name}: HiGHS reported {text!r} without a feasible solution")
         return MilpSolution(None, math.nan, False, math.inf, text, math.nan)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     optimal = status == highspy.HighsModelStatus.kOptimal
