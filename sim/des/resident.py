@@ -11,7 +11,7 @@ then gives up.  With no station within reach from home it is *no_station*.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 
 import numpy as np
@@ -20,7 +20,7 @@ import simpy
 from sim.des.charging import ChargeTimes
 from sim.des.inputs import Access, DriverRules
 from sim.des.log import NO_STATION, LogRow, new_row
-from sim.des.stations import Ports
+from sim.des.stations import Ports, Visit
 
 __all__ = ["ResidentChoice", "Residents"]
 
@@ -201,25 +201,52 @@ class Residents:
             return None
         return options[k], times[k]
 
-    def arrive(self, i: int, j: int, drive_min: float, /) -> simpy.events.ProcessGenerator:
-        """Process: session ``i`` has just driven ``drive_min`` to station ``j`` (its
-        choice when it set off); it queues and charges, or drives on after failing."""
-        visit, choose = self._ports.visit, self.choice.choose
-        own, type_of = self._table[i], self._type_of
-        kwh, soc, max_attempts = self._energy[i], self._soc[i], self._max_attempts
-        tried = {j}
-        attempt = 0
-        while True:
-            charged = yield from visit(i, j, attempt, drive_min, kwh, soc, own[type_of[j]], _NAN)
-            attempt += 1
-            if charged or attempt >= max_attempts:
-                return
-            options, times = self._next_station[j], self._next_min[j]
-            k = choose(i, options, times, tried)
-            if k < 0:
-                return
-            j = options[k]
-            tried.add(j)
-            drive_min = times[k]
-            if drive_min > 0:
-                yield self._env.timeout(drive_min)
+    def arrive(self, i: int, j: int, drive_min: float, /) -> Callable[[simpy.Event], None]:
+        """What session ``i`` does when it has driven ``drive_min`` to station ``j`` (its
+        choice when it set off): queue and charge, or drive on after failing.
+
+        Returns the callback that makes the visit (the simulation calls it at the
+        arrival, from an :class:`~sim.des.stations.Urgent` event: where the resident's
+        process would start)."""
+        return _Resident(self, i, j, drive_min).arrived
+
+
+class _Resident(Visit):
+    """One resident after reaching its first station, driven by event callbacks: visit
+    (:class:`~sim.des.stations.Visit`), then on failing the best untried station within
+    reach of the current one, up to ``max_attempts`` stations."""
+
+    __slots__ = ("_of", "_tried")
+
+    def __init__(self, of: Residents, i: int, j: int, drive_min: float, /) -> None:
+        super().__init__(of._ports, i, kwh=of._energy[i], soc=of._soc[i])
+        self._of = of
+        self._j, self._drive = j, drive_min
+        self._tried = {j}
+
+    def arrived(self, _: simpy.Event | None = None) -> None:
+        """Visit the station it has reached."""
+        of = self._of
+        self._minutes = of._table[self._i][of._type_of[self._j]]
+        self.start()
+
+    def visited(self, charged: bool, /) -> None:
+        """After a visit: done, or drive on to the next station."""
+        of = self._of
+        self._attempt += 1
+        if charged or self._attempt >= of._max_attempts:
+            return
+        j = self._j
+        options, times = of._next_station[j], of._next_min[j]
+        k = of.choice.choose(self._i, options, times, self._tried)
+        if k < 0:
+            return
+        j = self._j = options[k]
+        self._tried.add(j)
+        drive_min = self._drive = times[k]
+        if drive_min > 0:
+            ev = of._env.timeout(drive_min)
+            assert ev.callbacks is not None
+            ev.callbacks.append(self.arrived)
+        else:
+            self.arrived()

@@ -24,12 +24,14 @@ from sim.des.highway import ThroughTraffic
 from sim.des.inputs import Access, DriverRules, HighwayAccess, Stations
 from sim.des.log import LogRow, SessionLog
 from sim.des.resident import Residents
-from sim.des.stations import Ports
+from sim.des.stations import Ports, Urgent
 
 __all__ = ["simulate"]
 
 _INF = float("inf")
 _DEFAULT_RULES = DriverRules()
+# what a departures timeout is for
+_NOTHING, _ARRIVAL, _DEPARTURE = range(3)
 
 
 def simulate(
@@ -105,7 +107,7 @@ def _run(
             env, demand, highway, rules=rules, ports=ports, charging=charging, log=log
         )
     )
-    env.process(_departures(env, demand, residents=residents, through=through))
+    Urgent(env, _Departures(env, demand, residents=residents, through=through).tick)
     env.run()
     return SessionLog.from_rows(log)
 
@@ -129,49 +131,98 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _departures(
-    env: simpy.Environment,
-    demand: Demand,
-    /,
-    *,
-    residents: Residents,
-    through: ThroughTraffic | None,
-) -> simpy.events.ProcessGenerator:
-    """Process: set every vehicle off at its departure time, in (time, session) order,
-    and start each resident's process when it arrives at the station it chose.
+class _Departures:
+    """Set every vehicle off at its departure time, in (time, session) order, and make
+    each resident's first visit when it arrives at the station it chose.
 
     A resident chooses its station as it sets off (:meth:`Residents.set_off`) and joins
     a heap of vehicles on their way, by arrival time, then departure order; a through
-    vehicle's process starts as it enters the region.
+    vehicle's process starts as it enters the region.  This is a chain of event
+    callbacks (:meth:`tick`), one timeout per distinct time, the steps of a process
+    that yields a timeout until the next departure or arrival.
     """
-    n = len(demand)
-    order: list[int] = np.lexsort((np.arange(n), demand.depart_min)).tolist()
-    depart: list[float] = demand.depart_min[order].tolist()
-    highway: list[bool] = (demand.segment == 1).tolist()
-    # on their way: (arrival time, departure order, session, station, drive (min))
-    arriving: list[tuple[float, int, int, int, float]] = []
-    timeout, process = env.timeout, env.process
-    set_off, arrive = residents.set_off, residents.arrive
-    k = 0  # departures done
-    seq = 0  # residents on their way so far
-    while k < n or arriving:
-        t_dep = depart[k] if k < n else _INF
-        if arriving and arriving[0][0] < t_dep:
-            t_arr, _, i, j, drive = heapq.heappop(arriving)
-            if t_arr > env.now:
-                yield timeout(t_arr - env.now)
-            process(arrive(i, j, drive))
-            continue
-        if t_dep > env.now:
-            yield timeout(t_dep - env.now)
-        i = order[k]
-        k += 1
-        if highway[i]:
-            assert through is not None  # checked by simulate
-            process(through.drive(i))
-            continue
-        heading = set_off(i)
+
+    __slots__ = (
+        "_arriving",
+        "_depart",
+        "_due",
+        "_env",
+        "_highway",
+        "_k",
+        "_n",
+        "_order",
+        "_residents",
+        "_seq",
+        "_through",
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        demand: Demand,
+        /,
+        *,
+        residents: Residents,
+        through: ThroughTraffic | None,
+    ) -> None:
+        n = self._n = len(demand)
+        self._env = env
+        self._order: list[int] = np.lexsort((np.arange(n), demand.depart_min)).tolist()
+        self._depart: list[float] = demand.depart_min[self._order].tolist()
+        self._highway: list[bool] = (demand.segment == 1).tolist()
+        # on their way: (arrival time, departure order, session, station, drive (min))
+        self._arriving: list[tuple[float, int, int, int, float]] = []
+        self._residents, self._through = residents, through
+        self._k = 0  # departures done
+        self._seq = 0  # residents on their way so far
+        self._due = _NOTHING  # what the pending timeout is for
+
+    def tick(self, _: simpy.Event) -> None:
+        """Do what is due now, then everything else due now, then wait for the next
+        departure or arrival."""
+        env, arriving, depart, n = self._env, self._arriving, self._depart, self._n
+        due, self._due = self._due, _NOTHING
+        if due == _ARRIVAL:
+            self._arrive()
+        elif due == _DEPARTURE:
+            self._set_off()
+        while self._k < n or arriving:
+            t_dep = depart[self._k] if self._k < n else _INF
+            if arriving and arriving[0][0] < t_dep:
+                if arriving[0][0] > env.now:
+                    self._wait(arriving[0][0], _ARRIVAL)
+                    return
+                self._arrive()
+                continue
+            if t_dep > env.now:
+                self._wait(t_dep, _DEPARTURE)
+                return
+            self._set_off()
+
+    def _wait(self, t: float, due: int, /) -> None:
+        """Come back at time ``t`` (min) to do ``due``."""
+        env = self._env
+        ev = env.timeout(t - env.now)
+        assert ev.callbacks is not None
+        ev.callbacks.append(self.tick)
+        self._due = due
+
+    def _arrive(self) -> None:
+        """The first resident on its way arrives (its visit is made at once, where its
+        process would start)."""
+        _, _, i, j, drive = heapq.heappop(self._arriving)
+        Urgent(self._env, self._residents.arrive(i, j, drive))
+
+    def _set_off(self) -> None:
+        """The next vehicle sets off."""
+        i = self._order[self._k]
+        self._k += 1
+        if self._highway[i]:
+            assert self._through is not None  # checked by simulate
+            self._env.process(self._through.drive(i))
+            return
+        heading = self._residents.set_off(i)
         if heading is not None:
             j, drive = heading
-            heapq.heappush(arriving, (env.now + drive, seq, i, j, drive))
-            seq += 1
+            heapq.heappush(self._arriving, (self._env.now + drive, self._seq, i, j, drive))
+            self._seq += 1

@@ -11,16 +11,17 @@ worked out, or, at a site with a grid cap, for as long as its share of the cap t
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
+from simpy.events import URGENT
 
 from sim.des.charging import CappedSite, ChargeTimes
 from sim.des.inputs import DriverRules, Stations
 from sim.des.log import BALKED, CHARGED, RENEGED, LogRow, new_row
 
-__all__ = ["Ports", "first_of"]
+__all__ = ["Ports", "Urgent", "Visit", "first_of"]
 
 _INF = float("inf")
 _NAN = float("nan")
@@ -43,6 +44,28 @@ def first_of(env: simpy.Environment, a: simpy.Event, b: simpy.Event, /) -> simpy
         assert ev.callbacks is not None  # neither has been processed
         ev.callbacks.append(fire)
     return wake
+
+
+class Urgent(simpy.Event):
+    """An event processed at the current time before any normal event, calling
+    ``callback``: where a process's start (``simpy.events.Initialize``) would be, at a
+    fraction of the cost of a process when the work needs no generator.
+
+    Parameters
+    ----------
+    env
+        The simulation's environment.
+    callback
+        Called with this event when it is processed.
+    """
+
+    def __init__(self, env: simpy.Environment, callback: Callable[[simpy.Event], None]) -> None:
+        # what Initialize does, with the callback of our choosing (Event.__init__ inlined)
+        self.env = env
+        self.callbacks = [callback]
+        self._value = None
+        self._ok = True
+        env.schedule(self, URGENT)
 
 
 class Ports:
@@ -216,3 +239,140 @@ class Ports:
             )
         )
         return True
+
+
+class Visit:
+    """Visits of stations driven by event callbacks instead of a process: the same
+    steps as :meth:`Ports.visit`, at the same events in the same order, so the same log
+    (a process would cost a generator, its start and end events and a resumption per
+    step; residents, who need nothing else, visit this way).
+
+    A driver policy subclasses it: it sets the attempt's station ``_j``, ``_attempt``,
+    ``_drive`` (the drive there, min) and ``_minutes`` (its charging time on a port of
+    its own, min), calls :meth:`start` at the arrival, and gets :meth:`visited` where
+    :meth:`Ports.visit` returns.
+
+    Parameters
+    ----------
+    ports
+        The stations.
+    i
+        The session.
+    kwh, soc
+        Energy it charges (kWh) and its state of charge on arrival.
+    """
+
+    __slots__ = (
+        "_attempt",
+        "_drive",
+        "_i",
+        "_j",
+        "_kwh",
+        "_minutes",
+        "_ports",
+        "_req",
+        "_soc",
+        "_t0",
+        "_t1",
+    )
+
+    def __init__(self, ports: Ports, i: int, /, *, kwh: float, soc: float) -> None:
+        self._ports = ports
+        self._i, self._kwh, self._soc = i, kwh, soc
+        self._j, self._attempt, self._drive, self._minutes = -1, 0, _NAN, _NAN
+
+    def visited(self, charged: bool, /) -> None:
+        """Called where :meth:`Ports.visit` returns, with ``True`` if it charged."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Arrive now: balk, charge at once, or queue until a port frees or patience
+        runs out."""
+        ports, j = self._ports, self._j
+        env = ports._env
+        self._t0 = env.now
+        present = ports.present
+        here, c = present[j], ports.ports[j]
+        if here >= c and here - c >= ports.balk_at[j]:
+            self._fail(BALKED, 0.0)
+            return
+        present[j] = here + 1
+        req = self._req = ports._resources[j].request()
+        if req.triggered:
+            self._charge()
+            return
+        patience = ports._patience[self._i]
+        if patience < _INF:
+            wake = first_of(env, req, env.timeout(patience))
+            assert wake.callbacks is not None
+            wake.callbacks.append(self._woken)
+        else:
+            assert req.callbacks is not None
+            req.callbacks.append(self._granted)
+
+    def _woken(self, _: simpy.Event) -> None:
+        """The port came free or patience ran out, whichever first."""
+        req = self._req
+        if not req.processed and not req.triggered:
+            req.cancel()
+            self._ports.present[self._j] -= 1
+            self._fail(RENEGED, self._ports._env.now - self._t0)
+        else:
+            self._charge()
+
+    def _granted(self, _: simpy.Event) -> None:
+        self._charge()
+
+    def _charge(self) -> None:
+        """Take the port now; charge for the minutes worked out, or, at a capped site,
+        for as long as the share of the cap takes."""
+        ports, j = self._ports, self._j
+        env = ports._env
+        self._t1 = env.now
+        site = ports._capped[j]
+        if site is None:
+            ev: simpy.Event = env.timeout(self._minutes)
+        else:
+            want = ports._charging.want_kw(self._i, j, self._soc)
+            ev = env.process(site.charge(self._i, self._kwh, want=want))
+        assert ev.callbacks is not None
+        ev.callbacks.append(self._charged)
+
+    def _charged(self, _: simpy.Event) -> None:
+        """Done charging: free the port, log, go on."""
+        ports, j = self._ports, self._j
+        ports._resources[j].release(self._req)
+        ports.present[j] -= 1
+        t0, t1, t2 = self._t0, self._t1, ports._env.now
+        kwh = self._kwh
+        ports._log.append(
+            new_row(
+                session=self._i,
+                attempt=self._attempt,
+                station=j,
+                outcome=CHARGED,
+                access_min=self._drive,
+                arrival_min=t0,
+                start_min=t1,
+                end_min=t2,
+                wait_min=t1 - t0,
+                energy_kwh=kwh,
+                power_kw=kwh / ((t2 - t1) / 60.0) if t2 > t1 else _NAN,
+            )
+        )
+        self.visited(True)
+
+    def _fail(self, outcome: int, wait_min: float, /) -> None:
+        """Log a balked or reneged attempt and go on."""
+        self._ports._log.append(
+            new_row(
+                session=self._i,
+                attempt=self._attempt,
+                station=self._j,
+                outcome=outcome,
+                access_min=self._drive,
+                arrival_min=self._t0,
+                wait_min=wait_min,
+            )
+        )
+        self.visited(False)
