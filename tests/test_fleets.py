@@ -117,3 +117,40 @@ def test_fleet_size_from_a_share_of_cars() -> None:
 def test_bad_fleets_are_refused(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         taxi(**change)
+
+
+def _scenario(**extra: object) -> dict[str, object]:
+    base: dict[str, object] = {"name": "x", "region": {"sample": "kotka"}}
+    base.update(extra)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"demand": {"fleets": [{"name": "t", "vehicles": 5, "vehicle_classes": {"bus": 1}}]}},
+            r"demand.fleets.0.vehicle_classes: \['bus'\] are not classes",
+        ),
+        (
+            {"strategies": [{"name": "p-median", "k": 3, "service": "both"}]},
+            "service: both needs swap_k",
+        ),
+        (
+            {"strategies": [{"name": "p-median", "k": 3, "swap_class": "x", "service": "swap"}]},
+            "swap_class: 'x' is not one of",
+        ),
+        (
+            {"chargers": {"default_swap_class": "x"}},
+            "default_swap_class 'x' is not one of the swap_classes",
+        ),
+    ],
+)
+def test_fleet_and_swap_keys_are_checked_against_each_other(
+    extra: dict[str, object], message: str
+) -> None:
+    from sim.config import parse_config
+    from sim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config(_scenario(**extra))

@@ -627,12 +627,6 @@ class FleetConfig(_Section):
     patience_min_cv: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
         0.5, description="Coefficient of variation of patience (lognormal)."
     )
-    hotspots_file: Path | None = Field(
-        None,
-        description="CSV/GeoJSON of points (lon, lat, optional weight) where the fleet's "
-        "charging needs arise (depots, taxi ranks); default: road nodes weighted by the "
-        "zones' households.",
-    )
     hourly_earning_cny: Annotated[float, Field(ge=0.0)] = Field(
         40.0, description="Earnings per hour on duty (CNY) that lost time costs (assumption)."
     )
@@ -666,6 +660,11 @@ class DemandConfig(_Section):
     )
     residential: ResidentialDemandConfig = Field(default_factory=ResidentialDemandConfig)
     highway: HighwayDemandConfig = Field(default_factory=HighwayDemandConfig)
+    fleets: list[FleetConfig] = Field(
+        default_factory=list,
+        description="Commercial and public-sector fleets (taxis, ride-hailing, logistics); "
+        "none by default.",
+    )
 
     @model_validator(mode="after")
     def _holidays_in_range(self) -> DemandConfig:
@@ -676,6 +675,10 @@ class DemandConfig(_Section):
                 raise ValueError(
                     f"highway.holiday.days: {bad} beyond the {self.days} simulated days"
                 )
+        names = [f.name for f in self.fleets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"fleets: names must be unique, repeated: {dupes}")
         return self
 
 
@@ -691,6 +694,11 @@ class VehicleClassConfig(_Section):
     consumption_kwh_per_km: PositiveFloat = Field(description="Energy use (kWh/km).")
     max_ac_kw: PositiveFloat = Field(description="Maximum AC charging power (kW).")
     max_dc_kw: PositiveFloat = Field(description="Maximum DC charging power (kW).")
+    swap_pack: str | None = Field(
+        None,
+        description="Pack type the vehicle can swap at a swap station serving it (null: it "
+        "cannot swap, as most private cars).",
+    )
 
 
 def _default_fleet() -> list[VehicleClassConfig]:
@@ -832,10 +840,29 @@ class SwapClassConfig(_Section):
         )
 
 
+def _default_swap_classes() -> dict[str, SwapClassConfig]:
+    # docs/swap.md: NIO's third-generation station and CATL's Choco-SEB (packs, swap
+    # times and pack energy read; bays inferred; chargers, costs and full_soc assumed).
+    return {
+        "nio-pss3": SwapClassConfig(),
+        "catl-choco-seb": SwapClassConfig(
+            bays=1, packs=48, pack_chargers=48, pack_kwh=42.0, pack_types=("choco",),
+            swap_min=1.67, station_cost_cny=3_000_000.0, pack_cost_cny=35_000.0,
+        ),
+    }  # fmt: skip
+
+
 class ChargersConfig(_Section):
     """Charger classes and the default equipment of a new site."""
 
     classes: dict[str, ChargerClassConfig] = Field(default_factory=_default_charger_classes)
+    swap_classes: dict[str, SwapClassConfig] = Field(
+        default_factory=_default_swap_classes,
+        description="Battery-swap station classes (docs/swap.md).",
+    )
+    default_swap_class: str | None = Field(
+        None, description="Class of a new swap station; null = the first of swap_classes."
+    )
     default_class: str = Field("dc60", description="Class of a new site's ports.")
     ports_per_site: Annotated[int, Field(ge=1, le=500)] = Field(
         4, description="Ports at a new site unless a strategy says otherwise."
@@ -856,7 +883,20 @@ class ChargersConfig(_Section):
                 f"default_class {self.default_class!r} is not one of the classes "
                 f"{sorted(self.classes)}"
             )
+        ds = self.default_swap_class
+        if ds is not None and ds not in self.swap_classes:
+            raise ValueError(
+                f"default_swap_class {ds!r} is not one of the swap_classes "
+                f"{sorted(self.swap_classes)}"
+            )
         return self
+
+    @property
+    def swap_class_name(self) -> str | None:
+        """The class of a new swap station (``None``: no swap classes)."""
+        if self.default_swap_class is not None:
+            return self.default_swap_class
+        return next(iter(self.swap_classes), None)
 
 
 # --------------------------------------------------------------------------- candidates
@@ -996,9 +1036,24 @@ class StrategyConfig(_Section):
     sizing: SizingConfig | None = Field(
         None, description="Size the new sites' ports for the peak hour instead of `ports`."
     )
+    service: Literal["charge", "swap", "both"] = Field(
+        "charge",
+        description="What the new sites are: charging stations, battery-swap stations, or "
+        "both (swap_k of them swap stations).",
+    )
+    swap_class: str | None = Field(
+        None, description="Class of the new swap stations (default chargers.default_swap_class)."
+    )
+    swap_k: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="With service: both, how many of the new sites are swap stations."
+    )
 
     @model_validator(mode="after")
     def _plan_file(self) -> StrategyConfig:
+        if self.service == "both" and self.swap_k is None:
+            raise ValueError("service: both needs swap_k (how many new sites swap)")
+        if self.service != "both" and self.swap_k is not None:
+            raise ValueError(f"swap_k: only with service: both (service is {self.service!r})")
         if self.plan_strategy is not None and self.plan_file is None:
             raise ValueError("plan_strategy: needs plan_file")
         if self.plan_file is None:
@@ -1185,7 +1240,36 @@ class Scenario(_Section):
                     f"strategies.{i}.charger_class: {s.charger_class!r} is not one of "
                     f"{sorted(self.chargers.classes)}"
                 )
+            swap = self.chargers.swap_classes
+            if s.swap_class is not None and s.swap_class not in swap:
+                raise ValueError(
+                    f"strategies.{i}.swap_class: {s.swap_class!r} is not one of {sorted(swap)}"
+                )
+            if s.service != "charge" and not swap:
+                raise ValueError(
+                    f"strategies.{i}.service: {s.service!r} needs chargers.swap_classes"
+                )
+        self._check_fleets()
         return self
+
+    def _check_fleets(self) -> None:
+        classes = {c.name for c in self.vehicles.fleet}
+        for i, f in enumerate(self.demand.fleets):
+            unknown = sorted(set(f.vehicle_classes) - classes)
+            if unknown:
+                raise ValueError(
+                    f"demand.fleets.{i}.vehicle_classes: {unknown} are not classes of "
+                    f"vehicles.fleet {sorted(classes)}"
+                )
+        pending = [f"demand.fleets.{i}" for i in range(len(self.demand.fleets))] + [
+            f"strategies.{i}.service" for i, s in enumerate(self.strategies)
+            if s.service != "charge"
+        ]  # fmt: skip
+        if pending:
+            raise ValueError(
+                f"{pending[0]}: fleets and swap stations are not simulated yet (docs/swap.md, "
+                "docs/fleets.md); remove the key"
+            )
 
     @property
     def out_dir(self) -> Path:
