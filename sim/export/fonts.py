@@ -73,7 +73,9 @@ def cjk_chars(*texts: str) -> str:
     str
         Characters from U+2E80 on, outside the private-use area; ``""`` when none.
     """
-    return "".join(sorted({c for t in texts for c in t if _is_cjk(c)}))
+    # the distinct characters first (a set of a string is made in C): a page of a
+    # megabyte holds a few hundred
+    return "".join(sorted({c for t in texts for c in set(t) if _is_cjk(c)}))
 
 
 @lru_cache(maxsize=1)

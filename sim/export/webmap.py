@@ -29,6 +29,7 @@ import html
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 from matplotlib import colormaps
-from matplotlib.colors import to_hex
+from matplotlib.colors import Colormap, to_hex
 
 from sim.export import fonts
 from sim.export.i18n import Language, label, resolve_language
@@ -214,19 +215,27 @@ def _round_coords(obj: Any) -> Any:
     return obj
 
 
-def _geometry(geom: Any, *, simplify: bool) -> dict[str, Any] | None:
+def _geometry(geom: Any, *, simplified: Any = None) -> dict[str, Any] | None:
+    """GeoJSON of ``geom`` (``None`` when missing or empty), drawn as ``simplified``
+    when given (the same geometry simplified, see :func:`_feature_collection`)."""
     if geom is None or geom.is_empty:
         return None
-    if simplify:
-        geom = shapely.simplify(geom, SIMPLIFY_DEG, preserve_topology=True)
-    rounded: dict[str, Any] = _round_coords(dict(geom.__geo_interface__))
+    shown = geom if simplified is None else simplified
+    rounded: dict[str, Any] = _round_coords(dict(shown.__geo_interface__))
     return rounded
+
+
+@lru_cache(maxsize=8)
+def _cmap(name: str) -> Colormap:
+    """The colormap ``name`` (``matplotlib.colormaps[name]`` makes a copy each time,
+    and a copy builds its lookup table on first use: keep one)."""
+    return colormaps[name]
 
 
 def _colour(cmap: str, x: float) -> str:
     if not math.isfinite(x):
         return NO_DATA_COLOUR
-    return str(to_hex(colormaps[cmap](min(max(x, 0.0), 1.0))))
+    return str(to_hex(_cmap(cmap)(min(max(x, 0.0), 1.0))))
 
 
 def _gradient(cmap: str, n: int = 6) -> str:
@@ -246,8 +255,14 @@ def _feature_collection(
     simplify: bool,
 ) -> dict[str, Any]:
     features = []
-    for i, row in enumerate(frame.to_dict("records")):
-        geom = _geometry(row.get("geometry"), simplify=simplify)
+    rows = frame.to_dict("records")
+    simplified: list[Any] = [None] * len(rows)
+    if simplify and len(rows):
+        # one vectorised call: the same geometries as one call per row
+        geoms = np.array([row.get("geometry") for row in rows], dtype=object)
+        simplified = list(shapely.simplify(geoms, SIMPLIFY_DEG, preserve_topology=True))
+    for i, row in enumerate(rows):
+        geom = _geometry(row.get("geometry"), simplified=simplified[i])
         if geom is None:
             continue
         features.append(
