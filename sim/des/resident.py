@@ -78,6 +78,7 @@ class ResidentChoice:
         times: Sequence[float],
         tried: AbstractSet[int],
         /,
+        ordered: bool = False,
     ) -> int:
         """Position in ``options`` of the station session ``i`` drives to, or -1.
 
@@ -91,7 +92,12 @@ class ResidentChoice:
             Driving time to each (min; ``inf`` = out of reach).
         tried
             Stations the driver has already tried (skipped).
+        ordered
+            ``True`` if ``times`` never decrease along ``options``: the search stops at
+            the first station that cannot beat the best so far (the same answer).
         """
+        if ordered and self._weight >= 0.0:
+            return self._choose_ordered(i, options, times, tried)
         best, best_score = -1, _INF
         if not self._by_wait:
             for k, j in enumerate(options):
@@ -115,6 +121,47 @@ class ResidentChoice:
             if t < best_score:
                 best, best_score = k, t
         return best
+
+    def _choose_ordered(
+        self,
+        i: int,
+        options: Sequence[int],
+        times: Sequence[float],
+        tried: AbstractSet[int],
+        /,
+    ) -> int:
+        """:meth:`choose` for ``times`` that never decrease: a station's score is at
+        least its driving time (the wait term is never negative), so none after the
+        first whose driving time reaches the best score can win (nor any at ``inf``)."""
+        best, best_score = -1, _INF
+        if not self._by_wait:
+            for k, j in enumerate(options):
+                if j < 0 or times[k] == _INF:
+                    break
+                if j not in tried:
+                    return k
+            return best
+        own = self._minutes[i]
+        present, ports, type_of, weight = self.present, self.ports, self._type_of, self._weight
+        for k, j in enumerate(options):
+            if j < 0:
+                break
+            t = times[k]
+            if t >= best_score:  # inf, or no better from here on
+                break
+            if j in tried:
+                continue
+            excess = present[j] - ports[j] + 1
+            if excess > 0:
+                t += weight * excess * own[type_of[j]] / ports[j]
+            if t < best_score:
+                best, best_score = k, t
+        return best
+
+
+def _ordered(times: np.ndarray, /) -> bool:
+    """Whether every row of ``times`` never decreases (``inf`` padding included)."""
+    return bool(np.all(times[:, 1:] >= times[:, :-1]))
 
 
 class Residents:
@@ -143,10 +190,12 @@ class Residents:
         "_energy",
         "_env",
         "_first_min",
+        "_first_ordered",
         "_first_station",
         "_log",
         "_max_attempts",
         "_next_min",
+        "_next_ordered",
         "_next_station",
         "_origin_row",
         "_ports",
@@ -177,6 +226,8 @@ class Residents:
         self._next_min: list[list[float]] = access.next_min.tolist()
         self._energy: list[float] = demand_energy_kwh.tolist()
         self._soc: list[float] = demand_soc.tolist()
+        self._first_ordered = _ordered(access.first_min)
+        self._next_ordered = _ordered(access.next_min)
         self._max_attempts = rules.max_attempts
         self._ports = ports
         self._table = charging.table
@@ -195,19 +246,18 @@ class Residents:
         or ``None`` (logged as *no_station*) when none is within reach."""
         row = self._origin_row[i]
         options, times = self._first_station[row], self._first_min[row]
-        k = self.choice.choose(i, options, times, _NONE_TRIED)
+        k = self.choice.choose(i, options, times, _NONE_TRIED, self._first_ordered)
         if k < 0:
             self._log.append(new_row(session=i, attempt=0, station=-1, outcome=NO_STATION))
             return None
         return options[k], times[k]
 
-    def arrive(self, i: int, j: int, drive_min: float, /) -> Callable[[simpy.Event], None]:
+    def arrive(self, i: int, j: int, drive_min: float, /) -> Callable[[simpy.Event | None], None]:
         """What session ``i`` does when it has driven ``drive_min`` to station ``j`` (its
         choice when it set off): queue and charge, or drive on after failing.
 
         Returns the callback that makes the visit (the simulation calls it at the
-        arrival, from an :class:`~sim.des.stations.Urgent` event: where the resident's
-        process would start)."""
+        arrival: where the resident's process would start)."""
         return _Resident(self, i, j, drive_min).arrived
 
 
@@ -238,7 +288,7 @@ class _Resident(Visit):
             return
         j = self._j
         options, times = of._next_station[j], of._next_min[j]
-        k = of.choice.choose(self._i, options, times, self._tried)
+        k = of.choice.choose(self._i, options, times, self._tried, of._next_ordered)
         if k < 0:
             return
         j = self._j = options[k]

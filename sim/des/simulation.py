@@ -154,6 +154,7 @@ class _Departures:
         "_residents",
         "_seq",
         "_through",
+        "_urgent",
     )
 
     def __init__(
@@ -176,11 +177,21 @@ class _Departures:
         self._k = 0  # departures done
         self._seq = 0  # residents on their way so far
         self._due = _NOTHING  # what the pending timeout is for
+        self._urgent = False  # this step has started a process (its start is pending)
 
     def tick(self, _: simpy.Event) -> None:
         """Do what is due now, then everything else due now, then wait for the next
-        departure or arrival."""
+        departure or arrival.
+
+        A resident's first visit is made here, at once, where its process would have
+        started (an urgent event after this step): nothing else runs in between, since
+        no urgent event is pending when a timeout is processed, and departures come
+        before arrivals within a time.  Once this step has started a through vehicle's
+        process, later arrivals wait for an :class:`~sim.des.stations.Urgent` event
+        (after that process's start, as before).
+        """
         env, arriving, depart, n = self._env, self._arriving, self._depart, self._n
+        self._urgent = False
         due, self._due = self._due, _NOTHING
         if due == _ARRIVAL:
             self._arrive()
@@ -208,10 +219,13 @@ class _Departures:
         self._due = due
 
     def _arrive(self) -> None:
-        """The first resident on its way arrives (its visit is made at once, where its
-        process would start)."""
+        """The first resident on its way arrives and visits its station."""
         _, _, i, j, drive = heapq.heappop(self._arriving)
-        Urgent(self._env, self._residents.arrive(i, j, drive))
+        arrived = self._residents.arrive(i, j, drive)
+        if self._urgent:
+            Urgent(self._env, arrived)
+        else:
+            arrived(None)
 
     def _set_off(self) -> None:
         """The next vehicle sets off."""
@@ -220,6 +234,7 @@ class _Departures:
         if self._highway[i]:
             assert self._through is not None  # checked by simulate
             self._env.process(self._through.drive(i))
+            self._urgent = True  # its start is pending
             return
         heading = self._residents.set_off(i)
         if heading is not None:
