@@ -816,9 +816,13 @@ class SwapClassConfig(_Section):
         0.95, description="State of charge a recharged pack is taken off charge at (assumption)."
     )
     station_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
-        3_000_000.0,
-        description="Fixed cost of the station without its packs (CNY; assumption, no "
-        "source found).",
+        1_500_000.0,
+        description="Fixed cost of a station: site works, building, grid connection, "
+        "without bays, packs and chargers (CNY; assumption, no source found).",
+    )
+    bay_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
+        750_000.0,
+        description="Cost of one swap bay with its robot (CNY; assumption, no source found).",
     )
     pack_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
         60_000.0, description="Cost of one pack (CNY; assumption, no source found)."
@@ -832,11 +836,18 @@ class SwapClassConfig(_Section):
 
     @property
     def cost_cny(self) -> float:
-        """Cost of one station as configured: station, packs and pack chargers (CNY)."""
+        """Cost of one station as configured: station, bays, packs, pack chargers (CNY)."""
+        return self.equipment_cost_cny(
+            bays=self.bays, packs=self.packs, pack_chargers=self.pack_chargers
+        )
+
+    def equipment_cost_cny(self, *, bays: int, packs: int, pack_chargers: int) -> float:
+        """Cost of a station of this class with the given equipment (CNY)."""
         return (
             self.station_cost_cny
-            + self.packs * self.pack_cost_cny
-            + self.pack_chargers * self.pack_charger_cost_cny
+            + bays * self.bay_cost_cny
+            + packs * self.pack_cost_cny
+            + pack_chargers * self.pack_charger_cost_cny
         )
 
 
@@ -847,7 +858,7 @@ def _default_swap_classes() -> dict[str, SwapClassConfig]:
         "nio-pss3": SwapClassConfig(),
         "catl-choco-seb": SwapClassConfig(
             bays=1, packs=48, pack_chargers=48, pack_kwh=42.0, pack_types=("choco",),
-            swap_min=1.67, station_cost_cny=3_000_000.0, pack_cost_cny=35_000.0,
+            swap_min=1.67, pack_cost_cny=35_000.0,
         ),
     }  # fmt: skip
 
@@ -968,8 +979,11 @@ class SizingConfig(_Section):
     threshold in the peak hour (Erlang C / M/G/c approximation, greedy marginal
     allocation); the simulation then checks it (``p_wait_over_target`` per site)."""
 
-    port_budget: Annotated[int, Field(ge=1, le=100_000)] = Field(
-        description="Ports to share among the new sites."
+    port_budget: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None,
+        description="Ports to share among the new charging sites (required unless the "
+        "strategy only places swap stations, whose bays, packs and pack chargers are sized "
+        "for the target instead).",
     )
     target_wait_min: Annotated[float, Field(ge=0.0)] = Field(
         15.0, description="Wait threshold (min)."
@@ -1050,6 +1064,8 @@ class StrategyConfig(_Section):
 
     @model_validator(mode="after")
     def _plan_file(self) -> StrategyConfig:
+        if self.sizing is not None and self.sizing.port_budget is None and self.service != "swap":
+            raise ValueError("sizing.port_budget: needed to size charging ports")
         if self.service == "both" and self.swap_k is None:
             raise ValueError("service: both needs swap_k (how many new sites swap)")
         if self.service != "both" and self.swap_k is not None:

@@ -12,6 +12,7 @@ sized for the peak hour), charger classes and cost.  No model is named here.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +53,9 @@ class SitingInputs:
     flows
         Through-traffic routes over the candidates, for the models whose entry needs
         flows; ``None`` without highway demand.
+    swap_weight
+        By pack type, ``(n_rows,)`` expected sessions per day of vehicles that can swap
+        that pack (a part of :attr:`weight`); empty when no vehicle can swap.
     """
 
     cost_min: np.ndarray
@@ -61,6 +65,7 @@ class SitingInputs:
     site_ids: tuple[str, ...]
     session_kwh: float = 28.0
     flows: FlowProblem | None = None
+    swap_weight: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_candidates(self) -> int:
@@ -98,6 +103,12 @@ class Plan:
         Money spent on new sites and ports (CNY).
     objective, optimal, gap, solve_time_s
         What the solver reported.
+    kind
+        ``"charge"`` (charging ports) or ``"swap"`` (a battery-swap station of the class
+        ``charger_class`` names) per site.
+    bays, packs, pack_chargers
+        int64 swap bays, packs and pack chargers per site (0 at charging sites; a swap
+        station's ``ports`` are 0).
     """
 
     strategy: str
@@ -113,9 +124,18 @@ class Plan:
     optimal: bool
     gap: float
     solve_time_s: float
+    kind: tuple[str, ...]
+    bays: np.ndarray
+    packs: np.ndarray
+    pack_chargers: np.ndarray
 
     def __len__(self) -> int:
         return int(self.candidate.shape[0])
+
+    @property
+    def swap(self) -> np.ndarray:
+        """bool per site: a battery-swap station."""
+        return np.array([k == "swap" for k in self.kind], dtype=bool)
 
 
 def default_range_km(scenario: Scenario, /) -> float:
@@ -172,11 +192,13 @@ def _service_hours(scenario: Scenario, /, *, port_kw: float, session_kwh: float)
 
 @dataclass(frozen=True)
 class _Equipment:
-    """What a new site of the strategy gets: charger class, ports, money (CNY)."""
+    """What a new site of the strategy gets: charger class, ports, money (CNY), and for
+    a swap station the sessions a day it can serve (capacitated models)."""
 
     klass: str
     ports: int
     site_cost_cny: float
+    capacity_per_day: float | None = None
 
 
 def _equipment(scenario: Scenario, strategy: StrategyConfig, /) -> _Equipment:
@@ -338,7 +360,9 @@ def _problem(
     """The siting problem, with capacities and flows only where the entry reads them."""
     is_existing = inputs.is_existing()
     capacity = None
-    if spec.needs.capacity:
+    if spec.needs.capacity and equipment.capacity_per_day is not None:
+        capacity = np.full(inputs.n_candidates, equipment.capacity_per_day)
+    elif spec.needs.capacity:
         port_kw = scenario.chargers.classes[equipment.klass].power_kw
         service_h = _service_hours(scenario, port_kw=port_kw, session_kwh=inputs.session_kwh)
         # sessions per day a site can serve: its ports, busy PORT_DAY_UTILISATION of the day
@@ -421,7 +445,7 @@ def _size_ports(
     from sim.siting.sizing import size_ports
 
     sz = strategy.sizing
-    assert sz is not None
+    assert sz is not None and sz.port_budget is not None  # the schema requires it here
     new = chosen[~is_existing]
     if sz.port_budget < new.size:
         raise ConfigError(
@@ -525,6 +549,10 @@ def _equip(
         optimal=solved.optimal,
         gap=solved.gap,
         solve_time_s=solved.time_s,
+        kind=("charge",) * chosen.shape[0],
+        bays=np.zeros(chosen.shape[0], np.int64),
+        packs=np.zeros(chosen.shape[0], np.int64),
+        pack_chargers=np.zeros(chosen.shape[0], np.int64),
     )
 
 
@@ -577,6 +605,10 @@ def make_plan(
         The plan file names a charger class the scenario does not define, or gives
         ports together with the strategy's sizing.
     """
+    if strategy.service != "charge":
+        from sim.siting.services import service_plan
+
+        return service_plan(strategy, inputs, scenario=scenario, index=index, plan_table=plan_table)
     where = _where(strategy, index)
     spec = strategy_model(strategy, index=index)
     equipment = _equipment(scenario, strategy)

@@ -1,0 +1,98 @@
+"""Strategies that place swap stations (service: swap) or both kinds (service: both)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.config import StrategyConfig, parse_config
+from sim.errors import ConfigError
+from sim.siting.plan import SitingInputs, make_plan
+
+# five candidates on a line, 10 minutes apart; six demand rows at candidates 0,0,1,2,3,4
+POS = np.array([0.0, 0.0, 1.0, 2.0, 3.0, 4.0])
+COST = np.abs(POS[:, None] - np.arange(5.0)[None, :]) * 10.0
+WEIGHT = np.array([5.0, 5.0, 1.0, 1.0, 4.0, 6.0])
+SWAP = np.array([0.0, 0.0, 0.0, 0.0, 2.0, 6.0])  # the taxis work at the far end
+SCENARIO = parse_config({"name": "x", "region": {"sample": "kotka"}})
+
+
+def inputs(swap: dict[str, np.ndarray] | None = None) -> SitingInputs:
+    return SitingInputs(
+        cost_min=COST,
+        weight=WEIGHT,
+        existing=np.empty(0, np.int64),
+        existing_ports=np.zeros(5, np.int64),
+        site_ids=tuple(f"c{i}" for i in range(5)),
+        swap_weight={"nio": SWAP} if swap is None else swap,
+    )
+
+
+def plan(**strategy: object):  # type: ignore[no-untyped-def]
+    cfg = StrategyConfig.model_validate({"name": "p-median", **strategy})
+    return make_plan(cfg, inputs(), scenario=SCENARIO, index=0)
+
+
+def test_swap_stations_go_where_the_swapping_demand_is() -> None:
+    p = plan(k=1, service="swap")
+    nio = SCENARIO.chargers.swap_classes["nio-pss3"]
+    assert p.candidate.tolist() == [4]
+    assert p.kind == ("swap",)
+    assert p.charger_class == ("nio-pss3",)
+    assert p.ports.tolist() == [0]
+    assert (p.bays.tolist(), p.packs.tolist(), p.pack_chargers.tolist()) == (
+        [nio.bays],
+        [nio.packs],
+        [nio.pack_chargers],
+    )
+    assert p.cost_cny == pytest.approx(nio.cost_cny)
+    # the same model for charging sites serves everybody: the weighted median
+    assert plan(k=1).candidate.tolist() == [1]
+
+
+def test_both_places_swap_stations_then_chargers_on_the_other_sites() -> None:
+    p = plan(k=3, service="both", swap_k=1)
+    assert p.candidate.tolist() == sorted(p.candidate.tolist())
+    kinds = dict(zip(p.candidate.tolist(), p.kind, strict=True))
+    assert kinds[4] == "swap"
+    assert sorted(k for k in kinds.values()) == ["charge", "charge", "swap"]
+    charge_only = plan(k=2)
+    swap_only = plan(k=1, service="swap")
+    # the charging part is a 2-site p-median on the other four candidates
+    assert 4 not in [c for c, k in kinds.items() if k == "charge"]
+    assert p.cost_cny == pytest.approx(charge_only.cost_cny + swap_only.cost_cny)
+    assert p.ports[p.swap].tolist() == [0]
+    assert (p.ports[~p.swap] == SCENARIO.chargers.ports_per_site).all()
+
+
+def test_a_budget_pays_the_swap_stations_first() -> None:
+    nio = SCENARIO.chargers.swap_classes["nio-pss3"].cost_cny
+    site = SCENARIO.chargers.site_cost_cny + 4 * 30_000.0
+    p = plan(model="p-median", budget_cny=nio + 2 * site + 1.0, service="both", swap_k=1)
+    assert sorted(p.kind) == ["charge", "charge", "swap"]
+    with pytest.raises(ConfigError, match="leave nothing for chargers"):
+        plan(budget_cny=nio, service="both", swap_k=1)
+    with pytest.raises(ConfigError, match="more swap stations than the k = 1"):
+        plan(k=1, service="both", swap_k=2)
+
+
+def test_no_swapping_demand_is_refused_with_the_reason() -> None:
+    cfg = StrategyConfig(name="p-median", k=1, service="swap")
+    with pytest.raises(ConfigError, match=r"no demand can swap at a 'nio-pss3' station"):
+        make_plan(cfg, inputs(swap={}), scenario=SCENARIO, index=0)
+    cfg = StrategyConfig(name="p-median", k=1, service="swap", swap_class="catl-choco-seb")
+    with pytest.raises(ConfigError, match=r"pack types \['choco'\]"):
+        make_plan(cfg, inputs(), scenario=SCENARIO, index=0)
+
+
+def test_sizing_sizes_each_swap_station_for_its_peak_hour() -> None:
+    sized = plan(k=2, service="swap", sizing={"target_wait_min": 10, "max_prob": 0.05})
+    nio = SCENARIO.chargers.swap_classes["nio-pss3"]
+    # light demand: fewer packs and chargers than the class's 21, and they cost less
+    assert (sized.packs < nio.packs).all()
+    assert sized.cost_cny < 2 * nio.cost_cny
+    expected = sum(
+        nio.equipment_cost_cny(bays=int(b), packs=int(n), pack_chargers=int(c))
+        for b, n, c in zip(sized.bays, sized.packs, sized.pack_chargers, strict=True)
+    )
+    assert sized.cost_cny == pytest.approx(expected)
