@@ -8,12 +8,16 @@ osmnx's ``nearest_nodes`` does on a projected graph.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyproj
 
 from sim.errors import DataError
@@ -87,16 +91,13 @@ def prepare_graph(
     """
     if graph.number_of_edges() == 0:
         raise DataError(f"{label}: the extract holds no drivable roads")
-    import osmnx as ox
-
     for _, _, data in graph.edges(data=True):
         data["highway"] = str(_first(data.get("highway")) or "road")
-    graph = ox.routing.add_edge_speeds(
-        graph, hwy_speeds=TYPICAL_SPEEDS_KPH, fallback=FALLBACK_SPEED_KPH
-    )
-    graph = ox.routing.add_edge_travel_times(graph)
-    graph = ox.project_graph(graph)
-    graph = ox.truncate.largest_component(graph, strongly=False)
+    _add_speeds_and_times(graph)
+    graph = _projected(graph)
+    if not nx.is_weakly_connected(graph):
+        largest = max(nx.weakly_connected_components(graph), key=len)
+        graph = nx.MultiDiGraph(graph.subgraph(largest))
     if not all(isinstance(n, int) for n in graph.nodes):
         graph = nx.relabel_nodes(graph, {n: int(n) for n in graph.nodes})
     core_set = max(nx.strongly_connected_components(graph), key=len)
@@ -128,6 +129,127 @@ def prepare_graph(
         data["speed_kph"] = float(data["speed_kph"])
         data["travel_time"] = float(data["travel_time"])
     return graph, core, notes
+
+
+_MAXSPEED = re.compile(r"^([0-9][\.,0-9]*?)(?:[ ]?(?:km/h|kmh|kph|mph|knots))?$")
+_KM_PER_MILE = 1.60934
+
+
+def _numeric_maxspeed(tag: str) -> float | None:
+    """A ``maxspeed`` tag such as ``"50"``, ``"30 mph"`` or ``"50|30"`` in km/h (the mean
+    of ``|``-separated values), or ``None`` when it is not numeric."""
+    values = []
+    for part in re.split(r"\|", tag):
+        match = _MAXSPEED.match(part)
+        if match is None:
+            return None
+        try:
+            value = float(match.group(1).replace(",", "."))
+        except ValueError:
+            return None
+        values.append(value * _KM_PER_MILE if "mph" in tag.lower() else value)
+    return float(np.mean(values))
+
+
+def _edge_frame(graph: nx.MultiDiGraph) -> pd.DataFrame:
+    """Edge attributes as a frame (one row per edge in edge order, columns in order of
+    first appearance), indexed by ``(u, v, key)``."""
+    u, v, k, data = zip(*graph.edges(keys=True, data=True), strict=True)
+    frame = pd.DataFrame(list(data))
+    frame.index = pd.MultiIndex.from_arrays([list(u), list(v), list(k)], names=["u", "v", "key"])
+    return frame
+
+
+def _add_speeds_and_times(graph: nx.MultiDiGraph) -> None:
+    """Set ``speed_kph`` and ``travel_time`` on every edge as osmnx's
+    ``add_edge_speeds(hwy_speeds=TYPICAL_SPEEDS_KPH, fallback=FALLBACK_SPEED_KPH)`` and
+    ``add_edge_travel_times`` do (same values, same float operations), without osmnx.
+
+    A tagged numeric ``maxspeed`` wins (a list on a merged edge: the mean of its values);
+    other edges take their highway type's typical speed, or the mean tagged speed of a
+    type without one, else :data:`FALLBACK_SPEED_KPH`.  Implicit tags such as
+    ``"FI:urban"`` are looked up in osmnx's table (osmnx is imported only then).
+    """
+    edges = _edge_frame(graph)
+    highway = edges["highway"].to_numpy()
+    if "maxspeed" in edges.columns:
+        tagged = pd.Series([_maxspeed_kph(m) for m in edges["maxspeed"]], dtype=float)
+    else:
+        tagged = pd.Series(np.nan, index=range(len(edges)), dtype=float)
+    typical = pd.Series(TYPICAL_SPEEDS_KPH).dropna()
+    for hwy, group in tagged.groupby(highway):
+        if hwy not in typical:
+            typical.loc[str(hwy)] = float(np.mean(group))
+    typical = typical.fillna(FALLBACK_SPEED_KPH)
+    speed_kph = pd.Series(tagged.to_numpy(), index=highway).fillna(typical).to_numpy()
+    length = edges["length"].to_numpy(dtype=float)
+    travel_time = (length / 1000) / (speed_kph / (60 * 60))
+    for (_, _, _, data), kph, tt in zip(
+        graph.edges(keys=True, data=True), speed_kph.tolist(), travel_time.tolist(), strict=True
+    ):
+        data["speed_kph"] = kph
+        data["travel_time"] = tt
+
+
+def _maxspeed_kph(value: object) -> float | None:
+    """One edge's ``maxspeed`` (a tag, a list of tags on a merged edge, or missing) in
+    km/h, or ``None``."""
+    if isinstance(value, list):
+        values = pd.Series([_tag_kph(v) for v in value], dtype=float).dropna()
+        mean = float(np.mean(values)) if len(values) else math.nan
+        value = None if math.isnan(mean) else mean
+    return _tag_kph(str(value))
+
+
+def _tag_kph(tag: object) -> float | None:
+    if not isinstance(tag, str):
+        return None
+    numeric = _numeric_maxspeed(tag)
+    if numeric is not None or tag in ("nan", "None"):
+        return numeric
+    from osmnx import routing  # implicit speeds ("FI:urban") are osmnx's table
+
+    implicit: float | None = routing._IMPLICIT_MAXSPEEDS.get(tag)
+    return implicit
+
+
+def _projected(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """``graph`` (EPSG:4326) projected to the UTM zone of its nodes and rebuilt as
+    osmnx's ``project_graph`` rebuilds it (edges in order with their non-missing
+    attributes, then nodes without edges, then node attributes column by column), so
+    the result is the same graph; without osmnx."""
+    from shapely.geometry import Point
+
+    ids, node_data = zip(*graph.nodes(data=True), strict=True)
+    crs = graph.graph["crs"]
+    points = [Point(d["x"], d["y"]) for d in node_data]
+    nodes = gpd.GeoDataFrame(list(node_data), index=list(ids), crs=crs, geometry=points)
+    centroid = nodes.union_all().centroid
+    to_crs: Any
+    if centroid.y < -80:
+        to_crs = "epsg:32761"  # UPS south, beyond the UTM zones
+    elif centroid.y > 84:
+        to_crs = "epsg:32661"  # UPS north
+    else:
+        to_crs = nodes.estimate_utm_crs()
+    nodes = nodes.to_crs(to_crs)
+    nodes["x"] = nodes.geometry.x
+    nodes["y"] = nodes.geometry.y
+    to_crs = nodes.crs
+    edges = _edge_frame(graph)
+    if "geometry" in edges.columns:
+        edges = gpd.GeoDataFrame(edges, geometry="geometry", crs=crs).to_crs(to_crs)
+    out = nx.MultiDiGraph(**graph.graph)
+    names = edges.columns.to_list()
+    for (u, v, k), values in zip(edges.index, edges.to_numpy(), strict=True):
+        pairs = zip(names, values, strict=True)
+        out.add_edge(u, v, key=k, **{n: x for n, x in pairs if isinstance(x, list) or pd.notna(x)})
+    out.add_nodes_from(set(nodes.index) - set(out.nodes))
+    table = pd.DataFrame(nodes.drop(columns=nodes.active_geometry_name))
+    for col in table.columns:
+        nx.set_node_attributes(out, values=table[col].dropna().to_dict(), name=col)
+    out.graph["crs"] = to_crs
+    return out
 
 
 def core_graph(graph: nx.MultiDiGraph, core: np.ndarray) -> nx.MultiDiGraph:
