@@ -269,9 +269,10 @@ class _Resident(Visit):
     __slots__ = ("_of", "_tried")
 
     def __init__(self, of: Residents, i: int, j: int, drive_min: float, /) -> None:
-        super().__init__(of._ports, i, kwh=of._energy[i], soc=of._soc[i])
+        # Visit.__init__'s fields set here, once per session (a call less)
+        self._ports, self._i, self._kwh, self._soc = of._ports, i, of._energy[i], of._soc[i]
+        self._j, self._attempt, self._drive = j, 0, drive_min
         self._of = of
-        self._j, self._drive = j, drive_min
         self._tried = {j}
 
     def arrived(self, _: simpy.Event | None = None) -> None:

@@ -154,7 +154,6 @@ class _Departures:
         "_residents",
         "_seq",
         "_through",
-        "_urgent",
     )
 
     def __init__(
@@ -177,11 +176,10 @@ class _Departures:
         self._k = 0  # departures done
         self._seq = 0  # residents on their way so far
         self._due = _NOTHING  # what the pending timeout is for
-        self._urgent = False  # this step has started a process (its start is pending)
 
     def tick(self, _: simpy.Event) -> None:
         """Do what is due now, then everything else due now, then wait for the next
-        departure or arrival.
+        departure or arrival (the hot loop of every session, kept in one function).
 
         A resident's first visit is made here, at once, where its process would have
         started (an urgent event after this step): nothing else runs in between, since
@@ -190,25 +188,54 @@ class _Departures:
         process, later arrivals wait for an :class:`~sim.des.stations.Urgent` event
         (after that process's start, as before).
         """
-        env, arriving, depart, n = self._env, self._arriving, self._depart, self._n
-        self._urgent = False
+        env, arriving, depart, order, n = (
+            self._env,
+            self._arriving,
+            self._depart,
+            self._order,
+            self._n,
+        )
+        set_off, arrive, highway = self._residents.set_off, self._residents.arrive, self._highway
+        now, k, seq = env.now, self._k, self._seq
+        urgent = False  # this step has started a process (its start is pending)
         due, self._due = self._due, _NOTHING
-        if due == _ARRIVAL:
-            self._arrive()
-        elif due == _DEPARTURE:
-            self._set_off()
-        while self._k < n or arriving:
-            t_dep = depart[self._k] if self._k < n else _INF
-            if arriving and arriving[0][0] < t_dep:
-                if arriving[0][0] > env.now:
-                    self._wait(arriving[0][0], _ARRIVAL)
-                    return
-                self._arrive()
-                continue
-            if t_dep > env.now:
-                self._wait(t_dep, _DEPARTURE)
-                return
-            self._set_off()
+        while True:
+            if due == _NOTHING:
+                t_dep = depart[k] if k < n else _INF
+                if arriving and arriving[0][0] < t_dep:
+                    if arriving[0][0] > now:
+                        self._wait(arriving[0][0], _ARRIVAL)
+                        break
+                    due = _ARRIVAL
+                elif k < n:
+                    if t_dep > now:
+                        self._wait(t_dep, _DEPARTURE)
+                        break
+                    due = _DEPARTURE
+                else:
+                    break
+            if due == _ARRIVAL:  # the first resident on its way arrives
+                i, j, drive = heapq.heappop(arriving)[2:]
+                arrived = arrive(i, j, drive)
+                if urgent:
+                    Urgent(env, arrived)
+                else:
+                    arrived(None)
+            else:  # the next vehicle sets off
+                i = order[k]
+                k += 1
+                if highway[i]:
+                    assert self._through is not None  # checked by simulate
+                    env.process(self._through.drive(i))
+                    urgent = True
+                else:
+                    heading = set_off(i)
+                    if heading is not None:
+                        j, drive = heading
+                        heapq.heappush(arriving, (now + drive, seq, i, j, drive))
+                        seq += 1
+            due = _NOTHING
+        self._k, self._seq = k, seq
 
     def _wait(self, t: float, due: int, /) -> None:
         """Come back at time ``t`` (min) to do ``due``."""
@@ -217,27 +244,3 @@ class _Departures:
         assert ev.callbacks is not None
         ev.callbacks.append(self.tick)
         self._due = due
-
-    def _arrive(self) -> None:
-        """The first resident on its way arrives and visits its station."""
-        _, _, i, j, drive = heapq.heappop(self._arriving)
-        arrived = self._residents.arrive(i, j, drive)
-        if self._urgent:
-            Urgent(self._env, arrived)
-        else:
-            arrived(None)
-
-    def _set_off(self) -> None:
-        """The next vehicle sets off."""
-        i = self._order[self._k]
-        self._k += 1
-        if self._highway[i]:
-            assert self._through is not None  # checked by simulate
-            self._env.process(self._through.drive(i))
-            self._urgent = True  # its start is pending
-            return
-        heading = self._residents.set_off(i)
-        if heading is not None:
-            j, drive = heading
-            heapq.heappush(self._arriving, (self._env.now + drive, self._seq, i, j, drive))
-            self._seq += 1
