@@ -33,8 +33,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sim.demand.model import Demand
+from sim.demand.model import SEGMENTS, Demand
 from sim.des import CHARGED, RENEGED, STRANDED, SessionLog, Stations
+
+#: Segment code of through-traffic (its extra driving is the detour).
+HIGHWAY_SEGMENT = SEGMENTS.index("highway")
 
 __all__ = [
     "METRICS",
@@ -268,16 +271,16 @@ def extra_driving(log: SessionLog, demand: Demand, /) -> tuple[np.ndarray, np.nd
     Returns
     -------
     tuple of numpy.ndarray
-        For residents, home to the first station plus the drives between stations, one
-        value per resident session that drove; for through-traffic, the detour of each
-        session that charged (its last charged attempt's figure).
+        For residents (and fleets), the origin to the first station plus the drives
+        between stations, one value per such session that drove; for through-traffic,
+        the detour of each session that charged (its last charged attempt's figure).
     """
     n = len(demand)
     hw_charged = (log.outcome == CHARGED) & np.isfinite(log.detour_min)
     last_hw = hw_charged & np.append(log.session[1:] != log.session[:-1], True)
     detours = log.detour_min[last_hw]
-    residential = demand.segment[log.session] == 0
-    drove = (log.station >= 0) & np.isfinite(log.access_min) & residential
+    from_origin = demand.segment[log.session] != HIGHWAY_SEGMENT  # residents and fleets
+    drove = (log.station >= 0) & np.isfinite(log.access_min) & from_origin
     acc_res = np.bincount(log.session[drove], weights=log.access_min[drove], minlength=n)[
         np.unique(log.session[drove])
     ]
