@@ -154,3 +154,42 @@ def test_fleet_and_swap_keys_are_checked_against_each_other(
 
     with pytest.raises(ConfigError, match=message):
         parse_config(_scenario(**extra))
+
+
+def test_swap_packs_follow_the_vehicle_class_and_fleets_get_their_own_ids() -> None:
+    from sim.demand.fleets import all_fleets_demand
+    from sim.demand.model import merge_demand, pack_types
+
+    nio = TAXI.model_copy(update={"name": "nio", "swap_pack": "nio"})
+    classes = [TAXI, VAN, nio]
+    assert pack_types(classes) == ("nio",)
+    fleets = [
+        taxi(name="cabs", vehicles=300, vehicle_classes={"taxi": 0.5, "nio": 0.5}),
+        taxi(name="vans", vehicles=None, share_of_cars=0.001, vehicle_classes={"van": 1.0}),
+    ]
+    d, rosters = all_fleets_demand(
+        fleets,
+        area=AREA,
+        vehicle_classes=classes,
+        private_cars=100_000.0,
+        days=3,
+        rngs=[np.random.default_rng(1), np.random.default_rng(2)],
+        first_vehicle_id=1000,
+    )
+    assert [(r.name, r.first_vehicle_id, r.vehicles) for r in rosters] == [
+        ("cabs", 1000, 300),
+        ("vans", 1300, 100),
+    ]
+    assert d.swap_pack is not None
+    vans = d.vehicle_id >= 1300
+    assert np.all(d.swap_pack[vans] == -1)
+    cabs = ~vans
+    # about half the cabs can swap; their sessions carry the pack code 0 ("nio")
+    assert set(np.unique(d.swap_pack[cabs]).tolist()) == {-1, 0}
+    # merged with demand of classes that cannot swap, those sessions get -1
+    plain = draw(taxi(), days=1)
+    assert plain.swap_pack is None
+    both = merge_demand(d, plain)
+    assert both.swap_pack is not None and (both.swap_pack == -1).sum() == (
+        (d.swap_pack == -1).sum() + len(plain)
+    )

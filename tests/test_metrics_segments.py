@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from sim.api import RunResult
+from sim.demand.fleets import FleetRoster
 from sim.demand.model import Demand
 from sim.des import CHARGED, RENEGED, SessionLog
 from sim.des.log import new_row
 from sim.metrics.scores import score
-from sim.metrics.segments import FleetTally, fleet_lost_time, segment_log, segment_scores
+from sim.metrics.segments import fleet_lost_time, segment_log, segment_scores
 from sim.study.plans import coverage_share, stations_of
 
 
@@ -106,7 +107,7 @@ def test_fleet_lost_time_counts_driving_and_waiting_of_every_attempt() -> None:
     out = fleet_lost_time(
         log,
         demand,
-        fleets=[FleetTally("taxi", 100, 2, 40.0), FleetTally("van", 200, 1, 60.0)],
+        fleets=[FleetRoster("taxi", 100, 2, 40.0), FleetRoster("van", 200, 1, 60.0)],
         days=2,
     )
     taxi_min = (6 + 20 + 4 + 5 + 10) / (2 * 2)

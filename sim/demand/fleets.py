@@ -17,15 +17,24 @@ Everything is drawn from the replication's own random stream, vectorised over ve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.config.schema import FleetConfig, VehicleClassConfig
-from sim.demand.model import SEGMENTS, Demand
+from sim.demand.model import SEGMENTS, Demand, merge_demand, swap_codes
 from sim.demand.residential import HomeTable
 
-__all__ = ["FLEET_SEGMENT", "FleetArea", "duty_periods", "fleet_demand", "fleet_size"]
+__all__ = [
+    "FLEET_SEGMENT",
+    "FleetArea",
+    "FleetRoster",
+    "all_fleets_demand",
+    "duty_periods",
+    "fleet_demand",
+    "fleet_size",
+]
 
 #: Segment code of fleet sessions in :attr:`Demand.segment`.
 FLEET_SEGMENT = SEGMENTS.index("fleet")
@@ -57,6 +66,28 @@ class FleetArea:
 
 
 @dataclass(frozen=True)
+class FleetRoster:
+    """Which vehicles of a replication's demand belong to a fleet.
+
+    Attributes
+    ----------
+    name
+        The fleet's name.
+    first_vehicle_id
+        Its vehicles are ``first_vehicle_id .. first_vehicle_id + vehicles - 1``.
+    vehicles
+        Its size.
+    hourly_earning_cny
+        What an hour of its drivers' working time earns (CNY).
+    """
+
+    name: str
+    first_vehicle_id: int
+    vehicles: int
+    hourly_earning_cny: float
+
+
+@dataclass(frozen=True)
 class _Vehicles:
     """Per-vehicle attributes of a fleet, from the classes each vehicle drew."""
 
@@ -64,6 +95,7 @@ class _Vehicles:
     kwh_per_km: np.ndarray
     max_ac_kw: np.ndarray
     max_dc_kw: np.ndarray
+    swap_pack: np.ndarray | None
 
     @classmethod
     def draw(
@@ -73,11 +105,17 @@ class _Vehicles:
         mine = [by_name[name] for name in cfg.vehicle_classes]
         shares = np.array(list(cfg.vehicle_classes.values()), float)
         k = rng.choice(len(mine), size=n, p=shares / shares.sum())
+        codes = swap_codes(classes)
+        packs = None
+        if codes is not None:
+            index = {c.name: i for i, c in enumerate(classes)}
+            packs = codes[[index[c.name] for c in mine]][k]
         return cls(
             battery_kwh=np.array([c.battery_kwh for c in mine])[k],
             kwh_per_km=np.array([c.consumption_kwh_per_km for c in mine])[k],
             max_ac_kw=np.array([c.max_ac_kw for c in mine])[k],
             max_dc_kw=np.array([c.max_dc_kw for c in mine])[k],
+            swap_pack=packs,
         )
 
 
@@ -257,4 +295,55 @@ def _as_demand(
         od=np.full(m, -1, dtype=np.int32),
         kwh_per_km=vehicles.kwh_per_km[vehicle],
         exit_need_kwh=np.zeros(m),
+        swap_pack=None if vehicles.swap_pack is None else vehicles.swap_pack[vehicle],
     )
+
+
+def all_fleets_demand(
+    fleets: Sequence[FleetConfig],
+    /,
+    *,
+    area: FleetArea,
+    vehicle_classes: list[VehicleClassConfig],
+    private_cars: float,
+    days: int,
+    rngs: Sequence[np.random.Generator],
+    first_vehicle_id: int,
+) -> tuple[Demand, tuple[FleetRoster, ...]]:
+    """Every fleet's sessions of one replication, and which vehicles are whose.
+
+    Parameters
+    ----------
+    fleets
+        ``demand.fleets``.
+    area
+        Where their needs arise.
+    vehicle_classes
+        ``vehicles.fleet``.
+    private_cars
+        The region's private cars (for ``share_of_cars``).
+    days
+        Simulated days.
+    rngs
+        One stream per fleet (``fleets`` order).
+    first_vehicle_id
+        The first fleet's vehicle ids start here; each next fleet's after it.
+    """
+    parts, rosters = [], []
+    first = first_vehicle_id
+    for cfg, rng in zip(fleets, rngs, strict=True):
+        n = fleet_size(cfg, private_cars=private_cars)
+        parts.append(
+            fleet_demand(
+                cfg,
+                area=area,
+                vehicle_classes=vehicle_classes,
+                n_vehicles=n,
+                days=days,
+                rng=rng,
+                first_vehicle_id=first,
+            )
+        )
+        rosters.append(FleetRoster(cfg.name, first, n, cfg.hourly_earning_cny))
+        first += n
+    return merge_demand(*parts), tuple(rosters)

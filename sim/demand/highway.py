@@ -27,7 +27,7 @@ import numpy as np
 
 from sim.access.network import RoadNetwork, travel_time_matrix
 from sim.config import HighwayDemandConfig, VehicleClassConfig
-from sim.demand.model import Demand
+from sim.demand.model import Demand, swap_codes
 from sim.errors import DataError
 from sim.region.gates import Gates
 
@@ -283,5 +283,12 @@ def highway_demand(
         od=od[order].astype(np.int32),
         kwh_per_km=cons[order],
         exit_need_kwh=exit_need[order],
+        swap_pack=_packs(fleet, k),
     )
     return demand, n
+
+
+def _packs(fleet: list[VehicleClassConfig], klass: np.ndarray, /) -> np.ndarray | None:
+    """Swap-pack codes of vehicles of the given classes (``None``: no class swaps)."""
+    codes = swap_codes(fleet)
+    return None if codes is None else codes[klass]

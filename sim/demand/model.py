@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-__all__ = ["SEGMENTS", "Demand", "merge_demand"]
+from sim.config import VehicleClassConfig
+
+__all__ = ["SEGMENTS", "Demand", "merge_demand", "pack_types", "swap_codes"]
 
 #: Segment codes used in :attr:`Demand.segment`.
 SEGMENTS: tuple[str, ...] = ("residential", "highway", "fleet")
@@ -47,6 +50,9 @@ class Demand:
     exit_need_kwh
         float64 energy a highway vehicle must still have when it leaves the region
         (onward trip to its next charging place plus its reserve; 0 for residential).
+    swap_pack
+        int16 index into :func:`pack_types` of the pack the vehicle can swap (-1: it
+        cannot swap); ``None`` when no vehicle class can swap.
     """
 
     vehicle_id: np.ndarray
@@ -63,9 +69,18 @@ class Demand:
     od: np.ndarray
     kwh_per_km: np.ndarray
     exit_need_kwh: np.ndarray
+    swap_pack: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.vehicle_id.shape[0])
+
+    def take(self, index: np.ndarray, /) -> Demand:
+        """The sessions at ``index`` (int positions or a bool mask), in that order."""
+        cols: dict[str, np.ndarray] = {
+            f.name: getattr(self, f.name)[index] for f in fields(Demand) if f.name != "swap_pack"
+        }
+        pack = None if self.swap_pack is None else self.swap_pack[index]
+        return Demand(**cols, swap_pack=pack)
 
     @classmethod
     def empty(cls) -> Demand:
@@ -80,6 +95,22 @@ class Demand:
         )  # fmt: skip
 
 
+def pack_types(fleet: Sequence[VehicleClassConfig], /) -> tuple[str, ...]:
+    """The pack types vehicles can swap (sorted): the codes of :attr:`Demand.swap_pack`."""
+    return tuple(sorted({c.swap_pack for c in fleet if c.swap_pack is not None}))
+
+
+def swap_codes(fleet: Sequence[VehicleClassConfig], /) -> np.ndarray | None:
+    """int16 :attr:`Demand.swap_pack` code of each class of ``fleet`` (-1: cannot swap);
+    ``None`` when no class can swap."""
+    types = pack_types(fleet)
+    if not types:
+        return None
+    return np.array(
+        [types.index(c.swap_pack) if c.swap_pack is not None else -1 for c in fleet], np.int16
+    )
+
+
 def merge_demand(*parts: Demand) -> Demand:
     """Concatenate demands and sort by departure time (ties by vehicle id)."""
     parts = tuple(p for p in parts if len(p))
@@ -87,6 +118,14 @@ def merge_demand(*parts: Demand) -> Demand:
         return Demand.empty()
     if len(parts) == 1:
         return parts[0]
-    cols = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Demand)}
+    if all(p.swap_pack is None for p in parts):
+        names = [f.name for f in fields(Demand) if f.name != "swap_pack"]
+    else:
+        parts = tuple(
+            p if p.swap_pack is not None else replace(p, swap_pack=np.full(len(p), -1, np.int16))
+            for p in parts
+        )
+        names = [f.name for f in fields(Demand)]
+    cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
     order = np.lexsort((cols["vehicle_id"], cols["depart_min"]))
     return Demand(**{k: v[order] for k, v in cols.items()})

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config import ResidentialDemandConfig, VehicleClassConfig
-from sim.demand.model import Demand
+from sim.demand.model import Demand, swap_codes
 from sim.region.model import Region
 
 __all__ = ["HomeTable", "home_table", "residential_demand"]
@@ -246,6 +246,7 @@ def residential_demand(
     depart, soc_start, patience = depart[order], soc_start[order], patience[order]
     home = home_of_ev[vehicle]
     k = klass[vehicle]
+    codes = swap_codes(fleet)
     b = battery[vehicle]
     return Demand(
         vehicle_id=(vehicle + first_vehicle_id).astype(np.int64),
@@ -262,6 +263,7 @@ def residential_demand(
         od=np.full(n, -1, dtype=np.int32),
         kwh_per_km=cons[vehicle],
         exit_need_kwh=np.zeros(n),
+        swap_pack=None if codes is None else codes[k],
     )
 
 

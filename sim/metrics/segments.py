@@ -16,21 +16,22 @@ somewhere, and a swap or a fast charger shortens it; the session log has it as
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 import numpy as np
 
+from sim.demand.fleets import FleetRoster
 from sim.demand.model import SEGMENTS, Demand
 from sim.des import SessionLog, Stations
 from sim.metrics.scores import score
 
-__all__ = ["FleetTally", "fleet_lost_time", "segment_log", "segment_scores"]
+__all__ = ["fleet_lost_time", "segment_log", "segment_scores"]
 
 
 def segment_log(log: SessionLog, demand: Demand, code: int, /) -> tuple[SessionLog, Demand]:
     """The sessions of segment ``code`` and their attempts, renumbered from 0."""
     keep = np.flatnonzero(demand.segment == code)
-    sub = Demand(**{f.name: getattr(demand, f.name)[keep] for f in fields(Demand)})
+    sub = demand.take(keep)
     new_id = np.full(len(demand), -1, np.int64)
     new_id[keep] = np.arange(keep.shape[0])
     rows = demand.segment[log.session] == code
@@ -78,34 +79,12 @@ def segment_scores(
     return out
 
 
-@dataclass(frozen=True)
-class FleetTally:
-    """Which vehicles of a replication's demand belong to a fleet.
-
-    Attributes
-    ----------
-    name
-        The fleet's name.
-    first_vehicle_id
-        Its vehicles are ``first_vehicle_id .. first_vehicle_id + vehicles - 1``.
-    vehicles
-        Its size.
-    hourly_earning_cny
-        What an hour of its drivers' working time earns (CNY).
-    """
-
-    name: str
-    first_vehicle_id: int
-    vehicles: int
-    hourly_earning_cny: float
-
-
 def fleet_lost_time(
     log: SessionLog,
     demand: Demand,
     /,
     *,
-    fleets: Sequence[FleetTally],
+    fleets: Sequence[FleetRoster],
     days: int,
 ) -> dict[str, dict[str, float]]:
     """Working time each fleet loses to charging: driving to stations and waiting.
