@@ -1,6 +1,7 @@
-"""Stations and their ports in SimPy: one ``simpy.Resource`` per station with a slot per
-port, the vehicles present at each (what a charging app shows), balking thresholds, and
-the visit process every driver policy uses to queue and charge.
+"""Stations and their ports in SimPy: one :class:`PortPool` (``simpy.Resource``'s
+semantics on SimPy events, lighter) per station with a slot per port, the vehicles
+present at each (what a charging app shows), balking thresholds, and the visit every
+driver policy uses to queue and charge.
 
 A visit: the driver charges at once if a port is free; *balks* if at least
 ``balk_queue_per_port x ports`` vehicles are already waiting; otherwise queues, and
@@ -21,7 +22,7 @@ from sim.des.charging import CappedSite, ChargeTimes
 from sim.des.inputs import DriverRules, Stations
 from sim.des.log import BALKED, CHARGED, RENEGED, LogRow, new_row
 
-__all__ = ["Ports", "Urgent", "Visit", "first_of"]
+__all__ = ["PortPool", "Ports", "Urgent", "Visit", "first_of"]
 
 _INF = float("inf")
 _NAN = float("nan")
@@ -69,6 +70,86 @@ class Urgent(simpy.Event):
         self._value = None
         self._ok = True
         env.schedule(self, URGENT)
+
+
+class _Step(simpy.Event):
+    """A triggered event processed after the events scheduled before it (at the current
+    time), calling ``callback`` (``Event.__init__`` and ``succeed`` inlined)."""
+
+    def __init__(self, env: simpy.Environment, callback: Callable[[simpy.Event], None]) -> None:
+        self.env = env
+        self.callbacks = [callback]
+        self._value = None
+        self._ok = True
+        env.schedule(self)
+
+
+class PortPool:
+    """A station's ports: the semantics of a ``simpy.Resource`` of ``capacity`` slots,
+    event for event, with less work per request.
+
+    As in SimPy, a request joins the back of the queue and the request at its front is
+    tried (one request per try); a release frees its slot at once and tries the front
+    of the queue when its release event is processed (here a :class:`_Step` in its
+    place); a granted request is triggered (``succeed``) when granted.  What is left
+    out: a request granted as it is made is not scheduled (nobody can be waiting for it,
+    and a processed ``simpy.Request`` would do nothing but look for release events to
+    serve, of which there are none), and no release event object beyond the step.
+
+    Parameters
+    ----------
+    env
+        The simulation's environment.
+    capacity
+        Slots (ports, >= 1).
+    """
+
+    __slots__ = ("_env", "_free", "_serve_cb", "capacity", "queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError('"capacity" must be > 0.')  # simpy.Resource's check
+        self._env = env
+        self.capacity = capacity
+        self._free = capacity
+        self.queue: list[simpy.Event] = []  # requests waiting, first come first
+        self._serve_cb = self._serve
+
+    @property
+    def count(self) -> int:
+        """Slots in use."""
+        return self.capacity - self._free
+
+    def request(self) -> simpy.Event:
+        """A request for a slot: triggered now if granted at once, else when granted."""
+        req = simpy.Event(self._env)
+        queue = self.queue
+        if not queue and self._free > 0:  # it is the front of the queue, and served
+            self._free -= 1
+            # triggered, not scheduled: nobody waits for it (see the class docstring)
+            req._ok = True
+            req._value = None
+            return req
+        queue.append(req)
+        self._serve(None)
+        return req
+
+    def release(self, req: simpy.Event, /) -> None:
+        """Give back ``req``'s slot (a granted request); the queue's front is tried when
+        the release's step is processed."""
+        self._free += 1
+        _Step(self._env, self._serve_cb)
+
+    def cancel(self, req: simpy.Event, /) -> None:
+        """Withdraw ``req`` from the queue if it has not been granted."""
+        if not req.triggered:
+            self.queue.remove(req)
+
+    def _serve(self, _: simpy.Event | None) -> None:
+        """Try the front of the queue: grant it if a slot is free."""
+        if self.queue and self._free > 0:
+            self._free -= 1
+            self.queue.pop(0).succeed()
 
 
 class Ports:
@@ -125,7 +206,7 @@ class Ports:
     ) -> None:
         self._env = env
         self.ports: list[int] = [int(c) for c in stations.ports]
-        self._resources = [simpy.Resource(env, capacity=c) for c in self.ports]
+        self._resources = [PortPool(env, c) for c in self.ports]
         caps = stations.cap()
         rated = stations.ports * stations.power_kw
         self._capped: list[CappedSite | None] = [
@@ -199,7 +280,7 @@ class Ports:
             if patience < _INF:
                 yield first_of(env, req, env.timeout(patience))
                 if not req.processed and not req.triggered:
-                    req.cancel()
+                    res.cancel(req)
                     present[j] -= 1
                     self._log.append(
                         new_row(
@@ -317,7 +398,7 @@ class Visit:
         """The port came free or patience ran out, whichever first."""
         req = self._req
         if not req.processed and not req.triggered:
-            req.cancel()
+            self._ports._resources[self._j].cancel(req)
             self._ports.present[self._j] -= 1
             self._fail(RENEGED, self._ports._env.now - self._t0)
         else:
