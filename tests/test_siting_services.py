@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from sim.config import StrategyConfig, parse_config
-from sim.errors import ConfigError
+from sim.errors import ConfigError, DataError
+from sim.region.plan_file import read_plan_file
 from sim.siting.plan import SitingInputs, make_plan
 
 # five candidates on a line, 10 minutes apart; six demand rows at candidates 0,0,1,2,3,4
@@ -96,3 +99,39 @@ def test_sizing_sizes_each_swap_station_for_its_peak_hour() -> None:
         for b, n, c in zip(sized.bays, sized.packs, sized.pack_chargers, strict=True)
     )
     assert sized.cost_cny == pytest.approx(expected)
+
+
+def test_a_plan_file_marks_swap_stations(tmp_path: Path) -> None:
+    f = tmp_path / "plan.csv"
+    f.write_text("site_id,kind,charger_class,ports\nc1,,,\nc4,swap,catl-choco-seb,\nc2,SWAP,,\n")
+    table = read_plan_file(f)
+    assert table.kind == ("charge", "swap", "swap")
+    cfg = StrategyConfig(name="mine", plan_file=f)
+    p = make_plan(cfg, inputs(), scenario=SCENARIO, index=0, plan_table=table)
+    assert p.candidate.tolist() == [1, 2, 4]
+    assert p.kind == ("charge", "swap", "swap")
+    assert p.charger_class == ("dc60", "nio-pss3", "catl-choco-seb")
+    assert p.ports.tolist() == [SCENARIO.chargers.ports_per_site, 0, 0]
+    classes = SCENARIO.chargers.swap_classes
+    assert p.packs.tolist() == [0, classes["nio-pss3"].packs, classes["catl-choco-seb"].packs]
+    site = SCENARIO.chargers.site_cost_cny + 4 * 30_000.0
+    expected = site + classes["nio-pss3"].cost_cny + classes["catl-choco-seb"].cost_cny
+    assert p.cost_cny == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("c4,swop,,", r"plan.csv row 2: kind = 'swop'; expected one of charge, swap"),
+        ("c4,swap,,2", r"plan.csv row 2: ports = 2 at a swap station"),
+        ("c4,swap,dc60,", r"row 2: charger_class = 'dc60' is not one of .*chargers.swap_classes"),
+        ("c4,,nio-pss3,", r"row 2: charger_class = 'nio-pss3' is not one of .*chargers.classes"),
+    ],
+)
+def test_bad_swap_rows_are_named(tmp_path: Path, row: str, message: str) -> None:
+    f = tmp_path / "plan.csv"
+    f.write_text(f"site_id,kind,charger_class,ports\n{row}\n")
+    with pytest.raises(DataError, match=message):
+        table = read_plan_file(f)
+        cfg = StrategyConfig(name="mine", plan_file=f)
+        make_plan(cfg, inputs(), scenario=SCENARIO, index=0, plan_table=table)

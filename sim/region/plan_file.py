@@ -23,6 +23,9 @@ Each row is one site of the plan:
   sites, when the row has none);
 * ``ports`` (whole number >= 1) and ``charger_class`` are optional; blanks take the
   strategy's (or, at an existing station, the station's own ports);
+* ``kind`` is optional: ``charge`` (a charging site, the default) or ``swap`` (a
+  battery-swap station; its ``charger_class`` names a swap class, blank: the default
+  swap class; ``ports`` must be blank);
 * when the file has a ``strategy`` column holding several plans, the strategy's
   ``plan_strategy`` picks one.
 
@@ -55,7 +58,9 @@ from sim.region.network import core_graph
 
 __all__ = ["PlanTable", "add_plan_sites", "check_charger_classes", "read_plan_file"]
 
-_EXPECTED = "expected site_id and/or lon,lat per site, optional ports, charger_class, name"
+_EXPECTED = "expected site_id and/or lon,lat per site, optional ports, charger_class, kind, name"
+#: Values of a plan file's ``kind`` column.
+SITE_KINDS = ("charge", "swap")
 #: Layer read from a GeoPackage holding several (chargesite's sites.gpkg).
 PLAN_LAYER = "selected"
 
@@ -80,6 +85,8 @@ class PlanTable:
         Per site, the class given (``""``: the strategy's default).
     name
         Per site, the name given (kept verbatim).
+    kind
+        Per site, ``"charge"`` or ``"swap"`` (:data:`SITE_KINDS`).
     """
 
     source: str
@@ -90,6 +97,7 @@ class PlanTable:
     ports: np.ndarray
     charger_class: tuple[str, ...]
     name: tuple[str, ...]
+    kind: tuple[str, ...]
 
     def __len__(self) -> int:
         return len(self.where)
@@ -263,6 +271,7 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
     ports = np.zeros(len(records), dtype=np.int64)
     classes: list[str] = []
     names_out: list[str] = []
+    kinds: list[str] = []
     for k, (row, geom, where) in enumerate(zip(records, geoms, wheres, strict=True)):
         site = _text(row.get("site_id", row.get("id")))
         if geom is None and not site:
@@ -277,6 +286,7 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
         ports[k] = parse_count(where, "ports", row.get("ports"), low=1, high=500)
         classes.append(_text(row.get("charger_class")))
         names_out.append("" if is_blank(row.get("name")) else str(row.get("name")))
+        kinds.append(_kind(where, row.get("kind"), ports=int(ports[k])))
     return PlanTable(
         source=label,
         where=tuple(wheres),
@@ -286,7 +296,23 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
         ports=ports,
         charger_class=tuple(classes),
         name=tuple(names_out),
+        kind=tuple(kinds),
     )
+
+
+def _kind(where: str, raw: Any, /, *, ports: int) -> str:
+    """A row's ``kind`` (blank: ``charge``); a swap station takes no ports."""
+    text = _text(raw).lower()
+    if not text:
+        return "charge"
+    if text not in SITE_KINDS:
+        raise DataError(f"{where}: kind = {_text(raw)!r}; expected one of {', '.join(SITE_KINDS)}")
+    if text == "swap" and ports > 0:
+        raise DataError(
+            f"{where}: ports = {ports} at a swap station (kind swap); its bays and packs "
+            "come from its swap class"
+        )
+    return text
 
 
 def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
@@ -311,13 +337,23 @@ def read_plan_file(path: Path, /, *, strategy: str | None = None) -> PlanTable:
     return _plan_table(rows, label=path.name)
 
 
-def check_charger_classes(table: PlanTable, classes: Collection[str], /) -> None:
-    """Raise :class:`~sim.errors.DataError` at the first row naming an unknown class."""
-    for where, given in zip(table.where, table.charger_class, strict=True):
-        if given and given not in classes:
+def check_charger_classes(
+    table: PlanTable,
+    classes: Collection[str],
+    /,
+    *,
+    swap_classes: Collection[str] = (),
+) -> None:
+    """Raise :class:`~sim.errors.DataError` at the first row naming an unknown class:
+    a charger class at a charging site, a swap class at a swap station, or a swap
+    station when the scenario has no swap classes."""
+    for where, given, kind in zip(table.where, table.charger_class, table.kind, strict=True):
+        known, key = (swap_classes, "swap_classes") if kind == "swap" else (classes, "classes")
+        if kind == "swap" and not swap_classes:
+            raise DataError(f"{where}: kind = swap, but chargers.swap_classes is empty")
+        if given and given not in known:
             raise DataError(
-                f"{where}: charger_class = {given!r} is not one of {sorted(classes)} "
-                "(chargers.classes)"
+                f"{where}: charger_class = {given!r} is not one of {sorted(known)} (chargers.{key})"
             )
 
 

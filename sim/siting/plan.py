@@ -214,12 +214,14 @@ class _FixedSites:
     """A plan given by site ids (YAML ``sites`` or a plan file).
 
     ``rows`` are candidate indices (``None``: the strategy gives no sites); ``ports`` and
-    ``klass`` the plan file's per-site ports and charger classes, by candidate index.
+    ``klass`` the plan file's per-site ports and charger classes, by candidate index;
+    ``swap`` its swap stations and their swap classes (``""``: the default).
     """
 
     rows: list[int] | None = None
     ports: dict[int, int] = field(default_factory=dict)
     klass: dict[int, str] = field(default_factory=dict)
+    swap: dict[int, str] = field(default_factory=dict)
 
 
 def _fixed_sites(
@@ -242,10 +244,21 @@ def _fixed_sites(
     rows = [lookup[s] for s in given]
     if plan_table is None:
         return _FixedSites(rows=rows)
-    check_charger_classes(plan_table, scenario.chargers.classes)
+    ch = scenario.chargers
+    check_charger_classes(plan_table, ch.classes, swap_classes=ch.swap_classes)
     file_ports: dict[int, int] = {}
     file_class: dict[int, str] = {}
-    for c, klass, ports in zip(rows, plan_table.charger_class, plan_table.ports, strict=True):
+    file_swap: dict[int, str] = {}
+    existing = inputs.is_existing()
+    for c, klass, ports, kind, at in zip(
+        rows, plan_table.charger_class, plan_table.ports, plan_table.kind, plan_table.where,
+        strict=True,
+    ):  # fmt: skip
+        if kind == "swap":
+            if existing[c]:
+                raise DataError(f"{at}: kind = swap at an existing charging station")
+            file_swap[c] = klass
+            continue
         if klass:
             file_class[c] = klass
         if ports > 0:
@@ -255,7 +268,7 @@ def _fixed_sites(
             f"{plan_table.source}: gives ports, and {where}.sizing would size them; "
             "remove one of the two"
         )
-    return _FixedSites(rows=rows, ports=file_ports, klass=file_class)
+    return _FixedSites(rows=rows, ports=file_ports, klass=file_class, swap=file_swap)
 
 
 def _check_budget(strategy: StrategyConfig, equipment: _Equipment, /, *, where: str) -> None:
@@ -631,6 +644,11 @@ def make_plan(
         params=params,
         equipment=equipment,
     )
-    return _equip(
+    plan = _equip(
         strategy, inputs, solved, scenario=scenario, equipment=equipment, fixed=fixed, where=where
     )
+    if fixed.swap:
+        from sim.siting.services import with_swap_sites
+
+        plan = with_swap_sites(plan, fixed.swap, scenario=scenario, replaced_cost=equipment)
+    return plan

@@ -16,6 +16,7 @@ candidate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -36,7 +37,7 @@ from sim.siting.plan import (
     strategy_model,
 )
 
-__all__ = ["service_plan", "swap_demand"]
+__all__ = ["service_plan", "swap_demand", "with_swap_sites"]
 
 
 def swap_demand(inputs: SitingInputs, klass: SwapClassConfig, /) -> np.ndarray:
@@ -296,4 +297,45 @@ def _merge(a: Plan, b: Plan, /, *, name: str) -> Plan:
         bays=cat(a.bays, b.bays),
         packs=cat(a.packs, b.packs),
         pack_chargers=cat(a.pack_chargers, b.pack_chargers),
+    )
+
+
+def with_swap_sites(
+    plan: Plan,
+    swap: Mapping[int, str],
+    /,
+    *,
+    scenario: Scenario,
+    replaced_cost: _Equipment,
+) -> Plan:
+    """A fixed plan whose sites ``swap`` (candidate -> swap class, ``""``: the default)
+    are swap stations: the class's bays, packs and chargers, no ports, and the class's
+    cost instead of the new charging site's (``replaced_cost``) that :func:`make_plan`
+    counted."""
+    kind = list(plan.kind)
+    klass = list(plan.charger_class)
+    ports, power = plan.ports.copy(), plan.power_kw.copy()
+    bays, packs, chargers = plan.bays.copy(), plan.packs.copy(), plan.pack_chargers.copy()
+    cost = plan.cost_cny
+    default = scenario.chargers.swap_class_name
+    for pos, c in enumerate(plan.candidate.tolist()):
+        if c not in swap:
+            continue
+        name = swap[c] or default
+        assert name is not None  # the plan file check requires swap classes
+        k = scenario.chargers.swap_classes[name]
+        kind[pos], klass[pos] = "swap", name
+        ports[pos], power[pos] = 0, k.charger_kw
+        bays[pos], packs[pos], chargers[pos] = k.bays, k.packs, k.pack_chargers
+        cost += k.cost_cny - replaced_cost.site_cost_cny
+    return replace(
+        plan,
+        kind=tuple(kind),
+        charger_class=tuple(klass),
+        ports=ports,
+        power_kw=power,
+        bays=bays,
+        packs=packs,
+        pack_chargers=chargers,
+        cost_cny=cost,
     )
