@@ -25,7 +25,8 @@ Each row is one site of the plan:
   strategy's (or, at an existing station, the station's own ports);
 * ``kind`` is optional: ``charge`` (a charging site, the default) or ``swap`` (a
   battery-swap station; its ``charger_class`` names a swap class, blank: the default
-  swap class; ``ports`` must be blank);
+  swap class; ``ports`` must be blank).  A candidate kind (``parking``, ``node``, ...,
+  what chargesite's own ``selected`` layer holds at a charging site) is a charging site;
 * when the file has a ``strategy`` column holding several plans, the strategy's
   ``plan_strategy`` picks one.
 
@@ -49,6 +50,7 @@ import pandas as pd
 import pyogrio
 from shapely.geometry import Point
 
+from sim.config.schema import OSM_CANDIDATE_KINDS
 from sim.errors import DataError, InputFileNotFoundError
 from sim.region.candidates import snap_candidates
 from sim.region.extent import Extent, check_within
@@ -61,6 +63,8 @@ __all__ = ["PlanTable", "add_plan_sites", "check_charger_classes", "read_plan_fi
 _EXPECTED = "expected site_id and/or lon,lat per site, optional ports, charger_class, kind, name"
 #: Values of a plan file's ``kind`` column.
 SITE_KINDS = ("charge", "swap")
+#: Candidate kinds, as chargesite's ``selected`` layer writes them at charging sites.
+CANDIDATE_KINDS = (*OSM_CANDIDATE_KINDS, "node", "user", "plan")
 #: Layer read from a GeoPackage holding several (chargesite's sites.gpkg).
 PLAN_LAYER = "selected"
 
@@ -303,10 +307,13 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
 def _kind(where: str, raw: Any, /, *, ports: int) -> str:
     """A row's ``kind`` (blank: ``charge``); a swap station takes no ports."""
     text = _text(raw).lower()
-    if not text:
+    if not text or text in CANDIDATE_KINDS:
         return "charge"
     if text not in SITE_KINDS:
-        raise DataError(f"{where}: kind = {_text(raw)!r}; expected one of {', '.join(SITE_KINDS)}")
+        raise DataError(
+            f"{where}: kind = {_text(raw)!r}; expected one of {', '.join(SITE_KINDS)} (or a "
+            f"candidate kind: {', '.join(CANDIDATE_KINDS)})"
+        )
     if text == "swap" and ports > 0:
         raise DataError(
             f"{where}: ports = {ports} at a swap station (kind swap); its bays and packs "
