@@ -347,3 +347,69 @@ def test_exact_charge_time_matches_the_integral(
     p = np.minimum(port, vmax * np.interp(s, socs, shares))
     numeric = 60.0 * np.trapezoid(battery / p, s)
     assert exact == pytest.approx(numeric, rel=1e-4)
+
+
+def _pool_trace(
+    make: str, capacity: int, customers: list[tuple[int, int, int, int]]
+) -> list[tuple[float, int, str]]:
+    """What each customer does, and when, at one station of ``capacity`` ports run by
+    ``simpy.Resource`` (``make="simpy"``) or :class:`~sim.des.stations.PortPool`.
+
+    A customer ``(arrive, patience, hold, again)`` arrives at ``arrive``, waits for a
+    port up to ``patience`` (``request | timeout``, as the model does), holds it for
+    ``hold``, and after reneging comes back ``again`` later, once.  Integer times, so
+    that many things happen at the same time (where the order of events shows).
+    """
+    import simpy
+
+    from sim.des.stations import PortPool, first_of
+
+    env = simpy.Environment()
+    pool: simpy.Resource | PortPool = (
+        simpy.Resource(env, capacity) if make == "simpy" else PortPool(env, capacity)
+    )
+    trace: list[tuple[float, int, str]] = []
+
+    def cancel(req: simpy.Event) -> None:
+        if isinstance(pool, PortPool):
+            pool.cancel(req)
+        else:
+            req.cancel()  # type: ignore[attr-defined]  # a simpy Request
+
+    def customer(c: int, arrive: int, patience: int, hold: int, again: int):  # type: ignore[no-untyped-def]
+        yield env.timeout(arrive)
+        for _ in range(2):
+            req = pool.request()
+            if not req.triggered:
+                yield first_of(env, req, env.timeout(patience))
+            if req.triggered:
+                trace.append((env.now, c, "start"))
+                yield env.timeout(hold)
+                pool.release(req)  # type: ignore[arg-type]
+                trace.append((env.now, c, "end"))
+                return
+            cancel(req)
+            trace.append((env.now, c, "renege"))
+            yield env.timeout(again)
+
+    for c, args in enumerate(customers):
+        env.process(customer(c, *args))
+    env.run()
+    return trace
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    capacity=st.integers(1, 3),
+    customers=st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 4), st.integers(0, 4), st.integers(0, 3)),
+        min_size=1,
+        max_size=25,
+    ),
+)
+def test_port_pool_is_simpy_resource_event_for_event(
+    capacity: int, customers: list[tuple[int, int, int, int]]
+) -> None:
+    # the model's ports must serve, queue and renege exactly as simpy.Resource would,
+    # including the order of everything happening at the same time
+    assert _pool_trace("pool", capacity, customers) == _pool_trace("simpy", capacity, customers)
