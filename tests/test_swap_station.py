@@ -39,6 +39,7 @@ def sites(
 ) -> SwapSites:
     return SwapSites(
         site_id=("s0",),
+        site=np.array([0]),
         bays=np.array([bays]),
         packs=np.array([packs]),
         pack_chargers=np.array([chargers]),

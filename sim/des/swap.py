@@ -60,6 +60,8 @@ class SwapSites:
     ----------
     site_id
         Candidate site ids, one per station.
+    site
+        int64 index of each station among the plan's sites (the log's ``station``).
     bays
         int64 swap bays per station (vehicles swapped at once).
     packs
@@ -89,6 +91,7 @@ class SwapSites:
     """
 
     site_id: tuple[str, ...]
+    site: np.ndarray
     bays: np.ndarray
     packs: np.ndarray
     pack_chargers: np.ndarray
