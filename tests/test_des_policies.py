@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.demand.model import Demand
 from sim.des import DriverRules, Stations, TaperCurves, charge_minutes_one
@@ -210,3 +212,30 @@ def test_expected_charging_time_is_the_charge_it_would_make_on_arrival() -> None
         assert minutes == pytest.approx(exact, rel=1e-9)
         assert stop.minutes(t, j, 12.0) == minutes
     assert stop.minutes(t, 0, 12.0) > 1.5 * stop.minutes(t, 1, 12.0)  # 50 kW vs 120 kW
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    m=st.integers(1, 6),
+    rules=st.sampled_from([SMART, NEAREST, DriverRules(wait_weight=0.0)]),
+)
+def test_resident_early_stop_on_ordered_times_gives_the_same_choice(
+    data: st.DataObject, m: int, rules: DriverRules
+) -> None:
+    # the search that stops early on non-decreasing driving times (the simulation's
+    # fast path) chooses what the full search does, ties and padding included
+    ports = data.draw(st.lists(st.integers(1, 3), min_size=m, max_size=m))
+    present = data.draw(st.lists(st.integers(0, 8), min_size=m, max_size=m))
+    minutes = [data.draw(st.sampled_from([0.0, 5.0, 30.0, 45.5]))]
+    choice = ResidentChoice(rules, ports=ports, present=present, type_of=[0] * m, minutes=[minutes])
+    k = data.draw(st.integers(0, m))
+    options = data.draw(st.permutations(range(m)))[:k]
+    steps = data.draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 7.25, INF]), min_size=k, max_size=k))
+    times = np.cumsum(steps).tolist() if k else []
+    pad = data.draw(st.integers(0, 2))
+    options, times = [*options, *[-1] * pad], [*times, *[INF] * pad]
+    tried = set(data.draw(st.lists(st.sampled_from(range(m)), max_size=m)))
+    full = choice.choose(0, options, times, tried)
+    assert choice.choose_ordered(0, options, times, tried) == full
+    assert choice.choose(0, options, times, tried, True) == full

@@ -52,7 +52,7 @@ class ResidentChoice:
         ``minutes[i][t]``: charging minutes of session ``i`` at a port of type ``t``.
     """
 
-    __slots__ = ("_by_wait", "_minutes", "_type_of", "_weight", "ports", "present")
+    __slots__ = ("_below", "_by_wait", "_minutes", "_type_of", "_weight", "ports", "present")
 
     def __init__(
         self,
@@ -67,6 +67,7 @@ class ResidentChoice:
         self._by_wait = rules.choice == "time_plus_wait"
         self._weight = rules.wait_weight
         self.ports = ports
+        self._below = [c - 1 for c in ports]  # present - (ports - 1): the excess
         self.present = present
         self._type_of = type_of
         self._minutes = minutes
@@ -97,7 +98,7 @@ class ResidentChoice:
             the first station that cannot beat the best so far (the same answer).
         """
         if ordered and self._weight >= 0.0:
-            return self._choose_ordered(i, options, times, tried)
+            return self.choose_ordered(i, options, times, tried)
         best, best_score = -1, _INF
         if not self._by_wait:
             for k, j in enumerate(options):
@@ -122,7 +123,7 @@ class ResidentChoice:
                 best, best_score = k, t
         return best
 
-    def _choose_ordered(
+    def choose_ordered(
         self,
         i: int,
         options: Sequence[int],
@@ -130,9 +131,10 @@ class ResidentChoice:
         tried: AbstractSet[int],
         /,
     ) -> int:
-        """:meth:`choose` for ``times`` that never decrease: a station's score is at
-        least its driving time (the wait term is never negative), so none after the
-        first whose driving time reaches the best score can win (nor any at ``inf``)."""
+        """:meth:`choose` for ``times`` that never decrease, with ``wait_weight >= 0``:
+        a station's score is at least its driving time (the wait term is never
+        negative), so none after the first whose driving time reaches the best score
+        can win (nor any at ``inf``)."""
         best, best_score = -1, _INF
         if not self._by_wait:
             for k, j in enumerate(options):
@@ -141,8 +143,8 @@ class ResidentChoice:
                 if j not in tried:
                     return k
             return best
-        own = self._minutes[i]
-        present, ports, type_of, weight = self.present, self.ports, self._type_of, self._weight
+        own, present, below = self._minutes[i], self.present, self._below
+        ports, type_of, weight = self.ports, self._type_of, self._weight
         for k, j in enumerate(options):
             if j < 0:
                 break
@@ -151,7 +153,7 @@ class ResidentChoice:
                 break
             if j in tried:
                 continue
-            excess = present[j] - ports[j] + 1
+            excess = present[j] - below[j]
             if excess > 0:
                 t += weight * excess * own[type_of[j]] / ports[j]
             if t < best_score:
@@ -187,15 +189,15 @@ class Residents:
     """
 
     __slots__ = (
+        "_choose_first",
+        "_choose_next",
         "_energy",
         "_env",
         "_first_min",
-        "_first_ordered",
         "_first_station",
         "_log",
         "_max_attempts",
         "_next_min",
-        "_next_ordered",
         "_next_station",
         "_origin_row",
         "_ports",
@@ -226,8 +228,6 @@ class Residents:
         self._next_min: list[list[float]] = access.next_min.tolist()
         self._energy: list[float] = demand_energy_kwh.tolist()
         self._soc: list[float] = demand_soc.tolist()
-        self._first_ordered = _ordered(access.first_min)
-        self._next_ordered = _ordered(access.next_min)
         self._max_attempts = rules.max_attempts
         self._ports = ports
         self._table = charging.table
@@ -240,13 +240,17 @@ class Residents:
             type_of=charging.type_of,
             minutes=charging.table,
         )
+        fast = rules.wait_weight >= 0.0
+        c = self.choice
+        self._choose_first = c.choose_ordered if fast and _ordered(access.first_min) else c.choose
+        self._choose_next = c.choose_ordered if fast and _ordered(access.next_min) else c.choose
 
     def set_off(self, i: int, /) -> tuple[int, float] | None:
         """Session ``i`` leaves home now: the station it heads for and the drive (min),
         or ``None`` (logged as *no_station*) when none is within reach."""
         row = self._origin_row[i]
         options, times = self._first_station[row], self._first_min[row]
-        k = self.choice.choose(i, options, times, _NONE_TRIED, self._first_ordered)
+        k = self._choose_first(i, options, times, _NONE_TRIED)
         if k < 0:
             self._log.append(new_row(session=i, attempt=0, station=-1, outcome=NO_STATION))
             return None
@@ -289,7 +293,7 @@ class _Resident(Visit):
             return
         j = self._j
         options, times = of._next_station[j], of._next_min[j]
-        k = of.choice.choose(self._i, options, times, self._tried, of._next_ordered)
+        k = of._choose_next(self._i, options, times, self._tried)
         if k < 0:
             return
         j = self._j = options[k]
