@@ -16,11 +16,18 @@ never shows empty boxes in place of characters.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+import os
+import pickle
+import select
+import signal
+import sys
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import matplotlib
@@ -40,6 +47,7 @@ __all__ = [
     "figure_language",
     "figure_style",
     "png",
+    "pngs",
     "queue_by_hour",
     "queue_figure",
     "queue_timeline_figure",
@@ -115,6 +123,84 @@ def png(fig: Figure, /) -> bytes:
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None},
                 pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})  # fmt: skip
     return buf.getvalue()
+
+
+#: Seconds to wait for the forked process of :func:`pngs` before drawing its figures here.
+FORK_TIMEOUT_S = 120.0
+
+
+def _can_fork() -> bool:
+    """Figures may be drawn in a forked process: on Linux, with more than one core."""
+    return sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1
+
+
+def _child_draws(makers: Sequence[Callable[[], Figure]], fd: int) -> NoReturn:
+    """In the forked process: send the pickled PNG bytes of every maker's figure through
+    ``fd`` and leave at once (no exit handlers, no flushing of the parent's streams)."""
+    status = 1
+    try:
+        data = memoryview(pickle.dumps([png(make()) for make in makers]))
+        while data:
+            data = data[os.write(fd, data) :]
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _receive(fd: int, *, timeout_s: float) -> bytes | None:
+    """Everything written to ``fd`` until the writer closes it, or ``None`` on a
+    timeout."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def pngs(
+    here: Sequence[Callable[[], Figure]], there: Sequence[Callable[[], Figure]], /
+) -> tuple[list[bytes], list[bytes]]:
+    """PNG bytes of the figures of ``here`` and ``there`` (each a function that makes one
+    figure), in order: ``there`` is drawn in a forked copy of this process while this
+    one draws ``here``, when the machine has a spare core.
+
+    The bytes are those of :func:`png` of each figure drawn in turn (the child is a copy
+    of this process, matplotlib settings included: call it inside
+    :func:`figure_style`).  Without fork (not Linux, one core), or if the child fails
+    or takes longer than :data:`FORK_TIMEOUT_S`, ``there`` is drawn here.
+    """
+    if not there or not _can_fork():
+        return [png(make()) for make in here], [png(make()) for make in there]
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child leaves through os._exit
+        os.close(read_fd)
+        _child_draws(there, write_fd)
+    os.close(write_fd)
+    raw: bytes | None = None
+    try:
+        mine = [png(make()) for make in here]
+        raw = _receive(read_fd, timeout_s=FORK_TIMEOUT_S)
+    finally:
+        os.close(read_fd)
+        if raw is None:  # too slow (or here failed): do not leave it running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    theirs: list[bytes] | None = None
+    if raw is not None and status == 0:
+        with contextlib.suppress(pickle.UnpicklingError, EOFError, ValueError):
+            got = pickle.loads(raw)
+            if isinstance(got, list) and len(got) == len(there):
+                theirs = got
+    if theirs is None:
+        theirs = [png(make()) for make in there]
+    return mine, theirs
 
 
 def _figure(width: float, height: float) -> Figure:

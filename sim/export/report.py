@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping
 from importlib import metadata
@@ -487,48 +488,56 @@ def _answer(result: RunResult, language: Language) -> dict[str, Any]:
 def _figures(
     result: RunResult, names: list[str], language: Language, *, text: str
 ) -> dict[str, Any]:
-    """The report's figures (PNG ``data:`` URIs); ``text``: the names they may draw."""
+    """The report's figures (PNG ``data:`` URIs); ``text``: the names they may draw.
+
+    The charts are drawn here and the static maps, with a spare core, in a forked copy
+    of this process at the same time (:func:`sim.export.figures.pngs`: the same bytes).
+    """
     s = result.typed_summary
     days, reps = s.days, s.replications
     sessions = result.sessions
     highway = result.scenario.demand.highway
     holidays = highway.holiday.days if highway.holiday is not None and highway.enabled else ()
-    out: dict[str, Any] = {"items": [], "maps": []}
     with figures.figure_style(language, text=text) as flang:
-        out["font_fallback"] = flang != language
-
-        def add(key: str, caption: str, fig: Any) -> None:
-            out["items"].append(
-                {"title": label(key, language), "caption": label(caption, language),
-                 "src": _data_uri(figures.png(fig))}
-            )  # fmt: skip
-
         bare = [n for n in names if not s.strategies[n].sites]
-        wait = figures.wait_figure(sessions, names, no_chargers=bare, language=flang)
-        add("fig_wait", "fig_wait_caption", wait)
-        queue = figures.queue_by_hour(sessions, days=days, replications=reps)
-        add("fig_queue", "fig_queue_caption", figures.queue_figure(queue, names, language=flang))
-        add(
-            "fig_queue_timeline",
-            "fig_queue_timeline_caption",
-            figures.queue_timeline_figure(result.queues, names, holidays=holidays, language=flang),
-        )
-        util = figures.utilisation_by_hour(sessions, result.selected, days=days, replications=reps)
-        add(
-            "fig_util",
-            "fig_util_caption",
-            figures.utilisation_figure(util, result.selected, names, language=flang),
-        )
-        out["maps"] = [_static_map(result, name, language, flang) for name in names]
-    return out
+
+        def queue() -> Any:
+            table = figures.queue_by_hour(sessions, days=days, replications=reps)
+            return figures.queue_figure(table, names, language=flang)
+
+        def util() -> Any:
+            table = figures.utilisation_by_hour(
+                sessions, result.selected, days=days, replications=reps
+            )
+            return figures.utilisation_figure(table, result.selected, names, language=flang)
+
+        charts: list[tuple[str, str, Callable[[], Any]]] = [
+            ("fig_wait", "fig_wait_caption",
+             lambda: figures.wait_figure(sessions, names, no_chargers=bare, language=flang)),
+            ("fig_queue", "fig_queue_caption", queue),
+            ("fig_queue_timeline", "fig_queue_timeline_caption",
+             lambda: figures.queue_timeline_figure(result.queues, names, holidays=holidays,
+                                                   language=flang)),
+            ("fig_util", "fig_util_caption", util),
+        ]  # fmt: skip
+        maps = [functools.partial(_static_map, result, name, flang) for name in names]
+        chart_png, map_png = figures.pngs([c[2] for c in charts], maps)
+    items = [
+        {"title": label(key, language), "caption": label(caption, language),
+         "src": _data_uri(data)}
+        for (key, caption, _), data in zip(charts, chart_png, strict=True)
+    ]  # fmt: skip
+    shown = [
+        {"name": name, "title": label("fig_map", language, name=name), "src": _data_uri(data)}
+        for name, data in zip(names, map_png, strict=True)
+    ]
+    return {"items": items, "maps": shown, "font_fallback": flang != language}
 
 
-def _static_map(
-    result: RunResult, name: str, language: Language, flang: Language
-) -> dict[str, str]:
-    """One strategy's static map (figure labels in ``flang``, caption in ``language``)."""
+def _static_map(result: RunResult, name: str, flang: Language) -> Any:
+    """One strategy's static map figure (labels in ``flang``)."""
     zones, sel = result.zones, result.selected
-    fig = figures.static_map_figure(
+    return figures.static_map_figure(
         title=label("fig_map", flang, name=name),
         zones=zones[zones["strategy"].astype(str) == name],
         sites=sel[sel["strategy"].astype(str) == name],
@@ -536,11 +545,6 @@ def _static_map(
         roads=result.roads,
         language=flang,
     )
-    return {
-        "name": name,
-        "title": label("fig_map", language, name=name),
-        "src": _data_uri(figures.png(fig)),
-    }
 
 
 def _site_row(r: Mapping[str, Any]) -> dict[str, str]:
