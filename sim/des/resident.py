@@ -20,7 +20,7 @@ import simpy
 from sim.des.charging import ChargeTimes
 from sim.des.inputs import Access, DriverRules
 from sim.des.log import NO_STATION, LogRow, new_row
-from sim.des.stations import Ports, Visit
+from sim.des.stations import Later, Ports, Visit
 
 __all__ = ["ResidentChoice", "Residents"]
 
@@ -300,8 +300,6 @@ class _Resident(Visit):
         self._tried.add(j)
         drive_min = self._drive = times[k]
         if drive_min > 0:
-            ev = of._env.timeout(drive_min)
-            assert ev.callbacks is not None
-            ev.callbacks.append(self.arrived)
+            Later(of._env, drive_min, self.arrived)
         else:
             self.arrived()

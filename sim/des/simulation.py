@@ -24,7 +24,7 @@ from sim.des.highway import ThroughTraffic
 from sim.des.inputs import Access, DriverRules, HighwayAccess, Stations
 from sim.des.log import LogRow, SessionLog
 from sim.des.resident import Residents
-from sim.des.stations import Ports, Urgent
+from sim.des.stations import Later, Ports, Urgent
 
 __all__ = ["simulate"]
 
@@ -239,8 +239,5 @@ class _Departures:
 
     def _wait(self, t: float, due: int, /) -> None:
         """Come back at time ``t`` (min) to do ``due``."""
-        env = self._env
-        ev = env.timeout(t - env.now)
-        assert ev.callbacks is not None
-        ev.callbacks.append(self.tick)
+        Later(self._env, t - self._env.now, self.tick)
         self._due = due

@@ -16,13 +16,13 @@ from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
-from simpy.events import URGENT
+from simpy.events import NORMAL, URGENT
 
 from sim.des.charging import CappedSite, ChargeTimes
 from sim.des.inputs import DriverRules, Stations
 from sim.des.log import BALKED, CHARGED, RENEGED, LogRow, new_row
 
-__all__ = ["PortPool", "Ports", "Urgent", "Visit", "first_of"]
+__all__ = ["Later", "PortPool", "Ports", "Urgent", "Visit", "first_of"]
 
 _INF = float("inf")
 _NAN = float("nan")
@@ -72,6 +72,33 @@ class Urgent(simpy.Event):
         env.schedule(self, URGENT)
 
 
+class Later(simpy.Event):
+    """``env.timeout(delay)`` with ``callback`` as its first callback (the same event,
+    scheduled the same way, without appending the callback after).
+
+    Parameters
+    ----------
+    env
+        The simulation's environment.
+    delay
+        Minutes from now (>= 0).
+    callback
+        Called with this event when it is processed.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, delay: float, callback: Callable[[simpy.Event], None]
+    ) -> None:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")  # simpy.Timeout's check
+        # what simpy.Timeout.__init__ does, with the callback of our choosing
+        self.env = env
+        self.callbacks = [callback]
+        self._value = None
+        self._ok = True
+        env.schedule(self, NORMAL, delay)
+
+
 class _Step(simpy.Event):
     """A triggered event processed after the events scheduled before it (at the current
     time), calling ``callback`` (``Event.__init__`` and ``succeed`` inlined)."""
@@ -104,7 +131,7 @@ class PortPool:
         Slots (ports, >= 1).
     """
 
-    __slots__ = ("_env", "_free", "_serve_cb", "capacity", "queue")
+    __slots__ = ("_env", "_free", "_granted", "_serve_cb", "capacity", "queue")
 
     def __init__(self, env: simpy.Environment, capacity: int) -> None:
         if capacity <= 0:
@@ -114,6 +141,10 @@ class PortPool:
         self._free = capacity
         self.queue: list[simpy.Event] = []  # requests waiting, first come first
         self._serve_cb = self._serve
+        # what a request granted as it is made returns: triggered, never scheduled
+        self._granted = simpy.Event(env)
+        self._granted._ok = True
+        self._granted._value = None
 
     @property
     def count(self) -> int:
@@ -121,16 +152,14 @@ class PortPool:
         return self.capacity - self._free
 
     def request(self) -> simpy.Event:
-        """A request for a slot: triggered now if granted at once, else when granted."""
-        req = simpy.Event(self._env)
-        queue = self.queue
-        if not queue and self._free > 0:  # it is the front of the queue, and served
+        """A request for a slot: triggered when granted.  Granted at once, it is the
+        pool's one triggered event that is never processed (nobody may wait for it:
+        see the class docstring)."""
+        if not self.queue and self._free > 0:  # it is the front of the queue, and served
             self._free -= 1
-            # triggered, not scheduled: nobody waits for it (see the class docstring)
-            req._ok = True
-            req._value = None
-            return req
-        queue.append(req)
+            return self._granted
+        req = simpy.Event(self._env)
+        self.queue.append(req)
         self._serve(None)
         return req
 
@@ -415,10 +444,10 @@ class Visit:
         self._t1 = env.now
         site = ports._capped[j]
         if site is None:
-            ev: simpy.Event = env.timeout(self._minutes)
-        else:
-            want = ports._charging.want_kw(self._i, j, self._soc)
-            ev = env.process(site.charge(self._i, self._kwh, want=want))
+            Later(env, self._minutes, self._charged)
+            return
+        want = ports._charging.want_kw(self._i, j, self._soc)
+        ev = env.process(site.charge(self._i, self._kwh, want=want))
         assert ev.callbacks is not None
         ev.callbacks.append(self._charged)
 
