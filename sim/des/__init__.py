@@ -9,8 +9,8 @@ The parts, as Ciw splits a queueing network:
 
 - :mod:`~sim.des.inputs`: what the simulation takes (stations, access, driver rules);
 - :mod:`~sim.des.log`: the log schema (outcome codes, one named row per attempt);
-- :mod:`~sim.des.stations`: stations and ports as SimPy resources, occupancy, balking,
-  the visit (queue, renege, charge);
+- :mod:`~sim.des.stations`: stations and ports (``simpy.Resource``'s semantics,
+  lighter), occupancy, balking, the visit (queue, renege, charge);
 - :mod:`~sim.des.charging`: charging curves and times, power sharing under a grid cap;
 - :mod:`~sim.des.resident`: the resident driver policy (choose, balk, renege, retry);
 - :mod:`~sim.des.highway`: the through-traffic driver policy (when to stop, where, how

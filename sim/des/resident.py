@@ -167,7 +167,8 @@ def _ordered(times: np.ndarray, /) -> bool:
 
 
 class Residents:
-    """The resident driver process: set off, drive, queue and charge, retry.
+    """The resident drivers: set off, drive, queue and charge, retry (on event
+    callbacks, where a process per resident would be).
 
     Parameters
     ----------
