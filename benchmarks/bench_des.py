@@ -12,7 +12,8 @@ sessions, spread over as many stations with as many ports, with the model's obse
 mean charging time (exponential, Poisson arrivals over the same horizon):
 
 - default (12 ports a site, low load): a plain M/M/c per station: request, timeout,
-  release (nobody waits, or hardly anybody);
+  release (hardly anybody waits in the peer; in the model a few do, at the evening
+  peak of its arrivals);
 - ``--ports 2`` (overloaded): an M/M/c with balking at the model's threshold, reneging
   when the customer's patience (the model's own patience draws) runs out
   (``request | timeout``, only when no port is free), and retries: a balked or reneged
@@ -241,7 +242,7 @@ def main() -> None:
         "--ports",
         type=int,
         default=12,
-        help="ports per site (12: low load, nobody waits; 2: overloaded, most drivers retry)",
+        help="ports per site (12: low load, few wait; 2: overloaded, most drivers retry)",
     )
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
