@@ -17,6 +17,9 @@ arguments), with the runner's steps wrapped to time them where ``sim.study.runne
   the csv tables, sessions.parquet, site_load.parquet, sites.gpkg,
   config.resolved.yaml, map.html, report.html (with its figures), and the final
   rename of the folder;
+- ``other``: the rest of the command (loading the YAML, checking the output folder,
+  the terminal table); ``exit``: from the command's end until the process has gone
+  (interpreter shutdown);
 - ``total``: the child process's wall time on the parent's clock.
 
 Every configuration runs ``--repeat`` times, cold then warm: *cold* starts from an
@@ -179,6 +182,7 @@ def child(spec: dict[str, Any]) -> None:
             if m in sys.modules
         ),
     }  # fmt: skip
+    out["t_last"] = time.time()
     print(RESULT_TAG + json.dumps(out), flush=True)
 
 
@@ -208,12 +212,13 @@ def measure(checkout: Path, config: Path, cache_dir: Path, *, timeout_s: float) 
         raise RuntimeError(f"run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     row: dict[str, Any] = json.loads(lines[-1][len(RESULT_TAG) :])
     row["startup"] = max(row.pop("t_first") - t_spawn, 0.0)
+    row["exit"] = max(t_spawn + total - row.pop("t_last"), 0.0)
     row["total"] = total
     files = row.pop("files")
     for name in EXPORTS:
         row[name] = files.get(name, 0.0)
     row["exports"] = sum(files.values())
-    row["other"] = total - sum(row[s] for s in STAGES) - row["exports"]
+    row["other"] = total - sum(row[s] for s in STAGES) - row["exports"] - row["exit"]
     row["import+report"] = row["startup"] + row["import"] + row["report.html"]
     row["share"] = row["import+report"] / total
     return row
@@ -221,7 +226,7 @@ def measure(checkout: Path, config: Path, cache_dir: Path, *, timeout_s: float) 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
     shown = [n for n in EXPORTS if any(r[n] > 0 for r in rows)]
-    return [*STAGES, *shown, "other", "total", "import+report", "share"]
+    return [*STAGES, *shown, "other", "exit", "total", "import+report", "share"]
 
 
 def _fmt(key: str, value: float) -> str:
