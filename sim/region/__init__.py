@@ -16,8 +16,9 @@ Plan files (:mod:`sim.region.plan_file`) and through-traffic gates
 
 The entry points are :func:`sim.region.build.build_region` (a scenario's sections) and
 :func:`load_region` (one source, for tests and benchmarks).  They are imported lazily:
-they need osmnx, whose import takes seconds (scikit-learn), and most importers of
-:mod:`sim.region` only want the data contract in :mod:`sim.region.model`.
+most importers of :mod:`sim.region` only want the data contract in
+:mod:`sim.region.model`, and the readers import osmnx (seconds: pyplot, scikit-learn)
+only for XML extracts and downloads.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Road graph preparation, snapping to nodes and spreading nodes over the network.
 
-Everything here works on the projected graph (metres, the UTM zone osmnx chooses).
-osmnx is imported only by the functions that call it (its import takes seconds: it
-loads matplotlib.pyplot and scikit-learn); snapping uses scipy's k-d tree directly, as
-osmnx's ``nearest_nodes`` does on a projected graph.
+Everything here works on the projected graph (metres, the UTM zone osmnx would
+choose).  Speeds, travel times, projection and snapping are computed here with pandas,
+geopandas, networkx and scipy's k-d tree, with the results osmnx's functions give, so
+that a region from an ``.osm.pbf`` (pyrosm) is built without importing osmnx (its import
+takes seconds: it loads matplotlib.pyplot and scikit-learn).  osmnx is imported only
+for an implicit ``maxspeed`` tag and for the residential-street fallback.
 """
 
 from __future__ import annotations
