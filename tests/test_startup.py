@@ -7,10 +7,13 @@ scikit-learn), matplotlib.pyplot, scikit-learn, scipy.stats, Dask.
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("osmnx", "matplotlib.pyplot", "sklearn", "scipy.stats", "dask", "distributed")
@@ -97,3 +100,58 @@ def test_bad_config_still_exits_2_without_traceback(tmp_path: Path) -> None:
     proc = _python("-m", "sim", "validate", str(bad))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "error" in proc.stderr
+
+
+def _osmnx_prepared(graph: Any) -> Any:
+    """What prepare_graph computed with osmnx before it did without (the reference)."""
+    import osmnx as ox
+
+    from sim.region.network import FALLBACK_SPEED_KPH, TYPICAL_SPEEDS_KPH
+
+    graph = ox.routing.add_edge_speeds(
+        graph, hwy_speeds=TYPICAL_SPEEDS_KPH, fallback=FALLBACK_SPEED_KPH
+    )
+    graph = ox.routing.add_edge_travel_times(graph)
+    graph = ox.project_graph(graph)
+    return ox.truncate.largest_component(graph, strongly=False)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if hasattr(a, "equals") and not isinstance(a, str):
+        return bool(a.equals(b))
+    return bool(a == b)
+
+
+def test_region_graph_without_osmnx_is_osmnx_s_graph() -> None:
+    """prepare_graph's own speeds, travel times, projection and weakly connected part
+    (the Kotka sample, with a list-valued and an implicit maxspeed) give osmnx's graph:
+    the same nodes, edges, attribute names, order and values."""
+    from sim.region.loader import read_sample
+    from sim.region.network import _timed_projected_part
+
+    raw = read_sample("kotka", progress=lambda *_: None).raw.graph
+    for _, _, d in raw.edges(data=True):  # as prepare_graph does first
+        d["highway"] = str(
+            d["highway"][0] if isinstance(d.get("highway"), list) else d.get("highway")
+        )
+    # a list-valued and an implicit maxspeed, so that every branch is compared
+    first, second = list(raw.edges(keys=True))[:2]
+    raw.edges[first]["maxspeed"] = ["50", "70"]
+    raw.edges[second]["maxspeed"] = "FI:urban"
+    want = _osmnx_prepared(copy.deepcopy(raw))
+    got = _timed_projected_part(copy.deepcopy(raw))
+    assert got.number_of_nodes() < raw.number_of_nodes()  # a part was dropped
+    assert list(got.nodes) == list(want.nodes)
+    for n in want.nodes:
+        assert list(got.nodes[n]) == list(want.nodes[n])
+        assert all(_same(got.nodes[n][k], v) for k, v in want.nodes[n].items())
+    eg, ew = list(got.edges(keys=True, data=True)), list(want.edges(keys=True, data=True))
+    assert [e[:3] for e in eg] == [e[:3] for e in ew]
+    for (*_, dg), (*_, dw) in zip(eg, ew, strict=True):
+        assert list(dg) == list(dw)
+        assert all(_same(dg[k], v) for k, v in dw.items())
+    assert got.graph == want.graph

@@ -95,11 +95,7 @@ def prepare_graph(
         raise DataError(f"{label}: the extract holds no drivable roads")
     for _, _, data in graph.edges(data=True):
         data["highway"] = str(_first(data.get("highway")) or "road")
-    _add_speeds_and_times(graph)
-    graph = _projected(graph)
-    if not nx.is_weakly_connected(graph):
-        largest = max(nx.weakly_connected_components(graph), key=len)
-        graph = nx.MultiDiGraph(graph.subgraph(largest))
+    graph = _timed_projected_part(graph)
     if not all(isinstance(n, int) for n in graph.nodes):
         graph = nx.relabel_nodes(graph, {n: int(n) for n in graph.nodes})
     core_set = max(nx.strongly_connected_components(graph), key=len)
@@ -131,6 +127,18 @@ def prepare_graph(
         data["speed_kph"] = float(data["speed_kph"])
         data["travel_time"] = float(data["travel_time"])
     return graph, core, notes
+
+
+def _timed_projected_part(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Speeds and travel times on every edge, projected, reduced to the largest weakly
+    connected part: osmnx's ``add_edge_speeds``, ``add_edge_travel_times``,
+    ``project_graph`` and ``truncate.largest_component`` in turn (same graph)."""
+    _add_speeds_and_times(graph)
+    graph = _projected(graph)
+    if not nx.is_weakly_connected(graph):
+        largest = max(nx.weakly_connected_components(graph), key=len)
+        graph = nx.MultiDiGraph(graph.subgraph(largest))
+    return graph
 
 
 _MAXSPEED = re.compile(r"^([0-9][\.,0-9]*?)(?:[ ]?(?:km/h|kmh|kph|mph|knots))?$")
