@@ -25,6 +25,7 @@ import select
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -177,7 +178,11 @@ def pngs(
     if not there or not _can_fork():
         return [png(make()) for make in here], [png(make()) for make in there]
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns on fork with threads alive (library pools); the child
+        # only draws with matplotlib and writes to the pipe, taking none of their locks
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child leaves through os._exit
         os.close(read_fd)
         _child_draws(there, write_fd)
