@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -365,18 +368,19 @@ def _pool_trace(
     from sim.des.stations import PortPool, first_of
 
     env = simpy.Environment()
-    pool: simpy.Resource | PortPool = (
-        simpy.Resource(env, capacity) if make == "simpy" else PortPool(env, capacity)
-    )
+    # either kind of pool, used through what both have (a simpy Request cancels itself)
+    pool: Any = simpy.Resource(env, capacity) if make == "simpy" else PortPool(env, capacity)
     trace: list[tuple[float, int, str]] = []
 
-    def cancel(req: simpy.Event) -> None:
+    def cancel(req: Any) -> None:
         if isinstance(pool, PortPool):
             pool.cancel(req)
         else:
-            req.cancel()  # type: ignore[attr-defined]  # a simpy Request
+            req.cancel()
 
-    def customer(c: int, arrive: int, patience: int, hold: int, again: int):  # type: ignore[no-untyped-def]
+    def customer(
+        c: int, arrive: int, patience: int, hold: int, again: int
+    ) -> Generator[simpy.Event, object, None]:
         yield env.timeout(arrive)
         for _ in range(2):
             req = pool.request()
@@ -385,7 +389,7 @@ def _pool_trace(
             if req.triggered:
                 trace.append((env.now, c, "start"))
                 yield env.timeout(hold)
-                pool.release(req)  # type: ignore[arg-type]
+                pool.release(req)
                 trace.append((env.now, c, "end"))
                 return
             cancel(req)
