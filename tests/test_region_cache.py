@@ -151,8 +151,8 @@ def test_region_read_back_is_the_region_built(tmp_path: Path) -> None:
 def test_second_run_reads_the_region_from_disk_and_gives_the_same_results(
     tmp_path: Path,
 ) -> None:
-    """End to end, once ``sim.study.prepare._region`` keeps regions with
-    :func:`cached_on_disk` under ``region.cache_dir`` (skipped until it does)."""
+    """End to end: ``sim.study.prepare._region`` keeps regions with
+    :func:`cached_on_disk` under ``region.cache_dir``."""
     config = copy.deepcopy(SMALL)
     config["region"]["cache_dir"] = str(tmp_path / "cache")
     config["simulation"]["replications"] = 1
@@ -160,8 +160,7 @@ def test_second_run_reads_the_region_from_disk_and_gives_the_same_results(
     MEMORY.clear()
     first = run(sc)
     files = list((tmp_path / "cache" / "regions").glob("*.pkl"))
-    if not files:
-        pytest.skip("prepare._region does not keep regions on disk yet (wired by the lead)")
+    assert len(files) == 1
     MEMORY.clear()  # a new process: only the disk cache is left
     stamp = files[0].stat().st_mtime_ns
     second = run(sc)

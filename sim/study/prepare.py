@@ -31,7 +31,7 @@ from sim.region.plan_file import (
     read_plan_file,
 )
 from sim.rng import stream
-from sim.study.cache import MEMORY, content_key
+from sim.study.cache import MEMORY, cached_on_disk, content_key
 from sim.study.progress import Progress, no_progress
 
 __all__ = [
@@ -165,19 +165,25 @@ class Prepared:
 def _region(scenario: Scenario, /) -> tuple[Region, dict[str, str]]:
     """The scenario's region, built once per process for what determines it: the region
     and candidates sections and the content of the files they name (a sweep over demand
-    or siting keys builds it once; a changed file is read again)."""
+    or siting keys builds it once; a changed file is read again), and kept on disk under
+    ``region.cache_dir`` so that the next run of the same region skips parsing."""
     region_cfg = scenario.region
     cars = scenario.demand.residential.cars_per_household
     seed = scenario.seed if region_cfg.synthetic is not None else None  # only a drawn city
     files = [region_cfg.file, region_cfg.zones_file, scenario.candidates.file]
     content = [file_sha256(p) if p is not None and p.is_file() else None for p in files]
     key = content_key("region", region_cfg, scenario.candidates, cars, seed, content)
+
+    def build() -> tuple[Region, dict[str, str]]:
+        return build_region(
+            region_cfg, candidates=scenario.candidates, cars_per_household=cars, seed=seed or 0
+        )
+
+    # parsed once per machine (region.cache_dir), then once per process
     return MEMORY.get(
         "region",
         key,
-        lambda: build_region(
-            region_cfg, candidates=scenario.candidates, cars_per_household=cars, seed=seed or 0
-        ),
+        lambda: cached_on_disk("region", key, build, directory=region_cfg.cache_dir),
     )
 
 
