@@ -48,6 +48,7 @@ __all__ = [
     "load_profile",
     "queue_profile",
     "score",
+    "score_and_stats",
     "station_stats",
 ]
 
@@ -287,7 +288,7 @@ def extra_driving(log: SessionLog, demand: Demand, /) -> tuple[np.ndarray, np.nd
     return acc_res, detours
 
 
-def score(
+def score_and_stats(
     log: SessionLog,
     demand: Demand,
     /,
@@ -298,8 +299,9 @@ def score(
     weights: Mapping[str, float],
     wait_ref_min: float,
     access_ref_min: float,
-) -> dict[str, float | None]:
-    """Scores of one (strategy, replication): the metrics of :data:`METRICS`.
+) -> tuple[dict[str, float | None], dict[str, np.ndarray]]:
+    """Scores of one (strategy, replication), the metrics of :data:`METRICS`, and the
+    per-station statistics they read (:func:`station_stats`).
 
     Parameters
     ----------
@@ -321,8 +323,9 @@ def score(
 
     Returns
     -------
-    dict
-        Metric name to value; ``None`` where a metric is undefined.
+    tuple
+        Metric name to value (``None`` where a metric is undefined), and
+        :func:`station_stats` of the log.
     """
     n = len(demand)
     # The last attempt of each session decides its outcome.
@@ -351,7 +354,7 @@ def score(
     per_site = station_stats(log, stations, horizon_min=horizon_min)
     # waits are 0 when stations were reached and nobody queued; missing when none was
     reached = bool((log.station >= 0).any())
-    return {
+    metrics: dict[str, float | None] = {
         "wait_mean_min": (wait_mean if wait_mean is not None else 0.0) if reached else None,
         "wait_p95_min": (float(np.percentile(waits, 95)) if waits.size else 0.0)
         if reached
@@ -365,3 +368,30 @@ def score(
         "energy_served_kwh": energy_within(log, horizon_min=horizon_min),
         "difficulty_index": index,
     }
+    return metrics, per_site
+
+
+def score(
+    log: SessionLog,
+    demand: Demand,
+    /,
+    *,
+    stations: Stations,
+    horizon_min: float,
+    coverage_share: float,
+    weights: Mapping[str, float],
+    wait_ref_min: float,
+    access_ref_min: float,
+) -> dict[str, float | None]:
+    """The metrics of :func:`score_and_stats` (same parameters), without the stations'
+    statistics."""
+    return score_and_stats(
+        log,
+        demand,
+        stations=stations,
+        horizon_min=horizon_min,
+        coverage_share=coverage_share,
+        weights=weights,
+        wait_ref_min=wait_ref_min,
+        access_ref_min=access_ref_min,
+    )[0]

@@ -23,7 +23,7 @@ from sim.des import (
     SessionLog,
     simulate,
 )
-from sim.metrics.scores import METRICS, score, station_stats
+from sim.metrics.scores import METRICS, score_and_stats
 from sim.rng import stream
 from sim.siting.plan import Plan
 from sim.study.plans import (
@@ -117,7 +117,7 @@ def run_unit(
     d = demand if demand is not None else demand_for(prep, replication)
     st = stations_of(prep, plan)
     log = simulate_plan(prep, plan, d, access=access, highway=highway)
-    metrics = score(
+    metrics, site_stats = score_and_stats(
         log,
         d,
         stations=st,
@@ -133,7 +133,7 @@ def run_unit(
         metrics=metrics,
         log=log,
         demand=d,
-        site_stats=station_stats(log, st, horizon_min=prep.horizon_min),
+        site_stats=site_stats,
     )
 
 
