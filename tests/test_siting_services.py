@@ -135,3 +135,32 @@ def test_bad_swap_rows_are_named(tmp_path: Path, row: str, message: str) -> None
         table = read_plan_file(f)
         cfg = StrategyConfig(name="mine", plan_file=f)
         make_plan(cfg, inputs(), scenario=SCENARIO, index=0, plan_table=table)
+
+
+def test_the_simulation_sees_the_swap_stations_of_a_plan() -> None:
+    from sim.siting.plan import _equipment
+    from sim.siting.services import with_swap_sites
+    from sim.study.plans import make_plans, stations_of, swap_sites_of
+    from sim.study.prepare import prepare
+
+    sc = parse_config(
+        {"name": "x", "region": {"sample": "kotka"}, "strategies": [{"name": "p-median", "k": 3}]}
+    )
+    prep = prepare(sc)
+    plan = make_plans(prep)["p-median"]
+    assert swap_sites_of(prep, plan) is None
+    equipment = _equipment(sc, sc.strategies[0])
+    mixed = with_swap_sites(
+        plan, {int(plan.candidate[1]): "catl-choco-seb"}, scenario=sc, replaced_cost=equipment
+    )
+    sites = swap_sites_of(prep, mixed)
+    assert sites is not None and len(sites) == 1
+    assert sites.site.tolist() == [1]
+    choco = sc.chargers.swap_classes["catl-choco-seb"]
+    assert (sites.packs[0], sites.bays[0], sites.swap_min[0]) == (
+        choco.packs,
+        choco.bays,
+        choco.swap_min,
+    )
+    assert sites.pack_types == (frozenset({"choco"}),)
+    assert stations_of(prep, mixed).ports.tolist()[1] == 0

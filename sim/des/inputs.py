@@ -62,6 +62,14 @@ class Access:
         padding) from each origin to its ``k`` nearest stations within reach.
     next_station, next_min
         ``(n_stations, k)`` the same from each station to the other stations (retries).
+        Stations are the plan's sites; a battery-swap site (0 ports) is never listed.
+    swap_first_station, swap_first_min
+        ``(n_rows, k)`` indices into the plan's :class:`~sim.des.swap.SwapSites` (-1
+        padding) and driving times (min, ``inf`` padding) from each origin to its ``k``
+        nearest swap stations within reach; ``None`` when the plan has none.
+    swap_next_station, swap_next_min
+        ``(n_stations, k)`` the same from each of the plan's sites to the swap stations
+        (retries); ``None`` when the plan has none.
     """
 
     origin_row: np.ndarray
@@ -69,6 +77,10 @@ class Access:
     first_min: np.ndarray
     next_station: np.ndarray
     next_min: np.ndarray
+    swap_first_station: np.ndarray | None = None
+    swap_first_min: np.ndarray | None = None
+    swap_next_station: np.ndarray | None = None
+    swap_next_min: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sim.des import (
     Stations,
     TaperCurves,
 )
+from sim.des.swap import SwapSites
 from sim.errors import ConfigError
 from sim.siting.frlm import FlowProblem
 from sim.siting.plan import Plan, SitingInputs, make_plan, strategy_model
@@ -34,6 +35,7 @@ __all__ = [
     "plan_of",
     "siting_inputs",
     "stations_of",
+    "swap_sites_of",
     "taper_curves",
 ]
 
@@ -158,6 +160,41 @@ def stations_of(prep: Prepared, plan: Plan, /) -> Stations:
         power_kw=plan.power_kw,
         dc=plan.dc,
         grid_cap_kw=None if cap is None else np.where(plan.existing, np.inf, cap),
+    )
+
+
+def swap_sites_of(prep: Prepared, plan: Plan, /) -> SwapSites | None:
+    """The plan's battery-swap stations for the simulation (``None``: it has none), each
+    with its class's swap time, pack type(s), pack energy, chargers and grid cap, and
+    the plan's bays, packs and pack chargers; packs recharge along ``vehicles.dc_taper``."""
+    where = np.flatnonzero(plan.swap)
+    if where.size == 0:
+        return None
+    ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+    classes = [prep.scenario.chargers.swap_classes[plan.charger_class[i]] for i in where]
+    caps = [np.inf if c.grid_cap_kw is None else c.grid_cap_kw for c in classes]
+    taper = np.asarray(prep.scenario.vehicles.dc_taper, dtype=float)
+    full = {c.full_soc for c in classes}
+    if len(full) > 1:
+        raise ConfigError(
+            f"strategies ({plan.strategy!r}): its swap classes charge packs to different "
+            f"full_soc values {sorted(full)}; give them one"
+        )
+    return SwapSites(
+        site_id=tuple(ids[plan.candidate[where]].tolist()),
+        site=where.astype(np.int64),
+        bays=plan.bays[where].astype(np.int64),
+        packs=plan.packs[where].astype(np.int64),
+        pack_chargers=plan.pack_chargers[where].astype(np.int64),
+        charger_kw=np.array([c.charger_kw for c in classes], float),
+        pack_kwh=np.array([c.pack_kwh for c in classes], float),
+        swap_min=np.array([c.swap_min for c in classes], float),
+        swap_distribution=tuple(c.swap_distribution for c in classes),
+        swap_cv=np.array([c.swap_cv for c in classes], float),
+        pack_types=tuple(frozenset(c.pack_types) for c in classes),
+        taper=(taper[:, 0], taper[:, 1]),
+        full_soc=full.pop(),
+        grid_cap_kw=None if all(np.isinf(caps)) else np.array(caps, float),
     )
 
 
