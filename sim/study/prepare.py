@@ -8,18 +8,17 @@ replication.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.access.network import RoadNetwork, build_network, travel_time_matrix
 from sim.config import Scenario, file_sha256
+from sim.demand.fleets import FleetArea, all_fleets_demand
 from sim.demand.highway import HighwayODs, highway_demand, highway_ods
-from sim.demand.residential import (
-    HomeTable,
-    home_table,
-    sessions_per_ev_day,
-)
+from sim.demand.model import Demand, pack_types
+from sim.demand.residential import HomeTable, home_table, residential_demand
 from sim.errors import ConfigError, DataError
 from sim.region import Region
 from sim.region.build import build_region
@@ -38,6 +37,7 @@ __all__ = [
     "HighwayStatic",
     "Prepared",
     "prepare",
+    "private_cars",
 ]
 
 
@@ -70,6 +70,10 @@ class HighwayStatic:
         ``demand.highway.detour_max_min``.
     od_weight
         Expected EVs per day of each pair that must charge in the region (planning draw).
+    od_swap_weight
+        By pack type (:func:`~sim.demand.model.pack_types`), the part of ``od_weight``
+        whose vehicles can swap that pack (the same planning draw's ``swap_pack``);
+        empty when no vehicle class can swap.
     through_evs_per_day
         Expected EVs per day passing through (charging or not).
     """
@@ -87,6 +91,7 @@ class HighwayStatic:
     od_cost_min: np.ndarray
     od_weight: np.ndarray
     through_evs_per_day: float
+    od_swap_weight: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,17 @@ class Prepared:
     home_to_demand
         int64 index of each home point's row in ``demand_node``.
     weight
-        float64 expected public sessions per day at each demand node.
+        float64 expected public sessions per day at each demand node: residents without
+        home charging, plus fleet sessions starting there when ``demand.fleets`` is set
+        (a planning draw of every fleet over ``max(demand.days, 7)`` days, each fleet on
+        its own stream ``stream(seed, "planning-fleet", k)``).
+    swap_weight
+        By pack type (:func:`~sim.demand.model.pack_types`), ``(n_siting_rows,)`` the
+        part of :attr:`siting_weight` whose vehicles can swap that pack: residential rows
+        get their residents' sessions times the residential planning draw's share of
+        sessions by vehicles of that pack, plus the fleet draw's sessions of that pack;
+        highway rows :attr:`HighwayStatic.od_swap_weight`.  Empty when no vehicle class
+        can swap.
     cost_min
         ``(n_demand_nodes, n_candidates)`` travel time (min); ``inf`` beyond
         ``simulation.max_access_min``.
@@ -140,6 +155,7 @@ class Prepared:
     checksums: dict[str, str] = field(default_factory=dict)
     highway: HighwayStatic | None = None
     plan_tables: dict[str, PlanTable] = field(default_factory=dict)
+    swap_weight: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def siting_cost(self) -> np.ndarray:
@@ -222,7 +238,9 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
     for i, strat in enumerate(scenario.strategies):
         if strat.plan_file is not None:
             table = read_plan_file(strat.plan_file, strategy=strat.plan_strategy)
-            check_charger_classes(table, scenario.chargers.classes)
+            check_charger_classes(
+                table, scenario.chargers.classes, swap_classes=scenario.chargers.swap_classes
+            )
             plan_tables[strat.name] = table
             checksums[f"strategies.{i}.plan_file"] = file_sha256(strat.plan_file)
     if plan_tables:
@@ -235,16 +253,15 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
     network = build_network(region.graph)
     homes = home_table(region)
     demand_node, home_to_demand = np.unique(homes.node, return_inverse=True)
-    res = scenario.demand.residential
-    spd, kwh = sessions_per_ev_day(
-        cfg=res,
-        fleet=scenario.vehicles.fleet,
-        days=max(scenario.demand.days, 28),
-        start_weekday=scenario.demand.start_weekday,
-        rng=stream(scenario.seed, "planning"),
-    )
-    w_home = homes.sessions_per_day(res, sessions_per_ev_day=spd)
+    demand_node = demand_node.astype(np.int64)
+    spd, kwh, res_share = _residential_planning(scenario)
+    w_home = homes.sessions_per_day(scenario.demand.residential, sessions_per_ev_day=spd)
     weight = np.bincount(home_to_demand, weights=w_home, minlength=demand_node.shape[0])
+    res_swap = {pack: weight * share for pack, share in res_share.items()}
+    if scenario.demand.fleets:
+        fleet_w, fleet_swap = _fleet_planning(scenario, homes, demand_node)
+        weight = weight + fleet_w
+        res_swap = {pack: w + fleet_swap[pack] for pack, w in res_swap.items()}
     cand_nodes = region.candidates["node"].to_numpy(dtype=np.int64)
     cutoff_s = scenario.simulation.max_access_min * 60.0
     cost_min, between_min = _access_times(network, demand_node, cand_nodes, cutoff_s=cutoff_s)
@@ -263,7 +280,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
         region=region,
         network=network,
         homes=homes,
-        demand_node=demand_node.astype(np.int64),
+        demand_node=demand_node,
         home_to_demand=home_to_demand.astype(np.int64),
         weight=weight,
         cost_min=cost_min,
@@ -274,7 +291,105 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
         checksums=checksums,
         highway=hw_static,
         plan_tables=plan_tables,
+        swap_weight=_siting_swap_weight(res_swap, hw_static),
     )
+
+
+def _residential_planning(scenario: Scenario, /) -> tuple[float, float, dict[str, float]]:
+    """The residential planning draw: public sessions per EV without home charging and
+    day, mean energy per session (kWh), and by pack type the share of its sessions made
+    by vehicles that can swap that pack (empty when no class can swap).
+
+    The same draw as :func:`sim.demand.residential.sessions_per_ev_day` (4000 EVs of
+    one home over ``max(demand.days, 28)`` days on the stream ``"planning"``, every EV
+    without home charging), kept to read its vehicles' packs; the first two figures are
+    that function's exactly.
+    """
+    res = scenario.demand.residential
+    days = max(scenario.demand.days, 28)
+    n_ev = 4000
+    one_home = HomeTable(
+        zone=np.zeros(1, np.int32),
+        node=np.zeros(1, np.int64),
+        households_apartment=np.ones(1),
+        households_house=np.zeros(1),
+    )
+    probe = res.model_copy(
+        update={
+            "cars_per_household": 1.0,
+            "ev_share": 1.0,
+            "no_home_charging_share": {"apartment": 1.0, "house": 1.0},
+        }
+    )
+    d = residential_demand(
+        one_home,
+        cfg=probe,
+        fleet=scenario.vehicles.fleet,
+        days=days,
+        start_weekday=scenario.demand.start_weekday,
+        rng=stream(scenario.seed, "planning"),
+        n_ev_override=n_ev,
+    )
+    packs = pack_types(scenario.vehicles.fleet)
+    if len(d) == 0:
+        return 0.0, 0.0, dict.fromkeys(packs, 0.0)
+    share = {p: float(np.count_nonzero(_pack_code(d) == i)) / len(d) for i, p in enumerate(packs)}
+    return len(d) / (n_ev * days), float(d.energy_kwh.mean()), share
+
+
+def _pack_code(demand: Demand, /) -> np.ndarray:
+    """int16 swap pack code per session (-1: cannot swap)."""
+    if demand.swap_pack is None:
+        return np.full(len(demand), -1, np.int16)
+    return demand.swap_pack
+
+
+def private_cars(scenario: Scenario, homes: HomeTable, /) -> float:
+    """The region's private cars, for ``demand.fleets[].share_of_cars``: its households
+    (every home point's) x ``demand.residential.cars_per_household``."""
+    households = float((homes.households_apartment + homes.households_house).sum())
+    return households * scenario.demand.residential.cars_per_household
+
+
+def _fleet_planning(
+    scenario: Scenario, homes: HomeTable, demand_node: np.ndarray, /
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The fleets' planning draw: expected sessions per day starting at each demand node
+    (fleet origins are home nodes), and by pack type the part of them that can swap it.
+
+    Every fleet is drawn over ``max(demand.days, 7)`` days (a whole week of shifts) on
+    its own stream ``stream(seed, "planning-fleet", k)``, apart from the replications.
+    """
+    fleets = scenario.demand.fleets
+    days = max(scenario.demand.days, 7)
+    draw, _ = all_fleets_demand(
+        fleets,
+        area=FleetArea.from_homes(homes),
+        vehicle_classes=scenario.vehicles.fleet,
+        private_cars=private_cars(scenario, homes),
+        days=days,
+        rngs=[stream(scenario.seed, "planning-fleet", k) for k in range(len(fleets))],
+        first_vehicle_id=0,
+    )
+    n = demand_node.shape[0]
+    row = np.searchsorted(demand_node, draw.origin)
+    if len(draw) and not np.array_equal(demand_node[np.minimum(row, n - 1)], draw.origin):
+        raise AssertionError("a fleet session starts away from every home node")
+    code = _pack_code(draw)
+    swap = {
+        p: np.bincount(row[code == i], minlength=n) / days
+        for i, p in enumerate(pack_types(scenario.vehicles.fleet))
+    }
+    return np.bincount(row, minlength=n) / days, swap
+
+
+def _siting_swap_weight(
+    residential: Mapping[str, np.ndarray], highway: HighwayStatic | None, /
+) -> dict[str, np.ndarray]:
+    """:attr:`Prepared.swap_weight`: residential rows, then highway rows."""
+    if highway is None:
+        return dict(residential)
+    return {p: np.concatenate([w, highway.od_swap_weight[p]]) for p, w in residential.items()}
 
 
 def _access_times(
@@ -347,6 +462,11 @@ def _highway_static(
         first_vehicle_id=0,
     )
     od_weight = np.bincount(draw.od, minlength=len(ods)) / days
+    code = _pack_code(draw)
+    od_swap = {
+        p: np.bincount(draw.od[code == i], minlength=len(ods)) / days
+        for i, p in enumerate(pack_types(scenario.vehicles.fleet))
+    }
     return HighwayStatic(
         ods=ods,
         length_network=length_net,
@@ -361,4 +481,5 @@ def _highway_static(
         od_cost_min=cost,
         od_weight=od_weight.astype(float),
         through_evs_per_day=n_through / days,
+        od_swap_weight=od_swap,
     )
