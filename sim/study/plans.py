@@ -114,6 +114,7 @@ def siting_inputs(prep: Prepared, /, *, flows: FlowProblem | None = None) -> Sit
         site_ids=tuple(cands["site_id"].astype(str).tolist()) if n else (),
         session_kwh=prep.mean_session_kwh or 28.0,
         flows=flows,
+        swap_weight=prep.swap_weight,
     )
 
 
@@ -201,15 +202,37 @@ def swap_sites_of(prep: Prepared, plan: Plan, /) -> SwapSites | None:
 def plan_access(prep: Prepared, plan: Plan, /) -> Access:
     """Static access of a plan: nearest stations from each demand node and from each
     station (for retries), within ``simulation.max_access_min``.  ``origin_row`` is
-    left empty; :func:`run_unit` fills it per replication."""
+    left empty; :func:`run_unit` fills it per replication.
+
+    Battery-swap sites (0 ports) are never charging options: ``first_station`` and
+    ``next_station`` leave them out, and the swap tables list them instead, as indices
+    into :func:`swap_sites_of`'s stations (``swap_next_*`` from every plan site, a swap
+    station never listing itself).  A plan without swap sites has no swap tables
+    (``None``) and today's charging tables.
+    """
     sim_cfg = prep.scenario.simulation
     limit = sim_cfg.max_access_min
     k = sim_cfg.choice_set
     times = prep.cost_min[:, plan.candidate]
-    first_st, first_t = k_nearest(times, k, limit)
     c = plan.candidate
     between = prep.cand_to_cand_min[np.ix_(c, c)]
     np.fill_diagonal(between, np.inf)
+    swap = np.flatnonzero(plan.swap)
+    if swap.size == 0:
+        first_st, first_t = k_nearest(times, k, limit)
+        next_st, next_t = k_nearest(between, k, limit)
+        return Access(
+            origin_row=np.empty(0, np.int64),
+            first_station=first_st,
+            first_min=first_t,
+            next_station=next_st,
+            next_min=next_t,
+        )
+    swap_first = k_nearest(times[:, swap], k, limit)
+    swap_next = k_nearest(between[:, swap], k, limit)
+    times[:, swap] = np.inf
+    between[:, swap] = np.inf
+    first_st, first_t = k_nearest(times, k, limit)
     next_st, next_t = k_nearest(between, k, limit)
     return Access(
         origin_row=np.empty(0, np.int64),
@@ -217,6 +240,10 @@ def plan_access(prep: Prepared, plan: Plan, /) -> Access:
         first_min=first_t,
         next_station=next_st,
         next_min=next_t,
+        swap_first_station=swap_first[0],
+        swap_first_min=swap_first[1],
+        swap_next_station=swap_next[0],
+        swap_next_min=swap_next[1],
     )
 
 
@@ -247,7 +274,12 @@ def coverage_share(prep: Prepared, plan: Plan, /) -> float:
 
 
 def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
-    """Stations of a plan along every through route, and onwards from each station."""
+    """Stations of a plan along every through route, and onwards from each station.
+
+    Battery-swap sites are not options of through-traffic (neither on a route nor
+    onwards): highway swapping is a later step, so a through driver only charges, and a
+    plan without swap sites gets exactly the tables it got before swap stations existed.
+    """
     hs = prep.highway
     if hs is None or len(hs.ods) == 0:
         return None
@@ -262,6 +294,8 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
     with np.errstate(invalid="ignore"):
         detour = drive_min + to_x_min[:, hs.od_exit].T - hs.ods.route_min[:, None]
     detour = np.where(np.isfinite(detour), np.maximum(detour, 0.0), np.inf)
+    swap = np.flatnonzero(plan.swap)
+    detour[:, swap] = np.inf  # not an option (highway swapping comes later)
     od_sel = route_options(detour, drive_km, cfg.detour_max_min)
     n_x = hs.exits.shape[0]
     if m:
@@ -273,6 +307,7 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
         with np.errstate(invalid="ignore"):  # inf - inf where a station cannot reach x
             nxt = between_min[:, None, :] + to_x_min.T[None, :, :] - to_x_min[:, :, None]
         nxt = np.where(np.isfinite(nxt), np.maximum(nxt, 0.0), np.inf)
+        nxt[:, :, swap] = np.inf
         along = np.broadcast_to(between_km[:, None, :], nxt.shape)
         n_idx = route_options(
             nxt.reshape(m * n_x, m), along.reshape(m * n_x, m), cfg.detour_max_min
