@@ -5,8 +5,10 @@ scenario below exercises one part of the model on the bundled Kotka extract (amp
 ports; two ports per site, so drivers queue, balk, renege and retry; through-traffic
 with a holiday; a grid cap shared by the ports; the *nearest* choice rule, with
 residents out of reach; the corridor, where vehicles run flat), and the
-digest covers every column of every unit's session log (exact float64 bytes, in order),
-its metrics (exact ``repr``) and its per-site statistics.
+digest covers every column of every unit's session log as it was at 669ebce (exact
+float64 bytes, in order; the swap columns added since, ``service`` and
+``pack_wait_min``, must be all charge and NaN in these runs), its metrics (exact
+``repr``) and its per-site statistics.
 
 The digests were recorded from commit 669ebce (``git rev-parse HEAD`` =
 669ebcef696ef1adae92136420b3c5347130b9ec), before any of the speed work of issue 13.
@@ -93,10 +95,21 @@ def _corridor() -> dict[str, Any]:
     return dict(data)
 
 
+#: The log's columns at 669ebce, in order: what the digests cover.
+_PINNED = (
+    "session", "attempt", "station", "access_min", "arrival_min", "start_min", "end_min",
+    "wait_min", "energy_kwh", "power_kw", "outcome", "detour_min",
+)  # fmt: skip
+
+
 def _log_bytes(log: SessionLog, /) -> bytes:
-    """Every column of ``log``, by name, as its exact bytes."""
+    """Every column the log had at 669ebce, by name, as its exact bytes; the columns
+    added since (battery swapping) must hold their values for a run without swap
+    stations: every attempt a charge, no pack wait."""
+    assert tuple(SessionLog.__dataclass_fields__)[: len(_PINNED)] == _PINNED
+    assert (log.service == 0).all() and np.isnan(log.pack_wait_min).all()
     parts = []
-    for name in SessionLog.__dataclass_fields__:
+    for name in _PINNED:
         col = np.ascontiguousarray(getattr(log, name))
         parts.append(f"{name}:{col.dtype.str}:{col.shape[0]}:".encode() + col.tobytes())
     return b"|".join(parts)

@@ -15,30 +15,53 @@ The parts, as Ciw splits a queueing network:
 - :mod:`~sim.des.resident`: the resident driver policy (choose, balk, renege, retry);
 - :mod:`~sim.des.highway`: the through-traffic driver policy (when to stop, where, how
   much to charge);
-- :mod:`~sim.des.simulation`: :func:`simulate`, which wires them.
+- :mod:`~sim.des.swap`: battery-swap stations (bays, charged packs, pack chargers) and
+  the :class:`~sim.des.swap.SwapTrace` of a run;
+- :mod:`~sim.des.fleet`: the fleet and swap-capable driver policy (charge or swap,
+  whichever is expected quicker; fleets prefer DC);
+- :mod:`~sim.des.simulation`: :func:`simulate` (and :func:`simulate_traced`, with the
+  swap stations' trace), which wires them.
 """
 
 from __future__ import annotations
 
 from sim.des.charging import TaperCurves, charge_minutes, charge_minutes_one
 from sim.des.inputs import Access, DriverRules, HighwayAccess, Stations
-from sim.des.log import BALKED, CHARGED, NO_STATION, OUTCOMES, RENEGED, STRANDED, SessionLog
-from sim.des.simulation import simulate
+from sim.des.log import (
+    BALKED,
+    CHARGE,
+    CHARGED,
+    NO_STATION,
+    OUTCOMES,
+    RENEGED,
+    SERVICES,
+    STRANDED,
+    SWAP,
+    SessionLog,
+)
+from sim.des.simulation import simulate, simulate_traced
+from sim.des.swap import SwapSites, SwapTrace
 
 __all__ = [
     "BALKED",
+    "CHARGE",
     "CHARGED",
     "NO_STATION",
     "OUTCOMES",
     "RENEGED",
+    "SERVICES",
     "STRANDED",
+    "SWAP",
     "Access",
     "DriverRules",
     "HighwayAccess",
     "SessionLog",
     "Stations",
+    "SwapSites",
+    "SwapTrace",
     "TaperCurves",
     "charge_minutes",
     "charge_minutes_one",
     "simulate",
+    "simulate_traced",
 ]

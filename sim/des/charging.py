@@ -316,6 +316,11 @@ class ChargeTimes:
         self._curves: dict[int, ChargeCurve] = {}
         self._shared: dict[tuple[float, float, float, bool], ChargeCurve] = {}
 
+    @property
+    def dc(self) -> list[bool]:
+        """Per station, ``True`` for DC ports."""
+        return self._is_dc
+
     def minutes(self, i: int, j: int, kwh: float, soc: float, /) -> float:
         """Exact minutes session ``i`` needs to charge ``kwh`` (kWh) from state of
         charge ``soc`` at station ``j``, alone on its port."""

@@ -18,11 +18,14 @@ import numpy as np
 
 __all__ = [
     "BALKED",
+    "CHARGE",
     "CHARGED",
     "NO_STATION",
     "OUTCOMES",
     "RENEGED",
+    "SERVICES",
     "STRANDED",
+    "SWAP",
     "LogRow",
     "SessionLog",
     "new_row",
@@ -32,13 +35,18 @@ __all__ = [
 OUTCOMES: tuple[str, ...] = ("charged", "reneged", "balked", "stranded", "no_station")
 #: Outcome codes (indices into :data:`OUTCOMES`).
 CHARGED, RENEGED, BALKED, STRANDED, NO_STATION = range(5)
+#: Service names, indexed by the codes in :attr:`SessionLog.service`.
+SERVICES: tuple[str, ...] = ("charge", "swap")
+#: Service codes (indices into :data:`SERVICES`).
+CHARGE, SWAP = range(2)
 
 _NAN = float("nan")
 
 
 class LogRow(NamedTuple):
     """One charging attempt, as the simulation records it (see :class:`SessionLog` for
-    the meaning of each field).  Fields not given are NaN (``energy_kwh``: 0)."""
+    the meaning of each field).  Fields not given are NaN (``energy_kwh``: 0;
+    ``service``: :data:`CHARGE`)."""
 
     session: int
     attempt: int
@@ -52,6 +60,8 @@ class LogRow(NamedTuple):
     energy_kwh: float = 0.0
     power_kw: float = _NAN
     detour_min: float = _NAN
+    service: int = CHARGE
+    pack_wait_min: float = _NAN
 
 
 #: ``new_row(session=..., attempt=..., ...)`` builds a :class:`LogRow` by field name.
@@ -67,6 +77,7 @@ _DTYPES: dict[str, type] = {
     "station": np.int64,
     "outcome": np.int8,
     **{f: np.float64 for f in LogRow._fields[4:]},
+    "service": np.int8,
 }
 #: A row of the log as a numpy record.
 _RECORD = np.dtype([(name, _DTYPES[name]) for name in LogRow._fields])
@@ -87,7 +98,12 @@ class SessionLog:
     for a highway session's charged attempt, the extra driving against its direct route
     (min; NaN otherwise).  A *stranded* row is where the vehicle ran flat: at
     ``station`` (the last station it tried; -1 when it never reached one), at
-    ``arrival_min``.
+    ``arrival_min``.  ``service`` is a code into :data:`SERVICES` (0 charge at a
+    charging station, 1 swap at a battery-swap station, whose ``station`` is its index
+    among the plan's sites); ``pack_wait_min`` is, for a swap attempt that got a bay,
+    the time in the bay waiting for a charged pack (min; part of ``wait_min``; NaN at
+    chargers and for swap attempts that never got a bay).  At a swap, ``energy_kwh`` is
+    the energy of the charged pack above the one left behind and ``power_kw`` is NaN.
     """
 
     session: np.ndarray
@@ -102,6 +118,8 @@ class SessionLog:
     power_kw: np.ndarray
     outcome: np.ndarray
     detour_min: np.ndarray
+    service: np.ndarray
+    pack_wait_min: np.ndarray
 
     def __len__(self) -> int:
         return int(self.session.shape[0])

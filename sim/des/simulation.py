@@ -20,27 +20,32 @@ import gc
 import heapq
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 import simpy
 
 from sim.demand.model import Demand
 from sim.des.charging import ChargeTimes, TaperCurves
+from sim.des.fleet import FLEET_SEGMENT_CODE, FleetDrivers, SwapSetup
 from sim.des.highway import ThroughTraffic
 from sim.des.inputs import Access, DriverRules, HighwayAccess, Stations
 from sim.des.log import LogRow, SessionLog
 from sim.des.resident import Residents
 from sim.des.stations import Later, Ports, Urgent
+from sim.des.swap import SwapSites, SwapStations, SwapTrace
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulate_traced"]
 
 _INF = float("inf")
 _DEFAULT_RULES = DriverRules()
 # what a departures timeout is for
 _NOTHING, _ARRIVAL, _DEPARTURE = range(3)
+# which policy a session follows
+_RESIDENT, _THROUGH, _FLEET = range(3)
 
 
-def simulate(
+def simulate(  # noqa: PLR0913 -- the six inputs of a charging run and three of swapping
     demand: Demand,
     stations: Stations,
     /,
@@ -49,6 +54,9 @@ def simulate(
     highway: HighwayAccess | None = None,
     rules: DriverRules = _DEFAULT_RULES,
     taper: TaperCurves | None = None,
+    swap: SwapSites | None = None,
+    swap_factor: np.ndarray | None = None,
+    pack_names: tuple[str, ...] = (),
 ) -> SessionLog:
     """Simulate every session of ``demand`` at ``stations``.
 
@@ -57,9 +65,11 @@ def simulate(
     demand
         Sessions of one replication.
     stations
-        Stations of the plan under test.
+        Stations of the plan under test (a battery-swap site has 0 ports and is never
+        offered to a charging driver).
     access
-        Reachable stations and driving times (from home and between stations).
+        Reachable stations and driving times (from home and between stations), and,
+        with ``swap``, the swap stations within reach.
     highway
         Stations along the routes of highway sessions (segment 1); required when
         ``demand`` has any.
@@ -67,16 +77,65 @@ def simulate(
         Choice, balking, reneging and retry rules.
     taper
         Charging curves; ``None`` charges at full power at any state of charge.
+    swap
+        The plan's battery-swap stations (``None``: none).
+    swap_factor
+        float64 ``(n_sessions,)`` uniform draws in (0, 1), one per session, that a swap
+        station turns into the session's unit-mean swap-time factor with its own
+        distribution (:func:`~sim.des.swap.swap_time_factors`); ``None``: every swap
+        takes its station's mean.
+    pack_names
+        Pack type of each :attr:`Demand.swap_pack` code
+        (:func:`sim.demand.model.pack_types`).
 
     Returns
     -------
     SessionLog
         One row per attempt, in (session, attempt) order.
     """
+    return simulate_traced(
+        demand,
+        stations,
+        access=access,
+        highway=highway,
+        rules=rules,
+        taper=taper,
+        swap=swap,
+        swap_factor=swap_factor,
+        pack_names=pack_names,
+    )[0]
+
+
+def simulate_traced(  # noqa: PLR0913 -- simulate()'s arguments
+    demand: Demand,
+    stations: Stations,
+    /,
+    *,
+    access: Access,
+    highway: HighwayAccess | None = None,
+    rules: DriverRules = _DEFAULT_RULES,
+    taper: TaperCurves | None = None,
+    swap: SwapSites | None = None,
+    swap_factor: np.ndarray | None = None,
+    pack_names: tuple[str, ...] = (),
+) -> tuple[SessionLog, SwapTrace | None]:
+    """:func:`simulate`, and what the swap stations did (``None`` without ``swap``):
+    the charged-pack stock over time and the pack chargers' charges."""
     if highway is None and (demand.segment == 1).any():
         raise ValueError("simulate: highway sessions need `highway` access")
+    closed = stations.ports <= 0
+    if closed.any():  # swap sites: never a charging driver's option
+        access, highway = _without_closed(access, highway, closed)
     with _collector_paused():
-        return _run(demand, stations, access=access, highway=highway, rules=rules, taper=taper)
+        return _run(
+            demand,
+            stations,
+            access=access,
+            highway=highway,
+            rules=rules,
+            taper=taper,
+            swap=None if swap is None else (swap, swap_factor, pack_names),
+        )
 
 
 def _run(
@@ -88,8 +147,10 @@ def _run(
     highway: HighwayAccess | None,
     rules: DriverRules,
     taper: TaperCurves | None,
-) -> SessionLog:
-    """:func:`simulate`'s body (its objects are freed when it returns)."""
+    swap: tuple[SwapSites, np.ndarray | None, tuple[str, ...]] | None,
+) -> tuple[SessionLog, SwapTrace | None]:
+    """:func:`simulate`'s body (its objects are freed when it returns); ``swap`` is
+    ``(sites, uniform draws, pack names)``."""
     env = simpy.Environment()
     log: list[LogRow] = []
     charging = ChargeTimes(demand, stations, taper=taper or TaperCurves.flat())
@@ -113,9 +174,61 @@ def _run(
             env, demand, highway, rules=rules, ports=ports, charging=charging, log=log
         )
     )
-    Urgent(env, _Departures(env, demand, residents=residents, through=through).tick)
+    setup = None
+    if swap is not None:
+        sites, uniform, pack_names = swap
+        swaps = SwapStations(env, sites, balk_queue_per_bay=rules.balk_queue_per_port)
+        setup = SwapSetup(sites, swaps, uniform, pack_names)
+    fleet = None
+    kind = np.where(demand.segment == 1, _THROUGH, _RESIDENT).astype(np.int8)
+    if setup is not None or (demand.segment == FLEET_SEGMENT_CODE).any():
+        fleet = FleetDrivers(
+            env,
+            demand,
+            access,
+            rules=rules,
+            ports=ports,
+            charging=charging,
+            swap=setup,
+            log=log,
+        )
+        follows = [kind[i] != _THROUGH and fleet.follows(i) for i in range(len(demand))]
+        kind[np.array(follows, dtype=bool)] = _FLEET
+    departures = _Departures(env, demand, residents=residents, through=through, fleet=fleet)
+    departures.kind = kind.tolist()
+    Urgent(env, departures.tick)
     env.run()
-    return SessionLog.from_rows(log)
+    trace = None if setup is None else SwapTrace.of(setup.stations, setup.sites)
+    return SessionLog.from_rows(log), trace
+
+
+def _without_closed(
+    access: Access, highway: HighwayAccess | None, closed: np.ndarray, /
+) -> tuple[Access, HighwayAccess | None]:
+    """``access`` and ``highway`` without the stations of ``closed`` (no ports) among
+    the options: residents' rows keep the others in order, -1 padded at the end; a
+    through driver's options are -1 where closed."""
+
+    def drop(st: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gone = (st >= 0) & closed[np.maximum(st, 0)]
+        st, t = np.where(gone, -1, st), np.where(gone, np.inf, t)
+        order = np.argsort(st < 0, axis=1, kind="stable")
+        return np.take_along_axis(st, order, 1), np.take_along_axis(t, order, 1)
+
+    first_st, first_t = drop(access.first_station, access.first_min)
+    next_st, next_t = drop(access.next_station, access.next_min)
+    access = replace(
+        access, first_station=first_st, first_min=first_t, next_station=next_st, next_min=next_t
+    )
+    if highway is not None:
+        od = highway.od_station
+        nx = highway.next_station
+        highway = replace(
+            highway,
+            od_station=np.where((od >= 0) & closed[np.maximum(od, 0)], -1, od),
+            next_station=np.where((nx >= 0) & closed[np.maximum(nx, 0)], -1, nx),
+        )
+    return access, highway
 
 
 @contextmanager
@@ -153,13 +266,14 @@ class _Departures:
         "_depart",
         "_due",
         "_env",
-        "_highway",
+        "_fleet",
         "_k",
         "_n",
         "_order",
         "_residents",
         "_seq",
         "_through",
+        "kind",
     )
 
     def __init__(
@@ -170,15 +284,17 @@ class _Departures:
         *,
         residents: Residents,
         through: ThroughTraffic | None,
+        fleet: FleetDrivers | None = None,
     ) -> None:
         n = self._n = len(demand)
         self._env = env
         self._order: list[int] = np.lexsort((np.arange(n), demand.depart_min)).tolist()
         self._depart: list[float] = demand.depart_min[self._order].tolist()
-        self._highway: list[bool] = (demand.segment == 1).tolist()
+        # the policy of each session (_RESIDENT, _THROUGH, _FLEET)
+        self.kind: list[int] = np.where(demand.segment == 1, _THROUGH, _RESIDENT).tolist()
         # on their way: (arrival time, departure order, session, station, drive (min))
         self._arriving: list[tuple[float, int, int, int, float]] = []
-        self._residents, self._through = residents, through
+        self._residents, self._through, self._fleet = residents, through, fleet
         self._k = 0  # departures done
         self._seq = 0  # residents on their way so far
         self._due = _NOTHING  # what the pending timeout is for
@@ -201,7 +317,7 @@ class _Departures:
             self._order,
             self._n,
         )
-        set_off, arrive, highway = self._residents.set_off, self._residents.arrive, self._highway
+        set_off, arrive, kind = self._residents.set_off, self._residents.arrive, self.kind
         now, k, seq = env.now, self._k, self._seq
         urgent = False  # this step has started a process (its start is pending)
         due, self._due = self._due, _NOTHING
@@ -230,9 +346,14 @@ class _Departures:
             else:  # the next vehicle sets off
                 i = order[k]
                 k += 1
-                if highway[i]:
+                policy = kind[i]
+                if policy == _THROUGH:
                     assert self._through is not None  # checked by simulate
                     env.process(self._through.drive(i))
+                    urgent = True
+                elif policy == _FLEET:
+                    assert self._fleet is not None  # set with the kinds
+                    env.process(self._fleet.drive(i))
                     urgent = True
                 else:
                     heading = set_off(i)

@@ -235,7 +235,9 @@ class Ports:
     ) -> None:
         self._env = env
         self.ports: list[int] = [int(c) for c in stations.ports]
-        self._resources = [PortPool(env, c) for c in self.ports]
+        # a battery-swap site has no charging ports; simulate() never offers it to a
+        # charging driver, so its pool is a placeholder of one slot nobody requests
+        self._resources = [PortPool(env, max(c, 1)) for c in self.ports]
         caps = stations.cap()
         rated = stations.ports * stations.power_kw
         self._capped: list[CappedSite | None] = [
@@ -475,6 +477,8 @@ class Visit:
                     kwh,
                     power,
                     _NAN,
+                    0,
+                    _NAN,
                 ),
             )
         )
@@ -483,6 +487,6 @@ class Visit:
     def _fail(self, outcome: int, wait_min: float, /) -> None:
         """Log a balked or reneged attempt and go on."""
         i, attempt, j, drive, t0 = self._i, self._attempt, self._j, self._drive, self._t0
-        row = (i, attempt, j, outcome, drive, t0, _NAN, _NAN, wait_min, 0.0, _NAN, _NAN)
+        row = (i, attempt, j, outcome, drive, t0, _NAN, _NAN, wait_min, 0.0, _NAN, _NAN, 0, _NAN)
         self._ports._log.append(_row(LogRow, row))
         self.visited(False)

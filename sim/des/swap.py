@@ -43,6 +43,7 @@ __all__ = [
     "SwapOutcome",
     "SwapSites",
     "SwapStations",
+    "SwapTrace",
     "swap_time_factors",
 ]
 
@@ -200,6 +201,9 @@ class SwapStations:
     stock_trace
         Per station, ``(time_min, charged_packs)`` after every change of the stock,
         starting with ``(0, packs)``.
+    charge_trace
+        ``(station, start_min, end_min, energy_kwh)`` of every pack charge that ended,
+        in the order they ended.
     """
 
     def __init__(
@@ -241,6 +245,12 @@ class SwapStations:
         per_bay = balk_queue_per_bay
         self._balk_at = [_INF if per_bay is None else per_bay * int(b) for b in sites.bays]
         self.stock_trace: list[list[tuple[float, int]]] = [[(0.0, p)] for p in packs]
+        self.charge_trace: list[tuple[int, float, float, float]] = []
+        # expected end (min) of each pack on charge, per station (what an app shows)
+        self._ready: list[list[float]] = [[] for _ in range(n)]
+        self._slowdown = [
+            max(full / cap, 1.0) for cap, full in zip(caps.tolist(), rated.tolist(), strict=True)
+        ]
 
     def pack_count(self, j: int, /) -> int:
         """Packs station ``j`` holds now: charged in stock + charging + waiting for a
@@ -250,6 +260,24 @@ class SwapStations:
     def charged(self, j: int, /) -> int:
         """Charged packs in stock at station ``j`` now."""
         return self._charged[j]
+
+    def expected_pack_wait(self, j: int, /) -> float:
+        """Minutes a driver arriving at station ``j`` now expects to wait for a charged
+        pack once in a bay: 0 with a charged pack in stock; else until the pack on
+        charge that will be its own is expected to be ready (the drivers already waiting
+        for packs take the earlier ones).  A pack's expected end is set when it goes on
+        charge: exact without a grid cap, at a cap scaled by rated power / cap."""
+        if self._charged[j] > 0:
+            return 0.0
+        ready = sorted(self._ready[j])
+        if not ready:
+            return 0.0
+        nth = min(len(self._pack_queue[j]), len(ready) - 1)
+        return max(ready[nth] - self._env.now, 0.0)
+
+    def bays(self, j: int, /) -> int:
+        """Swap bays of station ``j``."""
+        return int(self._sites.bays[j])
 
     def queue(self, j: int, /) -> int:
         """Vehicles at station ``j`` beyond its bays (waiting for a bay)."""
@@ -350,12 +378,18 @@ class SwapStations:
             self._charging[j] += 1
             kwh = float(self._sites.pack_kwh[j]) * max(self._sites.full_soc - soc, 0.0)
             site = self._capped[j]
+            t_on = env.now
+            minutes = self._curves[j].minutes(soc, kwh)
+            ready = t_on + minutes * self._slowdown[j]
+            self._ready[j].append(ready)
             if site is None:
-                yield env.timeout(self._curves[j].minutes(soc, kwh))
+                yield env.timeout(minutes)
             else:
                 self._next_pack += 1
                 want = self._pack_power(j, soc)
                 yield env.process(site.charge(self._next_pack, kwh, want=want))
+            self._ready[j].remove(ready)
+            self.charge_trace.append((j, t_on, env.now, kwh))
             self._charging[j] -= 1
             queue = self._pack_queue[j]
             if queue:
@@ -376,3 +410,78 @@ class SwapStations:
             return kw * float(np.interp(soc + delivered / kwh, socs, shares))
 
         return power
+
+
+@dataclass(frozen=True)
+class SwapTrace:
+    """What a run's swap stations did: their charged-pack stock over time and the
+    charging of returned packs (for ``pack_stock.parquet`` and the site load).
+
+    Attributes
+    ----------
+    site
+        int64 ``(n_stations,)`` each swap station's index among the plan's sites.
+    site_id
+        Candidate site id of each swap station.
+    stock
+        Per station, float64 ``(n_changes, 2)``: time (min) and charged packs in stock
+        after each change, from ``(0, packs)``.
+    charge_station, charge_start_min, charge_end_min, charge_kwh
+        One entry per pack charge: the station (index into :attr:`site`), when the pack
+        went on a charger and came off (min), and the energy it took (kWh).
+    """
+
+    site: np.ndarray
+    site_id: tuple[str, ...]
+    stock: tuple[np.ndarray, ...]
+    charge_station: np.ndarray
+    charge_start_min: np.ndarray
+    charge_end_min: np.ndarray
+    charge_kwh: np.ndarray
+
+    @classmethod
+    def of(cls, stations: SwapStations, sites: SwapSites, /) -> SwapTrace:
+        """The trace a run of ``stations`` (the plan's ``sites``) left."""
+        rows = stations.charge_trace
+        cols = np.array(rows, dtype=float).reshape(len(rows), 4)
+        return cls(
+            site=np.asarray(sites.site, dtype=np.int64),
+            site_id=sites.site_id,
+            stock=tuple(np.array(t, dtype=float).reshape(-1, 2) for t in stations.stock_trace),
+            charge_station=cols[:, 0].astype(np.int64),
+            charge_start_min=cols[:, 1],
+            charge_end_min=cols[:, 2],
+            charge_kwh=cols[:, 3],
+        )
+
+    def stock_every(self, step_min: float = 15.0, /, *, horizon_min: float) -> np.ndarray:
+        """int64 ``(n_stations, n_steps)`` charged packs in stock at ``0, step, 2 step,
+        ...`` up to (not including) ``horizon_min`` (the stock after every change made
+        at or before that instant)."""
+        t = np.arange(0.0, horizon_min, step_min)
+        out = np.empty((len(self.stock), t.shape[0]), dtype=np.int64)
+        for s, trace in enumerate(self.stock):
+            at = np.searchsorted(trace[:, 0], t, side="right") - 1
+            out[s] = trace[at, 1].astype(np.int64)
+        return out
+
+    def charger_load_kw(self, step_min: float = 15.0, /, *, horizon_min: float) -> np.ndarray:
+        """float64 ``(n_stations, n_steps)`` mean power (kW) of each station's pack
+        chargers in ``[k step, (k + 1) step)``, each charge spread evenly over its
+        interval (its mean power: exact at flat power; a taper or a grid cap shapes the
+        power within the interval, not the energy in it)."""
+        n_steps = int(np.ceil(horizon_min / step_min))
+        edges = np.arange(n_steps + 1) * step_min
+        kwh = np.zeros((len(self.stock), n_steps))
+        for s, a, b, e in zip(
+            self.charge_station.tolist(),
+            self.charge_start_min.tolist(),
+            self.charge_end_min.tolist(),
+            self.charge_kwh.tolist(),
+            strict=True,
+        ):
+            if b <= a:
+                continue
+            overlap = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0.0, None)
+            kwh[s] += e * overlap / (b - a)
+        return kwh / (step_min / 60.0)
