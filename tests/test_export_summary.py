@@ -42,7 +42,10 @@ def test_summary_json_is_the_typed_summary(small_run: RunResult, summary_text: s
         "kotka-small", 11, 2, 2,
     )  # fmt: skip
     p = doc["strategies"]["p-median"]
-    assert list(p) == ["model", "sites", "ports", "cost_cny", "solver", "metrics"]
+    # residents and through-traffic: every metric per segment too (issue 14)
+    assert list(p) == ["model", "sites", "ports", "cost_cny", "solver", "metrics", "segments"]
+    assert list(p["segments"]) == ["residential", "highway"]
+    assert all(list(m) == list(METRICS) for m in p["segments"].values())
     assert list(p["metrics"]) == list(METRICS)
     assert p["sites"] == list(typed.strategies["p-median"].sites) and len(p["sites"]) == 3
 
@@ -88,7 +91,8 @@ def test_refinement_records_are_part_of_the_summary(small_run: RunResult) -> Non
     assert typed["p-median"].refine == record and typed["random"].refine is None
     doc = json.loads(result.typed_summary.to_json())
     assert doc["strategies"]["p-median"]["refine"] == record
-    assert list(doc["strategies"]["p-median"])[-1] == "refine"
+    keys = list(doc["strategies"]["p-median"])
+    assert keys[keys.index("metrics") + 1] == "refine"  # then segments (issue 14)
     assert "refine" not in doc["strategies"]["random"]
     assert result.summary == doc
 

@@ -22,14 +22,17 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from sim.metrics.intervals import aggregate, paired_differences
+from sim.metrics.intervals import aggregate, ci95, paired_differences
 from sim.metrics.scores import METRICS
 from sim.study.prepare import Prepared
 from sim.study.runner import StudyResult
+from sim.study.units import UnitResult
 
 __all__ = [
+    "FLEET_FIGURES",
     "Comparison",
     "ComparisonRow",
     "MetricDifference",
@@ -163,6 +166,14 @@ class StrategySummary:
         For a ``<name>+simopt`` strategy, the record of its refinement by simulation
         (search trajectory, hold-out gain; :meth:`sim.study.refine.Improvement.summary`),
         else ``None``.
+    segments
+        Per demand segment (``residential``, ``highway``, ``fleet``), every metric over
+        replications as :attr:`metrics` is; empty when the demand has one segment.
+    fleets
+        Per fleet (``demand.fleets[].name``), over replications:
+        ``lost_min_per_vehicle_day`` (driving to stations and waiting, min per vehicle
+        and day), ``lost_cny_per_vehicle_day`` (that time at the fleet's hourly earning,
+        CNY) and ``sessions_per_vehicle_day``; empty without fleets.
     """
 
     name: str
@@ -173,6 +184,8 @@ class StrategySummary:
     solver: SolverSummary
     metrics: Mapping[str, MetricSummary]
     refine: Mapping[str, Any] | None = None
+    segments: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
+    fleets: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
 
     @property
     def total_ports(self) -> int:
@@ -180,7 +193,8 @@ class StrategySummary:
         return int(sum(self.ports))
 
     def to_dict(self) -> dict[str, Any]:
-        """The strategy's entry of ``summary.json`` (``refine`` only when refined)."""
+        """The strategy's entry of ``summary.json`` (``refine`` only when refined,
+        ``segments`` and ``fleets`` only when there are any)."""
         out: dict[str, Any] = {
             "model": self.model,
             "sites": list(self.sites),
@@ -191,6 +205,9 @@ class StrategySummary:
         }
         if self.refine is not None:
             out["refine"] = _clean(dict(self.refine))
+        for key, part in (("segments", self.segments), ("fleets", self.fleets)):
+            if part:
+                out[key] = {n: {m: v.to_dict() for m, v in ms.items()} for n, ms in part.items()}
         return out
 
     @classmethod
@@ -206,7 +223,17 @@ class StrategySummary:
             solver=SolverSummary(_finite(s["objective"]), bool(s["optimal"]), _finite(s["gap"])),
             metrics={m: MetricSummary.from_dict(v) for m, v in data["metrics"].items()},
             refine=data.get("refine"),
+            segments=_nested(data.get("segments", {})),
+            fleets=_nested(data.get("fleets", {})),
         )
+
+
+def _nested(data: Mapping[str, Mapping[str, Any]], /) -> dict[str, dict[str, MetricSummary]]:
+    """``{name: {metric: MetricSummary}}`` from its ``summary.json`` shape."""
+    return {
+        str(n): {str(m): MetricSummary.from_dict(v) for m, v in ms.items()}
+        for n, ms in data.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -466,6 +493,43 @@ def _metrics(agg: Mapping[str, Any]) -> dict[str, MetricSummary]:
     }
 
 
+def _segments(units: Sequence[UnitResult], /) -> dict[str, dict[str, MetricSummary]]:
+    """Every metric per segment over the units' replications (``{}``: one segment)."""
+    # guard: UnitResult.segments is being added in sim/study/units.py right now
+    rows = [
+        {"strategy": seg, "replication": u.replication, **scores}
+        for u in units
+        for seg, scores in getattr(u, "segments", {}).items()
+    ]
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows, columns=["strategy", "replication", *METRICS])
+    frame[list(METRICS)] = frame[list(METRICS)].astype(float)
+    return {seg: _metrics(agg) for seg, agg in aggregate(frame).items()}
+
+
+#: What :attr:`StrategySummary.fleets` holds per fleet, all >= 0.
+FLEET_FIGURES = ("lost_min_per_vehicle_day", "lost_cny_per_vehicle_day", "sessions_per_vehicle_day")
+
+
+def _fleets(units: Sequence[UnitResult], /) -> dict[str, dict[str, MetricSummary]]:
+    """Each fleet's lost time, its cost and its sessions over the units' replications."""
+    per_fleet: dict[str, list[Mapping[str, float]]] = {}
+    for u in units:
+        # guard: UnitResult.fleets is being added in sim/study/units.py right now
+        for name, figures in getattr(u, "fleets", {}).items():
+            per_fleet.setdefault(name, []).append(figures)
+    out: dict[str, dict[str, MetricSummary]] = {}
+    for name, reps in per_fleet.items():
+        out[name] = {}
+        for key in FLEET_FIGURES:
+            v = np.array([r[key] for r in reps], dtype=float)
+            v = v[np.isfinite(v)]
+            mean = float(v.mean()) if v.size else None
+            out[name][key] = MetricSummary(mean, _interval(ci95(v, bounds=(0.0, np.inf))))
+    return out
+
+
 def build_summary(study: StudyResult, per_rep: pd.DataFrame, /) -> Summary:
     """The summary of a study.
 
@@ -490,6 +554,8 @@ def build_summary(study: StudyResult, per_rep: pd.DataFrame, /) -> Summary:
             solver=SolverSummary(_finite(plan.objective), bool(plan.optimal), _finite(plan.gap)),
             metrics=_metrics(agg[name]),
             refine=study.refined.get(name),
+            segments=_segments(mine := [u for u in study.units if u.strategy == name]),
+            fleets=_fleets(mine),
         )
     sc = prep.scenario
     return Summary(

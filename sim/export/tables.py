@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.des import OUTCOMES
+from sim.demand.model import SEGMENTS
+from sim.des import OUTCOMES, SERVICES, SessionLog
 from sim.siting.plan import Plan
 from sim.study.plans import stations_of
 from sim.study.prepare import Prepared
@@ -85,6 +86,15 @@ def queue_frame(prep: Prepared, plans: dict[str, Plan], units: list[UnitResult],
     return pd.concat(frames, ignore_index=True)
 
 
+def _service_columns(log: SessionLog, /) -> dict[str, np.ndarray]:
+    """``service`` (charge | swap) and ``pack_wait_min`` (min in a swap bay waiting for a
+    charged pack; NaN at chargers and for charge-only runs)."""
+    return {
+        "service": np.asarray(SERVICES, dtype=object)[log.service],
+        "pack_wait_min": log.pack_wait_min,
+    }
+
+
 def sessions_frame(
     prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
 ) -> pd.DataFrame:
@@ -101,7 +111,7 @@ def sessions_frame(
                     "replication": np.full(len(log), u.replication, dtype=np.int32),
                     "strategy": u.strategy,
                     "vehicle_id": d.vehicle_id[s],
-                    "segment": np.where(d.segment[s] == 0, "residential", "highway"),
+                    "segment": np.asarray(SEGMENTS, dtype=object)[d.segment[s]],
                     "station_id": ids[log.station],
                     "arrival_min": log.arrival_min,
                     "start_min": log.start_min,
@@ -115,11 +125,12 @@ def sessions_frame(
                     "depart_min": d.depart_min[s],
                     "access_min": log.access_min,
                     "detour_min": log.detour_min,
+                    **_service_columns(log),
                 }
             )
         )
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for c in ("strategy", "segment", "station_id", "outcome"):
+    for c in ("strategy", "segment", "station_id", "outcome", "service"):
         if c in df:
             df[c] = df[c].astype("category")
     return df
