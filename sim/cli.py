@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.errors import UserInputError
+from sim.errors import SolverFailure, UserInputError
 
 if TYPE_CHECKING:
     from sim.export.summary import MetricSummary, Summary
@@ -65,17 +65,22 @@ _TABLE_METRICS = (
 )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, *, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
+    """Bad input: one line, exit status 2.  A solver that failed on a well-formed
+    problem (:class:`~sim.errors.SolverFailure`, not the user's fault): one line, exit
+    status 1.  Neither prints a traceback."""
     try:
         yield
     except UserInputError as exc:
         _fail(str(exc).replace("[", "\\["))
+    except SolverFailure as exc:
+        _fail(str(exc).replace("[", "\\["), code=1)
 
 
 class _LogLines:
@@ -177,6 +182,23 @@ def comparison_table(summary: Summary, /) -> Table:
     return table
 
 
+def segment_lines(summary: Summary, /) -> list[str]:
+    """Per strategy with several demand segments, one line of each segment's difficulty
+    (mean ± half-width of the 95% CI) and, per fleet, its lost time and cost per
+    vehicle-day; no lines for a run with one segment and no fleets."""
+    lines = []
+    for s in summary.strategies.values():
+        parts = [f"{seg} {_fmt(m['difficulty_index'], '{:.1f}')}" for seg, m in s.segments.items()]
+        parts += [
+            f"{fleet} lost {_fmt(f['lost_min_per_vehicle_day'], '{:.1f}')} min = "
+            f"{_fmt(f['lost_cny_per_vehicle_day'], '{:.0f}')} CNY per vehicle-day"
+            for fleet, f in s.fleets.items()
+        ]
+        if parts:
+            lines.append(f"{s.name}: difficulty by segment: " + "; ".join(parts))
+    return lines
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib import metadata
@@ -246,6 +268,8 @@ def run(
             progress("writing outputs", 0, 1)
             write_outputs(result, target)
     out.print(comparison_table(result.typed_summary))
+    for line in segment_lines(result.typed_summary):
+        out.print(line, highlight=False, markup=False)
     for note in result.prepared.region.notes:
         out.print(f"[dim]note: {note}[/]", highlight=False)
     out.print(f"results written to [bold]{target}[/]")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,64 @@ def test_segments_and_fleets_round_trip_through_summary_json(
     entry = json.loads(small_run.typed_summary.to_json())["strategies"]["existing"]
     assert ("segments" in entry) == bool(plain.segments)
     assert ("fleets" in entry) == bool(plain.fleets)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_the_terminal_shows_difficulty_per_segment_and_fleet_lost_time(
+    small_run: RunResult, scored: tuple[Summary, list[_Scored]]
+) -> None:
+    from sim.cli import segment_lines
+
+    summary, _ = scored
+    lines = segment_lines(summary)
+    assert len(lines) == len(summary.strategies)
+    p = summary.strategies["p-median"]
+    hw = p.segments["highway"]["difficulty_index"]
+    line = next(x for x in lines if x.startswith("p-median:"))
+    assert f"highway {hw.mean:.1f}" in line and "residential" in line
+    assert "through-traffic lost" in line and "CNY per vehicle-day" in line
+    # one segment and no fleets: no lines (the table alone, as before)
+    plain = dataclasses.replace(
+        summary,
+        strategies={
+            n: dataclasses.replace(s, segments={}, fleets={}) for n, s in summary.strategies.items()
+        },
+    )
+    assert segment_lines(plain) == []
+
+
+def test_a_solver_failure_is_one_line_and_exit_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+    from sim.errors import SolverFailure
+    from sim.siting import registry
+
+    def no_answer(*_args: object, **_kwargs: object) -> None:
+        raise SolverFailure("p-median: HiGHS returned model status 'Not Set' twice")
+
+    spec = registry.model_spec("p-median")
+    monkeypatch.setitem(registry._SPECS, "p-median", dataclasses.replace(spec, function=no_answer))
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(
+        "name: tiny\nregion: {sample: kotka}\ndemand: {days: 1}\n"
+        "strategies: [{name: p-median, k: 1}]\n"
+        "simulation: {replications: 1}\noutput: {map: false, report: false}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert isinstance(res.exception, SystemExit)  # typer.Exit, not the error escaping
+    assert "Traceback" not in res.output
+    lines = [x for x in res.stderr.splitlines() if x.startswith("error:")]
+    # the plan names the strategy; the message is the solver's
+    assert lines == [
+        "error: strategies.0 ('p-median'): the solver failed: "
+        "p-median: HiGHS returned model status 'Not Set' twice"
+    ]
+    assert not out.exists()  # nothing half-written
