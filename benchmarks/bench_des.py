@@ -27,9 +27,17 @@ the cyclic garbage collector paused as the model does (its best form).  Target: 
 model at least 0.8 of its peer in both cases.  The digest of the model's log is printed
 so that runs of two commits can be compared.
 
+``--swap`` measures what battery swapping costs instead: the same scenario with a taxi
+fleet (half of it able to swap ``nio`` packs) and one swap station beside the plan's
+charging sites, against that scenario without them (its residents alone at the plan's
+charging sites), both timed in this run (:func:`sim.study.units.simulate_traced_plan`),
+alternately, best of ``--repeat``.  It prints CPU seconds per session and per logged
+attempt of each, and their ratios.
+
 Usage::
 
     python benchmarks/bench_des.py [--ports 12] [--ev-share 1.0] [--days 28] [--repeat 5]
+    python benchmarks/bench_des.py --swap [--taxis 2000] [--days 7]
 """
 
 from __future__ import annotations
@@ -39,16 +47,18 @@ import gc
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import simpy
 
-from sim.config import Scenario, load_config
-from sim.des import BALKED, CHARGED, RENEGED, SessionLog
+from sim.access.stations import k_nearest
+from sim.config import FleetConfig, Scenario, VehicleClassConfig, load_config
+from sim.des import BALKED, CHARGED, RENEGED, SWAP, Access, SessionLog
+from sim.siting.plan import Plan
 from sim.study.plans import make_plans, plan_access, plan_highway_access
-from sim.study.prepare import prepare
-from sim.study.units import demand_for, run_unit, simulate_plan
+from sim.study.prepare import Prepared, prepare
+from sim.study.units import demand_for, run_unit, simulate_plan, simulate_traced_plan
 
 TARGET = 0.8
 
@@ -232,6 +242,110 @@ def cpu_of(fn: Callable[[], object], /) -> float:
     return time.process_time() - t0
 
 
+def with_taxis(sc: Scenario, /, *, taxis: int) -> Scenario:
+    """``sc`` with a taxi fleet of ``taxis`` vehicles, half of them able to swap."""
+    taxi = {"share": 0.0, "battery_kwh": 70.0, "consumption_kwh_per_km": 0.16}
+    taxi |= {"max_ac_kw": 11.0, "max_dc_kw": 90.0}
+    classes = [
+        *sc.vehicles.fleet,
+        VehicleClassConfig(name="swap-taxi", swap_pack="nio", **taxi),
+        VehicleClassConfig(name="plain-taxi", **taxi),
+    ]
+    fleet = FleetConfig(
+        name="taxis", vehicles=taxis, vehicle_classes={"swap-taxi": 0.5, "plain-taxi": 0.5}
+    )
+    return sc.model_copy(
+        update={
+            "demand": sc.demand.model_copy(update={"fleets": [fleet]}),
+            "vehicles": sc.vehicles.model_copy(update={"fleet": classes}),
+        }
+    )
+
+
+def with_swap_station(prep: Prepared, plan: Plan, /) -> tuple[Plan, Access]:
+    """``plan`` and a swap station of the default swap class on the first candidate
+    not in it (after its sites, so charging stations keep their indices), and its access
+    with the swap tables (nearest swap stations within ``max_access_min``)."""
+    sc = prep.scenario
+    name = sc.chargers.swap_class_name
+    assert name is not None
+    klass = sc.chargers.swap_classes[name]
+    c = int(plan.candidate.max()) + 1
+
+    def add(a: np.ndarray, v: object) -> np.ndarray:
+        return np.concatenate([a, np.array([v], dtype=a.dtype)])
+
+    swap_plan = replace(
+        plan,
+        candidate=add(plan.candidate, c),
+        ports=add(plan.ports, 0),
+        power_kw=add(plan.power_kw, klass.charger_kw),
+        dc=add(plan.dc, True),
+        charger_class=(*plan.charger_class, name),
+        existing=add(plan.existing, False),
+        kind=(*plan.kind, "swap"),
+        bays=add(plan.bays, klass.bays),
+        packs=add(plan.packs, klass.packs),
+        pack_chargers=add(plan.pack_chargers, klass.pack_chargers),
+    )
+    k, limit = sc.simulation.choice_set, sc.simulation.max_access_min
+    swap = np.flatnonzero(swap_plan.swap)
+    cand = swap_plan.candidate
+    first_st, first_t = k_nearest(prep.cost_min[:, cand[swap]], k, limit)
+    between = prep.cand_to_cand_min[np.ix_(cand, cand[swap])].copy()
+    between[swap, np.arange(swap.shape[0])] = np.inf
+    next_st, next_t = k_nearest(between, k, limit)
+    access = replace(
+        plan_access(prep, swap_plan),
+        swap_first_station=first_st,
+        swap_first_min=first_t,
+        swap_next_station=next_st,
+        swap_next_min=next_t,
+    )
+    return swap_plan, access
+
+
+def swap_main(args: argparse.Namespace, /) -> None:
+    """``--swap``: the scenario with a fleet and a swap station against it without."""
+    prep = prepare(with_taxis(scenario(args), taxis=args.taxis))
+    plan = make_plans(prep)[args.strategy]
+    access = plan_access(prep, plan)
+    swap_plan, swap_access = with_swap_station(prep, plan)
+    demand = demand_for(prep, 0)
+    residents = demand.take(demand.segment != 2)
+
+    def base() -> SessionLog:
+        return simulate_traced_plan(prep, plan, residents, replication=0, access=access)[0]
+
+    def swapping() -> SessionLog:
+        return simulate_traced_plan(prep, swap_plan, demand, replication=0, access=swap_access)[0]
+
+    logs = {"without": base(), "with": swapping()}
+    best = {"without": float("inf"), "with": float("inf")}
+    for _ in range(args.repeat):
+        best["without"] = min(best["without"], cpu_of(base))
+        best["with"] = min(best["with"], cpu_of(swapping))
+    sessions = {"without": len(residents), "with": len(demand)}
+    print(
+        f"scenario: {prep.scenario.name}, strategy {plan.strategy} ({len(plan)} sites x "
+        f"{args.ports} ports), {args.days} days, {args.taxis:,} taxis (half can swap), "
+        f"one {swap_plan.charger_class[-1]} swap station"
+    )
+    for key, label in (("without", "residents, chargers   "), ("with", "+ fleet, swap station ")):
+        log = logs[key]
+        swaps = int(((log.service == SWAP) & (log.outcome == CHARGED)).sum())
+        print(
+            f"{label}: {sessions[key]:7,} sessions, {len(log):7,} attempts, {swaps:6,} swaps, "
+            f"{best[key]:.3f} s, {best[key] / sessions[key] * 1e6:6.1f} us/session, "
+            f"{best[key] / len(log) * 1e6:6.1f} us/attempt  (best of {args.repeat})"
+        )
+    per_session = (best["with"] / sessions["with"]) / (best["without"] / sessions["without"])
+    per_attempt = (best["with"] / len(logs["with"])) / (best["without"] / len(logs["without"]))
+    print(f"ratio with / without, CPU per session : {per_session:5.2f}")
+    print(f"ratio with / without, CPU per attempt : {per_attempt:5.2f}")
+    print(f"ratio with / without, CPU in all      : {best['with'] / best['without']:5.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/default.yaml")
@@ -245,7 +359,12 @@ def main() -> None:
         help="ports per site (12: low load, few wait; 2: overloaded, most drivers retry)",
     )
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--swap", action="store_true", help="cost of a fleet and a swap station")
+    ap.add_argument("--taxis", type=int, default=2000, help="fleet size with --swap")
     args = ap.parse_args()
+    if args.swap:
+        swap_main(args)
+        return
 
     sc = scenario(args)
     prep = prepare(sc)
