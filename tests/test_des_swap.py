@@ -169,6 +169,10 @@ def test_swaps_conserve_packs_and_energy() -> None:
     assert stock.min() == 0
     assert (log.wait_min[got_bay] >= log.pack_wait_min[got_bay] - 1e-9).all()
     assert np.isnan(log.pack_wait_min[log.service == 0]).all()
+    # the swap station (0 ports) is never a charging driver's station, and swaps log it
+    site = int(trace.site[0])
+    assert (log.station[log.service == 0] != site).all()
+    assert (log.station[log.service == SWAP] == site).all()
 
 
 def test_only_vehicles_with_a_served_pack_swap() -> None:

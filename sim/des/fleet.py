@@ -2,8 +2,8 @@
 
 Who follows it (:meth:`FleetDrivers.follows`): every fleet session (segment ``fleet``),
 and every other session whose vehicle can swap a pack (``Demand.swap_pack >= 0``) that
-a swap station within reach of its origin serves; other sessions are residents or
-through-traffic as before.
+a swap station within reach of its origin serves, except through-traffic; other
+sessions are residents or through-traffic as before (through-traffic does not swap).
 
 A driver sets off at its departure time and chooses among the charging stations and the
 compatible swap stations within reach (:class:`MixedChoice`): the least driving time
