@@ -16,14 +16,23 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.access.stations import k_nearest
 from sim.config import parse_config
-from sim.des import SWAP, Access, SessionLog
+from sim.des import SWAP, Access, SessionLog, simulate_traced
 from sim.siting.plan import Plan
-from sim.study.plans import make_plans, plan_access
+from sim.study.plans import (
+    driver_rules,
+    make_plans,
+    plan_access,
+    stations_of,
+    swap_sites_of,
+    taper_curves,
+)
 from sim.study.prepare import Prepared, prepare
-from sim.study.units import FLEET_VEHICLE_IDS, UnitResult, run_unit
+from sim.study.units import FLEET_VEHICLE_IDS, UnitResult, demand_for, run_unit
 
 _TAXI = {"battery_kwh": 70.0, "consumption_kwh_per_km": 0.16, "max_ac_kw": 11.0}
 
@@ -272,3 +281,36 @@ def test_choice_is_drive_plus_expected_wait_plus_service() -> None:
     # ... not with 15 more minutes waiting for a charged pack (35)
     no_pack = _choice(pack_wait_min=15.0, present_at_swap=2)
     assert _pick(no_pack, fleet=False, pack=0, swap_drive=5.0) == (0, 0)
+
+
+@settings(max_examples=8, deadline=None)
+@given(keep=st.floats(0.3, 1.0), seed=st.integers(0, 2**31 - 1))
+def test_packs_and_energy_are_conserved_for_any_demand(keep: float, seed: int) -> None:
+    prep, plan = _prepared(0.5)
+    with_swap = _with_swap_station(prep, plan)
+    acc = _swap_access(prep, with_swap)
+    full = demand_for(prep, 0)
+    rng = np.random.default_rng(seed)
+    d = full.take(np.flatnonzero(rng.random(len(full)) < keep))
+    acc = replace(acc, origin_row=np.searchsorted(prep.demand_node, d.origin).astype(np.int64))
+    log, trace = simulate_traced(
+        d,
+        stations_of(prep, with_swap),
+        access=acc,
+        rules=driver_rules(prep.scenario),
+        taper=taper_curves(prep.scenario),
+        swap=swap_sites_of(prep, with_swap),
+        swap_factor=rng.random(len(d)),
+        pack_names=("nio",),
+    )
+    assert trace is not None
+    stock = trace.stock[0][:, 1]
+    packs = int(with_swap.packs[-1])
+    assert 0 <= stock.min() and stock.max() <= packs and stock[-1] == packs
+    swapped = (log.service == SWAP) & (log.outcome == 0)
+    assert trace.charge_kwh.shape[0] == int(swapped.sum())
+    assert log.energy_kwh[swapped].sum() == pytest.approx(trace.charge_kwh.sum(), rel=1e-12)
+    # every session ends once: served, or failed at up to max_attempts stations
+    last = log.last_attempt()
+    assert last.sum() == len(d)
+    assert (log.attempt < prep.scenario.simulation.max_attempts).all()
