@@ -10,9 +10,10 @@ says why.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,8 +24,7 @@ from sim.demand.model import SEGMENTS
 from sim.export.summary import FLEET_FIGURES, Summary, build_summary
 from sim.export.tables import sessions_frame
 from sim.metrics.scores import METRICS
-from sim.metrics.segments import fleet_lost_time, segment_scores
-from sim.study.plans import coverage_share, stations_of
+from sim.metrics.segments import fleet_lost_time
 from sim.study.units import HIGHWAY_VEHICLE_IDS, UnitResult, per_replication_frame
 from tests.conftest import study_of
 
@@ -50,53 +50,194 @@ def test_a_charge_only_run_writes_charge_and_no_pack_wait(small_run: RunResult) 
     assert s["pack_wait_min"].isna().all()
 
 
+# --------------------------------------------------------------------------- swap run
+
+#: A small fleet scenario (configs/kotka-fleets.yaml, shrunk): residents, 30 taxis (half
+#: can swap) and 20 ride-hailing cars, one day, two replications, two strategies that
+#: both place 3 DC sites; ``swap-and-dc`` then turns its second site into a swap station.
+FLEETS: dict[str, Any] = {
+    "name": "kotka-fleets-small",
+    "seed": 20241101,
+    "region": {"sample": "kotka"},
+    "demand": {
+        "days": 1,
+        "residential": {"cars_per_household": 0.5, "ev_share": 0.3},
+        "fleets": [
+            {"name": "taxis", "kind": "taxi", "vehicles": 30,
+             "vehicle_classes": {"taxi": 0.5, "swap-taxi": 0.5},
+             "shifts": [[6, 17], [17.5, 3]], "daily_km_mean": 300},
+            {"name": "ride-hailing", "kind": "ride_hailing", "vehicles": 20,
+             "vehicle_classes": {"taxi": 1.0}, "shifts": [[7, 23]], "daily_km_mean": 220,
+             "hourly_earning_cny": 35},
+        ],
+    },
+    "vehicles": {
+        "fleet": [
+            {"name": "mid", "share": 1.0, "battery_kwh": 60, "consumption_kwh_per_km": 0.15,
+             "max_ac_kw": 7, "max_dc_kw": 120},
+            {"name": "taxi", "share": 0.0, "battery_kwh": 55, "consumption_kwh_per_km": 0.14,
+             "max_ac_kw": 7, "max_dc_kw": 90},
+            {"name": "swap-taxi", "share": 0.0, "battery_kwh": 42,
+             "consumption_kwh_per_km": 0.14, "max_ac_kw": 7, "max_dc_kw": 60,
+             "swap_pack": "choco"},
+        ]
+    },
+    "candidates": {"network_nodes": 15},
+    "chargers": {"default_class": "dc120", "ports_per_site": 2},
+    "strategies": [
+        {"name": "dc-only", "model": "p-median", "k": 3},
+        {"name": "swap-and-dc", "model": "p-median", "k": 3},
+    ],
+    "simulation": {"replications": 2, "radius_min": 3, "max_access_min": 20},
+}  # fmt: skip
+
+
+@functools.cache
+def swap_run() -> RunResult:
+    """A real run with fleets and a swap station (about a second).
+
+    Strategies cannot place swap stations in this tree yet (the schema refuses
+    ``service``), so the second strategy's plan gets one through
+    :func:`sim.siting.services.with_swap_sites` (what a plan file's swap row does) and
+    its units are simulated anew by :func:`sim.study.units.run_unit`.
+    """
+    from sim.api import run
+    from sim.config import parse_config
+    from sim.export.result import assemble
+    from sim.siting.plan import _equipment
+    from sim.siting.services import with_swap_sites
+    from sim.study.units import demand_for, run_unit
+
+    first = run(parse_config(FLEETS))
+    sc, prep = first.scenario, first.prepared
+    plan = first.plans["swap-and-dc"]
+    swap = {int(plan.candidate[1]): "catl-choco-seb"}
+    mixed = with_swap_sites(plan, swap, scenario=sc, replaced_cost=_equipment(sc, sc.strategies[1]))
+    reps = range(first.typed_summary.replications)
+    units = [
+        *(u for u in first.units if u.strategy == "dc-only"),
+        *(run_unit(prep, mixed, k, demand=demand_for(prep, k)) for k in reps),
+    ]
+    plans = {**first.plans, "swap-and-dc": mixed}
+    return assemble(dataclasses.replace(study_of(first), plans=plans, units=units))
+
+
+def test_the_selected_layer_names_swap_stations_and_their_equipment() -> None:
+    r = swap_run()
+    sel = r.selected
+    swap = sel[sel["kind"] == "swap"]
+    assert list(swap["strategy"]) == ["swap-and-dc"]
+    choco = r.scenario.chargers.swap_classes["catl-choco-seb"]
+    row = swap.iloc[0]
+    assert (row["ports"], row["bays"], row["packs"], row["pack_chargers"]) == (
+        0, choco.bays, choco.packs, choco.pack_chargers,
+    )  # fmt: skip
+    # swaps per day: the swaps the log has at that station
+    s = r.sessions
+    done = s[(s["service"] == "swap") & (s["outcome"] == "charged")]
+    assert len(done) > 0
+    assert set(done["station_id"].astype(str)) == {row["site_id"]}
+    days, reps = r.scenario.demand.days, r.typed_summary.replications
+    assert row["swaps_per_day"] == pytest.approx(len(done) / days / reps)
+    assert 0.0 < row["pack_availability"] <= 1.0
+    # charging sites keep their candidate kind, no swap equipment and NaN swap figures
+    charge = sel[sel["kind"] != "swap"]
+    assert set(charge["kind"]) <= set(r.candidates["kind"])
+    assert (charge[["bays", "packs", "pack_chargers"]] == 0).all().all()
+    assert charge["swaps_per_day"].isna().all() and charge["pack_availability"].isna().all()
+
+
+def test_pack_availability_is_the_share_of_time_with_a_charged_pack() -> None:
+    r = swap_run()
+    stock = r.pack_stock
+    assert stock is not None
+    row = r.selected[r.selected["kind"] == "swap"].iloc[0]
+    mine = stock[stock["station_id"].astype(str) == row["site_id"]]
+    # the 15-minute samples of the stock estimate the same share
+    assert (mine["charged_packs"] > 0).mean() == pytest.approx(row["pack_availability"], abs=0.05)
+    choco = r.scenario.chargers.swap_classes["catl-choco-seb"]
+    assert mine["charged_packs"].between(0, choco.packs).all()
+    first = mine[mine["bin_start_min"] == 0.0]
+    assert (first["charged_packs"] == choco.packs).all()  # every pack charged at the start
+    bins = int(np.ceil(r.prepared.horizon_min / 15.0))
+    assert len(mine) == bins * r.typed_summary.replications
+
+
+def test_site_load_has_the_pack_chargers_energy() -> None:
+    r = swap_run()
+    row = r.selected[r.selected["kind"] == "swap"].iloc[0]
+    load = r.site_load
+    mine = load[(load["strategy"] == "swap-and-dc") & (load["site_id"] == row["site_id"])]
+    kwh = mine["load_kw_mean"].sum() * 0.25  # kW over 15 minutes
+    traces = [u.swap for u in r.units if u.swap is not None]
+    assert len(traces) == r.typed_summary.replications
+    # the energy the logged pack charges took within the horizon, each at its mean power
+    h = r.prepared.horizon_min
+
+    def within(t: Any) -> float:
+        a, b = t.charge_start_min, t.charge_end_min
+        share = (np.minimum(b, h) - np.minimum(a, h)) / (b - a)
+        return float((t.charge_kwh * share).sum())
+
+    charged = np.mean([within(t) for t in traces])
+    assert charged > 0 and kwh == pytest.approx(charged, rel=1e-9)
+    # spread over the packs' charging, not the swaps' minutes: never above the chargers
+    choco = r.scenario.chargers.swap_classes["catl-choco-seb"]
+    assert mine["load_kw_max"].max() <= choco.pack_chargers * choco.charger_kw + 1e-9
+    # a charging site's load is its ports' load, as before
+    dc = [u.site_stats["load_kw"] for u in r.units if u.strategy == "dc-only"]
+    first = load[load["strategy"] == "dc-only"]
+    assert first["load_kw_mean"].to_numpy() == pytest.approx(np.mean(dc, axis=0).ravel())
+
+
+def test_the_output_folder_has_pack_stock_only_with_swap_stations(
+    small_run: RunResult, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from sim.export.writing import write_outputs
+
+    def tables_only(result: RunResult) -> RunResult:  # the map and report are not needed here
+        sc = result.scenario
+        output = sc.output.model_copy(update={"map": False, "report": False})
+        return dataclasses.replace(result, scenario=sc.model_copy(update={"output": output}))
+
+    r = swap_run()
+    out = write_outputs(tables_only(r), tmp_path / "swap")
+    back = pd.read_parquet(out / "pack_stock.parquet")
+    assert list(back.columns) == [
+        "strategy", "replication", "station_id", "bin_start_min", "charged_packs",
+    ]  # fmt: skip
+    assert len(back) == len(r.pack_stock) and set(back["strategy"]) == {"swap-and-dc"}
+    assert small_run.pack_stock is None
+    plain = write_outputs(tables_only(small_run), tmp_path / "plain")
+    assert not (plain / "pack_stock.parquet").exists()
+
+
 # --------------------------------------------------------------------------- summary
 
 
-@dataclass(frozen=True)
-class _Scored(UnitResult):
-    """A unit with its per-segment and per-fleet figures computed from its real log.
-
-    Derived because ``run_unit`` does not fill them yet in every tree (the DES side is
-    landing them); the values are :mod:`sim.metrics.segments` on the unit's own log.
-    """
-
-    segments: dict[str, dict[str, float | None]] = field(default_factory=dict)
-    fleets: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def _scored(result: RunResult, u: UnitResult) -> _Scored:
-    prep = result.prepared
-    plan = result.plans[u.strategy]
-    sim_cfg = prep.scenario.simulation
-    seg = segment_scores(
-        u.log,
-        u.demand,
-        stations=stations_of(prep, plan),
-        horizon_min=prep.horizon_min,
-        coverage_share=coverage_share(prep, plan),
-        weights={str(k): v for k, v in sim_cfg.difficulty_weights.items()},
-        wait_ref_min=sim_cfg.wait_ref_min,
-        access_ref_min=sim_cfg.access_ref_min,
-    )
+def _scored(result: RunResult, u: UnitResult) -> UnitResult:
+    """``u`` with a fleet: the small run has none, so its through-traffic vehicles are
+    scored as one, on their real log (a fleet run is :func:`swap_run`)."""
     hw = u.demand.vehicle_id[u.demand.segment == 1]
-    roster = FleetRoster(
-        "through-traffic", HIGHWAY_VEHICLE_IDS, int(hw.max()) + 1 - HIGHWAY_VEHICLE_IDS, 40.0
+    n = int(hw.max()) + 1 - HIGHWAY_VEHICLE_IDS
+    roster = FleetRoster("through-traffic", HIGHWAY_VEHICLE_IDS, n, 40.0)
+    days = result.prepared.scenario.demand.days
+    return dataclasses.replace(
+        u, fleets=fleet_lost_time(u.log, u.demand, fleets=[roster], days=days)
     )
-    fleets = fleet_lost_time(u.log, u.demand, fleets=[roster], days=prep.scenario.demand.days)
-    base = {f.name: getattr(u, f.name) for f in dataclasses.fields(UnitResult)}
-    return _Scored(**{**base, "segments": seg, "fleets": fleets})
 
 
 @pytest.fixture(scope="module")
-def scored(small_run: RunResult) -> tuple[Summary, list[_Scored]]:
+def scored(small_run: RunResult) -> tuple[Summary, list[UnitResult]]:
     units = [_scored(small_run, u) for u in small_run.units]
     study = dataclasses.replace(study_of(small_run), units=units)
     return build_summary(study, per_replication_frame(units)), units
 
 
 def test_the_summary_has_every_metric_per_segment_over_replications(
-    small_run: RunResult, scored: tuple[Summary, list[_Scored]]
+    small_run: RunResult, scored: tuple[Summary, list[UnitResult]]
 ) -> None:
     summary, units = scored
     s = summary.strategies["p-median"]
@@ -113,7 +254,7 @@ def test_the_summary_has_every_metric_per_segment_over_replications(
 
 
 def test_the_summary_has_each_fleets_lost_time_and_cost(
-    scored: tuple[Summary, list[_Scored]],
+    scored: tuple[Summary, list[UnitResult]],
 ) -> None:
     summary, units = scored
     f = summary.strategies["random"].fleets["through-traffic"]
@@ -130,7 +271,7 @@ def test_the_summary_has_each_fleets_lost_time_and_cost(
 
 
 def test_segments_and_fleets_round_trip_through_summary_json(
-    small_run: RunResult, scored: tuple[Summary, list[_Scored]]
+    small_run: RunResult, scored: tuple[Summary, list[UnitResult]]
 ) -> None:
     summary, _ = scored
     doc = json.loads(summary.to_json())
@@ -148,7 +289,7 @@ def test_segments_and_fleets_round_trip_through_summary_json(
 
 
 def test_the_terminal_shows_difficulty_per_segment_and_fleet_lost_time(
-    small_run: RunResult, scored: tuple[Summary, list[_Scored]]
+    small_run: RunResult, scored: tuple[Summary, list[UnitResult]]
 ) -> None:
     from sim.cli import segment_lines
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
+from sim.des import CHARGED, SWAP
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 from sim.study.units import UnitResult
@@ -92,7 +93,13 @@ def selected_layer(
 ) -> gpd.GeoDataFrame:
     """One row per (strategy, site) with its equipment and simulated scores
     (means over replications): ``utilization``, ``energy_kwh_per_day``,
-    ``sessions_charged_per_day``, ``wait_mean_min``, ``wait_p95_min``."""
+    ``sessions_charged_per_day``, ``wait_mean_min``, ``wait_p95_min``.
+
+    ``kind`` is the candidate's kind (``parking``, ``node``, ...) at a charging site and
+    ``swap`` at a battery-swap station (so the layer reads back as a plan file); ``bays``,
+    ``packs`` and ``pack_chargers`` are 0 at charging sites; ``swaps_per_day`` (swaps
+    done) and ``pack_availability`` (share of the time with a charged pack in stock) are
+    NaN at charging sites."""
     days = prep.scenario.demand.days
     cands = prep.region.candidates
     rows = []
@@ -106,10 +113,17 @@ def selected_layer(
 
         sub = cands.iloc[plan.candidate][["site_id", "kind", "name", "geometry"]].copy()
         sub.insert(0, "strategy", name)
+        swap = plan.swap
+        sub["kind"] = np.where(swap, "swap", sub["kind"].to_numpy(dtype=object))
         sub["ports"] = plan.ports
         sub["power_kw"] = plan.power_kw
         sub["charger_class"] = list(plan.charger_class)
         sub["existing"] = plan.existing
+        sub["bays"] = plan.bays
+        sub["packs"] = plan.packs
+        sub["pack_chargers"] = plan.pack_chargers
+        sub["swaps_per_day"] = np.where(swap, _swaps(mine, len(plan)) / days, np.nan)
+        sub["pack_availability"] = _pack_availability(mine, len(plan), prep.horizon_min)
         sub["utilization"] = mean("utilization")
         sub["energy_kwh_per_day"] = mean("energy_kwh") / days
         sub["sessions_charged_per_day"] = mean("sessions_charged") / days
@@ -139,6 +153,35 @@ def selected_layer(
             geometry=gpd.GeoSeries([], crs=cands.crs),
         )
     return out.to_crs(WGS84)
+
+
+def _swaps(units: list[UnitResult], n_sites: int, /) -> np.ndarray:
+    """Swaps done at each of a plan's sites, mean over the units (replications)."""
+    total = np.zeros(n_sites)
+    for u in units:
+        done = (u.log.service == SWAP) & (u.log.outcome == CHARGED)
+        total += np.bincount(u.log.station[done], minlength=n_sites)
+    return total / max(len(units), 1)
+
+
+def _pack_availability(units: list[UnitResult], n_sites: int, horizon_min: float, /) -> np.ndarray:
+    """Share of the simulated time each of a plan's swap stations had a charged pack in
+    stock, mean over the units (replications); NaN at charging sites."""
+    total = np.zeros(n_sites)
+    seen = 0
+    for u in units:
+        if u.swap is None:
+            continue
+        seen += 1
+        for site, trace in zip(u.swap.site.tolist(), u.swap.stock, strict=True):
+            t = np.clip(trace[:, 0], 0.0, horizon_min)
+            held = np.diff(np.append(t, horizon_min))  # each stock level lasts until the next
+            total[site] += float(held[trace[:, 1] > 0].sum()) / horizon_min
+    out = np.full(n_sites, np.nan)
+    if seen:
+        where = np.unique(np.concatenate([u.swap.site for u in units if u.swap is not None]))
+        out[where] = total[where] / seen
+    return out
 
 
 def zones_layer(

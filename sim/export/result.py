@@ -23,7 +23,7 @@ from sim.export.summary import (
     SweepSummary,
     build_summary,
 )
-from sim.export.tables import queue_frame, sessions_frame, site_load_frame
+from sim.export.tables import pack_stock_frame, queue_frame, sessions_frame, site_load_frame
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 from sim.study.refine import candidate_columns
@@ -67,6 +67,9 @@ class RunResult:
     candidate_scores
         Simulated marginal effect of adding each candidate to each plan
         (``simulation.score_candidates``; ``candidate_scores.csv``), or ``None``.
+    pack_stock
+        Charged packs in stock per (strategy, replication, swap station, 15 minutes)
+        (``pack_stock.parquet``), or ``None`` when no plan has a swap station.
     """
 
     scenario: Scenario
@@ -84,6 +87,7 @@ class RunResult:
     prepared: Prepared
     units: list[UnitResult]
     candidate_scores: pd.DataFrame | None = None
+    pack_stock: pd.DataFrame | None = None
 
 
 def _candidates(study: StudyResult) -> gpd.GeoDataFrame:
@@ -123,6 +127,7 @@ def assemble(study: StudyResult, /) -> RunResult:
         roads=roads_layer(prep),
         site_load=site_load_frame(prep, plans, units),
         queues=queue_frame(prep, plans, units),
+        pack_stock=pack_stock_frame(prep, plans, units),
         plans=plans,
         prepared=prep,
         units=units,

@@ -1,8 +1,10 @@
 """Plain tables of a run's results: sessions, per-site load, queues by hour.
 
 ``sessions.parquet`` (:func:`sessions_frame`), ``site_load.parquet``
-(:func:`site_load_frame`) and ``queue_by_hour.csv`` (:func:`queue_frame`); the same
-frames are :attr:`sim.export.result.RunResult.sessions`, ``.site_load`` and ``.queues``.
+(:func:`site_load_frame`), ``queue_by_hour.csv`` (:func:`queue_frame`) and, with swap
+stations, ``pack_stock.parquet`` (:func:`pack_stock_frame`); the same frames are
+:attr:`sim.export.result.RunResult.sessions`, ``.site_load``, ``.queues`` and
+``.pack_stock``.
 Times are minutes from the start of day 1.
 """
 
@@ -18,18 +20,68 @@ from sim.study.plans import stations_of
 from sim.study.prepare import Prepared
 from sim.study.units import UnitResult
 
-__all__ = ["queue_frame", "sessions_frame", "site_load_frame"]
+__all__ = ["pack_stock_frame", "queue_frame", "sessions_frame", "site_load_frame"]
+
+
+def _site_load(u: UnitResult, /, *, horizon_min: float) -> np.ndarray:
+    """``(sites, bins)`` 15-minute grid load (kW) of a unit's sites: the charging ports'
+    load, and at a battery-swap station its pack chargers' load.  (The station
+    statistics spread a swap's pack energy over the swap's minutes, which is the energy
+    handed to the vehicle, not what the station draws; a swap station has no ports.)"""
+    load = u.site_stats["load_kw"]
+    if u.swap is None:
+        return load
+    load = load.copy()
+    packs = u.swap.charger_load_kw(15.0, horizon_min=horizon_min)
+    n = min(packs.shape[1], load.shape[1])
+    load[u.swap.site] = 0.0
+    load[u.swap.site, :n] = packs[:, :n]
+    return load
+
+
+def pack_stock_frame(
+    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
+) -> pd.DataFrame | None:
+    """Charged packs in stock at every battery-swap station every 15 minutes
+    (``pack_stock.parquet``): one row per (strategy, replication, station, bin) with
+    ``station_id``, ``bin_start_min`` (min from the start of day 1) and
+    ``charged_packs`` (the stock at the start of the bin); ``None`` when no plan has a
+    swap station."""
+    frames = []
+    for u in units:
+        if u.swap is None or u.strategy not in plans:
+            continue
+        stock = u.swap.stock_every(15.0, horizon_min=prep.horizon_min)  # (stations, bins)
+        m, n_bins = stock.shape
+        frames.append(
+            pd.DataFrame(
+                {
+                    "strategy": u.strategy,
+                    "replication": np.full(m * n_bins, u.replication, dtype=np.int32),
+                    "station_id": np.repeat(np.asarray(u.swap.site_id, dtype=object), n_bins),
+                    "bin_start_min": np.tile(np.arange(n_bins) * 15.0, m),
+                    "charged_packs": stock.ravel(),
+                }
+            )
+        )
+    if not frames:
+        return None
+    out = pd.concat(frames, ignore_index=True)
+    out["strategy"] = out["strategy"].astype("category")
+    out["station_id"] = out["station_id"].astype("category")
+    return out
 
 
 def site_load_frame(
     prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
 ) -> pd.DataFrame:
     """15-minute load profile of every selected site: one row per (strategy, site, bin)
-    with ``bin_start_min``, ``load_kw_mean`` and ``load_kw_max`` over replications."""
+    with ``bin_start_min``, ``load_kw_mean`` and ``load_kw_max`` over replications (at a
+    battery-swap station, its pack chargers' load)."""
     ids = prep.region.candidates["site_id"].astype(str).to_numpy()
     frames = []
     for name, plan in plans.items():
-        loads = [u.site_stats["load_kw"] for u in units if u.strategy == name]
+        loads = [_site_load(u, horizon_min=prep.horizon_min) for u in units if u.strategy == name]
         if not len(plan) or not loads:
             continue
         stack = np.stack(loads)  # (reps, sites, bins)

@@ -205,6 +205,7 @@ def write_outputs(
 
     Files: ``summary.json``, ``per_replication.csv``, ``sessions.parquet``,
     ``site_load.parquet`` (15-minute load per site), ``queue_by_hour.csv``,
+    ``pack_stock.parquet`` (charged packs per swap station; only with swap stations),
     ``sites.gpkg`` (layers ``candidates``, ``selected``, ``zones``, ``roads``;
     EPSG:4326), ``config.resolved.yaml``, and ``map.html`` / ``report.html`` unless
     disabled in ``output``.
@@ -237,6 +238,9 @@ def write_outputs(
         note("site_load.parquet")
         result.queues.to_csv(tmp / "queue_by_hour.csv", index=False)
         note("queue_by_hour.csv")
+        if result.pack_stock is not None:
+            result.pack_stock.to_parquet(tmp / "pack_stock.parquet", index=False)
+            note("pack_stock.parquet")
         if result.candidate_scores is not None:
             result.candidate_scores.to_csv(tmp / "candidate_scores.csv", index=False)
             note("candidate_scores.csv")
