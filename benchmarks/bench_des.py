@@ -52,7 +52,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import simpy
 
-from sim.access.stations import k_nearest
 from sim.config import FleetConfig, Scenario, VehicleClassConfig, load_config
 from sim.des import BALKED, CHARGED, RENEGED, SWAP, Access, SessionLog
 from sim.siting.plan import Plan
@@ -264,8 +263,8 @@ def with_taxis(sc: Scenario, /, *, taxis: int) -> Scenario:
 
 def with_swap_station(prep: Prepared, plan: Plan, /) -> tuple[Plan, Access]:
     """``plan`` and a swap station of the default swap class on the first candidate
-    not in it (after its sites, so charging stations keep their indices), and its access
-    with the swap tables (nearest swap stations within ``max_access_min``)."""
+    not in it (after its sites, so charging stations keep their indices), and its
+    :func:`plan_access` (with the swap tables)."""
     sc = prep.scenario
     name = sc.chargers.swap_class_name
     assert name is not None
@@ -288,20 +287,7 @@ def with_swap_station(prep: Prepared, plan: Plan, /) -> tuple[Plan, Access]:
         packs=add(plan.packs, klass.packs),
         pack_chargers=add(plan.pack_chargers, klass.pack_chargers),
     )
-    k, limit = sc.simulation.choice_set, sc.simulation.max_access_min
-    swap = np.flatnonzero(swap_plan.swap)
-    cand = swap_plan.candidate
-    first_st, first_t = k_nearest(prep.cost_min[:, cand[swap]], k, limit)
-    between = prep.cand_to_cand_min[np.ix_(cand, cand[swap])].copy()
-    between[swap, np.arange(swap.shape[0])] = np.inf
-    next_st, next_t = k_nearest(between, k, limit)
-    access = replace(
-        plan_access(prep, swap_plan),
-        swap_first_station=first_st,
-        swap_first_min=first_t,
-        swap_next_station=next_st,
-        swap_next_min=next_t,
-    )
+    access = plan_access(prep, swap_plan)
     return swap_plan, access
 
 

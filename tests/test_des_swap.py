@@ -3,9 +3,9 @@ energy conserved, who swaps, what a swap station does to the chargers near it, a
 scenario YAML that asks for it.
 
 The plans are the scenario's p-median charging sites plus one swap station on a
-candidate after them (so the charging stations keep their indices); the swap-station
-access tables are the k nearest swap stations within ``simulation.max_access_min``,
-from the travel times prepare computed.
+candidate after them (so the charging stations keep their indices), simulated with
+:func:`~sim.study.plans.plan_access`'s tables; the last test asks for a swap station
+through the scenario YAML (``service: both``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.access.stations import k_nearest
 from sim.config import parse_config
-from sim.des import SWAP, Access, SessionLog, simulate_traced
+from sim.des import SWAP, SessionLog, simulate_traced
 from sim.siting.plan import Plan
 from sim.study.plans import (
     driver_rules,
@@ -112,24 +111,6 @@ def _with_swap_station(prep: Prepared, plan: Plan, /) -> Plan:
     )
 
 
-def _swap_access(prep: Prepared, plan: Plan, /) -> Access:
-    """:func:`plan_access` with the swap stations' tables."""
-    acc = plan_access(prep, plan)
-    k, limit = prep.scenario.simulation.choice_set, prep.scenario.simulation.max_access_min
-    swap = np.flatnonzero(plan.swap)
-    first_st, first_t = k_nearest(prep.cost_min[:, plan.candidate[swap]], k, limit)
-    between = prep.cand_to_cand_min[np.ix_(plan.candidate, plan.candidate[swap])].copy()
-    between[swap, np.arange(swap.shape[0])] = np.inf
-    next_st, next_t = k_nearest(between, k, limit)
-    return replace(
-        acc,
-        swap_first_station=first_st,
-        swap_first_min=first_t,
-        swap_next_station=next_st,
-        swap_next_min=next_t,
-    )
-
-
 @cache
 def _runs(swap_share: float) -> tuple[UnitResult, UnitResult]:
     """The unit without and with the swap station."""
@@ -137,7 +118,7 @@ def _runs(swap_share: float) -> tuple[UnitResult, UnitResult]:
     with_swap = _with_swap_station(prep, plan)
     return (
         run_unit(prep, plan, 0),
-        run_unit(prep, with_swap, 0, access=_swap_access(prep, with_swap)),
+        run_unit(prep, with_swap, 0, access=plan_access(prep, with_swap)),
     )
 
 
@@ -219,7 +200,7 @@ def test_swap_station_takes_load_off_chargers_only_for_compatible_vehicles() -> 
 def test_fleet_scenario_from_yaml_runs_and_is_deterministic() -> None:
     prep, plan = _prepared(0.5)
     with_swap = _with_swap_station(prep, plan)
-    acc = _swap_access(prep, with_swap)
+    acc = plan_access(prep, with_swap)
     a = run_unit(prep, with_swap, 0, access=acc)
     b = run_unit(prepare(parse_config(_scenario(swap_share=0.5))), with_swap, 0, access=acc)
     assert (a.log.service == SWAP).any()
@@ -288,7 +269,7 @@ def test_choice_is_drive_plus_expected_wait_plus_service() -> None:
 def test_packs_and_energy_are_conserved_for_any_demand(keep: float, seed: int) -> None:
     prep, plan = _prepared(0.5)
     with_swap = _with_swap_station(prep, plan)
-    acc = _swap_access(prep, with_swap)
+    acc = plan_access(prep, with_swap)
     full = demand_for(prep, 0)
     rng = np.random.default_rng(seed)
     d = full.take(np.flatnonzero(rng.random(len(full)) < keep))
@@ -314,3 +295,19 @@ def test_packs_and_energy_are_conserved_for_any_demand(keep: float, seed: int) -
     last = log.last_attempt()
     assert last.sum() == len(d)
     assert (log.attempt < prep.scenario.simulation.max_attempts).all()
+
+
+def test_a_strategy_with_a_swap_station_runs_from_the_scenario_yaml() -> None:
+    data = _scenario(swap_share=0.5)
+    data["strategies"] = [{"name": "p-median", "k": 4, "service": "both", "swap_k": 1}]
+    prep = prepare(parse_config(data))
+    plan = make_plans(prep)["p-median"]
+    assert plan.kind.count("swap") == 1
+    u = run_unit(prep, plan, 0)
+    swaps = u.log.service == SWAP
+    assert (swaps & (u.log.outcome == 0)).any()
+    assert (u.log.station[swaps] == int(np.flatnonzero(plan.swap)[0])).all()
+    assert u.swap is not None and u.swap.site.tolist() == np.flatnonzero(plan.swap).tolist()
+    again = run_unit(prep, plan, 0)
+    for name in SessionLog.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(u.log, name), getattr(again.log, name))

@@ -1277,15 +1277,6 @@ class Scenario(_Section):
                     f"demand.fleets.{i}.vehicle_classes: {unknown} are not classes of "
                     f"vehicles.fleet {sorted(classes)}"
                 )
-        pending = [
-            f"strategies.{i}.service" for i, s in enumerate(self.strategies)
-            if s.service != "charge"
-        ]  # fmt: skip
-        if pending:
-            raise ValueError(
-                f"{pending[0]}: swap stations placed by a strategy are not simulated yet "
-                "(docs/swap.md); remove the key"
-            )
 
     @property
     def out_dir(self) -> Path:
