@@ -344,3 +344,26 @@ def test_a_solver_failure_is_one_line_and_exit_status_1(
         "p-median: HiGHS returned model status 'Not Set' twice"
     ]
     assert not out.exists()  # nothing half-written
+
+
+# --------------------------------------------------------------------------- map
+
+
+def test_the_map_draws_swap_stations_as_diamonds_with_a_legend_entry(
+    small_run: RunResult,
+) -> None:
+    from sim.export.i18n import label
+    from sim.export.webmap import SWAP_COLOUR, map_html
+
+    r = swap_run()
+    page = map_html(r)
+    assert label("legend_swap", "en") in page
+    swap = r.selected[r.selected["kind"] == "swap"].iloc[0]
+    # the swap station is a point of its own layer whose popup has its packs
+    assert page.count(SWAP_COLOUR) >= 2  # the legend's diamond and the marker's
+    assert f'"f_packs": "{swap["packs"]}"' in page
+    assert '"f_swaps_per_day"' in page and '"f_pack_availability"' in page
+    # a charge-only run's map has no swap symbol
+    plain = map_html(small_run)
+    assert label("legend_swap", "en") not in plain and SWAP_COLOUR not in plain
+    assert label("legend_swap", "zh") in map_html(r, language="zh")

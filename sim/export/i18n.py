@@ -54,6 +54,10 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "legend_size": {"en": "Circle size: ports", "zh": "圆圈大小：充电桩数"},
     "legend_candidates": {"en": "Candidate site (not chosen)", "zh": "候选站点（未选中）"},
     "legend_no_data": {"en": "no sessions", "zh": "无充电需求"},
+    "legend_swap": {
+        "en": "Battery-swap station (diamond; click for its packs)",
+        "zh": "换电站（菱形；点击查看电池包）",
+    },
     "legend_toggle": {
         "en": "Use the layer control (top right) to switch strategies on and off.",
         "zh": "用右上角的图层控件切换各方案。",
@@ -71,6 +75,15 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "wait_mean_min": {"en": "Mean wait (min)", "zh": "平均排队时间（分钟）"},
     "wait_p95_min": {"en": "95th percentile wait (min)", "zh": "排队时间 95% 分位数（分钟）"},
     "existing": {"en": "Existing station", "zh": "既有充电站"},
+    "swap_station": {"en": "Battery-swap station", "zh": "换电站"},
+    "bays": {"en": "Swap bays", "zh": "换电工位数"},
+    "packs": {"en": "Battery packs", "zh": "电池包数"},
+    "pack_chargers": {"en": "Pack chargers", "zh": "电池包充电机数"},
+    "swaps_per_day": {"en": "Swaps per day", "zh": "日换电次数"},
+    "pack_availability": {
+        "en": "Charged pack in stock (share of time)",
+        "zh": "有满电电池包的时间占比",
+    },
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
     "rank": {"en": "Rank", "zh": "排名"},

@@ -426,6 +426,54 @@ def _zones_geojson(zones: gpd.GeoDataFrame, language: Language) -> folium.GeoJso
     )
 
 
+#: Colour of the battery-swap stations' diamonds.
+SWAP_COLOUR = "#7b1fa2"
+#: A battery-swap station's symbol: a diamond (Leaflet's own div icon, no image).
+_SWAP_ICON = (
+    f'<div style="width:12px;height:12px;margin:2px;background:{SWAP_COLOUR};'
+    'border:2px solid #000;transform:rotate(45deg);box-sizing:border-box"></div>'
+)
+
+
+def _swap_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
+    """A plan's battery-swap stations as diamonds, with their equipment and simulated
+    swaps and pack availability in the popup."""
+    if sites.empty:
+        return None
+    fields = [
+        ("strategy", "strategy"),
+        ("name", "site_name"),
+        ("site_id", "site_id"),
+        ("charger_class", "swap_station"),
+        ("bays", "bays"),
+        ("packs", "packs"),
+        ("pack_chargers", "pack_chargers"),
+        ("swaps_per_day", "swaps_per_day"),
+        ("pack_availability", "pack_availability"),
+        ("wait_mean_min", "wait_mean_min"),
+    ]
+    kinds = {"bays": "int", "packs": "int", "pack_chargers": "int", "swaps_per_day": "one",
+             "pack_availability": "share", "wait_mean_min": "one"}  # fmt: skip
+
+    def props(row: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"_label": _esc(row.get("name") or row.get("site_id"))}
+        for k, _ in fields:
+            v = row.get(k)
+            if k in kinds:
+                out[f"f_{k}"] = _fmt(v, kinds[k])
+            else:
+                out[f"f_{k}"] = _esc(v) if v not in (None, "") else label("unnamed", language)
+        return out
+
+    return folium.GeoJson(
+        _feature_collection(sites, props, simplify=False),
+        marker=folium.Marker(icon=folium.DivIcon(html=_SWAP_ICON, icon_size=(16, 16))),
+        popup=_popup(fields, language),
+        tooltip=folium.GeoJsonTooltip(fields=["_label"], labels=False),
+        control=False,
+    )
+
+
 def _sites_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
     if sites.empty:
         return None
@@ -527,9 +575,17 @@ class _Extras(MacroElement):
         self.bounds = bounds
 
 
-def _legend_html(language: Language) -> str:
+def _legend_html(language: Language, *, swap: bool = False) -> str:
+    """The page legend; with ``swap``, the battery-swap stations' diamond too."""
     t = lambda key: html.escape(label(key, language))  # noqa: E731
     bar = "display:block;height:10px;border:1px solid #999;margin:2px 0;"
+    swap_entry = (
+        f"""  <div class="cs-ports"><span style="display:inline-block;width:16px;height:16px">
+    {_SWAP_ICON}</span> {t("legend_swap")}</div>
+"""
+        if swap
+        else ""
+    )
     return f"""
 <div id="chargesite-legend" class="chargesite-legend">
   <div style="font-weight:bold;margin-bottom:4px">{t("legend_title")}</div>
@@ -555,7 +611,7 @@ def _legend_html(language: Language) -> str:
   <div><span class="cs-swatch cs-round"
     style="background:#fff;border-color:{CANDIDATE_COLOUR}"></span>
     {t("legend_candidates")}</div>
-  <div class="cs-toggle">{t("legend_toggle")}</div>
+{swap_entry}  <div class="cs-toggle">{t("legend_toggle")}</div>
   <div class="cs-credit">{t("map_data_credit")}</div>
 </div>
 <style>
@@ -616,9 +672,14 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
             show=(name == shown),
             control=True,
         )
+        mine = sel[sel["strategy"].astype(str) == name]
+        swap = (
+            mine["kind"].astype(str) == "swap" if "kind" in mine else pd.Series(False, mine.index)
+        )
         for layer in (
             _zones_geojson(zones[zones["strategy"].astype(str) == name], language),
-            _sites_geojson(sel[sel["strategy"].astype(str) == name], language),
+            _sites_geojson(mine[~swap], language),
+            _swap_geojson(mine[swap], language),
         ):
             if layer is not None:
                 layer.add_to(group)
@@ -639,7 +700,9 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.add_child(_Extras(attribution=_OSM_ATTRIBUTION, bounds=bounds))
     root = m.get_root()
-    root.html.add_child(Element(_legend_html(language)), name="chargesite_legend")  # type: ignore[attr-defined]
+    any_swap = "kind" in sel and bool((sel["kind"].astype(str) == "swap").any())
+    legend = _legend_html(language, swap=any_swap)
+    root.html.add_child(Element(legend), name="chargesite_legend")  # type: ignore[attr-defined]
     return m
 
 
