@@ -367,3 +367,37 @@ def test_the_map_draws_swap_stations_as_diamonds_with_a_legend_entry(
     plain = map_html(small_run)
     assert label("legend_swap", "en") not in plain and SWAP_COLOUR not in plain
     assert label("legend_swap", "zh") in map_html(r, language="zh")
+
+
+# --------------------------------------------------------------------------- report
+
+
+def test_the_report_compares_charge_and_swap_plans(small_run: RunResult) -> None:
+    import re
+
+    from sim.export.report import report_html
+
+    r = swap_run()
+    page = report_html(r)
+    assert 'id="charge-and-swap"' in page and 'href="#charge-and-swap"' in page
+    table = page[page.index('id="swap-table"') :]
+    table = table[: table.index("</table>")]
+    rows = dict(
+        re.findall(
+            r'<th data-strategy="([^"]+)">.*?</th>\s*<td class="num">(\d+)</td>', table, re.S
+        )
+    )
+    assert rows == {"dc-only": "0", "swap-and-dc": "1"}
+    swap = r.selected[r.selected["kind"] == "swap"].iloc[0]
+    assert f"{swap['swaps_per_day']:,.1f}" in table
+    assert f"{100 * swap['pack_availability']:.1f}%" in table
+    taxis = r.typed_summary.strategies["swap-and-dc"].fleets["taxis"]
+    lost = taxis["lost_min_per_vehicle_day"].mean
+    assert lost is not None and f"taxis: {lost:,.1f} min" in table
+    cost = r.typed_summary.strategies["swap-and-dc"].cost_cny
+    assert cost is not None and f"{cost:,.0f}" in table
+    assert "fleet: " in table and "residential: " in table
+    zh = report_html(r, language="zh")
+    assert "充电与换电" in zh and "分钟 =" in zh
+    # no swap station anywhere: no such section
+    assert 'id="charge-and-swap"' not in report_html(small_run)

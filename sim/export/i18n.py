@@ -200,6 +200,30 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "sec_figures": {"en": "Figures", "zh": "图表"},
     "sec_maps": {"en": "Maps of each strategy", "zh": "各方案地图"},
     "sec_sites": {"en": "Chosen sites", "zh": "选中站点"},
+    "sec_swap": {"en": "Charge and swap", "zh": "充电与换电"},
+    "swap_note": {
+        "en": "Plans with battery-swap stations against charging-only plans: swaps done and "
+        "the share of time a charged pack was in stock (means over replications), each "
+        "fleet's working time lost to driving to stations and waiting (min and CNY per "
+        "vehicle and day), and the difficulty index of each demand segment.",
+        "zh": "含换电站的方案与纯充电方案对比：换电次数、有满电电池包的时间占比（各次重复的均值），"
+        "各车队因前往站点和排队损失的运营时间（每车每天，分钟与元），以及各类需求的充电难度指数。",
+    },
+    "swap_stations": {"en": "Swap stations", "zh": "换电站数"},
+    "fleet_lost": {
+        "en": "Fleets' lost time per vehicle-day",
+        "zh": "车队每车每天损失的运营时间",
+    },
+    "segment_difficulty": {"en": "Difficulty by segment", "zh": "各类需求的充电难度"},
+    "fleet_lost_value": {
+        "en": "{fleet}: {minutes} min = {cny} CNY",
+        "zh": "{fleet}：{minutes} 分钟 = {cny} 元",
+    },
+    "segment_fleet": {"en": "fleet", "zh": "车队"},
+    "swap_per_million": {
+        "en": "Difficulty points removed per million CNY",
+        "zh": "每百万元降低的难度指数",
+    },
     "sec_sweep": {"en": "Sensitivity sweep", "zh": "敏感性分析"},
     "sec_provenance": {"en": "Provenance", "zh": "数据与版本来源"},
     "sec_notes": {"en": "Region notes", "zh": "区域数据说明"},

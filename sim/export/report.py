@@ -575,6 +575,50 @@ def _sites(result: RunResult, names: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def _swap_row(
+    st: StrategySummary, sel: pd.DataFrame, baseline: StrategySummary | None, lang: Language
+) -> dict[str, Any]:
+    """One plan's row of the charge-and-swap table."""
+    mine = sel[(sel["strategy"].astype(str) == st.name) & (sel["kind"].astype(str) == "swap")]
+    per_m = per_million_cny(st, baseline)
+    return {
+        "name": st.name,
+        "stations": str(len(mine)),
+        "swaps": _fmt_number(mine["swaps_per_day"].sum(), 1) if len(mine) else "–",
+        "availability": (
+            _fmt_value("coverage_share", mine["pack_availability"].mean()) if len(mine) else "–"
+        ),
+        "fleets": [
+            label(
+                "fleet_lost_value",
+                lang,
+                fleet=name,
+                minutes=_fmt_number(f["lost_min_per_vehicle_day"].mean, 1),
+                cny=_fmt_number(f["lost_cny_per_vehicle_day"].mean, 1),
+            )
+            for name, f in st.fleets.items()
+        ],
+        "segments": [
+            f"{label(f'segment_{seg}', lang)}: "
+            f"{_fmt_value('difficulty_index', m['difficulty_index'].mean)}"
+            for seg, m in st.segments.items()
+        ],
+        "cost": _fmt_number(st.cost_cny),
+        "per_million": "–" if per_m is None else _fmt_value("difficulty_index", per_m),
+    }
+
+
+def _charge_and_swap(result: RunResult, lang: Language) -> list[dict[str, Any]]:
+    """The charge-and-swap comparison, one row per plan; empty when no plan has a
+    battery-swap station (the report then has no such section)."""
+    sel = result.selected
+    if "kind" not in sel or not (sel["kind"].astype(str) == "swap").any():
+        return []
+    s = result.typed_summary
+    baseline = _baseline(s)
+    return [_swap_row(st, sel, baseline, lang) for st in s.strategies.values()]
+
+
 def _provenance(result: RunResult) -> dict[str, Any]:
     prov = result.typed_summary.provenance
     return {
@@ -664,6 +708,7 @@ _TEMPLATE = """<!DOCTYPE html>
   <li><a href="#scenario">{{ t.sec_scenario }}</a></li>
   <li><a href="#comparison">{{ t.sec_comparison }}</a></li>
   {% if paired %}<li><a href="#paired">{{ t.sec_paired }}</a></li>{% endif %}
+  {% if swap %}<li><a href="#charge-and-swap">{{ t.sec_swap }}</a></li>{% endif %}
   <li><a href="#figures">{{ t.sec_figures }}</a></li>
   <li><a href="#maps">{{ t.sec_maps }}</a></li>
   <li><a href="#sites">{{ t.sec_sites }}</a></li>
@@ -704,6 +749,21 @@ _TEMPLATE = """<!DOCTYPE html>
 <h2 id="paired">{{ t.sec_paired }}</h2>
 <p class="muted">{{ paired_note }}</p>
 {{ table(paired, "paired-table", t.metric) }}
+{% endif %}
+
+{% if swap %}
+<h2 id="charge-and-swap">{{ t.sec_swap }}</h2>
+<p class="muted">{{ t.swap_note }}</p>
+<div class="scroll"><table id="swap-table">
+<thead><tr><th>{{ t.strategy }}</th><th>{{ t.swap_stations }}</th><th>{{ t.swaps_per_day }}</th>
+<th>{{ t.pack_availability }}</th><th>{{ t.fleet_lost }}</th><th>{{ t.segment_difficulty }}</th>
+<th>{{ t.cost_cny }}</th><th>{{ t.swap_per_million }}</th></tr></thead><tbody>
+{% for r in swap %}<tr><th data-strategy="{{ r.name }}">{{ r.name }}</th>
+<td class="num">{{ r.stations }}</td><td class="num">{{ r.swaps }}</td>
+<td class="num">{{ r.availability }}</td>
+<td>{{ r.fleets|join("; ") or "–" }}</td><td>{{ r.segments|join("; ") or "–" }}</td>
+<td class="num">{{ r.cost }}</td><td class="num">{{ r.per_million }}</td></tr>
+{% endfor %}</tbody></table></div>
 {% endif %}
 
 <h2 id="figures">{{ t.sec_figures }}</h2>
@@ -836,6 +896,7 @@ def report_html(result: RunResult, /, *, language: str | None = None) -> str:
         "paired_note": label("paired_note", lang, best=paired.get("best", "")),
         "figs": figs,
         "sites": _sites(result, names),
+        "swap": _charge_and_swap(result, lang),
         "prov": _provenance(result),
         "seed": str(s.seed),
     }
