@@ -94,6 +94,19 @@ def test_interrupted_run_resumes_with_only_the_missing_units(tmp_path: Path) -> 
     assert {k: u.metrics for k, u in resumed.items()} == {k: u.metrics for k, u in fresh.items()}
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_units_of_a_replication_share_one_demand(tmp_path: Path, workers: int) -> None:
+    sc = load_config(_config(tmp_path))
+    units = run_units([sc], replications=2, workers=workers)
+    for rep in (0, 1):
+        mine = [u for k, u in units.items() if k.replication == rep]
+        assert len(mine) == len(sc.strategies) > 1
+        assert all(u.demand is mine[0].demand for u in mine)  # one copy kept
+        # the same sessions every strategy simulated: each log's sessions are its rows
+        assert all(u.log.session.max() < len(u.demand) for u in mine)
+    assert units[next(iter(units))].demand is not units[max(units)].demand
+
+
 def test_rerun_of_the_cli_uses_the_store(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     out = tmp_path / "out"

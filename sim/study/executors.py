@@ -7,6 +7,12 @@ identical.  Each worker prepares a scenario once (region, travel times, plans, a
 tables; kept in :data:`sim.study.cache.MEMORY`) and reuses it for the units that follow.
 Finished units go to a :class:`~sim.study.cache.UnitStore` when one is given; a rerun
 loads them instead of simulating again.
+
+Every strategy of a replication sees the same demand (common random numbers), but each
+unit comes back (from a worker, or from its own draw) with its own copy: the units of a
+replication that hold equal demands are given one shared copy
+(:class:`_SharedDemand`), so the parent keeps one demand per replication, not one per
+unit (a fifth of it with five strategies; the same values, so the same outputs).
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from sim.config import Scenario
+from sim.demand.model import Demand
 from sim.des import Access, HighwayAccess
 from sim.errors import UserInputError
 from sim.siting.plan import Plan
@@ -80,6 +89,33 @@ def unit_task(scenario_json: str, strategy: str, replication: int) -> UnitResult
     """Run one unit (the function executed by workers)."""
     scenario = Scenario.model_validate_json(scenario_json)
     return context(scenario).run(strategy, replication)
+
+
+def _same_demand(a: Demand, b: Demand, /) -> bool:
+    """Whether two demands hold the same sessions (every column equal)."""
+    for f in fields(Demand):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if (x is None) != (y is None):
+            return False
+        if x is not None and not (x.dtype == y.dtype and np.array_equal(x, y)):
+            return False
+    return True
+
+
+class _SharedDemand:
+    """One demand per (scenario, replication) among the units that arrive."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, int], Demand] = {}
+
+    def __call__(self, point: int, result: UnitResult, /) -> UnitResult:
+        """``result``, holding the demand of an earlier unit of its replication when
+        the two are equal (else its own, which later units may share)."""
+        key = (point, result.replication)
+        first = self._seen.setdefault(key, result.demand)
+        if first is result.demand or not _same_demand(first, result.demand):
+            return result
+        return replace(result, demand=first)
 
 
 def _dask_client(address: str) -> Any:
@@ -146,15 +182,17 @@ def run_units(
             results[k] = cached
         else:
             todo.append(k)
+    shared = _SharedDemand()
+    results = {k: shared(k.point, r) for k, r in results.items()}
     total, done = len(keys), len(results)
     if done:
         note(f"{done} unit(s) already done (resumed)", done, total)
 
     def finished(k: UnitKey, r: UnitResult) -> None:
         nonlocal done
-        results[k] = r
         if store is not None:
             store.put(scenarios[k.point], r)
+        results[k] = shared(k.point, r)
         done += 1
         note(f"simulated {k.strategy}, replication {k.replication + 1}", done, total)
 
