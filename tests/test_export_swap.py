@@ -21,6 +21,7 @@ import pytest
 from sim.api import RunResult
 from sim.demand.fleets import FleetRoster
 from sim.demand.model import SEGMENTS
+from sim.errors import DataError
 from sim.export.summary import FLEET_FIGURES, Summary, build_summary
 from sim.export.tables import sessions_frame
 from sim.metrics.scores import METRICS
@@ -401,3 +402,21 @@ def test_the_report_compares_charge_and_swap_plans(small_run: RunResult) -> None
     assert "充电与换电" in zh and "分钟 =" in zh
     # no swap station anywhere: no such section
     assert 'id="charge-and-swap"' not in report_html(small_run)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=DataError,
+    reason="sim/region/plan_file.py reads ports 0 as bad (1..500) before it sees kind "
+    "'swap'; the selected layer writes a swap station's 0 ports (requested change there)",
+)
+def test_sites_gpkg_reads_back_as_a_plan_file_with_its_swap_station(tmp_path: Path) -> None:
+    from sim.region.plan_file import read_plan_file
+
+    r = swap_run()
+    gpkg = tmp_path / "sites.gpkg"
+    r.selected.to_file(gpkg, layer="selected", driver="GPKG", engine="pyogrio")
+    table = read_plan_file(gpkg, strategy="swap-and-dc")
+    mine = r.selected[r.selected["strategy"] == "swap-and-dc"]
+    assert list(table.site_id) == list(mine["site_id"])
+    assert list(table.kind) == ["swap" if k == "swap" else "charge" for k in mine["kind"]]
