@@ -708,8 +708,8 @@ _TEMPLATE = """<!DOCTYPE html>
   <li><a href="#scenario">{{ t.sec_scenario }}</a></li>
   <li><a href="#comparison">{{ t.sec_comparison }}</a></li>
   {% if paired %}<li><a href="#paired">{{ t.sec_paired }}</a></li>{% endif %}
-  {% if swap %}<li><a href="#charge-and-swap">{{ t.sec_swap }}</a></li>{% endif %}
-  <li><a href="#figures">{{ t.sec_figures }}</a></li>
+{% if swap %}  <li><a href="#charge-and-swap">{{ t.sec_swap }}</a></li>
+{% endif %}  <li><a href="#figures">{{ t.sec_figures }}</a></li>
   <li><a href="#maps">{{ t.sec_maps }}</a></li>
   <li><a href="#sites">{{ t.sec_sites }}</a></li>
   <li><a href="#provenance">{{ t.sec_provenance }}</a></li>
@@ -764,9 +764,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <td>{{ r.fleets|join("; ") or "–" }}</td><td>{{ r.segments|join("; ") or "–" }}</td>
 <td class="num">{{ r.cost }}</td><td class="num">{{ r.per_million }}</td></tr>
 {% endfor %}</tbody></table></div>
-{% endif %}
 
-<h2 id="figures">{{ t.sec_figures }}</h2>
+{% endif %}<h2 id="figures">{{ t.sec_figures }}</h2>
 {% if figs.font_note %}<p class="muted">{{ figs.font_note }}</p>{% endif %}
 {% for f in figs["items"] %}
 <figure><h3>{{ f.title }}</h3><img src="{{ f.src }}" alt="{{ f.title }}">

@@ -495,11 +495,10 @@ def _metrics(agg: Mapping[str, Any]) -> dict[str, MetricSummary]:
 
 def _segments(units: Sequence[UnitResult], /) -> dict[str, dict[str, MetricSummary]]:
     """Every metric per segment over the units' replications (``{}``: one segment)."""
-    # guard: UnitResult.segments is being added in sim/study/units.py right now
     rows = [
         {"strategy": seg, "replication": u.replication, **scores}
         for u in units
-        for seg, scores in getattr(u, "segments", {}).items()
+        for seg, scores in u.segments.items()
     ]
     if not rows:
         return {}
@@ -516,8 +515,7 @@ def _fleets(units: Sequence[UnitResult], /) -> dict[str, dict[str, MetricSummary
     """Each fleet's lost time, its cost and its sessions over the units' replications."""
     per_fleet: dict[str, list[Mapping[str, float]]] = {}
     for u in units:
-        # guard: UnitResult.fleets is being added in sim/study/units.py right now
-        for name, figures in getattr(u, "fleets", {}).items():
+        for name, figures in u.fleets.items():
             per_fleet.setdefault(name, []).append(figures)
     out: dict[str, dict[str, MetricSummary]] = {}
     for name, reps in per_fleet.items():
