@@ -617,6 +617,11 @@ class FleetConfig(_Section):
     between_shifts_below_soc: Fraction = Field(
         0.5, description="At the end of a duty period it charges if below this."
     )
+    between_shifts_window_min: Annotated[float, Field(ge=0.0, le=600.0)] = Field(
+        60.0,
+        description="Such a charge starts at a uniform time in the period's last minutes "
+        "(min; assumption): drivers head to charge as their shift ends, not all at once.",
+    )
     target_soc: Fraction = Field(0.9, description="State of charge it charges to.")
     initial_soc: tuple[Fraction, Fraction] = Field(
         (0.5, 0.9), description="[low, high] uniform state of charge at the start."

@@ -8,7 +8,10 @@ The shift model, per vehicle and duty period (``demand.fleets[].shifts``):
 - when it reaches the vehicle's threshold (drawn from ``charge_below_soc``) it sets off
   to charge, from a point of its working area, to ``target_soc``, and drives on (the
   simulation, not this model, says how long the charging takes);
-- at the end of a duty period it charges if it is below ``between_shifts_below_soc``.
+- near the end of a duty period it charges if it would end the period below
+  ``between_shifts_below_soc``: it sets off at a uniform time in the period's last
+  ``between_shifts_window_min`` minutes (so a fleet's drivers do not all arrive at the
+  same minute) and drives the rest of the period after charging.
 
 The working area is the region's road nodes weighted by the households of the zones
 around them (where fares and deliveries start), or the points of ``hotspots_file``.
@@ -153,12 +156,13 @@ def _needs_in_period(
     rate: np.ndarray,
     threshold: np.ndarray,
     target: float,
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray]:
     """Charging needs during one duty period; updates ``soc`` to its value at the end.
 
     ``rate`` is each vehicle's state of charge used per minute on duty.  Returns the
     vehicles, times (min) and states of charge of the needs, in rounds (a vehicle may
-    need more than one charge in a long period).
+    need more than one charge in a long period), and each vehicle's last charge time in
+    the period (``start`` if none).
     """
     vehicles, times, socs = [], [], []
     now = np.full(soc.shape[0], start)
@@ -176,7 +180,7 @@ def _needs_in_period(
         now[idx] = t
         active = idx
     soc -= rate * (end - now)
-    return vehicles, times, socs
+    return vehicles, times, socs, now
 
 
 def fleet_demand(
@@ -230,17 +234,23 @@ def fleet_demand(
         if p % per_day == 0:  # a new day: its distance
             km = rng.lognormal(np.log(cfg.daily_km_mean) - sigma2 / 2, np.sqrt(sigma2), n)
             rate = km * vehicles.kwh_per_km / vehicles.battery_kwh / duty_min
-        v, t, s = _needs_in_period(
+        v, t, s, last = _needs_in_period(
             soc, start=start, end=end, rate=rate, threshold=threshold, target=cfg.target_soc
         )
         vehicles_hit += v
         times += t
         socs += s
+        # below between_shifts_below_soc at the end: it goes to charge at a uniform time in
+        # the period's last between_shifts_window_min (after its last charge), and drives
+        # the rest of the period after charging
         low = np.flatnonzero(soc < cfg.between_shifts_below_soc)
+        early = rng.random(low.shape[0]) * np.minimum(
+            cfg.between_shifts_window_min, end - last[low]
+        )
         vehicles_hit.append(low)
-        times.append(np.full(low.shape[0], end))
-        socs.append(soc[low].copy())
-        soc[low] = cfg.target_soc
+        times.append(end - early)
+        socs.append(soc[low] + rate[low] * early)
+        soc[low] = cfg.target_soc - rate[low] * early
     needs = (np.concatenate(vehicles_hit), np.concatenate(times), np.concatenate(socs))
     return _as_demand(
         cfg,
