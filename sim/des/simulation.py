@@ -74,11 +74,13 @@ def simulate(  # noqa: PLR0913 -- the six inputs of a charging run and three of 
         Stations along the routes of highway sessions (segment 1); required when
         ``demand`` has any.
     rules
-        Choice, balking, reneging and retry rules.
+        Choice, balking, reneging and retry rules (at a swap station a driver balks at
+        ``balk_queue_per_port`` x its bays waiting).
     taper
         Charging curves; ``None`` charges at full power at any state of charge.
     swap
-        The plan's battery-swap stations (``None``: none).
+        The plan's battery-swap stations (``None``: none).  Fleet sessions and sessions
+        that can swap at one within reach follow :mod:`sim.des.fleet`.
     swap_factor
         float64 ``(n_sessions,)`` uniform draws in (0, 1), one per session, that a swap
         station turns into the session's unit-mean swap-time factor with its own
