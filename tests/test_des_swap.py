@@ -182,13 +182,11 @@ def test_only_vehicles_with_a_served_pack_swap() -> None:
 
 def test_swap_station_takes_load_off_chargers_only_for_compatible_vehicles() -> None:
     without, with_swap = _runs(0.5)
-    waits = [
-        u.log.wait_min[(u.log.service == 0) & np.isfinite(u.log.wait_min)].mean()
-        for u in (without, with_swap)
-    ]
-    assert waits[1] < 0.9 * waits[0], waits  # 3.16 -> 2.57 min measured
+    # minutes spent queueing at the chargers, and attempts there (fewer balk and retry)
+    waited = [float(np.nansum(u.log.wait_min[u.log.service == 0])) for u in (without, with_swap)]
+    assert waited[1] < 0.85 * waited[0], waited  # 2,728 -> 1,987 min measured
     attempts = [int((u.log.service == 0).sum()) for u in (without, with_swap)]
-    assert attempts[1] < 0.9 * attempts[0], attempts  # fewer balk and retry (811 -> 650)
+    assert attempts[1] < 0.9 * attempts[0], attempts  # 801 -> 642 measured
     # nobody can swap: the chargers see exactly the same attempts as without the station
     without, with_swap = _runs(0.0)
     assert not (with_swap.log.service == SWAP).any()
