@@ -31,6 +31,9 @@ class Stations:
     grid_cap_kw
         float64 site grid limit shared by its ports (kW); ``inf`` = none.  ``None`` means
         no station has a cap.
+    bays
+        int64 swap bays per site (0 at charging sites; a swap site has 0 ports), for the
+        sites' utilisation; ``None`` when the plan has no swap station.
     """
 
     site_id: tuple[str, ...]
@@ -38,6 +41,7 @@ class Stations:
     power_kw: np.ndarray
     dc: np.ndarray
     grid_cap_kw: np.ndarray | None = None
+    bays: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.site_id)

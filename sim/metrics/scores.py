@@ -95,7 +95,8 @@ def station_stats(
     Returns
     -------
     dict
-        ``utilization`` (0-1), ``energy_kwh``, ``sessions_charged``, ``attempts``,
+        ``utilization`` (0-1: share of port time charging, at a swap station of bay time
+        swapping), ``energy_kwh``, ``sessions_charged``, ``attempts``,
         ``wait_mean_min``, ``wait_p95_min`` arrays, one entry per station, and
         ``load_kw`` (stations x 15-minute bins, kW; :func:`load_profile`), and
         ``queue_peak`` / ``queue_mean`` (stations x hours, vehicles;
@@ -109,7 +110,10 @@ def station_stats(
         s = np.minimum(log.start_min[charged], horizon_min)
         e = np.minimum(log.end_min[charged], horizon_min)
         busy = np.bincount(st[charged], weights=e - s, minlength=m)
+    # a charging site's ports, a swap station's bays (its swaps' time in the bay)
     ports = stations.ports.astype(float)
+    if stations.bays is not None:
+        ports = ports + stations.bays
     util = np.divide(busy, ports * horizon_min, out=np.zeros(m), where=ports > 0)
     energy = (
         np.bincount(st[charged], weights=log.energy_kwh[charged], minlength=m)

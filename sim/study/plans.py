@@ -161,6 +161,7 @@ def stations_of(prep: Prepared, plan: Plan, /) -> Stations:
         power_kw=plan.power_kw,
         dc=plan.dc,
         grid_cap_kw=None if cap is None else np.where(plan.existing, np.inf, cap),
+        bays=plan.bays if plan.swap.any() else None,
     )
 
 
