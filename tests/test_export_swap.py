@@ -21,7 +21,6 @@ import pytest
 from sim.api import RunResult
 from sim.demand.fleets import FleetRoster
 from sim.demand.model import SEGMENTS
-from sim.errors import DataError
 from sim.export.summary import FLEET_FIGURES, Summary, build_summary
 from sim.export.tables import sessions_frame
 from sim.metrics.scores import METRICS
@@ -404,12 +403,6 @@ def test_the_report_compares_charge_and_swap_plans(small_run: RunResult) -> None
     assert 'id="charge-and-swap"' not in report_html(small_run)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DataError,
-    reason="sim/region/plan_file.py reads ports 0 as bad (1..500) before it sees kind "
-    "'swap'; the selected layer writes a swap station's 0 ports (requested change there)",
-)
 def test_sites_gpkg_reads_back_as_a_plan_file_with_its_swap_station(tmp_path: Path) -> None:
     from sim.region.plan_file import read_plan_file
 
@@ -420,3 +413,6 @@ def test_sites_gpkg_reads_back_as_a_plan_file_with_its_swap_station(tmp_path: Pa
     mine = r.selected[r.selected["strategy"] == "swap-and-dc"]
     assert list(table.site_id) == list(mine["site_id"])
     assert list(table.kind) == ["swap" if k == "swap" else "charge" for k in mine["kind"]]
+    swap = (mine["kind"] == "swap").to_numpy()
+    assert table.packs[swap].tolist() == mine["packs"][swap].tolist()
+    assert table.bays[swap].tolist() == mine["bays"][swap].tolist()

@@ -164,3 +164,21 @@ def test_the_simulation_sees_the_swap_stations_of_a_plan() -> None:
     )
     assert sites.pack_types == (frozenset({"choco"}),)
     assert stations_of(prep, mixed).ports.tolist()[1] == 0
+
+
+def test_a_plan_file_may_give_a_swap_stations_equipment(tmp_path: Path) -> None:
+    f = tmp_path / "plan.csv"
+    f.write_text("site_id,kind,ports,bays,packs,pack_chargers\nc4,swap,0,1,9,6\nc2,swap,,,,\n")
+    table = read_plan_file(f)
+    p = make_plan(StrategyConfig(name="mine", plan_file=f), inputs(), scenario=SCENARIO,
+                  index=0, plan_table=table)  # fmt: skip
+    nio = SCENARIO.chargers.swap_classes["nio-pss3"]
+    assert p.candidate.tolist() == [2, 4]
+    assert (p.bays.tolist(), p.packs.tolist(), p.pack_chargers.tolist()) == (
+        [nio.bays, 1],
+        [nio.packs, 9],
+        [nio.pack_chargers, 6],
+    )
+    assert p.cost_cny == pytest.approx(
+        nio.cost_cny + nio.equipment_cost_cny(bays=1, packs=9, pack_chargers=6)
+    )

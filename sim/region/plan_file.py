@@ -25,7 +25,8 @@ Each row is one site of the plan:
   strategy's (or, at an existing station, the station's own ports);
 * ``kind`` is optional: ``charge`` (a charging site, the default) or ``swap`` (a
   battery-swap station; its ``charger_class`` names a swap class, blank: the default
-  swap class; ``ports`` must be blank).  A candidate kind (``parking``, ``node``, ...,
+  swap class; ``ports`` must be blank or 0; optional ``bays``, ``packs`` and
+  ``pack_chargers`` override the class's).  A candidate kind (``parking``, ``node``, ...,
   what chargesite's own ``selected`` layer holds at a charging site) is a charging site;
 * when the file has a ``strategy`` column holding several plans, the strategy's
   ``plan_strategy`` picks one.
@@ -91,6 +92,9 @@ class PlanTable:
         Per site, the name given (kept verbatim).
     kind
         Per site, ``"charge"`` or ``"swap"`` (:data:`SITE_KINDS`).
+    bays, packs, pack_chargers
+        int64 per swap station; 0 where not given (the swap class's) and at charging
+        sites.
     """
 
     source: str
@@ -102,6 +106,9 @@ class PlanTable:
     charger_class: tuple[str, ...]
     name: tuple[str, ...]
     kind: tuple[str, ...]
+    bays: np.ndarray
+    packs: np.ndarray
+    pack_chargers: np.ndarray
 
     def __len__(self) -> int:
         return len(self.where)
@@ -273,6 +280,7 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
     lon = np.full(len(records), np.nan)
     lat = np.full(len(records), np.nan)
     ports = np.zeros(len(records), dtype=np.int64)
+    bays, packs, chargers = (np.zeros(len(records), dtype=np.int64) for _ in range(3))
     classes: list[str] = []
     names_out: list[str] = []
     kinds: list[str] = []
@@ -287,10 +295,17 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
         if geom is not None:
             lon[k], lat[k] = geom.x, geom.y
         ids.append(site)
-        ports[k] = parse_count(where, "ports", row.get("ports"), low=1, high=500)
+        kind = _kind(where, row.get("kind"))
+        # a swap station's ports are blank or 0 (chargesite's selected layer writes 0)
+        low = 0 if kind == "swap" else 1
+        ports[k] = parse_count(where, "ports", row.get("ports"), low=low, high=500)
+        if kind == "swap":
+            _check_no_ports(where, int(ports[k]))
+            for col, arr in (("bays", bays), ("packs", packs), ("pack_chargers", chargers)):
+                arr[k] = parse_count(where, col, row.get(col), low=1, high=500)
         classes.append(_text(row.get("charger_class")))
         names_out.append("" if is_blank(row.get("name")) else str(row.get("name")))
-        kinds.append(_kind(where, row.get("kind"), ports=int(ports[k])))
+        kinds.append(kind)
     return PlanTable(
         source=label,
         where=tuple(wheres),
@@ -301,11 +316,22 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
         charger_class=tuple(classes),
         name=tuple(names_out),
         kind=tuple(kinds),
+        bays=bays,
+        packs=packs,
+        pack_chargers=chargers,
     )
 
 
-def _kind(where: str, raw: Any, /, *, ports: int) -> str:
-    """A row's ``kind`` (blank: ``charge``); a swap station takes no ports."""
+def _check_no_ports(where: str, ports: int, /) -> None:
+    if ports > 0:
+        raise DataError(
+            f"{where}: ports = {ports} at a swap station (kind swap); its bays and packs "
+            "come from its swap class or the bays, packs and pack_chargers columns"
+        )
+
+
+def _kind(where: str, raw: Any, /) -> str:
+    """A row's ``kind`` (blank or a candidate kind: ``charge``)."""
     text = _text(raw).lower()
     if not text or text in CANDIDATE_KINDS:
         return "charge"
@@ -313,11 +339,6 @@ def _kind(where: str, raw: Any, /, *, ports: int) -> str:
         raise DataError(
             f"{where}: kind = {_text(raw)!r}; expected one of {', '.join(SITE_KINDS)} (or a "
             f"candidate kind: {', '.join(CANDIDATE_KINDS)})"
-        )
-    if text == "swap" and ports > 0:
-        raise DataError(
-            f"{where}: ports = {ports} at a swap station (kind swap); its bays and packs "
-            "come from its swap class"
         )
     return text
 

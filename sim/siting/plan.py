@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -209,19 +210,30 @@ def _equipment(scenario: Scenario, strategy: StrategyConfig, /) -> _Equipment:
     return _Equipment(klass=klass, ports=ports, site_cost_cny=cost)
 
 
+class SwapRow(NamedTuple):
+    """A plan file's swap station: its class (``""``: the default) and the bays, packs
+    and pack chargers the file gives (0: the class's)."""
+
+    klass: str
+    bays: int
+    packs: int
+    pack_chargers: int
+
+
 @dataclass(frozen=True)
 class _FixedSites:
     """A plan given by site ids (YAML ``sites`` or a plan file).
 
     ``rows`` are candidate indices (``None``: the strategy gives no sites); ``ports`` and
     ``klass`` the plan file's per-site ports and charger classes, by candidate index;
-    ``swap`` its swap stations and their swap classes (``""``: the default).
+    ``swap`` its swap stations: class (``""``: the default) and the bays, packs and
+    pack chargers it gives (0: the class's).
     """
 
     rows: list[int] | None = None
     ports: dict[int, int] = field(default_factory=dict)
     klass: dict[int, str] = field(default_factory=dict)
-    swap: dict[int, str] = field(default_factory=dict)
+    swap: dict[int, SwapRow] = field(default_factory=dict)
 
 
 def _fixed_sites(
@@ -248,16 +260,21 @@ def _fixed_sites(
     check_charger_classes(plan_table, ch.classes, swap_classes=ch.swap_classes)
     file_ports: dict[int, int] = {}
     file_class: dict[int, str] = {}
-    file_swap: dict[int, str] = {}
+    file_swap: dict[int, SwapRow] = {}
     existing = inputs.is_existing()
-    for c, klass, ports, kind, at in zip(
+    for k, (c, klass, ports, kind, at) in enumerate(zip(
         rows, plan_table.charger_class, plan_table.ports, plan_table.kind, plan_table.where,
         strict=True,
-    ):  # fmt: skip
+    )):  # fmt: skip
         if kind == "swap":
             if existing[c]:
                 raise DataError(f"{at}: kind = swap at an existing charging station")
-            file_swap[c] = klass
+            file_swap[c] = SwapRow(
+                klass,
+                int(plan_table.bays[k]),
+                int(plan_table.packs[k]),
+                int(plan_table.pack_chargers[k]),
+            )
             continue
         if klass:
             file_class[c] = klass

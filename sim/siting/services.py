@@ -27,6 +27,7 @@ from sim.region.plan_file import PlanTable
 from sim.siting.plan import (
     Plan,
     SitingInputs,
+    SwapRow,
     _Equipment,
     _fixed_sites,
     _solve,
@@ -302,16 +303,16 @@ def _merge(a: Plan, b: Plan, /, *, name: str) -> Plan:
 
 def with_swap_sites(
     plan: Plan,
-    swap: Mapping[int, str],
+    swap: Mapping[int, SwapRow | str],
     /,
     *,
     scenario: Scenario,
     replaced_cost: _Equipment,
 ) -> Plan:
-    """A fixed plan whose sites ``swap`` (candidate -> swap class, ``""``: the default)
-    are swap stations: the class's bays, packs and chargers, no ports, and the class's
-    cost instead of the new charging site's (``replaced_cost``) that :func:`make_plan`
-    counted."""
+    """A fixed plan whose sites ``swap`` (candidate -> swap class, ``""``: the default,
+    or a plan file's :class:`~sim.siting.plan.SwapRow`) are swap stations: the class's
+    (or the file's) bays, packs and chargers, no ports, and their cost instead of the
+    new charging site's (``replaced_cost``) that :func:`make_plan` counted."""
     kind = list(plan.kind)
     klass = list(plan.charger_class)
     ports, power = plan.ports.copy(), plan.power_kw.copy()
@@ -321,13 +322,20 @@ def with_swap_sites(
     for pos, c in enumerate(plan.candidate.tolist()):
         if c not in swap:
             continue
-        name = swap[c] or default
+        given = swap[c]
+        row = SwapRow(given, 0, 0, 0) if isinstance(given, str) else given
+        name = row.klass or default
         assert name is not None  # the plan file check requires swap classes
         k = scenario.chargers.swap_classes[name]
         kind[pos], klass[pos] = "swap", name
         ports[pos], power[pos] = 0, k.charger_kw
-        bays[pos], packs[pos], chargers[pos] = k.bays, k.packs, k.pack_chargers
-        cost += k.cost_cny - replaced_cost.site_cost_cny
+        bays[pos] = row.bays or k.bays
+        packs[pos] = row.packs or k.packs
+        chargers[pos] = row.pack_chargers or k.pack_chargers
+        equipment = k.equipment_cost_cny(
+            bays=int(bays[pos]), packs=int(packs[pos]), pack_chargers=int(chargers[pos])
+        )
+        cost += equipment - replaced_cost.site_cost_cny
     return replace(
         plan,
         kind=tuple(kind),
