@@ -148,9 +148,9 @@ def load_profile(
 ) -> np.ndarray:
     """Mean charging power drawn per station in each time bin (kW).
 
-    Each charged attempt delivers its energy at its mean power between ``start_min``
-    and ``end_min``; the energy falling in each bin, divided by the bin length, is the
-    bin's load.  Charging after ``horizon_min`` is left out.
+    Each charged attempt at a charger (not a swap) delivers its energy at its mean power
+    between ``start_min`` and ``end_min``; the energy falling in each bin, divided by the
+    bin length, is the bin's load.  Charging after ``horizon_min`` is left out.
 
     Returns
     -------
@@ -159,7 +159,9 @@ def load_profile(
     """
     n_bins = int(np.ceil(horizon_min / bin_min))
     out = np.zeros((n_stations, n_bins))
-    ok = (log.outcome == CHARGED) & (log.end_min > log.start_min)
+    # charging only: a swap hands over a charged pack, and what a swap station draws is
+    # its pack chargers' load (the swap trace), not the pack's energy over the swap
+    ok = (log.outcome == CHARGED) & (log.end_min > log.start_min) & (log.service == 0)
     if not ok.any() or n_stations == 0:
         return out
     st = log.station[ok]
