@@ -93,7 +93,8 @@ def scenario_dict(
     if replications is not None:
         data.setdefault("simulation", {})["replications"] = replications
     data["name"] = f"{data['name']}-{syn['nodes']}"
-    data["output"] = {"map": False, "report": False}
+    # no map or report; sessions.parquet as the scenario says (the target writes none)
+    data.setdefault("output", {}).update({"map": False, "report": False})
     return data
 
 

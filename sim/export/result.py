@@ -51,7 +51,9 @@ class RunResult:
     per_replication
         One row per (strategy, replication), a column per metric.
     sessions
-        One row per charging attempt (``sessions.parquet``).
+        One row per charging attempt (``sessions.parquet``); empty (no rows, no columns)
+        when the scenario writes neither sessions nor the report (``output.sessions`` and
+        ``output.report`` off), so a large study does not build a table nobody reads.
     candidates, selected, zones, roads
         The layers of ``sites.gpkg`` (EPSG:4326).
     site_load
@@ -103,6 +105,12 @@ def _candidates(study: StudyResult) -> gpd.GeoDataFrame:
     return cands
 
 
+def _needs_sessions(study: StudyResult, /) -> bool:
+    """Whether an output reads the sessions table (the file or the report)."""
+    out = study.scenario.output
+    return out.sessions or out.report
+
+
 def assemble(study: StudyResult, /) -> RunResult:
     """Summary, tables and layers of one scenario's study.
 
@@ -119,7 +127,7 @@ def assemble(study: StudyResult, /) -> RunResult:
         summary=typed.to_dict(),
         typed_summary=typed,
         per_replication=per_rep,
-        sessions=sessions_frame(prep, plans, units),
+        sessions=sessions_frame(prep, plans, units if _needs_sessions(study) else []),
         candidates=_candidates(study),
         candidate_scores=study.candidate_scores,
         selected=selected_layer(prep, plans, units),
