@@ -29,7 +29,7 @@ from sim.config import ResidentialDemandConfig, VehicleClassConfig
 from sim.demand.model import Demand, swap_codes
 from sim.region.model import Region
 
-__all__ = ["HomeTable", "home_table", "residential_demand"]
+__all__ = ["HomeTable", "home_table", "planning_draw", "residential_demand", "sessions_per_ev_day"]
 
 #: Lowest state of charge a resident lets the battery reach; trips that would drain it
 #: further are cut short (0-1).
@@ -141,7 +141,7 @@ def _lognormal(mean: float, cv: float, size: int, rng: np.random.Generator) -> n
     return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
 
 
-def sessions_per_ev_day(
+def planning_draw(
     *,
     cfg: ResidentialDemandConfig,
     fleet: list[VehicleClassConfig],
@@ -149,13 +149,10 @@ def sessions_per_ev_day(
     start_weekday: int,
     rng: np.random.Generator,
     n_ev: int = 4000,
-) -> tuple[float, float]:
-    """Expected public sessions per EV and day, and mean energy per session (kWh).
-
-    Estimated by running the trip model on ``n_ev`` EVs of one home (a planning draw
-    from its own random stream, so the siting models do not see the evaluation
-    replications).
-    """
+) -> Demand:
+    """The trip model run on ``n_ev`` EVs of one home, none with home charging (the
+    planning estimate's draw, from its own random stream so that the siting models do
+    not see the evaluation replications)."""
     homes = HomeTable(
         zone=np.zeros(1, np.int32),
         node=np.zeros(1, np.int64),
@@ -169,7 +166,7 @@ def sessions_per_ev_day(
             "no_home_charging_share": {"apartment": 1.0, "house": 1.0},
         }
     )
-    d = residential_demand(
+    return residential_demand(
         homes,
         cfg=probe,
         fleet=fleet,
@@ -177,6 +174,22 @@ def sessions_per_ev_day(
         start_weekday=start_weekday,
         rng=rng,
         n_ev_override=n_ev,
+    )
+
+
+def sessions_per_ev_day(
+    *,
+    cfg: ResidentialDemandConfig,
+    fleet: list[VehicleClassConfig],
+    days: int,
+    start_weekday: int,
+    rng: np.random.Generator,
+    n_ev: int = 4000,
+) -> tuple[float, float]:
+    """Expected public sessions per EV and day, and mean energy per session (kWh), from
+    :func:`planning_draw`."""
+    d = planning_draw(
+        cfg=cfg, fleet=fleet, days=days, start_weekday=start_weekday, rng=rng, n_ev=n_ev
     )
     if len(d) == 0:
         return 0.0, 0.0

@@ -18,7 +18,7 @@ from sim.config import Scenario, file_sha256
 from sim.demand.fleets import FleetArea, all_fleets_demand
 from sim.demand.highway import HighwayODs, highway_demand, highway_ods
 from sim.demand.model import Demand, pack_types
-from sim.demand.residential import HomeTable, home_table, residential_demand
+from sim.demand.residential import HomeTable, home_table, planning_draw
 from sim.errors import ConfigError, DataError
 from sim.region import Region
 from sim.region.build import build_region
@@ -300,35 +300,20 @@ def _residential_planning(scenario: Scenario, /) -> tuple[float, float, dict[str
     day, mean energy per session (kWh), and by pack type the share of its sessions made
     by vehicles that can swap that pack (empty when no class can swap).
 
-    The same draw as :func:`sim.demand.residential.sessions_per_ev_day` (4000 EVs of
-    one home over ``max(demand.days, 28)`` days on the stream ``"planning"``, every EV
-    without home charging), kept to read its vehicles' packs; the first two figures are
-    that function's exactly.
+    :func:`sim.demand.residential.planning_draw` (4000 EVs over ``max(demand.days, 28)``
+    days on the stream ``"planning"``), the draw of
+    :func:`~sim.demand.residential.sessions_per_ev_day`, kept to read its vehicles'
+    packs; the first two figures are that function's exactly.
     """
-    res = scenario.demand.residential
     days = max(scenario.demand.days, 28)
     n_ev = 4000
-    one_home = HomeTable(
-        zone=np.zeros(1, np.int32),
-        node=np.zeros(1, np.int64),
-        households_apartment=np.ones(1),
-        households_house=np.zeros(1),
-    )
-    probe = res.model_copy(
-        update={
-            "cars_per_household": 1.0,
-            "ev_share": 1.0,
-            "no_home_charging_share": {"apartment": 1.0, "house": 1.0},
-        }
-    )
-    d = residential_demand(
-        one_home,
-        cfg=probe,
+    d = planning_draw(
+        cfg=scenario.demand.residential,
         fleet=scenario.vehicles.fleet,
         days=days,
         start_weekday=scenario.demand.start_weekday,
         rng=stream(scenario.seed, "planning"),
-        n_ev_override=n_ev,
+        n_ev=n_ev,
     )
     packs = pack_types(scenario.vehicles.fleet)
     if len(d) == 0:
