@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Access", "DriverRules", "HighwayAccess", "Stations"]
+__all__ = ["Access", "DriverRules", "HighwayAccess", "Stations", "caps_or_none"]
+
+
+def caps_or_none(grid_cap_kw: np.ndarray | None, n: int, /) -> np.ndarray:
+    """float64 grid caps of ``n`` sites (kW), ``inf`` where none (``None``: no site has
+    one)."""
+    if grid_cap_kw is None:
+        return np.full(n, np.inf)
+    return np.asarray(grid_cap_kw, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,7 @@ class Stations:
 
     def cap(self) -> np.ndarray:
         """Grid cap per station (kW), ``inf`` where none."""
-        if self.grid_cap_kw is None:
-            return np.full(len(self), np.inf)
-        return np.asarray(self.grid_cap_kw, dtype=float)
+        return caps_or_none(self.grid_cap_kw, len(self))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import simpy
 from scipy.special import ndtri
 
 from sim.des.charging import CappedSite, ChargeCurve
+from sim.des.inputs import caps_or_none
 from sim.des.stations import first_of
 
 __all__ = [
@@ -111,9 +112,7 @@ class SwapSites:
 
     def cap(self) -> np.ndarray:
         """Grid cap per station (kW), ``inf`` where none."""
-        if self.grid_cap_kw is None:
-            return np.full(len(self), np.inf)
-        return np.asarray(self.grid_cap_kw, dtype=float)
+        return caps_or_none(self.grid_cap_kw, len(self))
 
     def serves(self, j: int, pack_type: str | None, /) -> bool:
         """Whether station ``j`` swaps packs of ``pack_type`` (``None``: cannot swap)."""

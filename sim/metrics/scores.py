@@ -322,16 +322,14 @@ def score_and_stats(
     coverage_share
         Static coverage of the plan (0-1).
     weights
-        Difficulty weights by component name (``unserved``, ``stranded``, ``wait``,
-        ``access``).
+        Difficulty weights by component (``unserved``, ``stranded``, ``wait``, ``access``).
     wait_ref_min, access_ref_min
         Half-saturation references of the wait and access components (min).
 
     Returns
     -------
     tuple
-        Metric name to value (``None`` where a metric is undefined), and
-        :func:`station_stats` of the log.
+        Metric name to value (``None`` where undefined), and the log's station_stats.
     """
     n = len(demand)
     # The last attempt of each session decides its outcome.
