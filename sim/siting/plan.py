@@ -639,6 +639,19 @@ def make_plan(
         from sim.siting.services import service_plan
 
         return service_plan(strategy, inputs, scenario=scenario, index=index, plan_table=plan_table)
+    return _charge_plan(strategy, inputs, scenario=scenario, index=index, plan_table=plan_table)
+
+
+def _charge_plan(
+    strategy: StrategyConfig,
+    inputs: SitingInputs,
+    /,
+    *,
+    scenario: Scenario,
+    index: int,
+    plan_table: PlanTable | None,
+) -> Plan:
+    """:func:`make_plan` for charging sites (a plan file's swap rows made swap stations)."""
     where = _where(strategy, index)
     spec = strategy_model(strategy, index=index)
     equipment = _equipment(scenario, strategy)
