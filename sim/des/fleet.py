@@ -3,7 +3,8 @@
 Who follows it (:meth:`FleetDrivers.follows`): every fleet session (segment ``fleet``),
 and every other session whose vehicle can swap a pack (``Demand.swap_pack >= 0``) that
 a swap station within reach of its origin serves, except through-traffic; other
-sessions are residents or through-traffic as before (through-traffic does not swap).
+sessions are residents or through-traffic as before (through vehicles that can swap
+choose swap stations on their route by :mod:`sim.des.highway`'s rule).
 
 A driver sets off at its departure time and chooses among the charging stations and the
 compatible swap stations within reach (:class:`MixedChoice`): the least driving time
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -37,9 +37,9 @@ from sim.des.charging import ChargeTimes
 from sim.des.inputs import Access, DriverRules
 from sim.des.log import BALKED, CHARGED, NO_STATION, RENEGED, SWAP, LogRow, new_row
 from sim.des.stations import Ports
-from sim.des.swap import SwapSites, SwapStations, swap_time_factors
+from sim.des.swap import SwapSetup, SwapSites, SwapStations
 
-__all__ = ["FLEET_SEGMENT_CODE", "FleetDrivers", "MixedChoice", "SwapSetup"]
+__all__ = ["FLEET_SEGMENT_CODE", "FleetDrivers", "MixedChoice"]
 
 #: Segment code of fleet sessions (``sim.demand.model.SEGMENTS``).
 FLEET_SEGMENT_CODE = 2
@@ -50,29 +50,6 @@ _NAN = float("nan")
 #: A table of stations within reach: (stations, drives (min)), one row per origin.
 _Table = tuple[list[list[int]], list[list[float]]]
 _OUTCOME = {"swapped": CHARGED, "balked": BALKED, "reneged": RENEGED}
-
-
-class SwapSetup(NamedTuple):
-    """The swap stations of a run and what their drivers need.
-
-    Attributes
-    ----------
-    sites
-        The plan's swap stations.
-    stations
-        Their SimPy model.
-    uniform
-        float64 ``(n_sessions,)`` uniform draws in (0, 1) each station turns into the
-        session's swap-time factor by its distribution (``None``: every swap takes its
-        mean).
-    pack_names
-        Pack type of each ``Demand.swap_pack`` code.
-    """
-
-    sites: SwapSites
-    stations: SwapStations
-    uniform: np.ndarray | None
-    pack_names: tuple[str, ...]
 
 
 class MixedChoice:
@@ -243,18 +220,14 @@ class FleetDrivers:
         self._next = (access.next_station.tolist(), access.next_min.tolist())
         sites = None if swap is None else swap.sites
         stations = None if swap is None else swap.stations
-        pack_names = () if swap is None else swap.pack_names
         self._sites, self._swaps = sites, stations
         self._swap_first, self._swap_next = _swap_tables(
             access, sites, n_rows=len(self._first[0]), n_sites=len(ports.ports)
         )
         self._swap_min: list[float] = [] if sites is None else sites.swap_min.tolist()
         self._swap_site: list[int] = [] if sites is None else sites.site.tolist()
-        self._serves = serves = [
-            [sites is not None and sites.serves(s, name) for s in range(len(self._swap_min))]
-            for name in pack_names
-        ]
-        self._factor = _factors(sites, None if swap is None else swap.uniform, n)
+        self._serves = serves = [] if swap is None else swap.serves
+        self._factor = [] if swap is None else swap.factor
         self.choice = MixedChoice(
             rules, ports=ports, charging=charging, dc=charging.dc, swaps=stations, serves=serves
         )
@@ -364,19 +337,3 @@ def _swap_tables(
         (access.swap_first_station.tolist(), access.swap_first_min.tolist()),
         (access.swap_next_station.tolist(), access.swap_next_min.tolist()),
     )
-
-
-def _factors(sites: SwapSites | None, uniform: np.ndarray | None, n: int, /) -> list[list[float]]:
-    """Per swap station, each session's unit-mean swap-time factor."""
-    if sites is None:
-        return []
-    if uniform is None:
-        return [[1.0] * n for _ in range(len(sites))]
-    cache: dict[tuple[str, float], list[float]] = {}
-    out = []
-    for dist, cv in zip(sites.swap_distribution, sites.swap_cv.tolist(), strict=True):
-        key = (dist, cv)
-        if key not in cache:
-            cache[key] = swap_time_factors(uniform, distribution=dist, cv=cv).tolist()
-        out.append(cache[key])
-    return out

@@ -11,6 +11,16 @@ or reachable only by eating into the reserve, are a last resort.  At the station
 charges to ``target_soc`` (more if the onward trip needs it, at most :data:`FULL_SOC`);
 after ``max_attempts`` failures in a row, or with no station left in reach, it leaves,
 or runs flat (*stranded*) if it cannot even reach the exit.
+
+A through vehicle that can swap its pack (``Demand.swap_pack``) at one of the plan's
+swap stations also considers the compatible swap stations on its route
+(:meth:`ThroughChoice.choose_mixed`): it compares detour + ``wait_weight`` x the
+expected wait + the service itself at both kinds (its own charging time at a charger;
+the mean swap time at a swap station, whose expected wait is the vehicles beyond the
+free bays times the mean swap time, per bay, plus the expected wait for a charged pack).
+A swap leaves it with the station's charged pack (``full_soc`` of its battery), balks
+and reneges as at chargers, and counts as an attempt like a charge.  Vehicles that
+cannot swap choose exactly as before.
 """
 
 from __future__ import annotations
@@ -19,19 +29,25 @@ from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
+import numpy as np
 import simpy
 
 from sim.demand.model import Demand
 from sim.des.charging import ChargeTimes
 from sim.des.inputs import DriverRules, HighwayAccess
-from sim.des.log import NO_STATION, STRANDED, LogRow, new_row
+from sim.des.log import BALKED, CHARGED, NO_STATION, RENEGED, STRANDED, SWAP, LogRow, new_row
 from sim.des.stations import Ports
+from sim.des.swap import SwapSetup, SwapStations
 
 __all__ = [
+    "CHARGE_STOP",
     "FULL_SOC",
     "MAX_HIGHWAY_ROWS",
+    "SWAP_STOP",
     "ChargeStop",
     "Leg",
+    "SwapLeg",
+    "SwapOption",
     "ThroughChoice",
     "ThroughTraffic",
     "Trip",
@@ -43,6 +59,9 @@ FULL_SOC = 0.95
 MAX_HIGHWAY_ROWS = 50
 
 _INF = float("inf")
+#: Kinds of option in :meth:`ThroughChoice.choose_mixed`.
+CHARGE_STOP, SWAP_STOP = 0, 1
+_OUTCOME = {"swapped": CHARGED, "balked": BALKED, "reneged": RENEGED}
 
 
 class Leg(NamedTuple):
@@ -228,6 +247,114 @@ class ThroughChoice:
                 best, best_key = k, key
         return best
 
+    def choose_mixed(
+        self,
+        trip: Trip,
+        legs: tuple[Leg, SwapLeg],
+        tried: AbstractSet[int],
+        /,
+        *,
+        swaps: SwapOption,
+        serves: Sequence[bool],
+    ) -> tuple[int, int]:
+        """``(kind, position)`` of the charging (:data:`CHARGE_STOP`, in ``legs[0]``) or
+        swap station (:data:`SWAP_STOP`, in ``legs[1]``) to drive to, ``(-1, -1)`` when
+        none is in reach, for a driver that can swap where ``serves``.
+
+        The same preference as :meth:`choose`, scored with the service itself: detour +
+        weight x expected wait + own charging time, or + the swap and its waits.  Sites
+        in ``tried`` (plan indices) are skipped, and so are stations where it would
+        arrive as full as they leave it (a charger beside the swap station it just left).
+        """
+        best, best_key = (-1, -1), (True, _INF, 0.0)
+        have, per_km, reserve = trip.have_kwh, trip.kwh_per_km, trip.reserve_kwh
+        full, swapped = trip.full_kwh, swaps.full_soc * trip.battery_kwh
+        leg, sleg = legs
+        for kind, stations in ((CHARGE_STOP, leg.station), (SWAP_STOP, sleg.station)):
+            for k, j in enumerate(stations):
+                if j < 0:
+                    continue
+                if kind == SWAP_STOP and (not serves[j] or swaps.site[j] in tried):
+                    continue
+                if kind == CHARGE_STOP and j in tried:
+                    continue
+                km = (leg if kind == CHARGE_STOP else sleg).drive_km[k]
+                left = have - km * per_km
+                if left < 0 or left >= (full if kind == CHARGE_STOP else swapped) - 1e-9:
+                    continue  # out of reach, or nothing to gain there
+                detour = (leg if kind == CHARGE_STOP else sleg).detour_min[k]
+                fallback = not (left >= reserve and detour <= self._detour_max)
+                score = detour
+                if self._by_wait:
+                    score += self._service_min(trip, kind, j, left, swaps)
+                key = (fallback, round(score, 6), -km)
+                if key < best_key:
+                    best, best_key = (kind, k), key
+        return best
+
+    def _service_min(
+        self, trip: Trip, kind: int, j: int, left_kwh: float, swaps: SwapOption, /
+    ) -> float:
+        """Weight x expected wait + the service at charging or swap station ``j``."""
+        if kind == SWAP_STOP:
+            expected = swaps.expected_min(j)
+            minutes = swaps.swap_min[j]
+            return self._weight * (expected - minutes) + minutes
+        minutes = self._expected_min(trip, j, left_kwh)
+        excess = self.present[j] - self.ports[j] + 1
+        wait = excess * minutes / self.ports[j] if excess > 0 else 0.0
+        return self._weight * wait + minutes
+
+
+class SwapLeg(NamedTuple):
+    """The swap stations a through driver that can swap may head for next, as parallel
+    lists: indices into the plan's swap stations (-1 padded, ``inf`` in the others)."""
+
+    station: Sequence[int]
+    drive_min: Sequence[float]
+    drive_km: Sequence[float]
+    detour_min: Sequence[float]
+
+
+class SwapOption:
+    """The swap stations as a through driver sees them (no SimPy: live lists).
+
+    Parameters
+    ----------
+    swaps
+        The swap stations' model (vehicles present, bays, the expected pack wait).
+    site
+        Each swap station's index among the plan's sites.
+    swap_min
+        Mean swap time per station (min).
+    full_soc
+        State of charge of the charged packs (0-1).
+    """
+
+    __slots__ = ("_swaps", "full_soc", "site", "swap_min")
+
+    def __init__(
+        self,
+        swaps: SwapStations,
+        /,
+        *,
+        site: Sequence[int],
+        swap_min: Sequence[float],
+        full_soc: float,
+    ) -> None:
+        self._swaps = swaps
+        self.site = site
+        self.swap_min = swap_min
+        self.full_soc = full_soc
+
+    def expected_min(self, s: int, /) -> float:
+        """Expected wait for a bay and a charged pack plus the mean swap (min)."""
+        swaps, minutes = self._swaps, self.swap_min[s]
+        bays = swaps.bays(s)
+        excess = swaps.present[s] - bays + 1
+        wait = excess * minutes / bays if excess > 0 else 0.0
+        return wait + swaps.expected_pack_wait(s) + minutes
+
 
 class ThroughTraffic:
     """The through-traffic driver process.
@@ -247,7 +374,10 @@ class ThroughTraffic:
     charging
         Charging minutes per session and station.
     log
-        The log (*stranded* and *no_station* rows are written here).
+        The log (*stranded* and *no_station* rows are written here, and swaps).
+    swap
+        The plan's swap stations (``None``: none); with them, ``highway`` needs its
+        ``swap_*`` tables.
     """
 
     def __init__(
@@ -261,6 +391,7 @@ class ThroughTraffic:
         ports: Ports,
         charging: ChargeTimes,
         log: list[LogRow],
+        swap: SwapSetup | None = None,
     ) -> None:
         hw = highway
         self._env = env
@@ -306,6 +437,42 @@ class ThroughTraffic:
             detour_max_min=hw.detour_max_min,
             expected_min=self._stop.minutes,
         )
+        self._swap = swap
+        self._pack: list[int] = []
+        if swap is not None:
+            self._setup_swaps(demand, hw, swap)
+
+    def _setup_swaps(self, demand: Demand, hw: HighwayAccess, swap: SwapSetup, /) -> None:
+        """The swap legs, options and per-session inputs of swap-capable drivers."""
+        tables = (
+            hw.swap_od_station,
+            hw.swap_od_drive_min,
+            hw.swap_od_drive_km,
+            hw.swap_od_detour_min,
+            hw.swap_next_station,
+            hw.swap_next_drive_min,
+            hw.swap_next_drive_km,
+            hw.swap_next_detour_min,
+        )
+        if any(t is None for t in tables):
+            raise ValueError("simulate: swap stations need the swap tables of `highway`")
+        od, nxt = [t.tolist() for t in tables[:4]], [t.tolist() for t in tables[4:]]  # type: ignore[union-attr]
+        self._swap_entry = [SwapLeg(*cols) for cols in zip(*od, strict=True)]
+        self._swap_onward = [
+            [SwapLeg(*cols) for cols in zip(*per_exit, strict=True)]
+            for per_exit in zip(*nxt, strict=True)
+        ]
+        sites = swap.sites
+        self._swap_option = SwapOption(
+            swap.stations,
+            site=sites.site.tolist(),
+            swap_min=sites.swap_min.tolist(),
+            full_soc=sites.full_soc,
+        )
+        n = len(demand)
+        packs = demand.swap_pack if demand.swap_pack is not None else np.full(n, -1)
+        self._pack = np.asarray(packs, dtype=np.int64).tolist()
+        self._patience: list[float] = demand.patience_min.tolist()
 
     def trip(self, i: int, /) -> Trip:
         """Session ``i`` as it enters the region."""
@@ -324,11 +491,13 @@ class ThroughTraffic:
         """Process: session ``i`` drives its route, stopping to charge whenever the rest
         of the trip (to the exit and onwards) needs more than is on board; it runs flat
         if no charger it can reach is left."""
-        visit, choose = self._ports.visit, self.choice.choose
+        visit = self._ports.visit
         od = self._od[i]
         trip = self.trip(i)
         x = trip.exit
+        swaps = self._swap is not None and self._swap.can_swap(self._pack[i])
         leg = self._entry[od]
+        sleg = self._swap_entry[od] if swaps else None
         drove = 0.0  # minutes driven from the entry to the current station
         last = -1
         tried: set[int] = set()
@@ -338,30 +507,89 @@ class ThroughTraffic:
             to_exit_km = self._to_exit_km[last][x] if last >= 0 else self._route_km[od]
             if trip.can_leave(to_exit_km):
                 return
-            k = -1 if failures >= self._max_attempts else choose(trip, leg, tried)
+            if failures >= self._max_attempts:
+                kind, k = -1, -1
+            elif sleg is None:
+                kind, k = CHARGE_STOP, self.choice.choose(trip, leg, tried)
+            else:
+                kind, k = self._choose_mixed(trip, (leg, sleg), tried)
             if k < 0:
                 self._give_up(trip, attempt=attempt, station=last, to_exit_km=to_exit_km)
                 return
-            j = leg.station[k]
-            tried.add(j)
-            drive = leg.drive_min[k]
+            on = leg if kind == CHARGE_STOP else sleg
+            assert on is not None
+            drive = on.drive_min[k]
             if drive > 0:
                 yield self._env.timeout(drive)
-            trip.have_kwh -= leg.drive_km[k] * trip.kwh_per_km
+            trip.have_kwh -= on.drive_km[k] * trip.kwh_per_km
             drove += drive
+            if kind == CHARGE_STOP:
+                j = leg.station[k]
+                kwh, minutes = self._stop.plan(trip, j, trip.have_kwh)
+                soc = trip.have_kwh / trip.battery_kwh
+                detour = drove + self._to_exit_min[j][x] - self._route_min[od]
+                charged = yield from visit(i, j, attempt, drive, kwh, soc, minutes, detour)
+                if charged:
+                    trip.have_kwh += kwh
+            else:
+                s = on.station[k]
+                j = self._swap_option.site[s]
+                detour = drove + self._to_exit_min[j][x] - self._route_min[od]
+                charged = yield from self._swap_at(trip, s, attempt, drive, detour)
+            tried.add(j)
             last = j
-            kwh, minutes = self._stop.plan(trip, j, trip.have_kwh)
-            soc = trip.have_kwh / trip.battery_kwh
-            detour = drove + self._to_exit_min[j][x] - self._route_min[od]
-            charged = yield from visit(i, j, attempt, drive, kwh, soc, minutes, detour)
             attempt += 1
             if charged:
-                trip.have_kwh += kwh
                 failures = 0
                 tried = {j}
             else:
                 failures += 1
             leg = self._onward[j][x]
+            if sleg is not None:
+                sleg = self._swap_onward[j][x]
+
+    def _choose_mixed(
+        self, trip: Trip, legs: tuple[Leg, SwapLeg], tried: AbstractSet[int], /
+    ) -> tuple[int, int]:
+        """:meth:`ThroughChoice.choose_mixed` for ``trip``'s pack type."""
+        assert self._swap is not None
+        serves = self._swap.serves[self._pack[trip.session]]
+        return self.choice.choose_mixed(trip, legs, tried, swaps=self._swap_option, serves=serves)
+
+    def _swap_at(
+        self, trip: Trip, s: int, attempt: int, drive_min: float, detour_min: float, /
+    ) -> simpy.events.ProcessGenerator:
+        """Process step: ``trip`` swaps at swap station ``s`` and logs the attempt;
+        returns whether it swapped (then it carries the charged pack)."""
+        assert self._swap is not None
+        i = trip.session
+        out = yield from self._swap.stations.visit(
+            s,
+            soc=trip.have_kwh / trip.battery_kwh,
+            patience_min=self._patience[i],
+            swap_factor=self._swap.factor[s][i],
+        )
+        self._log.append(
+            new_row(
+                session=i,
+                attempt=attempt,
+                station=self._swap_option.site[s],
+                outcome=_OUTCOME[out.outcome],
+                access_min=drive_min,
+                arrival_min=out.arrival_min,
+                start_min=out.start_min,
+                end_min=out.end_min,
+                wait_min=out.wait_min,
+                energy_kwh=out.energy_kwh,
+                detour_min=detour_min,
+                service=SWAP,
+                pack_wait_min=out.pack_wait_min,
+            )
+        )
+        swapped = out.outcome == "swapped"
+        if swapped:
+            trip.have_kwh = max(trip.have_kwh, self._swap_option.full_soc * trip.battery_kwh)
+        return swapped
 
     def _give_up(self, trip: Trip, /, *, attempt: int, station: int, to_exit_km: float) -> None:
         """No station to try: stranded if it cannot reach the exit, *no_station* if it

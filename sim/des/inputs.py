@@ -112,6 +112,12 @@ class HighwayAccess:
     next_station, next_drive_min, next_drive_km, next_detour_min
         ``(n_stations, n_exits, k)`` from a station towards an exit: the next stations
         to try after balking or reneging, with drive and detour.
+    swap_od_station, swap_od_drive_min, swap_od_drive_km, swap_od_detour_min
+        ``(n_od, k)`` the same for the plan's swap stations: indices into its
+        :class:`~sim.des.swap.SwapSites` (-1 padding); ``None`` when it has none.
+    swap_next_station, swap_next_drive_min, swap_next_drive_km, swap_next_detour_min
+        ``(n_stations, n_exits, k)`` the swap stations onwards from each of the plan's
+        sites (a swap station never lists itself); ``None`` when it has none.
     detour_max_min
         Detour a driver accepts (min); farther stations only when nothing nearer can be
         reached with the energy left.
@@ -138,6 +144,14 @@ class HighwayAccess:
     detour_max_min: float
     target_soc: float
     reserve_soc: float = 0.1
+    swap_od_station: np.ndarray | None = None
+    swap_od_drive_min: np.ndarray | None = None
+    swap_od_drive_km: np.ndarray | None = None
+    swap_od_detour_min: np.ndarray | None = None
+    swap_next_station: np.ndarray | None = None
+    swap_next_drive_min: np.ndarray | None = None
+    swap_next_drive_km: np.ndarray | None = None
+    swap_next_detour_min: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,13 @@ import simpy
 
 from sim.demand.model import Demand
 from sim.des.charging import ChargeTimes, TaperCurves
-from sim.des.fleet import FLEET_SEGMENT_CODE, FleetDrivers, SwapSetup
+from sim.des.fleet import FLEET_SEGMENT_CODE, FleetDrivers
 from sim.des.highway import ThroughTraffic
 from sim.des.inputs import Access, DriverRules, HighwayAccess, Stations
 from sim.des.log import LogRow, SessionLog
 from sim.des.resident import Residents
 from sim.des.stations import Later, Ports, Urgent
-from sim.des.swap import SwapSites, SwapStations, SwapTrace
+from sim.des.swap import SwapSetup, SwapSites, SwapStations, SwapTrace
 
 __all__ = ["simulate", "simulate_traced"]
 
@@ -169,18 +169,27 @@ def _run(
         charging=charging,
         log=log,
     )
-    through = (
-        None
-        if highway is None
-        else ThroughTraffic(
-            env, demand, highway, rules=rules, ports=ports, charging=charging, log=log
-        )
-    )
     setup = None
     if swap is not None:
         sites, uniform, pack_names = swap
         swaps = SwapStations(env, sites, balk_queue_per_bay=rules.balk_queue_per_port)
-        setup = SwapSetup(sites, swaps, uniform, pack_names)
+        setup = SwapSetup.of(
+            sites, swaps, uniform=uniform, pack_names=pack_names, n_sessions=len(demand)
+        )
+    through = (
+        None
+        if highway is None
+        else ThroughTraffic(
+            env,
+            demand,
+            highway,
+            rules=rules,
+            ports=ports,
+            charging=charging,
+            log=log,
+            swap=setup,
+        )
+    )
     fleet = None
     kind = np.where(demand.segment == 1, _THROUGH, _RESIDENT).astype(np.int8)
     if setup is not None or (demand.segment == FLEET_SEGMENT_CODE).any():

@@ -42,6 +42,7 @@ from sim.des.stations import first_of
 __all__ = [
     "SwapDistribution",
     "SwapOutcome",
+    "SwapSetup",
     "SwapSites",
     "SwapStations",
     "SwapTrace",
@@ -146,6 +147,60 @@ def swap_time_factors(
         return -np.log1p(-u)
     sigma = math.sqrt(math.log1p(cv * cv))
     return np.exp(sigma * ndtri(u) - 0.5 * sigma * sigma)
+
+
+class SwapSetup(NamedTuple):
+    """The swap stations of a run and what their drivers need (built once per run by
+    :meth:`of`).
+
+    Attributes
+    ----------
+    sites
+        The plan's swap stations.
+    stations
+        Their SimPy model.
+    factor
+        ``factor[s][i]``: session ``i``'s unit-mean swap-time factor at station ``s``.
+    serves
+        ``serves[code][s]``: whether station ``s`` swaps the packs of
+        ``Demand.swap_pack`` code ``code``.
+    """
+
+    sites: SwapSites
+    stations: SwapStations
+    factor: list[list[float]]
+    serves: list[list[bool]]
+
+    @classmethod
+    def of(
+        cls,
+        sites: SwapSites,
+        stations: SwapStations,
+        /,
+        *,
+        uniform: np.ndarray | None,
+        pack_names: tuple[str, ...],
+        n_sessions: int,
+    ) -> SwapSetup:
+        """The setup of ``stations``: ``uniform`` are float64 ``(n_sessions,)`` draws
+        in (0, 1) each station turns into the session's factor by its distribution
+        (``None``: every swap takes its mean); ``pack_names`` names each pack code."""
+        n = len(sites)
+        serves = [[sites.serves(s, name) for s in range(n)] for name in pack_names]
+        if uniform is None:
+            return cls(sites, stations, [[1.0] * n_sessions for _ in range(n)], serves)
+        cache: dict[tuple[str, float], list[float]] = {}
+        factor = []
+        for dist, cv in zip(sites.swap_distribution, sites.swap_cv.tolist(), strict=True):
+            key = (dist, cv)
+            if key not in cache:
+                cache[key] = swap_time_factors(uniform, distribution=dist, cv=cv).tolist()
+            factor.append(cache[key])
+        return cls(sites, stations, factor, serves)
+
+    def can_swap(self, code: int, /) -> bool:
+        """Whether any station swaps the packs of code ``code`` (-1: none)."""
+        return 0 <= code < len(self.serves) and any(self.serves[code])
 
 
 class SwapOutcome(NamedTuple):

@@ -277,17 +277,19 @@ def coverage_share(prep: Prepared, plan: Plan, /) -> float:
 def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
     """Stations of a plan along every through route, and onwards from each station.
 
-    Battery-swap sites are not options of through-traffic (neither on a route nor
-    onwards): highway swapping is a later step, so a through driver only charges, and a
-    plan without swap sites gets exactly the tables it got before swap stations existed.
+    Charging stations and battery-swap stations are listed in separate tables: a
+    charging driver's options never include a swap site, so a plan without swap sites
+    gets exactly the tables it got before swap stations existed; the swap tables
+    (``swap_*``, indices into :func:`swap_sites_of`'s stations) are the options of
+    through vehicles that can swap.
     """
     hs = prep.highway
     if hs is None or len(hs.ods) == 0:
         return None
-    cfg = prep.scenario.demand.highway
+    limit = prep.scenario.demand.highway.detour_max_min
     c = plan.candidate
     m = c.shape[0]
-    n_od = len(hs.ods)
+    n_x = hs.exits.shape[0]
     drive_min = hs.entry_to_cand_min[:, c]
     drive_km = hs.entry_to_cand_km[:, c]
     to_x_min = hs.cand_to_exit_min[c]
@@ -296,9 +298,9 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
         detour = drive_min + to_x_min[:, hs.od_exit].T - hs.ods.route_min[:, None]
     detour = np.where(np.isfinite(detour), np.maximum(detour, 0.0), np.inf)
     swap = np.flatnonzero(plan.swap)
-    detour[:, swap] = np.inf  # not an option (highway swapping comes later)
-    od_sel = route_options(detour, drive_km, cfg.detour_max_min)
-    n_x = hs.exits.shape[0]
+    charging = np.ones(m, dtype=bool)
+    charging[swap] = False
+    od = _route_picks(np.where(charging, detour, np.inf), drive_min, drive_km, limit)
     if m:
         between_min = hs.cand_to_cand_min[np.ix_(c, c)]
         between_km = hs.cand_to_cand_km[np.ix_(c, c)]
@@ -308,39 +310,71 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
         with np.errstate(invalid="ignore"):  # inf - inf where a station cannot reach x
             nxt = between_min[:, None, :] + to_x_min.T[None, :, :] - to_x_min[:, :, None]
         nxt = np.where(np.isfinite(nxt), np.maximum(nxt, 0.0), np.inf)
-        nxt[:, :, swap] = np.inf
-        along = np.broadcast_to(between_km[:, None, :], nxt.shape)
-        n_idx = route_options(
-            nxt.reshape(m * n_x, m), along.reshape(m * n_x, m), cfg.detour_max_min
-        ).reshape(m, n_x, -1)
-        safe = np.maximum(n_idx, 0)
-        n_ok = n_idx >= 0
-        j_ix = np.arange(m)[:, None, None]
-        x_ix = np.arange(n_x)[None, :, None]
-        n_det = np.where(n_ok, nxt[j_ix, x_ix, safe], np.inf)
-        n_min = np.where(n_ok, between_min[j_ix, safe], np.inf)
-        n_km = np.where(n_ok, between_km[j_ix, safe], np.inf)
+        shape = nxt.shape
+        b_min = np.broadcast_to(between_min[:, None, :], shape)
+        b_km = np.broadcast_to(between_km[:, None, :], shape)
+        nx = _route_picks(np.where(charging, nxt, np.inf), b_min, b_km, limit, rows=(m, n_x))
     else:
-        n_idx = np.zeros((0, n_x, 0), np.int64)
-        n_det = n_min = n_km = np.zeros((0, n_x, 0))
-    safe_od = np.maximum(od_sel, 0)
-    ok = od_sel >= 0
-    rows = np.arange(n_od)[:, None]
+        empty = np.zeros((0, n_x, 0))
+        nx = _route_picks(empty, empty, empty, limit, rows=(0, n_x))
+    swap_tables: dict[str, np.ndarray] = {}
+    if swap.size:
+        s_od = _route_picks(detour[:, swap], drive_min[:, swap], drive_km[:, swap], limit)
+        s_nx = _route_picks(
+            nxt[:, :, swap], b_min[:, :, swap], b_km[:, :, swap], limit, rows=(m, n_x)
+        )
+        for name, a, b in zip(("station", "drive_min", "drive_km", "detour_min"), s_od, s_nx,
+                              strict=True):  # fmt: skip
+            swap_tables[f"swap_od_{name}"], swap_tables[f"swap_next_{name}"] = a, b
+    cfg = prep.scenario.demand.highway
     return HighwayAccess(
-        od_station=od_sel,
-        od_drive_min=np.where(ok, drive_min[rows, safe_od], np.inf),
-        od_drive_km=np.where(ok, drive_km[rows, safe_od], np.inf),
-        od_detour_min=np.where(ok, detour[rows, safe_od], np.inf),
+        od_station=od[0],
+        od_drive_min=od[1],
+        od_drive_km=od[2],
+        od_detour_min=od[3],
         od_route_min=hs.ods.route_min,
         od_route_km=hs.ods.route_km,
         od_exit=hs.od_exit,
         to_exit_min=to_x_min,
         to_exit_km=to_x_km,
-        next_station=n_idx.astype(np.int64),
-        next_drive_min=n_min,
-        next_drive_km=n_km,
-        next_detour_min=n_det,
-        detour_max_min=cfg.detour_max_min,
+        next_station=nx[0],
+        next_drive_min=nx[1],
+        next_drive_km=nx[2],
+        next_detour_min=nx[3],
+        detour_max_min=limit,
         target_soc=cfg.target_soc,
         reserve_soc=cfg.reserve_soc,
+        **swap_tables,
     )
+
+
+def _route_picks(
+    detour: np.ndarray,
+    drive_min: np.ndarray,
+    drive_km: np.ndarray,
+    limit: float,
+    /,
+    *,
+    rows: tuple[int, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The options a through driver considers from each row (:func:`route_options`),
+    with their drive (min, km) and detour (min); ``inf`` padding.
+
+    ``detour``, ``drive_min`` and ``drive_km`` are ``(*rows, n_stations)``; ``rows``
+    gives a leading shape to flatten (default: the first axis).
+    """
+    lead = detour.shape[:-1] if rows is None else rows
+    n = detour.shape[-1]
+    flat = int(np.prod(lead))
+    d = detour.reshape(flat, n)
+    sel = route_options(d, drive_km.reshape(flat, n), limit)
+    safe = np.maximum(sel, 0)
+    ok = sel >= 0
+
+    def at(a: np.ndarray) -> np.ndarray:
+        if n == 0:
+            return np.full(sel.shape, np.inf)
+        return np.where(ok, np.take_along_axis(a.reshape(flat, n), safe, 1), np.inf)
+
+    out = (sel.astype(np.int64), at(drive_min), at(drive_km), at(d))
+    return tuple(a.reshape(*lead, sel.shape[1]) for a in out)  # type: ignore[return-value]
