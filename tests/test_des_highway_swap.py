@@ -127,3 +127,17 @@ def _drop_sites(plan, keep: np.ndarray):  # type: ignore[no-untyped-def]
         packs=plan.packs[keep],
         pack_chargers=plan.pack_chargers[keep],
     )
+
+
+def test_swap_stations_beside_the_kept_existing_sites(prep: Prepared, plans: dict) -> None:
+    """``service: both`` with ``k == swap_k`` and ``keep_existing`` keeps every existing
+    charging site and adds only the swap stations (and pays only for them)."""
+    existing = plans["existing"]
+    for name, n_swap in (("add-swap", 1), ("add-swap-2", 2)):
+        plan = plans[name]
+        assert int(plan.swap.sum()) == n_swap
+        charging = ~plan.swap
+        np.testing.assert_array_equal(plan.candidate[charging], existing.candidate)
+        np.testing.assert_array_equal(plan.ports[charging], existing.ports)
+        klass = prep.scenario.chargers.swap_classes["nio-pss3"]
+        assert plan.cost_cny == pytest.approx(n_swap * klass.cost_cny)

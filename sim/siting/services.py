@@ -10,8 +10,10 @@ peak hour (:func:`sim.siting.swap_sizing.size_swap_station`) and cost what they 
 
 ``service: both``: first ``swap_k`` swap stations as above; then the strategy's model
 places charging sites for all demand on the other candidates, ``k - swap_k`` of them, or
-with what the swap stations left of ``budget_cny``.  The plan holds both, sorted by
-candidate.
+with what the swap stations left of ``budget_cny``; with ``keep_existing`` the existing
+charging sites stay (also when ``k == swap_k`` adds no charging site).  The plan holds
+both, sorted by candidate; a swap station may share a candidate with an existing
+charging site (a service area with chargers and a swap station).
 """
 
 from __future__ import annotations
@@ -88,8 +90,12 @@ def service_plan(
                 f"{strategy.k} new sites"
             )
         if strategy.k == strategy.swap_k:
-            return swap_part
-        update["k"] = strategy.k - strategy.swap_k
+            if not (strategy.keep_existing and inputs.existing.size):
+                return swap_part
+            # no new charging sites: the existing ones stay beside the swap stations
+            update.update(model="existing", k=None, budget_cny=None, radius_min=None)
+        else:
+            update["k"] = strategy.k - strategy.swap_k
     if strategy.budget_cny is not None:
         left = strategy.budget_cny - swap_part.cost_cny
         if left <= 0:
