@@ -44,6 +44,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "capacitated",
     "baselines",
     "frlm",
+    "pcenter",
+    "backup",
+    "cpmedian",
 )
 
 
