@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -1186,6 +1188,214 @@ class OutputConfig(_Section):
     report: bool = Field(True, description="Write report.html.")
 
 
+# --------------------------------------------------------------------------- grid
+
+#: Household base load by hour (kW per household, after diversity), weekday and weekend.
+#: An assumption (no measured Chinese compound load curve is in
+#: shared/calibration-facts.md): the usual residential shape, a night trough and an
+#: evening peak at 19-21 h, scaled to about 8 kWh per household and day and an evening
+#: peak of 0.6 kW, 79% of the default transformer's kW limit (0.8 kVA x 0.95 pf).
+DEFAULT_BASE_KW_WEEKDAY: tuple[float, ...] = (
+    0.26, 0.22, 0.20, 0.19, 0.19, 0.21, 0.27, 0.34, 0.33, 0.29, 0.28, 0.31,
+    0.36, 0.32, 0.29, 0.29, 0.32, 0.42, 0.53, 0.60, 0.60, 0.56, 0.46, 0.35,
+)  # fmt: skip
+DEFAULT_BASE_KW_WEEKEND: tuple[float, ...] = (
+    0.28, 0.24, 0.21, 0.20, 0.19, 0.20, 0.23, 0.29, 0.35, 0.38, 0.38, 0.40,
+    0.43, 0.40, 0.37, 0.36, 0.38, 0.45, 0.54, 0.60, 0.60, 0.56, 0.47, 0.37,
+)  # fmt: skip
+#: When EVs with a home charger get home, relative weights by hour.  An assumption shaped
+#: on the Beijing private-EV study (shared/calibration-facts.md §4: weekday peaks 7-9 and
+#: 17-19, mostly overnight charging).
+DEFAULT_ARRIVAL_WEEKDAY: tuple[float, ...] = (
+    0.2, 0.1, 0.05, 0.05, 0.05, 0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.8,
+    1.2, 0.8, 0.8, 1.2, 2.0, 4.0, 6.0, 5.0, 3.0, 2.0, 1.2, 0.6,
+)  # fmt: skip
+DEFAULT_ARRIVAL_WEEKEND: tuple[float, ...] = (
+    0.3, 0.1, 0.05, 0.05, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 1.5,
+    2.0, 1.5, 1.5, 2.0, 2.5, 3.5, 4.0, 3.5, 2.5, 2.0, 1.2, 0.6,
+)  # fmt: skip
+#: When they leave again the next morning, relative weights by hour (assumption, the
+#: same source: the 7-9 h weekday peak).
+DEFAULT_DEPARTURE: tuple[float, ...] = (
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 1.5, 5.0, 5.0, 2.5, 1.2, 0.8,
+    0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+)  # fmt: skip
+#: Tariff band of each hour: Beijing's valley 23-7 h (shared/calibration-facts.md §4,
+#: Hindawi MPE 2015); the split of the other hours into peak (10-15 h, 18-21 h) and flat
+#: is an assumption (Beijing's published pattern, not read for this project).
+DEFAULT_TARIFF_BANDS: tuple[Literal["peak", "flat", "valley"], ...] = (
+    "valley", "valley", "valley", "valley", "valley", "valley", "valley", "flat",
+    "flat", "flat", "peak", "peak", "peak", "peak", "peak", "flat",
+    "flat", "flat", "peak", "peak", "peak", "flat", "flat", "valley",
+)  # fmt: skip
+
+
+def _hourly(v: tuple[float, ...], *, weights: bool) -> tuple[float, ...]:
+    if len(v) != 24:
+        raise ValueError(f"needs 24 hourly values, got {len(v)}")
+    if any(x < 0 for x in v):
+        raise ValueError("values must be >= 0")
+    if weights and sum(v) <= 0:
+        raise ValueError("weights must not all be zero")
+    return v
+
+
+class TransformerConfig(_Section):
+    """Each compound's distribution transformer (``kva`` from the zones file, else these)."""
+
+    kva_per_household: PositiveFloat = Field(
+        0.8,
+        description="Transformer rating per household (kVA) where the zones file gives no "
+        "kva and kva_per_compound is null. An assumption: the middle of 630-1,000 kVA for a "
+        "compound of about 1,000 households (shared/calibration-facts.md §9, inferred).",
+    )
+    kva_per_compound: PositiveFloat | None = Field(
+        None,
+        description="One rating for every compound without a kva in the zones file (kVA); "
+        "null: kva_per_household x households.",
+    )
+    min_kva: Annotated[float, Field(ge=0.0)] = Field(
+        50.0,
+        description="Smallest transformer a compound has (kVA), so a compound of a few "
+        "households is not given a 2 kVA one. An assumption (a small pole-mounted unit).",
+    )
+    loading_limit: Annotated[float, Field(gt=0.0, le=2.0)] = Field(
+        1.0,
+        description="Peak load allowed as a share of kVA: 1.0 on a single busbar, 0.6 on a "
+        "sectionalised one (Chinese design guidance, shared/calibration-facts.md §9).",
+    )
+    power_factor: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.95,
+        description="kW per kVA of the compound's load (chargers and households). An "
+        "assumption: the limit in kW is kva x power_factor x loading_limit.",
+    )
+
+
+class BaseLoadConfig(_Section):
+    """Household load other than EV charging (kW per household, by hour)."""
+
+    weekday_kw_per_household: tuple[float, ...] = Field(
+        DEFAULT_BASE_KW_WEEKDAY,
+        description="24 values: mean load per household in each hour of a weekday (kW, "
+        "after diversity). An assumption (evening peak 0.6 kW, about 8 kWh a day).",
+    )
+    weekend_kw_per_household: tuple[float, ...] = Field(
+        DEFAULT_BASE_KW_WEEKEND,
+        description="24 values: the same for a weekend day (kW). An assumption.",
+    )
+
+    @field_validator("weekday_kw_per_household", "weekend_kw_per_household")
+    @classmethod
+    def _profile(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        return _hourly(v, weights=False)
+
+
+class HomeChargingConfig(_Section):
+    """The EVs that charge at home: when they plug in and at what power."""
+
+    charger_kw: PositiveFloat = Field(
+        7.0,
+        description="Home charger power (kW, AC); an EV draws the lower of this and its "
+        "class's max_ac_kw.",
+    )
+    plug_in_prob_per_day: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0,
+        description="Chance an EV plugs in on a given evening (0-1]; it then needs the "
+        "energy driven since its last charge. An assumption (every evening).",
+    )
+    arrival_hourly_weekday: tuple[float, ...] = Field(
+        DEFAULT_ARRIVAL_WEEKDAY,
+        description="24 relative weights: hour an EV gets home and plugs in on a weekday "
+        "(assumption shaped on the Beijing 17-19 h peak, shared/calibration-facts.md §4).",
+    )
+    arrival_hourly_weekend: tuple[float, ...] = Field(
+        DEFAULT_ARRIVAL_WEEKEND,
+        description="24 relative weights: the same on a weekend day (assumption).",
+    )
+    departure_hourly: tuple[float, ...] = Field(
+        DEFAULT_DEPARTURE,
+        description="24 relative weights: hour it leaves the next morning (assumption "
+        "shaped on the Beijing 7-9 h peak).",
+    )
+
+    @field_validator("arrival_hourly_weekday", "arrival_hourly_weekend", "departure_hourly")
+    @classmethod
+    def _weights(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        return _hourly(v, weights=True)
+
+
+class TariffConfig(_Section):
+    """Time-of-use energy prices and the public chargers' service fee."""
+
+    bands: tuple[Literal["peak", "flat", "valley"], ...] = Field(
+        DEFAULT_TARIFF_BANDS,
+        description="24 entries: the band of each hour. Default Beijing: valley 23-7 h "
+        "(shared/calibration-facts.md §4); peak 10-15 and 18-21 h, flat otherwise "
+        "(assumption).",
+    )
+    peak_cny_per_kwh: PositiveFloat = Field(
+        1.09, description="Peak price (CNY/kWh); Beijing (Hindawi MPE 2015, §4)."
+    )
+    flat_cny_per_kwh: PositiveFloat = Field(
+        0.67, description="Flat price (CNY/kWh); Beijing (Hindawi MPE 2015, §4)."
+    )
+    valley_cny_per_kwh: PositiveFloat = Field(
+        0.28, description="Valley price (CNY/kWh); Beijing (Hindawi MPE 2015, §4)."
+    )
+    service_fee_cny_per_kwh: Annotated[float, Field(ge=0.0)] = Field(
+        0.8,
+        description="Service fee at public chargers on top of the energy price (CNY/kWh); "
+        "Beijing 2016 (shared/calibration-facts.md §9).",
+    )
+    min_peak_valley_ratio: Annotated[float, Field(ge=1.0)] = Field(
+        3.0,
+        description="A tariff whose peak / valley price ratio is below this is refused. "
+        "NDRC 2021: at least 4:1, 3:1 in some regions (shared/calibration-facts.md §9); "
+        "the default admits the 3:1 regions (Beijing's 1.09/0.28 is 3.9:1).",
+    )
+
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(v) != 24:
+            raise ValueError(f"needs 24 hourly bands, got {len(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _ratio(self) -> TariffConfig:
+        if not self.valley_cny_per_kwh <= self.flat_cny_per_kwh <= self.peak_cny_per_kwh:
+            raise ValueError(
+                "prices must satisfy valley_cny_per_kwh <= flat_cny_per_kwh <= "
+                f"peak_cny_per_kwh, got {self.valley_cny_per_kwh}, {self.flat_cny_per_kwh}, "
+                f"{self.peak_cny_per_kwh}"
+            )
+        ratio = self.peak_cny_per_kwh / self.valley_cny_per_kwh
+        if ratio < self.min_peak_valley_ratio:
+            raise ValueError(
+                f"peak_cny_per_kwh / valley_cny_per_kwh = {ratio:.2f} is below "
+                f"min_peak_valley_ratio {self.min_peak_valley_ratio} (NDRC 2021: at least "
+                "4:1, 3:1 in some regions); lower min_peak_valley_ratio to model this tariff"
+            )
+        return self
+
+
+class GridConfig(_Section):
+    """Compounds' power: transformers, base load, home charging, control, tariffs.
+
+    Absent: home charging is not modelled and public sites are unconstrained by it."""
+
+    control: Literal["uncontrolled", "ordered"] = Field(
+        "uncontrolled",
+        description="Home charging control: uncontrolled (plug in on arrival at full "
+        "power; loading is measured, not limited) or ordered (有序充电: scheduled within "
+        "the transformer's headroom, cheapest tariff hours first).",
+    )
+    transformer: TransformerConfig = Field(default_factory=TransformerConfig)
+    base_load: BaseLoadConfig = Field(default_factory=BaseLoadConfig)
+    home: HomeChargingConfig = Field(default_factory=HomeChargingConfig)
+    tariff: TariffConfig = Field(default_factory=TariffConfig)
+
+
 class ProvenanceConfig(_Section):
     """What a run recorded about its inputs (written by chargesite into
     ``config.resolved.yaml``; a run of a file with this section checks its inputs)."""
@@ -1219,6 +1429,10 @@ class Scenario(_Section):
     )
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    grid: GridConfig | None = Field(
+        None,
+        description="Compounds' power and prices (docs/grid.md); absent: not modelled.",
+    )
     provenance: ProvenanceConfig | None = Field(
         None,
         description="Recorded by a run in config.resolved.yaml (data checksums); leave it out "
@@ -1227,6 +1441,15 @@ class Scenario(_Section):
     source_path: Path | None = Field(
         None, exclude=True, description="The YAML file this was read from (not a key)."
     )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_grid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # an absent grid section is left out of dumps (config.resolved.yaml, cache keys),
+        # so a scenario without one serialises exactly as before the section existed
+        data: dict[str, Any] = handler(self)
+        if self.grid is None:
+            data.pop("grid", None)
+        return data
 
     @field_validator("name")
     @classmethod

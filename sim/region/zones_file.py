@@ -19,7 +19,10 @@ Attributes (columns or properties):
   without ``no_home_charging_share``, the share with a home charger is the share of cars
   with a private space times ``region.private_space_charger_share`` (spaces where a
   charger can be installed; about 40% of private EV spaces in Beijing lack power
-  capacity, shared/calibration-facts.md §2).
+  capacity, shared/calibration-facts.md §2);
+* ``kva`` (optional, > 0): the compound's transformer rating (kVA), used by the ``grid``
+  stage instead of its default (docs/grid.md).  The column appears in the region's zones
+  only when the file has it.
 
 Every problem raises :class:`~sim.errors.DataError` naming the file, the row or feature
 and the column.  Zones outside the region (located by a point inside each, the one
@@ -63,6 +66,16 @@ def _num(where: str, col: str, raw: Any, *, lo: float, hi: float = math.inf) -> 
     if not (math.isfinite(v) and lo <= v <= hi):
         bound = f"[{lo:g}, {hi:g}]" if math.isfinite(hi) else f">= {lo:g}"
         raise DataError(f"{where}: {col} = {v!r} must be {bound}")
+    return v
+
+
+def _kva(where: str, raw: Any) -> float:
+    """A transformer rating (kVA, > 0) or NaN when the cell is blank."""
+    if is_blank(raw):
+        return math.nan
+    v = _num(where, "kva", raw, lo=-math.inf)
+    if v <= 0:
+        raise DataError(f"{where}: kva = {v!r} must be > 0 (the transformer's kVA)")
     return v
 
 
@@ -140,8 +153,8 @@ def read_zones_file(path: Path, /, *, crs: str, extent: Extent | None = None) ->
     -------
     geopandas.GeoDataFrame
         Columns ``name``, ``households``, ``housing``, ``no_home_charging_share`` (NaN
-        where not given), ``parking_spaces`` (NaN where not given), ``geometry``
-        (polygons, in ``crs``).
+        where not given), ``parking_spaces`` (NaN where not given), ``kva`` (transformer
+        rating, kVA; NaN where not given), ``geometry`` (polygons, in ``crs``).
 
     Raises
     ------
@@ -157,7 +170,7 @@ def read_zones_file(path: Path, /, *, crs: str, extent: Extent | None = None) ->
         raise DataError(f"{path.name}: the zones file holds no zones")
     out: dict[str, list[Any]] = {
         "name": [], "households": [], "housing": [], "no_home_charging_share": [],
-        "parking_spaces": [],
+        "parking_spaces": [], "kva": [],
     }  # fmt: skip
     first = 2 if word == "row" else 1
     for i, (r, g) in enumerate(zip(rows, geoms, strict=True), start=first):
@@ -176,6 +189,7 @@ def read_zones_file(path: Path, /, *, crs: str, extent: Extent | None = None) ->
         for col, hi in (("no_home_charging_share", 1.0), ("parking_spaces", math.inf)):
             raw = r.get(col)
             out[col].append(math.nan if is_blank(raw) else _num(where, col, raw, lo=0, hi=hi))
+        out["kva"].append(_kva(where, r.get("kva")))
     if extent is not None:
         inner = gpd.GeoSeries(geoms, crs=file_crs).representative_point()
         check_within(
@@ -259,6 +273,8 @@ def apply_zones_file(
         geometry="geometry",
         crs=region.crs,
     )
+    if user["kva"].notna().any():  # the column only when the planner gave ratings
+        zones_user["kva"] = user["kva"].to_numpy(float)
     zones, buildings = region.zones, region.buildings
     if mode == "replace":
         keep_z = np.zeros(len(zones), dtype=bool)
