@@ -182,6 +182,61 @@ def comparison_table(summary: Summary, /) -> Table:
     return table
 
 
+def segment_table(summary: Summary, /) -> Table | None:
+    """Per plan, its cost, the difficulty of each demand segment, the difficulty it
+    removes per million CNY (against the first plan that builds nothing, as in the
+    report) and each fleet's lost time (mean ± half-width of the 95% CI); ``None`` for a
+    run with one segment (its table alone, as before)."""
+    from sim.export.summary import MetricSummary
+
+    strategies = list(summary.strategies.values())
+    segments = list(dict.fromkeys(seg for s in strategies for seg in s.segments))
+    if len(segments) < 2:
+        return None
+    fleets = list(dict.fromkeys(f for s in strategies for f in s.fleets))
+    base = summary.baseline
+    table = Table(
+        title="difficulty by segment and per yuan",
+        caption=(
+            f"removed per M CNY: {base.name}'s difficulty minus the plan's, per million CNY"
+            if base is not None
+            else "add a strategy without new sites (- name: existing) to see the "
+            "difficulty removed per million CNY"
+        ),
+    )
+    table.add_column("strategy", style="bold", no_wrap=True)
+    table.add_column("cost M CNY", justify="right")
+    table.add_column("difficulty", justify="right")
+    for seg in segments:
+        table.add_column(seg, justify="right")
+    table.add_column("removed per M CNY", justify="right")
+    for fleet in fleets:
+        table.add_column(f"{fleet} lost min/veh-day", justify="right")
+    for s in strategies:
+        per_m = summary.per_million_cny(s.name)
+        none = MetricSummary(None)  # a segment this plan had no session of
+        cells = [
+            s.name,
+            "-" if s.cost_cny is None else f"{s.cost_cny / 1e6:,.2f}",
+            _fmt(s.metrics["difficulty_index"], "{:.1f}"),
+            *(
+                _fmt(s.segments.get(g, {}).get("difficulty_index", none), "{:.1f}")
+                for g in segments
+            ),
+            "-" if per_m is None else f"{per_m:.2f}",
+        ]
+        for fleet in fleets:
+            f = s.fleets.get(fleet)
+            cells.append(
+                "-"
+                if f is None
+                else f"{_fmt(f['lost_min_per_vehicle_day'], '{:.1f}')} "
+                f"({_fmt(f['lost_cny_per_vehicle_day'], '{:.0f}')} CNY)"
+            )
+        table.add_row(*cells)
+    return table
+
+
 def segment_lines(summary: Summary, /) -> list[str]:
     """Per strategy with several demand segments, one line of each segment's difficulty
     (mean ± half-width of the 95% CI) and, per fleet, its lost time and cost per
@@ -268,8 +323,9 @@ def run(
             progress("writing outputs", 0, 1)
             write_outputs(result, target)
     out.print(comparison_table(result.typed_summary))
-    for line in segment_lines(result.typed_summary):
-        out.print(line, highlight=False, markup=False)
+    by_segment = segment_table(result.typed_summary)
+    if by_segment is not None:
+        out.print(by_segment)
     for note in result.prepared.region.notes:
         out.print(f"[dim]note: {note}[/]", highlight=False)
     out.print(f"results written to [bold]{target}[/]")

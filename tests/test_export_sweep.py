@@ -39,7 +39,9 @@ def test_sweep_folder_has_every_file(folder: Path) -> None:
 def test_sweep_table_has_a_row_per_point_and_strategy(folder: Path, small_run: RunResult) -> None:
     table = pd.read_csv(folder / "sweep.csv")
     stats = [c for m in METRICS for c in (m, f"{m}_lo", f"{m}_hi")]
-    assert list(table.columns) == ["point", SWEEP_KEY, "strategy", "sites", *stats]
+    # residents and through-traffic: every metric per segment follows the plan's
+    segments = [f"{seg}_{c}" for seg in ("residential", "highway") for c in stats]
+    assert list(table.columns) == ["point", SWEEP_KEY, "strategy", "sites", *stats, *segments]
     sites = {n: len(s.sites) for n, s in small_run.typed_summary.strategies.items()}
     assert table.groupby("strategy")["sites"].max().to_dict() == sites  # 0: no chargers
     assert table[["point", SWEEP_KEY, "strategy"]].values.tolist() == [
@@ -51,6 +53,12 @@ def test_sweep_table_has_a_row_per_point_and_strategy(folder: Path, small_run: R
         d = s.metrics["difficulty_index"]
         assert last.at[name, "difficulty_index"] == pytest.approx(d.mean)
         assert last.at[name, "difficulty_index_lo"] == pytest.approx(d.ci95[0])
+        hw = s.segments["highway"]["difficulty_index"]
+        assert last.at[name, "highway_difficulty_index"] == pytest.approx(hw.mean)
+        assert last.at[name, "highway_difficulty_index_hi"] == pytest.approx(hw.ci95[1])
+        res = s.segments["residential"]["wait_mean_min"].mean  # None: no charger reached
+        got = last.at[name, "residential_wait_mean_min"]
+        assert pd.isna(got) if res is None else got == pytest.approx(res)
     per_rep = pd.read_csv(folder / "per_replication.csv")
     assert list(per_rep.columns) == ["point", SWEEP_KEY, "strategy", "replication", *METRICS]
     assert len(per_rep) == len(SWEEP_VALUES) * len(STRATEGIES) * 2

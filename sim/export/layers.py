@@ -7,12 +7,15 @@ plain tables (sessions, site load, queues) are in :mod:`sim.export.tables`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely.geometry import LineString
 
-from sim.des import CHARGED, SWAP
+from sim.export.summary import plan_site_figures
+from sim.metrics.sites import SiteFigures
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 from sim.study.units import UnitResult
@@ -89,7 +92,12 @@ def candidates_layer(prep: Prepared, plans: dict[str, Plan], /) -> gpd.GeoDataFr
 
 
 def selected_layer(
-    prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
+    prep: Prepared,
+    plans: dict[str, Plan],
+    units: list[UnitResult],
+    /,
+    *,
+    sites: Mapping[str, SiteFigures] | None = None,
 ) -> gpd.GeoDataFrame:
     """One row per (strategy, site) with its equipment and simulated scores
     (means over replications): ``utilization``, ``energy_kwh_per_day``,
@@ -98,10 +106,31 @@ def selected_layer(
     ``kind`` is the candidate's kind (``parking``, ``node``, ...) at a charging site and
     ``swap`` at a battery-swap station (so the layer reads back as a plan file); ``bays``,
     ``packs`` and ``pack_chargers`` are 0 at charging sites; ``swaps_per_day`` (swaps
-    done) and ``pack_availability`` (share of the time with a charged pack in stock) are
-    NaN at charging sites."""
+    done), ``pack_availability`` (share of the time with a charged pack in stock),
+    ``bay_wait_mean_min`` and ``pack_wait_mean_min`` (of the swaps done) are NaN at
+    charging sites.
+
+    The check of the wait target (the strategy's ``sizing``, else that section's
+    defaults; docs/swap.md, "Per-station check"), at every site: ``target_wait_min``,
+    ``target_max_prob``, ``p_wait_over_target`` (over the whole run, share of queued
+    attempts that waited longer than the target), ``peak_hour`` (hour of day with the
+    most arrivals; -1: none), ``peak_arrivals_per_day``, ``peak_wait_share`` (share of
+    that hour's arrivals that waited longer than the target or balked),
+    ``peak_balk_share`` (of them, those that balked) and
+    ``target_met`` (``peak_wait_share <= target_max_prob``; null without arrivals).
+
+    Parameters
+    ----------
+    prep, plans, units
+        The study's static inputs, plans and units.
+    sites
+        :func:`~sim.export.summary.plan_site_figures` of the study, when already computed
+        (``summary.json`` reads the same); computed here otherwise.
+    """
     days = prep.scenario.demand.days
     cands = prep.region.candidates
+    if sites is None:
+        sites = plan_site_figures(prep, plans, units)
     rows = []
     for name, plan in plans.items():
         mine = [u for u in units if u.strategy == name]
@@ -111,6 +140,7 @@ def selected_layer(
         def mean(key: str, mine: list[UnitResult] = mine) -> np.ndarray:
             return np.mean([u.site_stats[key] for u in mine], axis=0)
 
+        fig = sites[name]
         sub = cands.iloc[plan.candidate][["site_id", "kind", "name", "geometry"]].copy()
         sub.insert(0, "strategy", name)
         swap = plan.swap
@@ -122,28 +152,23 @@ def selected_layer(
         sub["bays"] = plan.bays
         sub["packs"] = plan.packs
         sub["pack_chargers"] = plan.pack_chargers
-        sub["swaps_per_day"] = np.where(swap, _swaps(mine, len(plan)) / days, np.nan)
-        sub["pack_availability"] = _pack_availability(mine, len(plan), prep.horizon_min)
+        sub["swaps_per_day"] = fig.swaps_per_day
+        sub["pack_availability"] = fig.pack_availability
         sub["utilization"] = mean("utilization")
         sub["energy_kwh_per_day"] = mean("energy_kwh") / days
         sub["sessions_charged_per_day"] = mean("sessions_charged") / days
         sub["wait_mean_min"] = mean("wait_mean_min")
         sub["wait_p95_min"] = mean("wait_p95_min")
-        # the check of the queue-aware sizing: share of queued attempts that waited
-        # longer than the target (15 min unless the strategy's sizing says otherwise)
-        strat = next(s for s in prep.scenario.strategies if s.name == name)
-        target = strat.sizing.target_wait_min if strat.sizing is not None else 15.0
-        over = np.zeros(len(plan))
-        queued = np.zeros(len(plan))
-        for u in mine:
-            q = (u.log.outcome == 0) | (u.log.outcome == 1)
-            st = u.log.station[q]
-            over += np.bincount(st, weights=u.log.wait_min[q] > target, minlength=len(plan))
-            queued += np.bincount(st, minlength=len(plan))
-        sub["target_wait_min"] = target
-        sub["p_wait_over_target"] = np.divide(
-            over, queued, out=np.full(len(plan), np.nan), where=queued > 0
-        )
+        sub["target_wait_min"] = fig.target.wait_min
+        sub["p_wait_over_target"] = fig.p_wait_over_target
+        sub["bay_wait_mean_min"] = fig.bay_wait_mean_min
+        sub["pack_wait_mean_min"] = fig.pack_wait_mean_min
+        sub["target_max_prob"] = fig.target.max_prob
+        sub["peak_hour"] = fig.peak_hour
+        sub["peak_arrivals_per_day"] = fig.peak_arrivals_per_day
+        sub["peak_wait_share"] = fig.peak_wait_share
+        sub["peak_balk_share"] = fig.peak_balk_share
+        sub["target_met"] = pd.array(fig.target_met, dtype="boolean")
         rows.append(sub)
     if rows:
         out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=cands.crs)
@@ -153,35 +178,6 @@ def selected_layer(
             geometry=gpd.GeoSeries([], crs=cands.crs),
         )
     return out.to_crs(WGS84)
-
-
-def _swaps(units: list[UnitResult], n_sites: int, /) -> np.ndarray:
-    """Swaps done at each of a plan's sites, mean over the units (replications)."""
-    total = np.zeros(n_sites)
-    for u in units:
-        done = (u.log.service == SWAP) & (u.log.outcome == CHARGED)
-        total += np.bincount(u.log.station[done], minlength=n_sites)
-    return total / max(len(units), 1)
-
-
-def _pack_availability(units: list[UnitResult], n_sites: int, horizon_min: float, /) -> np.ndarray:
-    """Share of the simulated time each of a plan's swap stations had a charged pack in
-    stock, mean over the units (replications); NaN at charging sites."""
-    total = np.zeros(n_sites)
-    seen = 0
-    for u in units:
-        if u.swap is None:
-            continue
-        seen += 1
-        for site, trace in zip(u.swap.site.tolist(), u.swap.stock, strict=True):
-            t = np.clip(trace[:, 0], 0.0, horizon_min)
-            held = np.diff(np.append(t, horizon_min))  # each stock level lasts until the next
-            total[site] += float(held[trace[:, 1] > 0].sum()) / horizon_min
-    out = np.full(n_sites, np.nan)
-    if seen:
-        where = np.unique(np.concatenate([u.swap.site for u in units if u.swap is not None]))
-        out[where] = total[where] / seen
-    return out
 
 
 def zones_layer(

@@ -22,6 +22,7 @@ from sim.export.summary import (
     SweepRow,
     SweepSummary,
     build_summary,
+    plan_site_figures,
 )
 from sim.export.tables import pack_stock_frame, queue_frame, sessions_frame, site_load_frame
 from sim.siting.plan import Plan
@@ -121,7 +122,8 @@ def assemble(study: StudyResult, /) -> RunResult:
     """
     prep, plans, units = study.prepared, study.plans, study.units
     per_rep = per_replication_frame(units)
-    typed = build_summary(study, per_rep)
+    sites = plan_site_figures(prep, plans, units)  # the summary and the layer read these
+    typed = build_summary(study, per_rep, sites=sites)
     return RunResult(
         scenario=study.scenario,
         summary=typed.to_dict(),
@@ -130,7 +132,7 @@ def assemble(study: StudyResult, /) -> RunResult:
         sessions=sessions_frame(prep, plans, units if _needs_sessions(study) else []),
         candidates=_candidates(study),
         candidate_scores=study.candidate_scores,
-        selected=selected_layer(prep, plans, units),
+        selected=selected_layer(prep, plans, units, sites=sites),
         zones=zones_layer(prep, plans, units),
         roads=roads_layer(prep),
         site_load=site_load_frame(prep, plans, units),
@@ -158,7 +160,10 @@ class SweepResult:
     table
         ``sweep.csv``: one row per (point, strategy): ``point``, the swept values,
         ``strategy``, ``sites`` (0: no public chargers), then ``<metric>`` (mean),
-        ``<metric>_lo`` and ``<metric>_hi`` (95% interval) for every metric.
+        ``<metric>_lo`` and ``<metric>_hi`` (95% interval) for every metric; with several
+        demand segments the same per segment (``<segment>_<metric>``, ...) and with fleets
+        each fleet's lost time (``fleet_<name>_lost_min_per_vehicle_day``, ...;
+        :meth:`~sim.export.summary.SweepRow.record`).
     per_replication
         ``per_replication.csv``: one row per (point, strategy, replication): ``point``,
         the swept values, ``strategy``, ``replication`` and every metric.
@@ -203,7 +208,9 @@ def sweep_result(sweep: SweepStudy, /) -> SweepResult:
         frames.append(_point_frame(i, point, per_rep))
         s = build_summary(study, per_rep)
         rows.extend(
-            SweepRow(i, dict(point), n, st.metrics, sites=len(st.sites))
+            SweepRow(
+                i, dict(point), n, st.metrics, len(st.sites), segments=st.segments, fleets=st.fleets
+            )
             for n, st in s.strategies.items()
         )
         comparisons.append(PointComparisons(i, dict(point), s.comparisons))

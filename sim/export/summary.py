@@ -2,7 +2,8 @@
 
 :func:`build_summary` turns a finished study into a :class:`Summary` (frozen
 dataclasses: one :class:`StrategySummary` per strategy with its plan, solver status,
-:class:`MetricSummary` per metric and optional refinement record; the paired
+:class:`MetricSummary` per metric, optional refinement record and, for a plan with
+battery-swap stations, its :class:`SwapSummary`; the paired
 :class:`Comparison` of every two strategies; :class:`Provenance`).  ``summary.json`` is
 :meth:`Summary.to_json`; the map, the report, the figures and the terminal table read
 the typed object.  :class:`SweepSummary` is the same for ``chargesite sweep``.
@@ -18,15 +19,19 @@ import json
 import math
 import platform
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.config import StrategyConfig
+from sim.demand.model import SEGMENTS
 from sim.metrics.intervals import aggregate, ci95, paired_differences
 from sim.metrics.scores import METRICS
+from sim.metrics.sites import SWAP_FIGURES, SiteFigures, SizingTarget, site_figures
+from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 from sim.study.runner import StudyResult
 from sim.study.units import UnitResult
@@ -42,9 +47,12 @@ __all__ = [
     "SolverSummary",
     "StrategySummary",
     "Summary",
+    "SwapStationSummary",
+    "SwapSummary",
     "SweepRow",
     "SweepSummary",
     "build_summary",
+    "plan_site_figures",
     "provenance",
 ]
 
@@ -174,6 +182,9 @@ class StrategySummary:
         ``lost_min_per_vehicle_day`` (driving to stations and waiting, min per vehicle
         and day), ``lost_cny_per_vehicle_day`` (that time at the fleet's hourly earning,
         CNY) and ``sessions_per_vehicle_day``; empty without fleets.
+    swap
+        What the plan's battery-swap stations did and the check of their wait target
+        (:class:`SwapSummary`); ``None`` when the plan has no swap station.
     """
 
     name: str
@@ -186,6 +197,7 @@ class StrategySummary:
     refine: Mapping[str, Any] | None = None
     segments: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
     fleets: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
+    swap: SwapSummary | None = None
 
     @property
     def total_ports(self) -> int:
@@ -194,7 +206,8 @@ class StrategySummary:
 
     def to_dict(self) -> dict[str, Any]:
         """The strategy's entry of ``summary.json`` (``refine`` only when refined,
-        ``segments`` and ``fleets`` only when there are any)."""
+        ``segments`` and ``fleets`` only when there are any, ``swap`` only with swap
+        stations)."""
         out: dict[str, Any] = {
             "model": self.model,
             "sites": list(self.sites),
@@ -208,6 +221,8 @@ class StrategySummary:
         for key, part in (("segments", self.segments), ("fleets", self.fleets)):
             if part:
                 out[key] = {n: {m: v.to_dict() for m, v in ms.items()} for n, ms in part.items()}
+        if self.swap is not None:
+            out["swap"] = self.swap.to_dict()
         return out
 
     @classmethod
@@ -225,6 +240,7 @@ class StrategySummary:
             refine=data.get("refine"),
             segments=_nested(data.get("segments", {})),
             fleets=_nested(data.get("fleets", {})),
+            swap=SwapSummary.from_dict(data["swap"]) if "swap" in data else None,
         )
 
 
@@ -234,6 +250,129 @@ def _nested(data: Mapping[str, Mapping[str, Any]], /) -> dict[str, dict[str, Met
         str(n): {str(m): MetricSummary.from_dict(v) for m, v in ms.items()}
         for n, ms in data.items()
     }
+
+
+@dataclass(frozen=True)
+class SwapStationSummary:
+    """One battery-swap station of a plan, over replications
+    (:class:`~sim.metrics.sites.SiteFigures`).
+
+    Attributes
+    ----------
+    site_id
+        Candidate site id.
+    bays, packs, pack_chargers
+        Its equipment.
+    swaps_per_day
+        Swaps done per day (mean over replications).
+    pack_availability
+        Share of the simulated time with a charged pack in stock (0-1).
+    wait_mean_min
+        Mean wait of the attempts that queued there (swapped or reneged; min), as the
+        ``selected`` layer's ``wait_mean_min``.
+    bay_wait_mean_min, pack_wait_mean_min
+        Mean wait of the swaps done for a bay, and in the bay for a charged pack (min).
+    peak_hour
+        Hour of the day (0-23) with the most arrivals over the run; ``None``: none.
+    peak_arrivals_per_day
+        Arrivals in that hour per simulated day.
+    peak_wait_share
+        Share of the peak hour's arrivals that waited longer than the target wait or
+        balked (0-1); ``None`` with no arrival.
+    peak_balk_share
+        Share of the peak hour's arrivals that balked (part of ``peak_wait_share``).
+    target_met
+        ``peak_wait_share <= `` the target's acceptable share; ``None`` with no arrival.
+    """
+
+    site_id: str
+    bays: int
+    packs: int
+    pack_chargers: int
+    swaps_per_day: float | None
+    pack_availability: float | None
+    wait_mean_min: float | None
+    bay_wait_mean_min: float | None
+    pack_wait_mean_min: float | None
+    peak_hour: int | None
+    peak_arrivals_per_day: float | None
+    peak_wait_share: float | None
+    peak_balk_share: float | None
+    target_met: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The station's entry of ``swap.stations`` in ``summary.json``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], /) -> SwapStationSummary:
+        """From :meth:`to_dict`'s shape."""
+        hour, met = data["peak_hour"], data["target_met"]
+        return cls(
+            site_id=str(data["site_id"]),
+            bays=int(data["bays"]),
+            packs=int(data["packs"]),
+            pack_chargers=int(data["pack_chargers"]),
+            **{k: _finite(data[k]) for k in _STATION_FLOATS},
+            peak_hour=None if hour is None else int(hour),
+            target_met=None if met is None else bool(met),
+        )
+
+
+_STATION_FLOATS = ("swaps_per_day", "pack_availability", "wait_mean_min", "bay_wait_mean_min",
+                   "pack_wait_mean_min", "peak_arrivals_per_day", "peak_wait_share",
+                   "peak_balk_share")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SwapSummary:
+    """A plan's battery-swap stations: what they did over replications, and the check of
+    the wait target at each station's peak hour (docs/swap.md, "Per-station check").
+
+    Attributes
+    ----------
+    figures
+        Per figure of :data:`~sim.metrics.sites.SWAP_FIGURES`, over all the plan's swap
+        stations, mean and 95% interval over replications: ``swaps_per_day``,
+        ``pack_availability`` (the stations' mean share of time with a charged pack in
+        stock, 0-1), ``bay_wait_mean_min`` and ``pack_wait_mean_min`` (of the swaps
+        done, min).
+    target_wait_min, target_max_prob
+        The target checked: at most ``target_max_prob`` of the peak hour's arrivals wait
+        longer than ``target_wait_min`` (min).
+    target_source
+        ``"sizing"``: the strategy's ``sizing`` section; ``"default"``: that section's
+        documented defaults (the plan was not sized).
+    stations
+        One per swap station, in plan order.
+    """
+
+    figures: Mapping[str, MetricSummary]
+    target_wait_min: float
+    target_max_prob: float
+    target_source: str
+    stations: tuple[SwapStationSummary, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The strategy's ``swap`` entry of ``summary.json``."""
+        return {
+            **{k: v.to_dict() for k, v in self.figures.items()},
+            "target_wait_min": self.target_wait_min,
+            "target_max_prob": self.target_max_prob,
+            "target_source": self.target_source,
+            "stations": [s.to_dict() for s in self.stations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], /) -> SwapSummary:
+        """From :meth:`to_dict`'s shape."""
+        return cls(
+            figures={k: MetricSummary.from_dict(data[k]) for k in SWAP_FIGURES},
+            target_wait_min=float(data["target_wait_min"]),
+            target_max_prob=float(data["target_max_prob"]),
+            target_source=str(data["target_source"]),
+            stations=tuple(SwapStationSummary.from_dict(s) for s in data["stations"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -454,6 +593,29 @@ class Summary:
             for s in self.strategies.values()
         ]
 
+    @property
+    def baseline(self) -> StrategySummary | None:
+        """The first plan that builds nothing new (cost 0) and has a difficulty index:
+        what "difficulty removed per million CNY" is measured against (as in the
+        report); ``None`` without one."""
+        for st in self.strategies.values():
+            if st.cost_cny == 0 and st.metrics["difficulty_index"].mean is not None:
+                return st
+        return None
+
+    def per_million_cny(self, name: str, /) -> float | None:
+        """Difficulty points plan ``name`` removes per million CNY against
+        :attr:`baseline`: ``(baseline's difficulty index - the plan's) / (the plan's cost
+        / 1e6)``; ``None`` for the baseline itself, a plan that costs nothing, or
+        without a baseline."""
+        base, st = self.baseline, self.strategies[name]
+        if base is None or st.name == base.name or not st.cost_cny:
+            return None
+        d, b = st.metrics["difficulty_index"].mean, base.metrics["difficulty_index"].mean
+        if d is None or b is None:
+            return None
+        return (b - d) / (st.cost_cny / 1e6)
+
     def to_dict(self) -> dict[str, Any]:
         """The ``summary.json`` document as plain dicts and lists."""
         return {
@@ -528,7 +690,92 @@ def _fleets(units: Sequence[UnitResult], /) -> dict[str, dict[str, MetricSummary
     return out
 
 
-def build_summary(study: StudyResult, per_rep: pd.DataFrame, /) -> Summary:
+def _strategy_config(prep: Prepared, name: str, /) -> StrategyConfig | None:
+    """The config of strategy ``name`` (a ``<name>+simopt`` plan: its origin's)."""
+    by_name = {s.name: s for s in prep.scenario.strategies}
+    return by_name.get(name, by_name.get(name.rsplit("+", 1)[0]))
+
+
+def plan_site_figures(
+    prep: Prepared, plans: Mapping[str, Plan], units: Sequence[UnitResult], /
+) -> dict[str, SiteFigures]:
+    """Per strategy, its plan's per-site figures over its replications
+    (:func:`~sim.metrics.sites.site_figures`): what ``summary.json``'s ``swap`` section
+    and the ``selected`` layer report.
+
+    The wait target is the strategy's ``sizing`` target, or that section's defaults when
+    the strategy has none.
+    """
+    out: dict[str, SiteFigures] = {}
+    for name, plan in plans.items():
+        mine = [u for u in units if u.strategy == name]
+        cfg = _strategy_config(prep, name)
+        out[name] = site_figures(
+            [u.log for u in mine],
+            [u.swap for u in mine],
+            swap=plan.swap,
+            horizon_min=prep.horizon_min,
+            days=prep.scenario.demand.days,
+            target=SizingTarget.of(cfg.sizing if cfg is not None else None),
+        )
+    return out
+
+
+#: Possible range of each figure of :data:`~sim.metrics.sites.SWAP_FIGURES`.
+_SWAP_RANGE = {"pack_availability": (0.0, 1.0)}
+
+
+def _swap_summary(
+    fig: SiteFigures, plan: Plan, units: Sequence[UnitResult], ids: np.ndarray, /
+) -> SwapSummary | None:
+    """The plan's :class:`SwapSummary`, or ``None`` without swap stations."""
+    if not fig.swap.any():
+        return None
+    figures = {}
+    for key in SWAP_FIGURES:
+        v = fig.per_replication[key]
+        v = v[np.isfinite(v)]
+        bounds = _SWAP_RANGE.get(key, (0.0, np.inf))
+        mean = float(v.mean()) if v.size else None
+        figures[key] = MetricSummary(mean, _interval(ci95(v, bounds=bounds)))
+    wait = np.mean([u.site_stats["wait_mean_min"] for u in units], axis=0)
+    met = fig.target_met
+    stations = tuple(
+        SwapStationSummary(
+            site_id=str(ids[plan.candidate[j]]),
+            bays=int(plan.bays[j]),
+            packs=int(plan.packs[j]),
+            pack_chargers=int(plan.pack_chargers[j]),
+            swaps_per_day=_finite(fig.swaps_per_day[j]),
+            pack_availability=_finite(fig.pack_availability[j]),
+            wait_mean_min=_finite(wait[j]),
+            bay_wait_mean_min=_finite(fig.bay_wait_mean_min[j]),
+            pack_wait_mean_min=_finite(fig.pack_wait_mean_min[j]),
+            peak_hour=None if fig.peak_hour[j] < 0 else int(fig.peak_hour[j]),
+            peak_arrivals_per_day=_finite(fig.peak_arrivals_per_day[j]),
+            peak_wait_share=_finite(fig.peak_wait_share[j]),
+            peak_balk_share=_finite(fig.peak_balk_share[j]),
+            target_met=met[j],
+        )
+        for j in np.flatnonzero(fig.swap).tolist()
+    )
+    t = fig.target
+    return SwapSummary(
+        figures=figures,
+        target_wait_min=t.wait_min,
+        target_max_prob=t.max_prob,
+        target_source="sizing" if t.from_strategy else "default",
+        stations=stations,
+    )
+
+
+def build_summary(
+    study: StudyResult,
+    per_rep: pd.DataFrame,
+    /,
+    *,
+    sites: Mapping[str, SiteFigures] | None = None,
+) -> Summary:
     """The summary of a study.
 
     Parameters
@@ -537,12 +784,18 @@ def build_summary(study: StudyResult, per_rep: pd.DataFrame, /) -> Summary:
         The finished study (plans, units, refinement records).
     per_rep
         Its :func:`~sim.study.units.per_replication_frame`.
+    sites
+        Its :func:`plan_site_figures`, when already computed (for the ``selected``
+        layer); computed here otherwise.
     """
     prep = study.prepared
     agg = aggregate(per_rep)
     ids = prep.region.candidates["site_id"].astype(str).to_numpy()
+    if sites is None:
+        sites = plan_site_figures(prep, study.plans, study.units)
     strategies: dict[str, StrategySummary] = {}
     for name, plan in study.plans.items():
+        mine = [u for u in study.units if u.strategy == name]
         strategies[name] = StrategySummary(
             name=name,
             model=plan.model,
@@ -552,8 +805,9 @@ def build_summary(study: StudyResult, per_rep: pd.DataFrame, /) -> Summary:
             solver=SolverSummary(_finite(plan.objective), bool(plan.optimal), _finite(plan.gap)),
             metrics=_metrics(agg[name]),
             refine=study.refined.get(name),
-            segments=_segments(mine := [u for u in study.units if u.strategy == name]),
+            segments=_segments(mine),
             fleets=_fleets(mine),
+            swap=_swap_summary(sites[name], plan, mine, ids),
         )
     sc = prep.scenario
     return Summary(
@@ -586,6 +840,12 @@ class SweepRow:
         Per metric of :data:`sim.metrics.scores.METRICS`.
     sites
         Sites of the strategy's plan at this point (0: no public chargers).
+    segments
+        Per demand segment, every metric (:attr:`StrategySummary.segments`); empty when
+        the demand has one segment.
+    fleets
+        Per fleet, its :data:`FLEET_FIGURES` (:attr:`StrategySummary.fleets`); empty
+        without fleets.
     """
 
     point: int
@@ -593,22 +853,64 @@ class SweepRow:
     strategy: str
     metrics: Mapping[str, MetricSummary]
     sites: int
+    segments: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
+    fleets: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """The row of ``sweep.csv``: point, swept values, strategy, sites, then per metric
-        the mean, ``<metric>_lo`` and ``<metric>_hi`` (``NaN`` where missing)."""
+        the mean, ``<metric>_lo`` and ``<metric>_hi`` (``NaN`` where missing); with
+        several demand segments, the same per segment as ``<segment>_<metric>``,
+        ``<segment>_<metric>_lo``, ``<segment>_<metric>_hi``; with fleets, per fleet
+        ``fleet_<name>_<figure>`` (and ``_lo``, ``_hi``) for each of
+        :data:`FLEET_FIGURES`."""
         row: dict[str, Any] = {
             "point": self.point,
             **self.values,
             "strategy": self.strategy,
             "sites": self.sites,
         }
-        for m, s in self.metrics.items():
-            lo, hi = s.ci95
-            row[m] = math.nan if s.mean is None else s.mean
-            row[f"{m}_lo"] = math.nan if lo is None else lo
-            row[f"{m}_hi"] = math.nan if hi is None else hi
+        parts = [("", self.metrics)]
+        parts += [(f"{seg}_", ms) for seg, ms in self.segments.items()]
+        parts += [(f"fleet_{name}_", fs) for name, fs in self.fleets.items()]
+        for prefix, stats in parts:
+            for m, s in stats.items():
+                lo, hi = s.ci95
+                row[prefix + m] = math.nan if s.mean is None else s.mean
+                row[f"{prefix}{m}_lo"] = math.nan if lo is None else lo
+                row[f"{prefix}{m}_hi"] = math.nan if hi is None else hi
         return row
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any], /, *, keys: Sequence[str]) -> SweepRow:
+        """From :meth:`record`'s shape (a row of ``sweep.csv`` or of the sweep's
+        ``summary.json`` table); ``keys`` are the swept keys."""
+
+        def stats(prefix: str, names: Sequence[str]) -> dict[str, MetricSummary]:
+            return {
+                m: MetricSummary(
+                    _finite(r[prefix + m]),
+                    _interval((r[f"{prefix}{m}_lo"], r[f"{prefix}{m}_hi"])),
+                )
+                for m in names
+            }
+
+        tail = "_" + FLEET_FIGURES[0]
+        fleets = [
+            k[len("fleet_") : -len(tail)]
+            for k in r
+            if k.startswith("fleet_") and k.endswith(tail) and len(k) > len("fleet_" + tail)
+        ]
+        return cls(
+            point=int(r["point"]),
+            values={k: r[k] for k in keys},
+            strategy=str(r["strategy"]),
+            sites=int(r["sites"]),
+            metrics=stats("", METRICS),
+            segments={
+                seg: stats(f"{seg}_", METRICS) for seg in SEGMENTS if f"{seg}_{METRICS[-1]}" in r
+            },
+            fleets={name: stats(f"fleet_{name}_", FLEET_FIGURES) for name in fleets},
+        )
 
 
 @dataclass(frozen=True)
@@ -688,19 +990,7 @@ class SweepSummary:
     def from_dict(cls, data: Mapping[str, Any], /) -> SweepSummary:
         """From :meth:`to_dict`'s shape (e.g. a sweep's ``summary.json`` read back)."""
         keys = tuple(str(k) for k in data["sweep"]["keys"])
-        rows = tuple(
-            SweepRow(
-                point=int(r["point"]),
-                values={k: r[k] for k in keys},
-                strategy=str(r["strategy"]),
-                sites=int(r["sites"]),
-                metrics={
-                    m: MetricSummary(_finite(r[m]), _interval((r[f"{m}_lo"], r[f"{m}_hi"])))
-                    for m in METRICS
-                },
-            )
-            for r in data["table"]
-        )
+        rows = tuple(SweepRow.from_record(r, keys=keys) for r in data["table"])
         comparisons = tuple(
             PointComparisons(
                 point=int(c["point"]),
