@@ -76,6 +76,17 @@ class HomeTable:
         )
         return np.where(np.isnan(self.no_home_share), default, given)
 
+    def evs_with_home_charging(self, cfg: ResidentialDemandConfig, /) -> np.ndarray:
+        """Expected EVs with a home charger per home point (float64): every EV of
+        ``households x cars_per_household x ev_share`` that
+        :meth:`evs_without_home_charging` does not count."""
+        total = (
+            cfg.cars_per_household
+            * cfg.ev_share
+            * (self.households_apartment + self.households_house)
+        )
+        return np.maximum(total - self.evs_without_home_charging(cfg), 0.0)
+
     def sessions_per_day(
         self, cfg: ResidentialDemandConfig, /, *, sessions_per_ev_day: float
     ) -> np.ndarray:
