@@ -115,8 +115,8 @@ def test_the_check_catches_a_backward_import(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("package", ["config", "region", "access", "demand", "siting", "des",
-                                     "metrics", "study", "export"])  # fmt: skip
+@pytest.mark.parametrize("package", ["config", "region", "access", "demand", "grid", "siting",
+                                     "des", "metrics", "study", "export"])  # fmt: skip
 def test_each_stage_says_what_it_takes_and_gives(package: str) -> None:
     init = SIM / package / "__init__.py"
     assert init.is_file(), f"sim/{package} is not a package"
