@@ -317,3 +317,97 @@ def test_registry_entries() -> None:
     assert model_spec("p-center").needs.budget
     assert model_spec("backup-coverage").needs.radius
     assert model_spec("capacitated-p-median").needs.capacity
+
+
+# ------------------------------------------------------------- capacitated FRLM
+
+
+def _minimal_combos(problem: Any, range_km: float) -> tuple[list[int], list[int], list[dict]]:
+    """Every path's inclusion-minimal station sets, from the tank simulation of
+    tests/test_frlm.py: (path, global bitmask, stops per station) per combination."""
+    from tests.test_frlm import kuby_lim_table
+
+    paths, masks, stops = [], [], []
+    for q, (nodes, cum) in enumerate(zip(problem.paths, problem.path_lengths, strict=True)):
+        table = kuby_lim_table(cum, range_km)
+        size = nodes.size
+        for local in np.flatnonzero(table).tolist():
+            if any(table[local & ~(1 << b)] for b in range(size) if local >> b & 1):
+                continue  # not minimal
+            members = [int(nodes[b]) for b in range(size) if local >> b & 1]
+            ends = {int(nodes[0]), int(nodes[-1])}
+            paths.append(q)
+            masks.append(sum(1 << k for k in members))
+            stops.append({k: 1.0 if k in ends else 2.0 for k in members})
+    return paths, masks, stops
+
+
+def _cfrlm_brute(problem: Any, range_km: float, cap: np.ndarray, p: int) -> float:
+    """Most refuelled flow over all C(n, p) station sets: an LP per set over the
+    combinations it contains."""
+    from scipy.optimize import linprog
+
+    paths, masks, stops = _minimal_combos(problem, range_km)
+    paths_a, masks_a = np.array(paths), np.array(masks, dtype=np.int64)
+    stop_table = np.zeros((len(paths), problem.n_candidates))
+    for h, at in enumerate(stops):
+        stop_table[h, list(at)] = list(at.values())
+    f = problem.flow
+    best = 0.0
+    for s in _subsets(problem.n_candidates, p):
+        smask = sum(1 << k for k in s)
+        avail = np.flatnonzero((masks_a & ~smask) == 0)
+        if avail.size == 0:
+            continue
+        per_path = np.zeros((problem.n_od, avail.size))
+        per_path[paths_a[avail], np.arange(avail.size)] = 1.0
+        load = stop_table[avail][:, s].T * f[paths_a[avail]]
+        upper = np.r_[np.ones(problem.n_od), cap[s]]
+        a_ub = np.vstack([per_path, load])
+        r = linprog(-f[paths_a[avail]], A_ub=a_ub, b_ub=upper, bounds=(0, 1), method="highs")
+        best = max(best, -float(r.fun))
+    return best
+
+
+@pytest.fixture(scope="module")
+def flows25() -> Any:
+    from sim.siting.frlm import build_flow_problem, read_frlm_25node
+    from tests.test_frlm import BENCH
+
+    if not BENCH.is_dir():
+        pytest.skip(f"benchmark folder {BENCH} absent")
+    edges, flows, _ = read_frlm_25node(BENCH)
+    return build_flow_problem(edges=edges, flows=flows, n_nodes=25)
+
+
+def _flow_site(flows: Any, capacity: np.ndarray) -> SitingProblem:
+    return SitingProblem(cost=np.zeros((1, 25)), weight=np.zeros(1), flows=flows,
+                         capacity=capacity)  # fmt: skip
+
+
+@pytest.mark.parametrize(("range_km", "p"), [(6.0, 2), (10.0, 2), (6.0, 3)])
+def test_capacitated_frlm_equals_brute_force_on_the_25_node_network(
+    flows25: Any, range_km: float, p: int
+) -> None:
+    rng = np.random.default_rng(int(range_km) * 10 + p)
+    # 2-10 % of the total flow per station: binding (the uncapacitated optimum at
+    # p = 2, R = 10 refuels 28 % of the flow)
+    cap = rng.uniform(0.02, 0.10, 25) * flows25.flow.sum()
+    r = solve(_flow_site(flows25, cap), "frlm-capacitated", p=p, range_km=range_km)
+    best = _cfrlm_brute(flows25, range_km, cap, p)
+    assert r.optimal and r.sites.size == p
+    assert r.objective == pytest.approx(best, rel=1e-6)
+    assert r.objective < r.params["uncapacitated_flow"]  # the capacities bind
+    assert all(
+        load <= c * (1 + 1e-6)
+        for load, c in zip(r.params["load_by_site"], cap[r.sites], strict=True)
+    )
+
+
+@pytest.mark.parametrize("range_km", [6.0, 10.0, 15.0])
+def test_capacitated_frlm_without_limits_is_the_frlm(flows25: Any, range_km: float) -> None:
+    site = _flow_site(flows25, np.full(25, np.inf))
+    for p in (2, 4):
+        a = solve(site, "frlm-capacitated", p=p, range_km=range_km)
+        b = solve(site, "frlm", p=p, range_km=range_km)
+        assert a.objective == pytest.approx(b.objective, rel=1e-9)

@@ -56,10 +56,12 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array, csr_array
+from scipy.sparse import hstack as sp_hstack
+from scipy.sparse import vstack as sp_vstack
 from scipy.sparse.csgraph import dijkstra
 
 from sim.errors import DataError, InputFileNotFoundError, SolverError, SolverInputError
-from sim.siting.problem import Params, SitingProblem, SitingResult
+from sim.siting.problem import MilpModel, Params, SitingProblem, SitingResult, solve_milp
 from sim.siting.registry import Needs, register
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "FrlmResult",
     "build_flow_problem",
     "covered_paths",
+    "frlm_capacitated",
     "frlm_exact",
     "frlm_greedy",
     "read_frlm_25node",
@@ -908,3 +911,181 @@ def frlm_greedy(
     strategy can switch between the two, and unused.
     """
     return _flow_model(problem, params, model="frlm-greedy", method="greedy")
+
+
+# ------------------------------------------------------------- capacitated FRLM
+
+
+@dataclass(frozen=True, eq=False)
+class _Combinations:
+    """Every path's minimal refuelling combinations, one per row.
+
+    ``members`` is ``(n_combos, n_candidates)`` 0/1 (the stations of the combination),
+    ``stops`` the same shape with the refuelling stops a round trip makes at each of them
+    (1 at the origin or the destination, 2 at a node between, visited both ways), and
+    ``path`` the path of each combination.
+    """
+
+    members: csr_array
+    stops: csr_array
+    path: np.ndarray
+
+
+def _combinations(problem: FlowProblem, range_km: float) -> _Combinations:
+    """The Kuby-Lim minimal combinations of every path (:func:`refuelable_combinations`)."""
+    combos = refuelable_combinations(problem, range_km=range_km)
+    rows: list[int] = []
+    cols: list[int] = []
+    stops: list[float] = []
+    path: list[int] = []
+    for q, (nodes, sets) in enumerate(zip(problem.paths, combos, strict=True)):
+        ends = {int(nodes[0]), int(nodes[-1])}
+        for s in sets:
+            r = len(path)
+            path.append(q)
+            for k in sorted(s):
+                rows.append(r)
+                cols.append(k)
+                stops.append(1.0 if k in ends else 2.0)
+    shape = (len(path), problem.n_candidates)
+    r_a, c_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+    return _Combinations(
+        members=csr_array((np.ones(r_a.size), (r_a, c_a)), shape=shape),
+        stops=csr_array((np.array(stops), (r_a, c_a)), shape=shape),
+        path=np.array(path, dtype=np.int64),
+    )
+
+
+def _capacitated_model(
+    problem: FlowProblem, combos: _Combinations, capacity: np.ndarray, p: int
+) -> MilpModel:
+    """Columns ``x`` (stations), then ``v`` (flow share per combination)."""
+    n, h = problem.n_candidates, combos.path.size
+    f = problem.flow[combos.path]
+    # sum_h v_qh <= 1 per path
+    one = csr_array((np.ones(h), (combos.path, np.arange(h))), shape=(problem.n_od, h))
+    # v_qh - x_k <= 0 for every station k of combination h
+    m = combos.members.tocoo()
+    link_v = csr_array((np.ones(m.row.size), (np.arange(m.row.size), m.row)), shape=(m.row.size, h))
+    link_x = csr_array(
+        (-np.ones(m.row.size), (np.arange(m.row.size), m.col)), shape=(m.row.size, n)
+    )
+    # sum_{q,h} stops_hk f_q v_qh - capacity_k x_k <= 0 for finite capacities
+    finite = np.flatnonzero(np.isfinite(capacity))
+    load = csr_array(combos.stops.T.multiply(f[None, :]))[finite]
+    cap_x = csr_array((-capacity[finite], (np.arange(finite.size), finite)), shape=(finite.size, n))
+    count = csr_array(np.ones((1, n)))
+    a = sp_vstack(
+        [
+            sp_hstack([csr_array((problem.n_od, n)), one]),
+            sp_hstack([link_x, link_v]),
+            sp_hstack([cap_x, load]),
+            sp_hstack([count, csr_array((1, h))]),
+        ],
+        format="csr",
+    )
+    n_rows = problem.n_od + m.row.size + finite.size
+    return MilpModel(
+        np.concatenate((np.zeros(n), f)),
+        a,
+        np.concatenate((np.full(n_rows, -np.inf), [float(p)])),
+        np.concatenate((np.ones(problem.n_od), np.zeros(n_rows - problem.n_od), [float(p)])),
+        col_lower=np.zeros(n + h),
+        col_upper=np.ones(n + h),
+        integer=np.concatenate((np.ones(n, dtype=bool), np.zeros(h, dtype=bool))),
+        maximize=True,
+    )
+
+
+@register(
+    "frlm-capacitated",
+    needs=Needs(count="required", range_km=True, flows=True, capacity=True),
+    options={"time_limit": 60.0, "mip_gap": 1e-6},
+)
+def frlm_capacitated(
+    problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
+) -> SitingResult:
+    """The capacitated FRLM (Upchurch, Kuby & Lim 2009), exact in HiGHS.
+
+    Each open station refuels at most ``problem.capacity[k]`` stops per unit time (the
+    unit of the flows; in a scenario sessions per day, the station's ports busy 60 % of
+    the day).  A round trip refuelled through a combination of stations makes one stop
+    at each of its stations at the origin or the destination and two at one in between
+    (once each way); the flow of a path may be split between its combinations::
+
+        max  sum_qh f_q v_qh
+        s.t. sum_h v_qh <= 1                        every path q
+             v_qh <= x_k                            every station k of combination h
+             sum_qh stops_qhk f_q v_qh <= cap_k x_k every station k
+             sum_k x_k = p,  x binary,  0 <= v <= 1
+
+    The combinations are Kuby and Lim's inclusion-minimal station sets of each path
+    (:func:`refuelable_combinations`; paths of up to 20 nodes).  With infinite
+    capacities the optimum equals the uncapacitated :func:`frlm_exact`.
+
+    Parameters
+    ----------
+    problem
+        The instance; ``problem.flows`` and ``problem.capacity`` are required.
+    rng
+        Unused (deterministic).
+    **params
+        ``p`` (stations to open; more than ``n_candidates`` opens every candidate),
+        ``range_km`` (> 0, unit of the path lengths), ``time_limit`` (s, default 60),
+        ``mip_gap`` (default 1e-6).
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` = refuelled flow (flow units).  Diagnostics: ``covered_share`` (its
+        share of the total flow), ``uncapacitated_flow`` (the flow the same stations
+        would cover without capacities), ``load_by_site`` (stops per unit time at each
+        site of ``sites``).
+    """
+    pr = Params("frlm-capacitated", params)
+    p = pr.integer("p", low=1, high=2**62, expected="an integer number of stations >= 1")
+    if p is None:
+        raise pr.missing("p", "number of stations to open, >= 1")
+    range_km = pr.number(
+        "range_km", low=0.0, low_inclusive=False, expected="a vehicle range > 0 (km)"
+    )
+    if range_km is None:
+        raise pr.missing("range_km", "vehicle range on a full tank, km, unit of the paths")
+    time_limit = pr.number("time_limit", 60.0, low=0.0, low_inclusive=False, expected="seconds > 0")
+    mip_gap = pr.number("mip_gap", 1e-6, low=0.0, high=1.0, expected="a relative gap in [0, 1]")
+    effective = pr.finish()
+    flows, capacity = problem.flows, problem.capacity
+    if flows is None or capacity is None:
+        raise SolverInputError(
+            "frlm-capacitated: SitingProblem.flows and .capacity are both required"
+        )
+    n = flows.n_candidates
+    p = min(p, n)
+    combos = _combinations(flows, _check_range(range_km))
+    if combos.path.size == 0:
+        sites = np.arange(p, dtype=np.int64)
+        effective.update(covered_share=0.0, uncapacitated_flow=0.0, load_by_site=[0.0] * p)
+        return SitingResult(sites, 0.0, True, 0.0, 0.0, "frlm-capacitated", effective)
+    sol = solve_milp(
+        _capacitated_model(flows, combos, np.asarray(capacity, dtype=np.float64), p),
+        name="frlm-capacitated",
+        time_limit=time_limit,
+        mip_gap=float(mip_gap or 0.0),
+    )
+    if sol.x is None:
+        raise SolverError(
+            f"frlm-capacitated: HiGHS found no station set within time_limit = {time_limit} "
+            f"({sol.status}); raise the limit"
+        )
+    x, v = sol.x[:n] > 0.5, sol.x[n:]
+    sites = np.flatnonzero(x).astype(np.int64)
+    share = np.bincount(combos.path, weights=v, minlength=flows.n_od)
+    refuelled = float(flows.flow @ np.minimum(share, 1.0))
+    load = combos.stops.T @ (flows.flow[combos.path] * v)
+    uncapacitated = float(flows.flow[covered_paths(flows, sites, range_km=range_km)].sum())
+    effective["covered_share"] = refuelled / float(flows.flow.sum())
+    effective["uncapacitated_flow"] = uncapacitated
+    effective["load_by_site"] = [float(load[k]) for k in sites]
+    if not sol.optimal:
+        effective["unproven"] = f"{sol.status}: HiGHS's best station set, not proven"
+    return SitingResult(sites, refuelled, sol.optimal, sol.gap, 0.0, "frlm-capacitated", effective)
