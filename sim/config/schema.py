@@ -1003,6 +1003,30 @@ class SizingConfig(_Section):
     )
 
 
+class SessionCapConfig(_Section):
+    """The operators' cap on a through-traffic charging session (docs/highway.md):
+    expressway operators cap sessions on holiday peaks at about 80% or about 30 minutes
+    (shared/calibration-facts.md section 10: aitalo.com, autotimes.net)."""
+
+    soc: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        None, description="Charge at most to this state of charge (e.g. 0.8)."
+    )
+    minutes: PositiveFloat | None = Field(
+        None, description="Charge at most this long once on a port (min; e.g. 30)."
+    )
+    days: Literal["holiday", "all"] | tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        "holiday",
+        description="Days it applies on: the holiday days of demand.highway.holiday, every "
+        "day, or a list of 1-based days.",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> SessionCapConfig:
+        if self.soc is None and self.minutes is None:
+            raise ValueError("session_cap: give soc, minutes or both")
+        return self
+
+
 class StrategyConfig(_Section):
     """One siting strategy to compare."""
 
@@ -1068,6 +1092,19 @@ class StrategyConfig(_Section):
     swap_k: Annotated[int, Field(ge=1)] | None = Field(
         None, description="With service: both, how many of the new sites are swap stations."
     )
+    session_cap: SessionCapConfig | None = Field(
+        None,
+        description="Cap through-traffic charging sessions at this plan's chargers (state "
+        "of charge and/or minutes, on holiday days or every day).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_cap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # an absent cap is left out of dumps, as if the key did not exist
+        data: dict[str, Any] = handler(self)
+        if self.session_cap is None:
+            data.pop("session_cap", None)
+        return data
 
     @model_validator(mode="after")
     def _plan_file(self) -> StrategyConfig:
@@ -1493,8 +1530,27 @@ class Scenario(_Section):
                 raise ValueError(
                     f"strategies.{i}.service: {s.service!r} needs chargers.swap_classes"
                 )
+            if s.session_cap is not None:
+                self._check_cap(i, s.session_cap)
         self._check_fleets()
         return self
+
+    def _check_cap(self, i: int, cap: SessionCapConfig, /) -> None:
+        hw = self.demand.highway
+        where = f"strategies.{i}.session_cap"
+        if not hw.enabled:
+            raise ValueError(f"{where}: caps through-traffic sessions; demand.highway is off")
+        if cap.days == "holiday" and hw.holiday is None:
+            raise ValueError(
+                f"{where}.days: 'holiday' needs demand.highway.holiday (or give days: all "
+                "or a list of days)"
+            )
+        if isinstance(cap.days, tuple):
+            bad = [d for d in cap.days if d > self.demand.days]
+            if bad:
+                raise ValueError(
+                    f"{where}.days: {bad} beyond the {self.demand.days} simulated days"
+                )
 
     def _check_fleets(self) -> None:
         classes = {c.name for c in self.vehicles.fleet}

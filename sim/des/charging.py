@@ -221,6 +221,22 @@ class ChargeCurve:
             return self._cum[k] + per_soc * (soc - u)
         return self._cum[k] + scale * math.log((a + b * soc) / (a + b * u))
 
+    def soc_after(self, soc_start: float, minutes: float, /) -> float:
+        """State of charge after ``minutes`` (min) on the port from ``soc_start`` (the
+        inverse of :meth:`hours_to`, exact on each piece; 1.0 at most)."""
+        s0 = min(max(soc_start, 0.0), 1.0)
+        h = self.hours_to(s0) + max(minutes, 0.0) / 60.0
+        if h >= self.hours_to(1.0):
+            return 1.0
+        k = bisect.bisect_right(self._cum, h) - 1
+        u, per_soc, scale, a, b = self._pieces[k]
+        dh = h - self._cum[k]
+        if scale == 0.0:
+            s = u + dh / per_soc
+        else:
+            s = ((a + b * u) * math.exp(dh / scale) - a) / b
+        return min(max(s, s0), 1.0)
+
     def minutes(self, soc_start: float, energy_kwh: float, /) -> float:
         """Minutes to charge ``energy_kwh`` (kWh) from ``soc_start`` (at most to a full
         battery)."""

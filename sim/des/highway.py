@@ -34,7 +34,7 @@ import simpy
 
 from sim.demand.model import Demand
 from sim.des.charging import ChargeTimes
-from sim.des.inputs import DriverRules, HighwayAccess
+from sim.des.inputs import DriverRules, HighwayAccess, SessionCap
 from sim.des.log import BALKED, CHARGED, NO_STATION, RENEGED, STRANDED, SWAP, LogRow, new_row
 from sim.des.stations import Ports
 from sim.des.swap import SwapSetup, SwapStations
@@ -157,26 +157,67 @@ class ChargeStop:
         ``to_exit_km[j][x]``: drive from station ``j`` to exit ``x`` (km).
     charging
         The sessions' charging curves at each station.
+    cap
+        The operators' session cap (``None``: none): where it applies, a session
+        charges at most to its state of charge and for its minutes.
+    now
+        The simulation clock (min), for the days the cap applies on.
     """
 
-    __slots__ = ("_charging", "_to_exit_km")
+    __slots__ = ("_cap", "_charging", "_now", "_to_exit_km")
 
-    def __init__(self, *, to_exit_km: Sequence[Sequence[float]], charging: ChargeTimes) -> None:
+    def __init__(
+        self,
+        *,
+        to_exit_km: Sequence[Sequence[float]],
+        charging: ChargeTimes,
+        cap: SessionCap | None = None,
+        now: Callable[[], float] | None = None,
+    ) -> None:
         self._to_exit_km = to_exit_km
         self._charging = charging
+        self._cap = cap
+        self._now = now
+
+    def capped(self) -> SessionCap | None:
+        """The cap if it applies now, else ``None``."""
+        cap = self._cap
+        if cap is None or self._now is None or not cap.applies(self._now()):
+            return None
+        return cap
 
     def plan(self, trip: Trip, j: int, have_kwh: float, /) -> tuple[float, float]:
         """Energy (kWh) the trip charges at station ``j`` where it arrives with
         ``have_kwh`` on board, and the minutes that takes on a port of its own."""
         onward = self._to_exit_km[j][trip.exit] * trip.kwh_per_km + trip.exit_need_kwh
         kwh = trip.charge_kwh(have_kwh, onward)
+        if self._cap is not None and (cap := self.capped()) is not None:
+            return self._within_cap(cap, trip, j, have_kwh, kwh)
         return kwh, self._charging.minutes(trip.session, j, kwh, have_kwh / trip.battery_kwh)
 
     def minutes(self, trip: Trip, j: int, have_kwh: float, /) -> float:
         """The minutes of :meth:`plan`: the trip's own charging time at station ``j``."""
         onward = self._to_exit_km[j][trip.exit] * trip.kwh_per_km + trip.exit_need_kwh
         kwh = trip.charge_kwh(have_kwh, onward)
+        if self._cap is not None and (cap := self.capped()) is not None:
+            return self._within_cap(cap, trip, j, have_kwh, kwh)[1]
         return self._charging.curve(trip.session, j).minutes(have_kwh / trip.battery_kwh, kwh)
+
+    def _within_cap(
+        self, cap: SessionCap, trip: Trip, j: int, have_kwh: float, kwh: float, /
+    ) -> tuple[float, float]:
+        """``(kWh, minutes)`` of a session of ``kwh`` cut to the cap's state of charge
+        and minutes."""
+        battery = trip.battery_kwh
+        if cap.soc is not None:
+            kwh = min(kwh, max(cap.soc * battery - have_kwh, 0.0))
+        curve = self._charging.curve(trip.session, j)
+        soc = have_kwh / battery
+        minutes = curve.minutes(soc, kwh)
+        if cap.minutes is not None and minutes > cap.minutes:
+            kwh = min(kwh, (curve.soc_after(soc, cap.minutes) - soc) * battery)
+            minutes = cap.minutes
+        return kwh, minutes
 
 
 class ThroughChoice:
@@ -217,12 +258,15 @@ class ThroughChoice:
         self._detour_max = detour_max_min
         self._expected_min = expected_min
 
-    def choose(self, trip: Trip, leg: Leg, tried: AbstractSet[int], /) -> int:
+    def choose(
+        self, trip: Trip, leg: Leg, tried: AbstractSet[int], /, *, upto_kwh: float = _INF
+    ) -> int:
         """Position in ``leg`` of the station to drive to, or -1 when none is in reach.
 
         Preferred: reachable keeping the reserve and within the detour limit; then the
         least detour plus expected wait (min, to 1e-6), then the farthest along the
-        route.  Stations in ``tried`` are skipped.
+        route.  Stations in ``tried`` are skipped, and so are those it would reach with
+        ``upto_kwh`` (kWh; a session cap's limit) or more on board.
         """
         best, best_key = -1, (True, _INF, 0.0)
         have, per_km, reserve = trip.have_kwh, trip.kwh_per_km, trip.reserve_kwh
@@ -232,7 +276,7 @@ class ThroughChoice:
                 continue
             km = leg.drive_km[k]
             left = have - km * per_km
-            if left < 0:
+            if left < 0 or left >= upto_kwh:
                 continue
             detour = leg.detour_min[k]
             fallback = not (left >= reserve and detour <= self._detour_max)
@@ -256,6 +300,7 @@ class ThroughChoice:
         *,
         swaps: SwapOption,
         serves: Sequence[bool],
+        upto_kwh: float = _INF,
     ) -> tuple[int, int]:
         """``(kind, position)`` of the charging (:data:`CHARGE_STOP`, in ``legs[0]``) or
         swap station (:data:`SWAP_STOP`, in ``legs[1]``) to drive to, ``(-1, -1)`` when
@@ -268,7 +313,7 @@ class ThroughChoice:
         """
         best, best_key = (-1, -1), (True, _INF, 0.0)
         have, per_km, reserve = trip.have_kwh, trip.kwh_per_km, trip.reserve_kwh
-        full, swapped = trip.full_kwh, swaps.full_soc * trip.battery_kwh
+        full, swapped = min(trip.full_kwh, upto_kwh), swaps.full_soc * trip.battery_kwh
         leg, sleg = legs
         for kind, stations in ((CHARGE_STOP, leg.station), (SWAP_STOP, sleg.station)):
             for k, j in enumerate(stations):
@@ -409,7 +454,13 @@ class ThroughTraffic:
         self._route_km: list[float] = hw.od_route_km.tolist()
         self._to_exit_min: list[list[float]] = hw.to_exit_min.tolist()
         self._to_exit_km: list[list[float]] = hw.to_exit_km.tolist()
-        self._stop = ChargeStop(to_exit_km=self._to_exit_km, charging=charging)
+        self._stop = ChargeStop(
+            to_exit_km=self._to_exit_km,
+            charging=charging,
+            cap=hw.session_cap,
+            now=lambda: env.now,
+        )
+        self._cap_soc = None if hw.session_cap is None else hw.session_cap.soc
         self._entry = [
             Leg(*cols)
             for cols in zip(
@@ -507,12 +558,13 @@ class ThroughTraffic:
             to_exit_km = self._to_exit_km[last][x] if last >= 0 else self._route_km[od]
             if trip.can_leave(to_exit_km):
                 return
+            upto = self._upto_kwh(trip)
             if failures >= self._max_attempts:
                 kind, k = -1, -1
             elif sleg is None:
-                kind, k = CHARGE_STOP, self.choice.choose(trip, leg, tried)
+                kind, k = CHARGE_STOP, self.choice.choose(trip, leg, tried, upto_kwh=upto)
             else:
-                kind, k = self._choose_mixed(trip, (leg, sleg), tried)
+                kind, k = self._choose_mixed(trip, (leg, sleg), tried, upto)
             if k < 0:
                 self._give_up(trip, attempt=attempt, station=last, to_exit_km=to_exit_km)
                 return
@@ -548,13 +600,22 @@ class ThroughTraffic:
             if sleg is not None:
                 sleg = self._swap_onward[j][x]
 
+    def _upto_kwh(self, trip: Trip, /) -> float:
+        """Energy on board (kWh) at and above which a charger gives it nothing now (a
+        session cap's state of charge; ``inf`` without one)."""
+        if self._cap_soc is None or self._stop.capped() is None:
+            return _INF
+        return self._cap_soc * trip.battery_kwh - 1e-9
+
     def _choose_mixed(
-        self, trip: Trip, legs: tuple[Leg, SwapLeg], tried: AbstractSet[int], /
+        self, trip: Trip, legs: tuple[Leg, SwapLeg], tried: AbstractSet[int], upto: float, /
     ) -> tuple[int, int]:
         """:meth:`ThroughChoice.choose_mixed` for ``trip``'s pack type."""
         assert self._swap is not None
         serves = self._swap.serves[self._pack[trip.session]]
-        return self.choice.choose_mixed(trip, legs, tried, swaps=self._swap_option, serves=serves)
+        return self.choice.choose_mixed(
+            trip, legs, tried, swaps=self._swap_option, serves=serves, upto_kwh=upto
+        )
 
     def _swap_at(
         self, trip: Trip, s: int, attempt: int, drive_min: float, detour_min: float, /

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Access", "DriverRules", "HighwayAccess", "Stations", "caps_or_none"]
+__all__ = ["Access", "DriverRules", "HighwayAccess", "SessionCap", "Stations", "caps_or_none"]
 
 
 def caps_or_none(grid_cap_kw: np.ndarray | None, n: int, /) -> np.ndarray:
@@ -94,6 +94,30 @@ class Access:
 
 
 @dataclass(frozen=True)
+class SessionCap:
+    """The operators' cap on a through-traffic charging session (holiday rule).
+
+    Attributes
+    ----------
+    soc
+        A session charges at most to this state of charge (0-1; ``None``: no limit).
+    minutes
+        A session holds its port at most this long once charging (min; ``None``: no
+        limit).
+    days
+        1-based days of the run it applies on (``None``: every day).
+    """
+
+    soc: float | None = None
+    minutes: float | None = None
+    days: frozenset[int] | None = None
+
+    def applies(self, t_min: float, /) -> bool:
+        """Whether the cap applies at time ``t_min`` (min from the run's start)."""
+        return self.days is None or int(t_min // 1440.0) + 1 in self.days
+
+
+@dataclass(frozen=True)
 class HighwayAccess:
     """Stations along the routes of through-traffic.
 
@@ -126,6 +150,8 @@ class HighwayAccess:
     reserve_soc
         State of charge a driver wants to keep on arrival at a charger; stations it can
         reach only below it are a last resort.
+    session_cap
+        The cap on through-traffic sessions at the plan's chargers (``None``: none).
     """
 
     od_station: np.ndarray
@@ -152,6 +178,7 @@ class HighwayAccess:
     swap_next_drive_min: np.ndarray | None = None
     swap_next_drive_km: np.ndarray | None = None
     swap_next_detour_min: np.ndarray | None = None
+    session_cap: SessionCap | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ the :mod:`sim.des` inputs (stations, reachable stations from each origin and sta
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from sim.access.stations import k_nearest, route_options
@@ -16,6 +18,7 @@ from sim.des import (
     Access,
     DriverRules,
     HighwayAccess,
+    SessionCap,
     Stations,
     TaperCurves,
 )
@@ -317,7 +320,7 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
     else:
         empty = np.zeros((0, n_x, 0))
         nx = _route_picks(empty, empty, empty, limit, rows=(0, n_x))
-    swap_tables: dict[str, np.ndarray] = {}
+    swap_tables: dict[str, Any] = {}
     if swap.size:
         s_od = _route_picks(detour[:, swap], drive_min[:, swap], drive_km[:, swap], limit)
         s_nx = _route_picks(
@@ -328,6 +331,7 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
             swap_tables[f"swap_od_{name}"], swap_tables[f"swap_next_{name}"] = a, b
     cfg = prep.scenario.demand.highway
     return HighwayAccess(
+        session_cap=session_cap(prep.scenario, plan.strategy),
         od_station=od[0],
         od_drive_min=od[1],
         od_drive_km=od[2],
@@ -346,6 +350,23 @@ def plan_highway_access(prep: Prepared, plan: Plan, /) -> HighwayAccess | None:
         reserve_soc=cfg.reserve_soc,
         **swap_tables,
     )
+
+
+def session_cap(scenario: Scenario, strategy: str, /) -> SessionCap | None:
+    """The session cap of the strategy named ``strategy`` for the simulation (``None``:
+    it has none; a refined plan ``NAME+simopt`` keeps its base's)."""
+    base = strategy.removesuffix("+simopt")
+    cfg = next((s.session_cap for s in scenario.strategies if s.name == base), None)
+    if cfg is None:
+        return None
+    if cfg.days == "all":
+        days = None
+    elif cfg.days == "holiday":
+        hol = scenario.demand.highway.holiday
+        days = frozenset(hol.days) if hol is not None else frozenset()
+    else:
+        days = frozenset(cfg.days)
+    return SessionCap(soc=cfg.soc, minutes=cfg.minutes, days=days)
 
 
 def _route_picks(
