@@ -21,16 +21,17 @@ less than the maximum always has an augmenting path (a flow problem: plug-ins to
 that adds energy at one step only, at a net gain of ``M - price > 0``; so the optimum
 delivers the maximum, and among maximal schedules it is the cheapest.  Step 3 adds a
 small weight per kW of period peak to that LP; its answer is accepted only when it is
-certified optimal for steps 1 and 2 by the first LP's value (to a relative 1e-9), else a
-third LP holds that value and minimises the peaks (:func:`_solve`).  All are solved
-exactly by HiGHS (``scipy.optimize.linprog``); a solve that does not report optimality
-raises :class:`~sim.errors.SolverFailure`.
+certified optimal for steps 1 and 2 by the first LP's value (to a relative 1e-9), else
+the peaks are minimised with that value held (:func:`_solve`).  All are solved
+exactly by HiGHS (``highspy``, the second solve warm-started from the first basis); a
+solve that does not report optimality raises :class:`~sim.errors.SolverFailure`.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -45,6 +46,10 @@ __all__ = ["Schedule", "ordered", "tariff_runs", "uncontrolled", "windows"]
 DT_H = STEP_MIN / 60.0
 #: Relative tolerance on the value of criteria 1 and 2 when step 3 is solved.
 _HOLD = 1e-9
+#: Weight per kW of period peak in the second solve, as a share of the smallest price
+#: step per kWh of a step (small, so the peaks rarely trade against cost; when they do,
+#: the check in :func:`_solve` catches it).
+_EPS_SHARE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -181,27 +186,56 @@ class _Problem:
     runs: np.ndarray  # (n_steps,) tariff-period id
 
 
-def _linprog(
-    c: np.ndarray, a: sparse.csr_matrix, b: np.ndarray, ub: np.ndarray, *, label: str
-) -> np.ndarray:
-    from scipy.optimize import linprog
+def _new_highs() -> Any:
+    """A silent HiGHS instance (``highspy.Highs()`` prints a banner while it is built,
+    before any option can be set; its base class does not)."""
+    import highspy
 
-    bounds = np.c_[np.zeros(ub.shape[0]), ub]
-    res = linprog(c, A_ub=a, b_ub=b, bounds=bounds, method="highs")
-    if res.status != 0 or res.x is None:
-        raise SolverFailure(f"grid: ordered charging LP of compound {label}: {res.message}")
-    return np.asarray(res.x, dtype=float)
+    core = getattr(highspy, "_core", None)
+    cls = getattr(core, "_Highs", None) if core is not None else None
+    h = cls() if cls is not None else highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    # the LPs are small and re-solved from the previous basis; presolve only slows them
+    h.setOptionValue("presolve", "off")
+    return h
+
+
+def _add_cols(h: Any, cost: np.ndarray, upper: np.ndarray) -> None:
+    n = cost.shape[0]
+    empty = np.zeros(0, np.int32)
+    h.addCols(n, cost, np.zeros(n), upper, 0, np.zeros(n, np.int32), empty, np.zeros(0))
+
+
+def _add_rows(h: Any, a: sparse.csr_matrix, upper: np.ndarray) -> None:
+    a = sparse.csr_matrix(a)
+    lower = np.full(a.shape[0], -np.inf)
+    starts = a.indptr[:-1].astype(np.int32)
+    h.addRows(a.shape[0], lower, upper, a.nnz, starts, a.indices.astype(np.int32), a.data)
+
+
+def _run(h: Any, n: int, *, label: str) -> np.ndarray:
+    """Solve (from the current basis) and return the first ``n`` column values."""
+    import highspy
+
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise SolverFailure(
+            f"grid: ordered charging LP of compound {label}: HiGHS {h.modelStatusToString(status)}"
+        )
+    return np.asarray(h.getSolution().col_value, dtype=float)[:n]
 
 
 def _solve(p: _Problem, *, label: str) -> np.ndarray:
     """x (kW) per entry, lexicographically optimal (module docstring).
 
-    One LP with all three criteria weighted (``M - price`` per kWh, a small ``eps`` per
-    kW of period peak) is checked against the LP of criteria 1 and 2 alone: when its
-    value of those criteria is within a relative 1e-9 of that LP's optimum, it is
-    optimal for them and, among their optima, minimal in the period peaks (any schedule
-    with a lower peak sum and the same value would have a lower weighted objective).
-    Otherwise the flattening LP with the two values held is solved instead.
+    The LP of criteria 1 and 2 is solved first; then the period-peak columns and rows
+    are added with a small weight ``eps`` per kW and the LP is re-solved from the first
+    basis.  When the second answer's value of criteria 1 and 2 is within a relative
+    1e-9 of the first optimum, it is optimal for them and, among their optima, minimal
+    in the period peaks (a schedule with lower peaks and the same value would have a
+    lower weighted objective).  Otherwise the peaks are minimised with that value held
+    by a constraint.
     """
     n = p.step.shape[0]
     used, at = np.unique(p.step, return_inverse=True)
@@ -209,33 +243,31 @@ def _solve(p: _Problem, *, label: str) -> np.ndarray:
     a_step = sparse.csr_matrix((np.ones(n), (at, cols)), shape=(used.shape[0], n))
     n_plug = p.energy_kwh.shape[0]
     a_energy = sparse.csr_matrix((np.full(n, DT_H), (p.plug, cols)), shape=(n_plug, n))
-    price = p.prices[p.step]
-    c1 = (price - (float(p.prices.max()) + 1.0)) * DT_H
-    a1 = sparse.vstack([a_step, a_energy]).tocsr()
-    b1 = np.r_[p.headroom_kw[used], p.energy_kwh]
-    x1 = _linprog(c1, a1, b1, p.cap_kw, label=label)
-    best = float(c1 @ x1)
+    c1 = (p.prices[p.step] - (float(p.prices.max()) + 1.0)) * DT_H
+    h = _new_highs()
+    _add_cols(h, c1, p.cap_kw)
+    _add_rows(h, sparse.vstack([a_step, a_energy]), np.r_[p.headroom_kw[used], p.energy_kwh])
+    x1 = _run(h, n, label=label)
     if x1.sum() <= 0:
         return np.clip(x1, 0.0, p.cap_kw)
-    # variables [x, z_run]; z_run >= base[k] + sum of x at k, for every step k of the run
+    best = float(c1 @ x1)
+    tol = _HOLD * max(1.0, abs(best))
+    # columns z_run; rows z_run >= base[k] + sum of x at k, for every step k of the run
     run_ids, run_at = np.unique(p.runs[used], return_inverse=True)
     n_run = run_ids.shape[0]
-    a_flat = sparse.hstack(
-        [a_step, sparse.csr_matrix((-np.ones(used.shape[0]), (np.arange(used.shape[0]), run_at)),
-                                   shape=(used.shape[0], n_run))]
-    )  # fmt: skip
-    a2 = sparse.vstack(
-        [sparse.hstack([a1, sparse.csr_matrix((a1.shape[0], n_run))]), a_flat]
-    ).tocsr()
-    b2 = np.r_[b1, -p.base_kw[used]]
-    ub2 = np.r_[p.cap_kw, np.full(n_run, np.inf)]
     gaps = np.diff(np.unique(p.prices))
-    eps = 1e-4 * DT_H * (float(gaps.min()) if gaps.size else 1.0)
-    xw = _linprog(np.r_[c1, np.full(n_run, eps)], a2, b2, ub2, label=label)[:n]
-    if float(c1 @ xw) <= best + _HOLD * max(1.0, abs(best)):
-        return np.clip(xw, 0.0, p.cap_kw)
-    hold = sparse.csr_matrix(c1[None, :])
-    a3 = sparse.vstack([a2, sparse.hstack([hold, sparse.csr_matrix((1, n_run))])]).tocsr()
-    b3 = np.r_[b2, best + _HOLD * max(1.0, abs(best))]
-    c3 = np.r_[np.zeros(n), np.ones(n_run)]
-    return np.clip(_linprog(c3, a3, b3, ub2, label=label)[:n], 0.0, p.cap_kw)
+    eps = _EPS_SHARE * DT_H * (float(gaps.min()) if gaps.size else 1.0)
+    _add_cols(h, np.full(n_run, eps), np.full(n_run, np.inf))
+    rows = np.arange(used.shape[0])
+    minus_z = sparse.csr_matrix(
+        (-np.ones(rows.shape[0]), (rows, run_at)), shape=(rows.shape[0], n_run)
+    )
+    _add_rows(h, sparse.hstack([a_step, minus_z]), -p.base_kw[used])
+    x = _run(h, n, label=label)
+    if float(c1 @ x) > best + tol:
+        h.changeColsCost(
+            n + n_run, np.arange(n + n_run, dtype=np.int32), np.r_[np.zeros(n), np.ones(n_run)]
+        )
+        _add_rows(h, sparse.csr_matrix(np.r_[c1, np.zeros(n_run)][None, :]), np.array([best + tol]))
+        x = _run(h, n, label=label)
+    return np.clip(x, 0.0, p.cap_kw)
