@@ -96,10 +96,11 @@ FLEETS: dict[str, Any] = {
 def swap_run() -> RunResult:
     """A real run with fleets and a swap station (about a second).
 
-    Strategies cannot place swap stations in this tree yet (the schema refuses
-    ``service``), so the second strategy's plan gets one through
+    The second strategy's plan turns one of its DC sites into a swap station through
     :func:`sim.siting.services.with_swap_sites` (what a plan file's swap row does) and
-    its units are simulated anew by :func:`sim.study.units.run_unit`.
+    its units are simulated anew by :func:`sim.study.units.run_unit`; a run whose
+    strategies place swap stations from YAML (``service``) is in
+    ``tests/test_swap_outputs.py``.
     """
     from sim.api import run
     from sim.config import parse_config
