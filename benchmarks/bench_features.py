@@ -23,7 +23,9 @@ units, assemble) with its steps wrapped where the runner looks them up, to time 
 - ``simulation``: ``units.simulate_traced_plan`` (SimPy);
 - ``metrics``: ``score_and_stats``, ``segment_scores``, ``fleet_lost_time`` and
   ``assemble`` (summary, tables, layers);
-- ``total``: the whole call, wall clock; ``cpu``: its process CPU time.
+- ``total``: the whole call, wall clock; ``cpu``: its process CPU time;
+- ``sessions simulated`` (every unit's demand) and the simulation's microseconds per
+  session, to tell more sessions from costlier ones.
 
 Before every run the in-process cache (:data:`sim.study.cache.MEMORY`) is cleared, so
 no run reuses another's region or plans; the region comes from a disk cache in a
@@ -149,12 +151,13 @@ def measure(scenario: Any, /) -> dict[str, float]:
     _SPENT.clear()
     c0 = time.process_time()
     t0 = time.perf_counter()
-    run(scenario)
+    result = run(scenario)
     total = time.perf_counter() - t0
     row = {s: _SPENT.get(s, 0.0) for s in STAGES if s not in ("other", "total")}
     row["other"] = total - sum(row.values())
     row["total"] = total
     row["cpu"] = time.process_time() - c0
+    row["sessions"] = float(sum(len(u.demand) for u in result.units))
     return row
 
 
@@ -167,6 +170,13 @@ def print_case(name: str, rows: tuple[list[dict[str, float]], list[dict[str, flo
         b = min(r[stage] for r in with_)
         ratio = f"{b / a:.2f}x" if a > 0.005 else "-"
         print(f"  {stage:<22}{a:>10.2f}{b:>10.2f}{ratio:>12}")
+    a, b = without[0]["sessions"], with_[0]["sessions"]
+    print(f"  {'sessions simulated':<22}{a:>10.0f}{b:>10.0f}{b / max(a, 1.0):>11.2f}x")
+    per = [
+        min(r["simulation"] for r in rows) / max(n, 1.0) * 1e6
+        for rows, n in zip((without, with_), (a, b), strict=True)
+    ]
+    print(f"  {'simulation us/session':<22}{per[0]:>10.0f}{per[1]:>10.0f}{per[1] / per[0]:>11.2f}x")
 
 
 def main(argv: list[str] | None = None) -> None:
