@@ -237,23 +237,6 @@ def segment_table(summary: Summary, /) -> Table | None:
     return table
 
 
-def segment_lines(summary: Summary, /) -> list[str]:
-    """Per strategy with several demand segments, one line of each segment's difficulty
-    (mean ± half-width of the 95% CI) and, per fleet, its lost time and cost per
-    vehicle-day; no lines for a run with one segment and no fleets."""
-    lines = []
-    for s in summary.strategies.values():
-        parts = [f"{seg} {_fmt(m['difficulty_index'], '{:.1f}')}" for seg, m in s.segments.items()]
-        parts += [
-            f"{fleet} lost {_fmt(f['lost_min_per_vehicle_day'], '{:.1f}')} min = "
-            f"{_fmt(f['lost_cny_per_vehicle_day'], '{:.0f}')} CNY per vehicle-day"
-            for fleet, f in s.fleets.items()
-        ]
-        if parts:
-            lines.append(f"{s.name}: difficulty by segment: " + "; ".join(parts))
-    return lines
-
-
 def _version(value: bool) -> None:
     if value:
         from importlib import metadata

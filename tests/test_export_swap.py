@@ -292,24 +292,33 @@ def test_segments_and_fleets_round_trip_through_summary_json(
 def test_the_terminal_shows_difficulty_per_segment_and_fleet_lost_time(
     small_run: RunResult, scored: tuple[Summary, list[UnitResult]]
 ) -> None:
-    from sim.cli import segment_lines
+    from rich.console import Console
+
+    from sim.cli import segment_table
 
     summary, _ = scored
-    lines = segment_lines(summary)
-    assert len(lines) == len(summary.strategies)
+    table = segment_table(summary)
+    assert table is not None
+    console = Console(width=200, record=True)
+    console.print(table)
+    lines = console.export_text().splitlines()
     p = summary.strategies["p-median"]
     hw = p.segments["highway"]["difficulty_index"]
-    line = next(x for x in lines if x.startswith("p-median:"))
-    assert f"highway {hw.mean:.1f}" in line and "residential" in line
-    assert "through-traffic lost" in line and "CNY per vehicle-day" in line
-    # one segment and no fleets: no lines (the table alone, as before)
+    line = next(x for x in lines if "p-median" in x)
+    assert f"{hw.mean:.1f}" in line
+    lost = p.fleets["through-traffic"]["lost_min_per_vehicle_day"]
+    assert f"{lost.mean:.1f}" in line and "CNY)" in line
+    headers = [str(c.header) for c in table.columns]
+    assert "residential" in headers and "highway" in headers
+    assert "through-traffic lost min/veh-day" in headers
+    # one segment and no fleets: no such table (the comparison table alone, as before)
     plain = dataclasses.replace(
         summary,
         strategies={
             n: dataclasses.replace(s, segments={}, fleets={}) for n, s in summary.strategies.items()
         },
     )
-    assert segment_lines(plain) == []
+    assert segment_table(plain) is None
 
 
 def test_a_solver_failure_is_one_line_and_exit_status_1(
