@@ -1097,13 +1097,19 @@ class StrategyConfig(_Section):
         description="Cap through-traffic charging sessions at this plan's chargers (state "
         "of charge and/or minutes, on holiday days or every day).",
     )
+    queue_info_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        None,
+        description="This strategy's simulation.queue_info_share (e.g. a plan that gives "
+        "half the drivers queue information); default: the simulation's.",
+    )
 
     @model_serializer(mode="wrap")
-    def _without_absent_cap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # an absent cap is left out of dumps, as if the key did not exist
+    def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # absent operating rules are left out of dumps, as if the keys did not exist
         data: dict[str, Any] = handler(self)
-        if self.session_cap is None:
-            data.pop("session_cap", None)
+        for key in ("session_cap", "queue_info_share"):
+            if getattr(self, key) is None:
+                data.pop(key, None)
         return data
 
     @model_validator(mode="after")
@@ -1201,6 +1207,23 @@ class SimulationConfig(_Section):
     access_ref_min: PositiveFloat = Field(
         10.0, description="Access time at which the access component is 0.5 (min)."
     )
+    queue_info_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        None,
+        description="Share of through drivers who see the live queue at every service area "
+        "ahead (a navigation app) and choose by detour + the weighted wait they expect on "
+        "arrival (the queue now, less what drains while they drive there); the others choose "
+        "wait-blind (least detour, then farthest along) and meet a queue on arrival.  Unset: "
+        "every driver follows the default rule (detour + weighted wait now).  An assumption "
+        "to vary: no source gives the share of drivers who use queue information.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_info(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # an unset share is left out of dumps, as if the key did not exist
+        data: dict[str, Any] = handler(self)
+        if self.queue_info_share is None:
+            data.pop("queue_info_share", None)
+        return data
 
     @field_validator("difficulty_weights")
     @classmethod
@@ -1532,6 +1555,11 @@ class Scenario(_Section):
                 )
             if s.session_cap is not None:
                 self._check_cap(i, s.session_cap)
+            if s.queue_info_share is not None and not self.demand.highway.enabled:
+                raise ValueError(
+                    f"strategies.{i}.queue_info_share: informs through-traffic; "
+                    "demand.highway is off"
+                )
         self._check_fleets()
         return self
 

@@ -21,12 +21,21 @@ free bays times the mean swap time, per bay, plus the expected wait for a charge
 A swap leaves it with the station's charged pack (``full_soc`` of its battery), balks
 and reneges as at chargers, and counts as an attempt like a charge.  Vehicles that
 cannot swap choose exactly as before.
+
+The default rule reads the live queue at every station ahead.  With
+``HighwayAccess.informed`` (queue information for a share of drivers), the drivers it
+marks see the queues as a navigation app shows them and expect, at each station, the
+wait of its queue now less the minutes they drive to get there (it drains meanwhile);
+the others choose wait-blind (the least detour, then the farthest along: they stop where
+their energy suggests) and meet a queue only on arrival, where they balk or renege as
+usual.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -239,7 +248,15 @@ class ThroughChoice:
         station ``j`` (called only where it would queue).
     """
 
-    __slots__ = ("_by_wait", "_detour_max", "_expected_min", "_weight", "ports", "present")
+    __slots__ = (
+        "_by_wait",
+        "_detour_max",
+        "_drains",
+        "_expected_min",
+        "_weight",
+        "ports",
+        "present",
+    )
 
     def __init__(
         self,
@@ -250,6 +267,7 @@ class ThroughChoice:
         present: Sequence[int],
         detour_max_min: float,
         expected_min: Callable[[Trip, int, float], float],
+        drains: bool = False,
     ) -> None:
         self._by_wait = rules.choice == "time_plus_wait"
         self._weight = rules.wait_weight
@@ -257,6 +275,7 @@ class ThroughChoice:
         self.present = present
         self._detour_max = detour_max_min
         self._expected_min = expected_min
+        self._drains = drains
 
     def choose(
         self, trip: Trip, leg: Leg, tried: AbstractSet[int], /, *, upto_kwh: float = _INF
@@ -285,7 +304,10 @@ class ThroughChoice:
                 if (fallback, round(detour, 6)) > best_key[:2]:
                     continue  # worse than the best even without a wait: skip the minutes
                 minutes = self._expected_min(trip, j, left)
-                score += self._weight * excess * minutes / ports[j]
+                wait = excess * minutes / ports[j]
+                if self._drains:  # the queue drains while it drives there
+                    wait = max(wait - leg.drive_min[k], 0.0)
+                score += self._weight * wait
             key = (fallback, round(score, 6), -km)
             if key < best_key:
                 best, best_key = k, key
@@ -298,13 +320,14 @@ class ThroughChoice:
         tried: AbstractSet[int],
         /,
         *,
-        swaps: SwapOption,
-        serves: Sequence[bool],
+        swaps: SwapOption | None = None,
+        serves: Sequence[bool] = (),
         upto_kwh: float = _INF,
     ) -> tuple[int, int]:
         """``(kind, position)`` of the charging (:data:`CHARGE_STOP`, in ``legs[0]``) or
         swap station (:data:`SWAP_STOP`, in ``legs[1]``) to drive to, ``(-1, -1)`` when
-        none is in reach, for a driver that can swap where ``serves``.
+        none is in reach, for a driver that can swap where ``serves`` (with ``swaps``)
+        or that sees every queue ahead and weighs its own charging time too.
 
         The same preference as :meth:`choose`, scored with the service itself: detour +
         weight x expected wait + own charging time, or + the swap and its waits.  Sites
@@ -313,13 +336,14 @@ class ThroughChoice:
         """
         best, best_key = (-1, -1), (True, _INF, 0.0)
         have, per_km, reserve = trip.have_kwh, trip.kwh_per_km, trip.reserve_kwh
-        full, swapped = min(trip.full_kwh, upto_kwh), swaps.full_soc * trip.battery_kwh
+        full = min(trip.full_kwh, upto_kwh)
+        swapped = _INF if swaps is None else swaps.full_soc * trip.battery_kwh
         leg, sleg = legs
         for kind, stations in ((CHARGE_STOP, leg.station), (SWAP_STOP, sleg.station)):
             for k, j in enumerate(stations):
                 if j < 0:
                     continue
-                if kind == SWAP_STOP and (not serves[j] or swaps.site[j] in tried):
+                if kind == SWAP_STOP and (swaps is None or not serves[j] or swaps.site[j] in tried):
                     continue
                 if kind == CHARGE_STOP and j in tried:
                     continue
@@ -338,10 +362,11 @@ class ThroughChoice:
         return best
 
     def _service_min(
-        self, trip: Trip, kind: int, j: int, left_kwh: float, swaps: SwapOption, /
+        self, trip: Trip, kind: int, j: int, left_kwh: float, swaps: SwapOption | None, /
     ) -> float:
         """Weight x expected wait + the service at charging or swap station ``j``."""
         if kind == SWAP_STOP:
+            assert swaps is not None
             expected = swaps.expected_min(j)
             minutes = swaps.swap_min[j]
             return self._weight * (expected - minutes) + minutes
@@ -359,6 +384,13 @@ class SwapLeg(NamedTuple):
     drive_min: Sequence[float]
     drive_km: Sequence[float]
     detour_min: Sequence[float]
+
+
+#: The swap leg of a driver that cannot swap.
+_NO_SWAPS = SwapLeg((), (), (), ())
+#: How a through driver chooses (:meth:`ThroughTraffic.drive`): the default rule, by
+#: expected time with the service (swap-capable drivers), or wait-blind.
+_PLAIN, _MIXED, _BLIND, _APP = range(4)
 
 
 class SwapOption:
@@ -488,6 +520,24 @@ class ThroughTraffic:
             detour_max_min=hw.detour_max_min,
             expected_min=self._stop.minutes,
         )
+        self._blind = ThroughChoice(
+            replace(rules, choice="nearest"),
+            ports=ports.ports,
+            present=ports.present,
+            detour_max_min=hw.detour_max_min,
+            expected_min=self._stop.minutes,
+        )
+        self._informed: list[bool] | None = None
+        if hw.informed is not None:
+            self._informed = np.asarray(hw.informed, dtype=bool).tolist()
+            self._app = ThroughChoice(
+                rules,
+                ports=ports.ports,
+                present=ports.present,
+                detour_max_min=hw.detour_max_min,
+                expected_min=self._stop.minutes,
+                drains=True,
+            )
         self._swap = swap
         self._pack: list[int] = []
         if swap is not None:
@@ -547,8 +597,9 @@ class ThroughTraffic:
         trip = self.trip(i)
         x = trip.exit
         swaps = self._swap is not None and self._swap.can_swap(self._pack[i])
+        mode = self._mode(i, swaps)
         leg = self._entry[od]
-        sleg = self._swap_entry[od] if swaps else None
+        sleg = self._swap_entry[od] if swaps else _NO_SWAPS
         drove = 0.0  # minutes driven from the entry to the current station
         last = -1
         tried: set[int] = set()
@@ -558,18 +609,14 @@ class ThroughTraffic:
             to_exit_km = self._to_exit_km[last][x] if last >= 0 else self._route_km[od]
             if trip.can_leave(to_exit_km):
                 return
-            upto = self._upto_kwh(trip)
             if failures >= self._max_attempts:
                 kind, k = -1, -1
-            elif sleg is None:
-                kind, k = CHARGE_STOP, self.choice.choose(trip, leg, tried, upto_kwh=upto)
             else:
-                kind, k = self._choose_mixed(trip, (leg, sleg), tried, upto)
+                kind, k = self._pick(mode, trip, (leg, sleg), tried)
             if k < 0:
                 self._give_up(trip, attempt=attempt, station=last, to_exit_km=to_exit_km)
                 return
             on = leg if kind == CHARGE_STOP else sleg
-            assert on is not None
             drive = on.drive_min[k]
             if drive > 0:
                 yield self._env.timeout(drive)
@@ -597,7 +644,7 @@ class ThroughTraffic:
             else:
                 failures += 1
             leg = self._onward[j][x]
-            if sleg is not None:
+            if swaps:
                 sleg = self._swap_onward[j][x]
 
     def _upto_kwh(self, trip: Trip, /) -> float:
@@ -607,10 +654,30 @@ class ThroughTraffic:
             return _INF
         return self._cap_soc * trip.battery_kwh - 1e-9
 
-    def _choose_mixed(
-        self, trip: Trip, legs: tuple[Leg, SwapLeg], tried: AbstractSet[int], upto: float, /
+    def _mode(self, i: int, swaps: bool, /) -> int:
+        """How session ``i`` chooses: wait-blind when the plan gives queue information
+        to some drivers and not to it; by expected time with the service when it can
+        swap; else the default rule (which reads the live queues)."""
+        informed = None if self._informed is None else self._informed[i]
+        if informed is False:
+            return _BLIND
+        if swaps:
+            return _MIXED
+        return _PLAIN if informed is None else _APP
+
+    def _pick(
+        self, mode: int, trip: Trip, legs: tuple[Leg, SwapLeg], tried: AbstractSet[int], /
     ) -> tuple[int, int]:
-        """:meth:`ThroughChoice.choose_mixed` for ``trip``'s pack type."""
+        """``(kind, position)`` of the next stop by ``mode`` (``(-1, -1)``: none)."""
+        upto = self._upto_kwh(trip)
+        if mode == _PLAIN:
+            return CHARGE_STOP, self.choice.choose(trip, legs[0], tried, upto_kwh=upto)
+        if mode == _BLIND:
+            return CHARGE_STOP, self._blind.choose(trip, legs[0], tried, upto_kwh=upto)
+        if mode == _APP:
+            return CHARGE_STOP, self._app.choose(trip, legs[0], tried, upto_kwh=upto)
+        if legs[1] is _NO_SWAPS:
+            return self.choice.choose_mixed(trip, legs, tried, upto_kwh=upto)
         assert self._swap is not None
         serves = self._swap.serves[self._pack[trip.session]]
         return self.choice.choose_mixed(

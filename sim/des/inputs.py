@@ -152,6 +152,12 @@ class HighwayAccess:
         reach only below it are a last resort.
     session_cap
         The cap on through-traffic sessions at the plan's chargers (``None``: none).
+    informed
+        bool ``(n_sessions,)``: whether each driver sees the live queue at every station
+        ahead (a navigation app) and chooses by detour + the weighted wait it expects on
+        arrival (the queue's work now, less what drains while it drives there); the
+        others choose wait-blind (least detour) and meet a queue on arrival.  ``None``:
+        every driver follows the default rule (detour + weighted wait now).
     """
 
     od_station: np.ndarray
@@ -179,6 +185,7 @@ class HighwayAccess:
     swap_next_drive_km: np.ndarray | None = None
     swap_next_detour_min: np.ndarray | None = None
     session_cap: SessionCap | None = None
+    informed: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

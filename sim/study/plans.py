@@ -369,6 +369,15 @@ def session_cap(scenario: Scenario, strategy: str, /) -> SessionCap | None:
     return SessionCap(soc=cfg.soc, minutes=cfg.minutes, days=days)
 
 
+def queue_info_share(scenario: Scenario, strategy: str, /) -> float | None:
+    """The share of through drivers with queue information under the strategy named
+    ``strategy`` (its own ``queue_info_share``, else the simulation's; ``None``: every
+    driver follows the default rule)."""
+    base = strategy.removesuffix("+simopt")
+    own = next((s.queue_info_share for s in scenario.strategies if s.name == base), None)
+    return own if own is not None else scenario.simulation.queue_info_share
+
+
 def _route_picks(
     detour: np.ndarray,
     drive_min: np.ndarray,

@@ -39,6 +39,7 @@ from sim.study.plans import (
     driver_rules,
     plan_access,
     plan_highway_access,
+    queue_info_share,
     stations_of,
     swap_sites_of,
     taper_curves,
@@ -273,6 +274,11 @@ def simulate_traced_plan(
     rows = np.searchsorted(prep.demand_node, demand.origin)
     # residents and fleets set off from home nodes; through-traffic from its entry
     acc = replace(acc, origin_row=np.where(demand.segment != 1, rows, 0).astype(np.int64))
+    if hw is not None and (share := queue_info_share(sc, plan.strategy)) is not None:
+        # who has queue information: the same draws for every strategy (common random
+        # numbers), so a larger share informs a superset of drivers
+        u = stream(sc.seed, replication, "queue-info").random(len(demand))
+        hw = replace(hw, informed=u < share)
     swap = swap_sites_of(prep, plan)
     return simulate_traced(
         demand,
