@@ -11,8 +11,8 @@ arguments), with the runner's steps wrapped to time them where ``sim.study.runne
 - ``region``: ``prepare._region`` (parsing the extract, or reading the disk cache);
 - ``travel``: the rest of ``prepare`` (CSR network, travel-time matrices);
 - ``siting``: ``make_plans``; ``demand``: ``units.demand_for`` (each replication's
-  draw); ``metrics``: ``units.score`` / ``units.station_stats`` and ``assemble``
-  (summary, tables, layers); ``simulation``: ``run_units`` minus demand and scores;
+  draw); ``metrics``: ``units.score_and_stats``, ``segment_scores``, ``fleet_lost_time``
+  and ``assemble`` (summary, tables, layers); ``simulation``: ``run_units`` minus demand and scores;
 - each file of ``write_outputs`` (time until ``on_file`` reports it): summary.json,
   the csv tables, sessions.parquet, site_load.parquet, sites.gpkg,
   config.resolved.yaml, map.html, report.html (with its figures), and the final
@@ -150,8 +150,9 @@ def child(spec: dict[str, Any]) -> None:
     _wrap(runner, "make_plans", "siting", stages)
     _wrap(runner, "run_units", "units", stages)
     _wrap(units, "demand_for", "demand", stages)
-    _wrap(units, "score", "score", stages)
-    _wrap(units, "station_stats", "score", stages)
+    _wrap(units, "score_and_stats", "score", stages)
+    _wrap(units, "segment_scores", "score", stages)
+    _wrap(units, "fleet_lost_time", "score", stages)
     _wrap(sim.api, "assemble", "assemble", stages)
     sim.config.load_config = _with_cache_dir(sim.config.load_config, spec["cache_dir"])
     writing.write_outputs = _writing_with_notes(writing.write_outputs, files)
