@@ -344,25 +344,46 @@ def test_session_costs_agree_with_the_load_curve(both: dict[str, GridResult]) ->
     assert cost.sum() == pytest.approx(r.compound_table()["home_cost_cny"].sum(), rel=1e-9)
 
 
+#: Cases of docs/grid.md: (label, grid section, demand.residential overrides).
+KOTKA_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("default", {}, {}),
+    ("sectionalised busbar (loading_limit 0.6)", {"transformer": {"loading_limit": 0.6}}, {}),
+    ("ev_share 0.6", {}, {"ev_share": 0.6}),
+    ("ev_share 0.6, loading_limit 0.6", {"transformer": {"loading_limit": 0.6}}, {"ev_share": 0.6}),
+]
+
+
 @pytest.mark.slow
-def test_kotka_week_ordered_time(kotka: Any) -> None:
-    """Prints the figures of docs/grid.md (run with -s -m slow)."""
+@pytest.mark.parametrize(("label", "grid", "residential"), KOTKA_CASES)
+def test_kotka_week_figures(
+    kotka: Any, label: str, grid: dict[str, Any], residential: dict[str, Any]
+) -> None:
+    """Prints the figures of docs/grid.md (``pytest -s -m slow tests/test_grid.py``)."""
+    sc, region, homes = kotka
+    res = sc.demand.residential.model_copy(update=residential)
     for control in ("uncontrolled", "ordered"):
         t0 = time.perf_counter()
-        r = _run(kotka, control, days=7)
+        r = grid_load(
+            region.zones, homes, grid=GridConfig.model_validate({"control": control, **grid}),
+            residential=res, fleet=sc.vehicles.fleet, days=7, start_weekday=0,
+            rng=stream(5, 0, "home-charging"),
+        )  # fmt: skip
         wall = time.perf_counter() - t0
         tab = r.compound_table()
         e = tab["energy_delivered_kwh"]
         print(
-            f"\n{control}: {len(tab)} compounds, {int(tab['home_evs'].sum())} home EVs, "
-            f"{len(r.sessions)} plug-ins, {r.compounds.n_steps} steps; needed "
+            f"\n[{label}] {control}: {len(tab)} compounds, {int(tab['home_evs'].sum())} home "
+            f"EVs, {len(r.sessions)} plug-ins, {r.compounds.n_steps} steps; needed "
             f"{tab['energy_needed_kwh'].sum():.0f} kWh, not delivered "
-            f"{tab['energy_not_delivered_kwh'].sum():.2f} kWh; peak loading max "
+            f"{tab['energy_not_delivered_kwh'].sum():.1f} kWh; peak loading max "
             f"{tab['peak_loading_pct'].max():.1f}%, compounds above 100% "
             f"{int((tab['peak_loading_pct'] > 100).sum())}, above 80% "
             f"{int((tab['peak_loading_pct'] > 80).sum())}; hours above 80% (sum) "
-            f"{tab['hours_above_80pct'].sum():.1f}; valley share "
+            f"{tab['hours_above_80pct'].sum():.1f}, above 100% "
+            f"{tab['hours_above_100pct'].sum():.1f}; valley share "
             f"{(tab['valley_share'].fillna(0) * e).sum() / e.sum():.3f}; home price "
             f"{tab['home_cost_cny'].sum() / e.sum():.3f} CNY/kWh; stage {wall:.2f} s"
         )
-        assert r.not_delivered_kwh.sum() >= 0
+        if control == "ordered":
+            c = r.compounds
+            assert (r.home_kw <= np.maximum(c.limit_kw[:, None] - c.base_kw, 0) + 1e-6).all()
