@@ -1102,12 +1102,18 @@ class StrategyConfig(_Section):
         description="This strategy's simulation.queue_info_share (e.g. a plan that gives "
         "half the drivers queue information); default: the simulation's.",
     )
+    planning: Literal["myopic", "look-ahead"] | None = Field(
+        None,
+        description="With phases: myopic (each phase adds sites given what exists) or "
+        "look-ahead (one multi-period model over all phases; p-median and mclp); default "
+        "myopic (docs/phases.md).",
+    )
 
     @model_serializer(mode="wrap")
     def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # absent operating rules are left out of dumps, as if the keys did not exist
         data: dict[str, Any] = handler(self)
-        for key in ("session_cap", "queue_info_share"):
+        for key in ("session_cap", "queue_info_share", "planning"):
             if getattr(self, key) is None:
                 data.pop(key, None)
         return data
@@ -1456,6 +1462,85 @@ class GridConfig(_Section):
     tariff: TariffConfig = Field(default_factory=TariffConfig)
 
 
+# --------------------------------------------------------------------------- phases
+
+#: Top-level sections a phase's ``set`` may not change: the region and its candidates
+#: (site indices must mean the same sites in every phase), the strategies (a phase's
+#: count or budget goes under its ``strategies``), the seed, the name and the phases.
+PHASE_FIXED_SECTIONS: tuple[str, ...] = (
+    "name",
+    "seed",
+    "region",
+    "candidates",
+    "strategies",
+    "phases",
+    "provenance",
+)
+
+
+class PhaseStrategyConfig(_Section):
+    """What one strategy adds in one phase: ``k`` new sites or a ``budget_cny``."""
+
+    k: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="New sites in this phase (0: none)."
+    )
+    budget_cny: Annotated[float, Field(ge=0.0)] | None = Field(
+        None, description="Money for this phase's new sites and their ports (CNY)."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> PhaseStrategyConfig:
+        if (self.k is None) == (self.budget_cny is None):
+            raise ValueError("give exactly one of k and budget_cny")
+        return self
+
+
+class PhaseConfig(_Section):
+    """One phase of a phased plan (docs/phases.md): its year, its fleet, what each
+    strategy adds."""
+
+    year: Annotated[int, Field(ge=1900, le=2200)] = Field(description="Year of the phase.")
+    ev_share: Fraction | None = Field(
+        None, description="demand.residential.ev_share in this phase; default: the scenario's."
+    )
+    highway_ev_share: Fraction | None = Field(
+        None, description="demand.highway.ev_share in this phase; default: the scenario's."
+    )
+    fleet_factor: Annotated[float, Field(gt=0.0, le=1000.0)] | None = Field(
+        None,
+        description="Multiplies every fleet's vehicles (or share_of_cars, at most 1) in "
+        "this phase; default 1.",
+    )
+    set: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further changes in this phase as dotted keys, as the sweep's --set "
+        "takes them (e.g. {grid.tariff.service_fee_cny_per_kwh: 0.6}); region, "
+        "candidates, strategies, seed and name stay.",
+    )
+    weight: PositiveFloat = Field(
+        1.0,
+        description="Weight of this phase in the look-ahead objective (assumption: equal "
+        "weights; e.g. the years until the next phase).",
+    )
+    strategies: dict[str, PhaseStrategyConfig] = Field(
+        default_factory=dict,
+        description="Per strategy name, its k or budget_cny in this phase; a strategy not "
+        "named uses its own k / budget_cny in every phase.",
+    )
+
+    @field_validator("set")
+    @classmethod
+    def _set_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            head = key.split(".", 1)[0]
+            if not key or head in PHASE_FIXED_SECTIONS:
+                raise ValueError(
+                    f"{key!r}: a phase cannot change {head!r} "
+                    f"(fixed across phases: {', '.join(PHASE_FIXED_SECTIONS)})"
+                )
+        return v
+
+
 class ProvenanceConfig(_Section):
     """What a run recorded about its inputs (written by chargesite into
     ``config.resolved.yaml``; a run of a file with this section checks its inputs)."""
@@ -1493,6 +1578,11 @@ class Scenario(_Section):
         None,
         description="Compounds' power and prices (docs/grid.md); absent: not modelled.",
     )
+    phases: list[PhaseConfig] | None = Field(
+        None,
+        description="Phased plan (docs/phases.md): years in order, each with its fleet and "
+        "what each strategy adds; sites built in a phase stay. Absent: one plan.",
+    )
     provenance: ProvenanceConfig | None = Field(
         None,
         description="Recorded by a run in config.resolved.yaml (data checksums); leave it out "
@@ -1509,7 +1599,28 @@ class Scenario(_Section):
         data: dict[str, Any] = handler(self)
         if self.grid is None:
             data.pop("grid", None)
+        if self.phases is None:
+            data.pop("phases", None)
         return data
+
+    @model_validator(mode="after")
+    def _phases(self) -> Scenario:
+        planned = [i for i, s in enumerate(self.strategies) if s.planning is not None]
+        if self.phases is None:
+            if planned:
+                raise ValueError(f"strategies.{planned[0]}.planning: needs phases")
+            return self
+        if not self.phases:
+            raise ValueError("phases: give at least one phase (or leave the key out)")
+        years = [p.year for p in self.phases]
+        if years != sorted(set(years)):
+            raise ValueError(f"phases: years must increase, got {years}")
+        names = [s.name for s in self.strategies]
+        for t, ph in enumerate(self.phases):
+            unknown = sorted(set(ph.strategies) - set(names))
+            if unknown:
+                raise ValueError(f"phases.{t}.strategies: {unknown} are not strategies {names}")
+        return self
 
     @field_validator("name")
     @classmethod
