@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 from scipy.optimize import linprog
 
@@ -294,6 +296,57 @@ def test_the_held_value_fallback_reaches_the_same_optimum(
         return out
 
     np.testing.assert_allclose(peak_sum(fallback.home_kw), peak_sum(r.home_kw), rtol=1e-6)
+
+
+def _independent_optimum(
+    s: HomeSessions, base: np.ndarray, limit: float, prices: np.ndarray
+) -> tuple[float, float]:
+    """The most energy deliverable, then the least cost of delivering it (CNY), by two
+    direct LPs over the same feasible set (plug-in x step powers)."""
+    row, step, share = windows(s.arrive_min, s.depart_min, n_steps=base.shape[0])
+    n = row.shape[0]
+    a_ub = sparse.vstack(
+        [
+            sparse.csr_matrix((np.ones(n), (step, np.arange(n))), shape=(base.shape[0], n)),
+            sparse.csr_matrix((np.full(n, 0.25), (row, np.arange(n))), shape=(len(s), n)),
+        ]
+    )
+    b_ub = np.r_[np.maximum(limit - base, 0.0), s.energy_kwh]
+    bounds = np.c_[np.zeros(n), s.power_kw[row] * share]
+    most = linprog(-np.full(n, 0.25), A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    assert most.status == 0
+    energy = -float(most.fun)
+    cheapest = linprog(
+        prices[step] * 0.25, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs",
+        A_eq=np.full((1, n), 0.25), b_eq=[energy * (1 - 1e-10)],
+    )  # fmt: skip
+    assert cheapest.status == 0
+    return energy, float(cheapest.fun)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 8),
+    kva=st.floats(5.0, 80.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_ordered_delivers_the_most_energy_at_the_least_cost(n: int, kva: float, seed: int) -> None:
+    # random stays (wrapping past midnight), needs, powers and base load on one day
+    rng = np.random.default_rng(seed)
+    arrive = rng.uniform(0, 1440, n)
+    s = _sessions(
+        list(arrive), list(arrive + rng.uniform(15, 900, n)), list(rng.uniform(0.5, 40, n)),
+        list(rng.choice([3.3, 7.0, 11.0], n)),
+    )  # fmt: skip
+    base = rng.uniform(0, 40, 96)
+    prices = step_prices(TariffConfig(), n_steps=96)
+    sched = ordered(s, _compound(base, kva=kva), prices=prices)
+    energy, cost = _independent_optimum(s, base, kva, prices)
+    assert sched.delivered_kwh.sum() == pytest.approx(energy, rel=1e-6, abs=1e-6)
+    assert (sched.home_kw[0] * prices).sum() * 0.25 == pytest.approx(cost, rel=1e-6, abs=1e-6)
+    assert (sched.home_kw[0] <= np.maximum(kva - base, 0.0) + 1e-6).all()
+    assert (sched.delivered_kwh <= s.energy_kwh + 1e-9).all()
+    assert sched.home_kw.sum() * 0.25 == pytest.approx(sched.delivered_kwh.sum(), abs=1e-6)
 
 
 def test_a_saturated_transformer_counts_the_energy_it_cannot_deliver() -> None:
