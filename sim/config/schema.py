@@ -1027,6 +1027,52 @@ class SessionCapConfig(_Section):
         return self
 
 
+class MobileUnitsConfig(_Section):
+    """Mobile charging units sent to service areas on chosen days (docs/highway.md):
+    battery-buffered trucks or charging robots, e.g. 4 x 240 kW temporary units at one
+    Changzhou service area and 80 units across Jiangsu on a holiday
+    (shared/calibration-facts.md section 10)."""
+
+    units: Annotated[int, Field(ge=1, le=1000)] = Field(1, description="Units deployed.")
+    sites: tuple[str, ...] | None = Field(
+        None,
+        description="Candidate site ids the units go to, one per unit (repeat an id for "
+        "several units there); null: the service areas with the longest waits the base plan "
+        "has on the days deployed (a pilot simulation).",
+    )
+    days: Literal["holiday", "all"] | tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        "holiday", description="Days deployed: the holiday days, every day, or a list."
+    )
+    connectors: Annotated[int, Field(ge=1, le=20)] = Field(
+        2, description="Connectors per unit (assumption: 2 x 120 kW makes a 240 kW unit)."
+    )
+    connector_kw: PositiveFloat = Field(
+        120.0, description="Rated power per connector (kW; assumption, see `connectors`)."
+    )
+    store_kwh: PositiveFloat = Field(
+        400.0, description="Energy a full unit carries (kWh; assumption, no source read)."
+    )
+    refill_min: PositiveFloat = Field(
+        120.0,
+        description="Minutes a unit is away once its store runs down, after its last "
+        "session: recharging on site or swapping at a depot (assumption).",
+    )
+    cost_per_unit_day_cny: Annotated[float, Field(ge=0.0)] = Field(
+        5000.0,
+        description="Cost of one unit for one day deployed: lease, crew, transport (CNY; "
+        "assumption, no source read).",
+    )
+
+    @model_validator(mode="after")
+    def _one_site_per_unit(self) -> MobileUnitsConfig:
+        if self.sites is not None and len(self.sites) != self.units:
+            raise ValueError(
+                f"sites: {len(self.sites)} site(s) for {self.units} unit(s); give one per "
+                "unit (repeat an id for several units there) or leave sites out"
+            )
+        return self
+
+
 class StrategyConfig(_Section):
     """One siting strategy to compare."""
 
@@ -1102,6 +1148,9 @@ class StrategyConfig(_Section):
         description="This strategy's simulation.queue_info_share (e.g. a plan that gives "
         "half the drivers queue information); default: the simulation's.",
     )
+    mobile_units: MobileUnitsConfig | None = Field(
+        None, description="Also send mobile charging units to service areas (docs/highway.md)."
+    )
     planning: Literal["myopic", "look-ahead"] | None = Field(
         None,
         description="With phases: myopic (each phase adds sites given what exists) or "
@@ -1113,7 +1162,7 @@ class StrategyConfig(_Section):
     def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # absent operating rules are left out of dumps, as if the keys did not exist
         data: dict[str, Any] = handler(self)
-        for key in ("session_cap", "queue_info_share", "planning"):
+        for key in ("session_cap", "queue_info_share", "planning", "mobile_units"):
             if getattr(self, key) is None:
                 data.pop(key, None)
         return data
@@ -1666,6 +1715,8 @@ class Scenario(_Section):
                 )
             if s.session_cap is not None:
                 self._check_cap(i, s.session_cap)
+            if s.mobile_units is not None:
+                self._check_days(f"strategies.{i}.mobile_units", s.mobile_units.days)
             if s.queue_info_share is not None and not self.demand.highway.enabled:
                 raise ValueError(
                     f"strategies.{i}.queue_info_share: informs through-traffic; "
@@ -1675,17 +1726,21 @@ class Scenario(_Section):
         return self
 
     def _check_cap(self, i: int, cap: SessionCapConfig, /) -> None:
+        self._check_days(f"strategies.{i}.session_cap", cap.days)
+
+    def _check_days(self, where: str, days: str | tuple[int, ...], /) -> None:
+        """A through-traffic operating rule's days: highway demand on, a holiday for
+        ``holiday``, listed days within the run."""
         hw = self.demand.highway
-        where = f"strategies.{i}.session_cap"
         if not hw.enabled:
-            raise ValueError(f"{where}: caps through-traffic sessions; demand.highway is off")
-        if cap.days == "holiday" and hw.holiday is None:
+            raise ValueError(f"{where}: applies to through-traffic; demand.highway is off")
+        if days == "holiday" and hw.holiday is None:
             raise ValueError(
                 f"{where}.days: 'holiday' needs demand.highway.holiday (or give days: all "
                 "or a list of days)"
             )
-        if isinstance(cap.days, tuple):
-            bad = [d for d in cap.days if d > self.demand.days]
+        if isinstance(days, tuple):
+            bad = [d for d in days if d > self.demand.days]
             if bad:
                 raise ValueError(
                     f"{where}.days: {bad} beyond the {self.demand.days} simulated days"
