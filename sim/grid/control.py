@@ -128,7 +128,7 @@ def tariff_runs(prices: np.ndarray, /) -> np.ndarray:
 
 
 def ordered(sessions: HomeSessions, comp: Compounds, /, *, prices: np.ndarray) -> Schedule:
-    """Ordered charging: per compound, the two LPs of the module docstring.
+    """Ordered charging: per compound, the LPs of the module docstring (:func:`_solve`).
 
     Parameters
     ----------
@@ -190,7 +190,7 @@ class _Problem:
 #: Columns from which the interior-point solver (with crossover to a vertex) is used
 #: instead of the dual simplex.  Measured on Kotka's compounds: at 113k columns interior
 #: point 1.0 s + 2.8 s for the two solves against 9.7 s + 3.1 s; at 51k columns 0.3 s +
-#: 0.7 s against 0.4 s + 0.3 s, and on the many small compounds the simplex is faster.
+#: 0.7 s against 0.4 s + 0.2 s, and on the many small compounds the simplex is faster.
 IPM_FROM_COLUMNS = 60_000
 
 
