@@ -26,7 +26,7 @@ The parts, as Ciw splits a queueing network:
 from __future__ import annotations
 
 from sim.des.charging import TaperCurves, charge_minutes, charge_minutes_one
-from sim.des.inputs import Access, DriverRules, HighwayAccess, SessionCap, Stations
+from sim.des.inputs import Access, DriverRules, HighwayAccess, MobileUnits, SessionCap, Stations
 from sim.des.log import (
     BALKED,
     CHARGE,
@@ -55,6 +55,7 @@ __all__ = [
     "Access",
     "DriverRules",
     "HighwayAccess",
+    "MobileUnits",
     "SessionCap",
     "SessionLog",
     "Stations",

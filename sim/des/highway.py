@@ -539,9 +539,23 @@ class ThroughTraffic:
                 drains=True,
             )
         self._swap = swap
+        self._where: dict[int, list[tuple[Sequence[int], int]]] | None = None
         self._pack: list[int] = []
         if swap is not None:
             self._setup_swaps(demand, hw, swap)
+
+    def set_open(self, j: int, open_: bool, /) -> None:
+        """Offer station ``j`` as an option on every route and onwards from every
+        station (``open_``), or withdraw it (a mobile unit away or off duty)."""
+        if self._where is None:
+            self._where = {}
+        spots = self._where.get(j)
+        if spots is None:
+            legs = [*self._entry, *(leg for per in self._onward for leg in per)]
+            spots = [(leg.station, k) for leg in legs for k, s in enumerate(leg.station) if s == j]
+            self._where[j] = spots
+        for stations, k in spots:
+            stations[k] = j if open_ else -1  # type: ignore[index]
 
     def _setup_swaps(self, demand: Demand, hw: HighwayAccess, swap: SwapSetup, /) -> None:
         """The swap legs, options and per-session inputs of swap-capable drivers."""
@@ -648,11 +662,13 @@ class ThroughTraffic:
                 sleg = self._swap_onward[j][x]
 
     def _upto_kwh(self, trip: Trip, /) -> float:
-        """Energy on board (kWh) at and above which a charger gives it nothing now (a
-        session cap's state of charge; ``inf`` without one)."""
+        """Energy on board (kWh) at and above which a charger gives it nothing now: its
+        full charge, or a session cap's state of charge (so a driver who has just
+        charged never stops at a charger beside the one it left, e.g. a mobile unit)."""
+        full = trip.full_kwh - 1e-9
         if self._cap_soc is None or self._stop.capped() is None:
-            return _INF
-        return self._cap_soc * trip.battery_kwh - 1e-9
+            return full
+        return min(self._cap_soc * trip.battery_kwh - 1e-9, full)
 
     def _mode(self, i: int, swaps: bool, /) -> int:
         """How session ``i`` chooses: wait-blind when the plan gives queue information

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Access", "DriverRules", "HighwayAccess", "SessionCap", "Stations", "caps_or_none"]
+__all__ = [
+    "Access",
+    "DriverRules",
+    "HighwayAccess",
+    "MobileUnits",
+    "SessionCap",
+    "Stations",
+    "caps_or_none",
+]
 
 
 def caps_or_none(grid_cap_kw: np.ndarray | None, n: int, /) -> np.ndarray:
@@ -20,6 +28,35 @@ def caps_or_none(grid_cap_kw: np.ndarray | None, n: int, /) -> np.ndarray:
     if grid_cap_kw is None:
         return np.full(n, np.inf)
     return np.asarray(grid_cap_kw, dtype=float)
+
+
+@dataclass(frozen=True)
+class MobileUnits:
+    """The plan's mobile charging units (battery-buffered trucks or charging robots),
+    each one of the plan's stations (its connectors are the station's ports) that only
+    through-traffic uses.
+
+    Attributes
+    ----------
+    station
+        int64 index of each unit among the plan's stations.
+    store_kwh
+        float64 energy each unit carries when full (kWh).
+    refill_min
+        float64 minutes a unit is away refilling once its store runs down (recharging
+        it on site or swapping it at a depot), after its last session ends.
+    days
+        1-based days the units are deployed (``None``: every day).
+    """
+
+    station: np.ndarray
+    store_kwh: np.ndarray
+    refill_min: np.ndarray
+    days: frozenset[int] | None = None
+
+    def deployed(self, day: int, /) -> bool:
+        """Whether the units are out on day ``day`` (1-based)."""
+        return self.days is None or day in self.days
 
 
 @dataclass(frozen=True)
@@ -42,6 +79,8 @@ class Stations:
     bays
         int64 swap bays per site (0 at charging sites; a swap site has 0 ports), for the
         sites' utilisation; ``None`` when the plan has no swap station.
+    mobile
+        The stations that are mobile units, with their energy stores (``None``: none).
     """
 
     site_id: tuple[str, ...]
@@ -50,6 +89,7 @@ class Stations:
     dc: np.ndarray
     grid_cap_kw: np.ndarray | None = None
     bays: np.ndarray | None = None
+    mobile: MobileUnits | None = None
 
     def __len__(self) -> int:
         return len(self.site_id)

@@ -31,6 +31,7 @@ from sim.des.fleet import FLEET_SEGMENT_CODE, FleetDrivers
 from sim.des.highway import ThroughTraffic
 from sim.des.inputs import Access, DriverRules, HighwayAccess, Stations
 from sim.des.log import LogRow, SessionLog
+from sim.des.mobile import MobileFleet
 from sim.des.resident import Residents
 from sim.des.stations import Later, Ports, Urgent
 from sim.des.swap import SwapSetup, SwapSites, SwapStations, SwapTrace
@@ -125,9 +126,14 @@ def simulate_traced(  # noqa: PLR0913 -- simulate()'s arguments
     the charged-pack stock over time and the pack chargers' charges."""
     if highway is None and (demand.segment == 1).any():
         raise ValueError("simulate: highway sessions need `highway` access")
-    closed = stations.ports <= 0
-    if closed.any():  # swap sites: never a charging driver's option
-        access, highway = _without_closed(access, highway, closed)
+    closed = stations.ports <= 0  # swap sites: never a charging driver's option
+    city = closed.copy()  # mobile units serve through-traffic only
+    if stations.mobile is not None:
+        if highway is None:
+            raise ValueError("simulate: mobile units serve through-traffic; `highway` is None")
+        city[stations.mobile.station] = True
+    if city.any():
+        access, highway = _without_closed(access, highway, city, closed)
     with _collector_paused():
         return _run(
             demand,
@@ -205,6 +211,16 @@ def _run(
         )
         follows = [kind[i] != _THROUGH and fleet.follows(i) for i in range(len(demand))]
         kind[np.array(follows, dtype=bool)] = _FLEET
+    if stations.mobile is not None:
+        assert through is not None  # checked by simulate_traced
+        ports.stores = MobileFleet(
+            env,
+            stations.mobile,
+            ports,
+            charging=charging,
+            set_open=through.set_open,
+            horizon_min=float(demand.depart_min.max(initial=0.0)) + 1440.0,
+        )
     departures = _Departures(env, demand, residents=residents, through=through, fleet=fleet)
     departures.kind = kind.tolist()
     Urgent(env, departures.tick)
@@ -214,24 +230,26 @@ def _run(
 
 
 def _without_closed(
-    access: Access, highway: HighwayAccess | None, closed: np.ndarray, /
+    access: Access, highway: HighwayAccess | None, city: np.ndarray, closed: np.ndarray, /
 ) -> tuple[Access, HighwayAccess | None]:
-    """``access`` and ``highway`` without the stations of ``closed`` (no ports) among
-    the options: residents' rows keep the others in order, -1 padded at the end; a
-    through driver's options are -1 where closed."""
+    """``access`` without the stations of ``city`` among the options (residents' rows
+    keep the others in order, -1 padded at the end) and ``highway`` without those of
+    ``closed`` (-1 there)."""
+    if not city.any():
+        return access, highway
 
-    def drop(st: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        gone = (st >= 0) & closed[np.maximum(st, 0)]
+    def drop(st: np.ndarray, t: np.ndarray, shut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gone = (st >= 0) & shut[np.maximum(st, 0)]
         st, t = np.where(gone, -1, st), np.where(gone, np.inf, t)
         order = np.argsort(st < 0, axis=1, kind="stable")
         return np.take_along_axis(st, order, 1), np.take_along_axis(t, order, 1)
 
-    first_st, first_t = drop(access.first_station, access.first_min)
-    next_st, next_t = drop(access.next_station, access.next_min)
+    first_st, first_t = drop(access.first_station, access.first_min, city)
+    next_st, next_t = drop(access.next_station, access.next_min, city)
     access = replace(
         access, first_station=first_st, first_min=first_t, next_station=next_st, next_min=next_t
     )
-    if highway is not None:
+    if highway is not None and closed.any():
         od = highway.od_station
         nx = highway.next_station
         highway = replace(

@@ -13,6 +13,7 @@ worked out, or, at a site with a grid cap, for as long as its share of the cap t
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from typing import Protocol
 
 import numpy as np
 import simpy
@@ -22,7 +23,7 @@ from sim.des.charging import CappedSite, ChargeTimes
 from sim.des.inputs import DriverRules, Stations
 from sim.des.log import BALKED, CHARGED, RENEGED, LogRow, new_row
 
-__all__ = ["Later", "PortPool", "Ports", "Urgent", "Visit", "first_of"]
+__all__ = ["EnergyStores", "Later", "PortPool", "Ports", "Urgent", "Visit", "first_of"]
 
 _INF = float("inf")
 _NAN = float("nan")
@@ -174,11 +175,37 @@ class PortPool:
         if not req.triggered:
             self.queue.remove(req)
 
+    def hold(self) -> None:
+        """Grant nobody until :meth:`resume` (the slots in use finish as they are)."""
+        self._free -= self.capacity
+
+    def resume(self) -> None:
+        """Grant again after :meth:`hold`, from the front of the queue."""
+        self._free += self.capacity
+        while self.queue and self._free > 0:
+            self._free -= 1
+            self.queue.pop(0).succeed()
+
     def _serve(self, _: simpy.Event | None) -> None:
         """Try the front of the queue: grant it if a slot is free."""
         if self.queue and self._free > 0:
             self._free -= 1
             self.queue.pop(0).succeed()
+
+
+class EnergyStores(Protocol):
+    """What :meth:`Ports.visit` asks of the mobile units' energy stores."""
+
+    def holds(self, j: int, /) -> bool:
+        """Whether station ``j`` charges from a store."""
+        ...
+
+    def draw(
+        self, i: int, j: int, kwh: float, soc: float, minutes: float, /
+    ) -> tuple[float, float]:
+        """Session ``i`` starts charging ``kwh`` (kWh) at station ``j`` from state of
+        charge ``soc`` for ``minutes``: the energy the store gives and its minutes."""
+        ...
 
 
 class Ports:
@@ -220,6 +247,7 @@ class Ports:
         "balk_at",
         "ports",
         "present",
+        "stores",
     )
 
     def __init__(
@@ -250,6 +278,13 @@ class Ports:
         self._charging = charging
         self._patience: list[float] = patience_min.tolist()
         self._log = log
+        #: Energy stores of mobile units (``None``: the plan has none), asked for the
+        #: energy of every session that starts at one (:meth:`EnergyStores.draw`).
+        self.stores: EnergyStores | None = None
+
+    def pool(self, j: int, /) -> PortPool:
+        """Station ``j``'s ports."""
+        return self._resources[j]
 
     def visit(
         self,
@@ -328,6 +363,8 @@ class Ports:
             else:
                 yield req
         t1 = env.now
+        if self.stores is not None and self.stores.holds(j):
+            kwh, minutes = self.stores.draw(i, j, kwh, soc, minutes)
         site = self._capped[j]
         if site is None:
             yield env.timeout(minutes)

@@ -105,8 +105,9 @@ class Plan:
     objective, optimal, gap, solve_time_s
         What the solver reported.
     kind
-        ``"charge"`` (charging ports) or ``"swap"`` (a battery-swap station of the class
-        ``charger_class`` names) per site.
+        ``"charge"`` (charging ports), ``"swap"`` (a battery-swap station of the class
+        ``charger_class`` names) or ``"mobile"`` (a mobile charging unit sent to the
+        candidate on its days; its connectors are its ``ports``) per site.
     bays, packs, pack_chargers
         int64 swap bays, packs and pack chargers per site (0 at charging sites; a swap
         station's ``ports`` are 0).
@@ -137,6 +138,11 @@ class Plan:
     def swap(self) -> np.ndarray:
         """bool per site: a battery-swap station."""
         return np.array([k == "swap" for k in self.kind], dtype=bool)
+
+    @property
+    def mobile(self) -> np.ndarray:
+        """bool per site: a mobile charging unit."""
+        return np.array([k == "mobile" for k in self.kind], dtype=bool)
 
 
 def default_range_km(scenario: Scenario, /) -> float:

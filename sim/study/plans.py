@@ -26,6 +26,7 @@ from sim.des.swap import SwapSites
 from sim.errors import ConfigError
 from sim.siting.frlm import FlowProblem
 from sim.siting.plan import Plan, SitingInputs, make_plan, strategy_model
+from sim.study.mobile import mobile_units_of, with_mobile_units
 from sim.study.prepare import Prepared
 
 __all__ = [
@@ -65,7 +66,9 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
     strategies = prep.scenario.strategies
     specs = [strategy_model(s, index=i) for i, s in enumerate(strategies)]
     flows = flow_problem(prep) if any(spec.needs.flows for spec in specs) else None
-    return {s.name: plan_of(prep, s, index=i, flows=flows) for i, s in enumerate(strategies)}
+    plans = {s.name: plan_of(prep, s, index=i, flows=flows) for i, s in enumerate(strategies)}
+    # mobile units go where the plan without them queues (a pilot simulation)
+    return {s.name: with_mobile_units(prep, s, plans[s.name]) for s in strategies}
 
 
 def plan_of(
@@ -165,6 +168,7 @@ def stations_of(prep: Prepared, plan: Plan, /) -> Stations:
         dc=plan.dc,
         grid_cap_kw=None if cap is None else np.where(plan.existing, np.inf, cap),
         bays=plan.bays if plan.swap.any() else None,
+        mobile=mobile_units_of(prep, plan),
     )
 
 
