@@ -3,16 +3,20 @@
 :func:`run_study` runs one scenario: prepare -> plans -> optional refinement by
 simulation -> units (in-process, process pool or Dask; resumable) -> scores ->
 optional candidate scores.  :func:`run_sweep_study` is the same steps over a grid of
-scenarios, with every point's units run together.  ``chargesite run``, ``chargesite
-sweep``, :func:`sim.api.run` and the benchmarks all come through here.
+scenarios, with every point's units run together.  A scenario with ``phases`` is the
+same runner over its phases' scenarios (:mod:`sim.study.phases` plans them; their units
+run together, and the study of the last phase carries every phase's study).
+``chargesite run``, ``chargesite sweep``, :func:`sim.api.run` and the benchmarks all
+come through here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.config import Scenario
@@ -20,13 +24,22 @@ from sim.config.overrides import sweep_grid, with_overrides
 from sim.siting.plan import Plan
 from sim.study.cache import UnitStore
 from sim.study.executors import remember, run_units
+from sim.study.phases import plan_phases
 from sim.study.plans import make_plans
 from sim.study.prepare import Prepared, prepare
 from sim.study.progress import Progress, no_progress
 from sim.study.refine import PlanEvaluator, marginal_site_scores, refine_plans
 from sim.study.units import UnitResult
 
-__all__ = ["StudyResult", "SweepStudy", "check_study", "plan_study", "run_study", "run_sweep_study"]
+__all__ = [
+    "PhaseStudy",
+    "StudyResult",
+    "SweepStudy",
+    "check_study",
+    "plan_study",
+    "run_study",
+    "run_sweep_study",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,9 @@ class StudyResult:
     refined
         Per derived ``<name>+simopt`` strategy, the record of its refinement (search
         trajectory, hold-out gain), as ``summary.json`` shows it.
+    phases
+        With ``phases``: every phase's study, in year order (this study is the last
+        phase's, with the scenario as given); empty otherwise.
     """
 
     scenario: Scenario
@@ -62,6 +78,37 @@ class StudyResult:
     replications: int
     candidate_scores: pd.DataFrame | None = None
     refined: dict[str, dict[str, Any]] = field(default_factory=dict)
+    phases: tuple[PhaseStudy, ...] = ()
+
+
+@dataclass(frozen=True)
+class PhaseStudy:
+    """One phase of a phased study.
+
+    Attributes
+    ----------
+    year
+        The phase's year.
+    weight
+        Its weight in the look-ahead objective (``phases[].weight``).
+    study
+        The phase's study: its scenario (that year's fleet), plans (every site open in
+        the phase) and units.
+    built
+        Per strategy, the year each site of its plan was built (0: an existing station).
+    spent_cny
+        Per strategy, the money of the phase's new sites and ports (CNY).
+    access_cost
+        Per strategy, the phase's demand-weighted access cost of its plan (sessions/day
+        x min; :func:`sim.siting.multiperiod.phase_pmedian_cost`).
+    """
+
+    year: int
+    weight: float
+    study: StudyResult
+    built: dict[str, np.ndarray]
+    spent_cny: dict[str, float]
+    access_cost: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -115,6 +162,9 @@ def check_study(
     simulates (the data, the region, each strategy's model, its ``k``, budget and
     options) is made by ``validate`` too.
     """
+    if scenario.phases is not None:
+        last = plan_phases(scenario, progress=progress)[-1]
+        return last.prepared, last.plans
     prep = prepare(scenario, progress=progress)
     progress("siting", 0, 1)
     return prep, make_plans(prep)
@@ -198,6 +248,10 @@ def run_study(
     StudyResult
         The same whatever ``workers`` and ``scheduler`` are.
     """
+    if scenario.phases is not None:
+        return _run_phases(
+            scenario, workers=workers, scheduler=scheduler, store=store, progress=progress
+        )
     planned = plan_study(scenario, progress=progress)
     run_scenario = planned.prepared.scenario  # with any +simopt strategies
     remember(run_scenario, planned.prepared, planned.plans)
@@ -209,6 +263,58 @@ def run_study(
         progress=progress,
     )
     return _finish(planned, list(done.values()), progress)
+
+
+def _run_phases(
+    scenario: Scenario,
+    /,
+    *,
+    workers: int,
+    scheduler: str | None,
+    store: UnitStore | Path | None,
+    progress: Progress,
+) -> StudyResult:
+    """:func:`run_study` of a phased scenario: every phase planned, then every phase's
+    units run together (common random numbers within a phase: the same replication
+    streams for every strategy), then each phase finished as a study of its own."""
+    assert scenario.phases is not None
+    phased = plan_phases(scenario, progress=progress)
+    for ph in phased:
+        remember(ph.unit_scenario, replace(ph.prepared, scenario=ph.unit_scenario), ph.plans)
+    done = run_units(
+        [ph.unit_scenario for ph in phased],
+        workers=workers,
+        scheduler=scheduler,
+        store=UnitStore(store) if isinstance(store, Path) else store,
+        progress=progress,
+    )
+    studies = []
+    for ph in phased:
+        planned = PlannedStudy(
+            scenario=ph.scenario, prepared=ph.prepared, plans=ph.plans, refined={}, evaluator=None
+        )
+        units = [u for k, u in done.items() if k.point == ph.index]
+        if ph.index < len(phased) - 1:  # candidate scores: of the last phase only
+            planned = replace(planned, scenario=_unscored(ph.scenario))
+        studies.append(_finish(planned, units, progress))
+    phases = tuple(
+        PhaseStudy(
+            year=ph.year,
+            weight=scenario.phases[ph.index].weight,
+            study=st,
+            built=ph.built,
+            spent_cny=ph.spent_cny,
+            access_cost=ph.access_cost,
+        )
+        for ph, st in zip(phased, studies, strict=True)
+    )
+    return replace(studies[-1], scenario=scenario, phases=phases)
+
+
+def _unscored(scenario: Scenario, /) -> Scenario:
+    """``scenario`` without ``simulation.score_candidates``."""
+    sim_cfg = scenario.simulation.model_copy(update={"score_candidates": None})
+    return scenario.model_copy(update={"simulation": sim_cfg})
 
 
 def run_sweep_study(
