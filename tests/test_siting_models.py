@@ -322,23 +322,50 @@ def test_registry_entries() -> None:
 # ------------------------------------------------------------- capacitated FRLM
 
 
-def _minimal_combos(problem: Any, range_km: float) -> tuple[list[int], list[int], list[dict]]:
-    """Every path's inclusion-minimal station sets, from the tank simulation of
-    tests/test_frlm.py: (path, global bitmask, stops per station) per combination."""
-    from tests.test_frlm import kuby_lim_table
+def _stop_sets(cum: np.ndarray, range_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusion-minimal sets of refuelling stops (bitmasks over the visits of the round
+    trip O .. D .. O) that get a vehicle round, by simulating its tank: it leaves O full
+    if it stops there, else with R / 2, fills up at each stop, never runs below 0, and is
+    back at O with >= 0 if it stopped there, else with >= R / 2 (Kuby-Lim); at least one
+    stop.  Returns the masks and the path position of each visit."""
+    n = cum.size
+    visits = np.array(list(range(n)) + list(range(n - 2, 0, -1)))
+    at = np.concatenate((cum, 2 * cum[-1] - cum[visits[n:]]))
+    m = visits.size
+    masks = np.arange(1, 1 << m)
+    stop = ((masks[:, None] >> np.arange(m)) & 1).astype(bool)
+    fuel = np.where(stop[:, 0], range_km, range_km / 2)
+    ok = np.ones(masks.size, dtype=bool)
+    for a, b in itertools.pairwise([*range(m), m]):
+        fuel = fuel - ((at[b] if b < m else 2 * cum[-1]) - at[a])
+        ok &= fuel >= -1e-9
+        if b < m:
+            fuel = np.where(stop[:, b], range_km, fuel)
+    ok &= fuel >= np.where(stop[:, 0], 0.0, range_km / 2) - 1e-9
+    feasible = np.zeros(1 << m, dtype=bool)
+    feasible[masks] = ok
+    minimal = feasible.copy()
+    for bit in range(m):
+        has = (np.arange(1 << m) >> bit) & 1 == 1
+        minimal[has] &= ~feasible[np.arange(1 << m)[has] ^ (1 << bit)]
+    return np.flatnonzero(minimal), visits
 
+
+def _minimal_combos(problem: Any, range_km: float) -> tuple[list[int], list[int], list[dict]]:
+    """Every path's minimal stop sets: (path, bitmask of the stations used, stops per
+    station) per set."""
     paths, masks, stops = [], [], []
     for q, (nodes, cum) in enumerate(zip(problem.paths, problem.path_lengths, strict=True)):
-        table = kuby_lim_table(cum, range_km)
-        size = nodes.size
-        for local in np.flatnonzero(table).tolist():
-            if any(table[local & ~(1 << b)] for b in range(size) if local >> b & 1):
-                continue  # not minimal
-            members = [int(nodes[b]) for b in range(size) if local >> b & 1]
-            ends = {int(nodes[0]), int(nodes[-1])}
+        sets, visits = _stop_sets(cum, range_km)
+        for mask in sets.tolist():
+            at: dict[int, float] = {}
+            for v in range(visits.size):
+                if mask >> v & 1:
+                    k = int(nodes[visits[v]])
+                    at[k] = at.get(k, 0.0) + 1.0
             paths.append(q)
-            masks.append(sum(1 << k for k in members))
-            stops.append({k: 1.0 if k in ends else 2.0 for k in members})
+            masks.append(sum(1 << k for k in at))
+            stops.append(at)
     return paths, masks, stops
 
 
@@ -411,3 +438,33 @@ def test_capacitated_frlm_without_limits_is_the_frlm(flows25: Any, range_km: flo
         a = solve(site, "frlm-capacitated", p=p, range_km=range_km)
         b = solve(site, "frlm", p=p, range_km=range_km)
         assert a.objective == pytest.approx(b.objective, rel=1e-9)
+
+
+def test_capacitated_frlm_from_the_yaml_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kotka-holiday's through traffic: one station of its ports cannot refuel every EV
+    that the uncapacitated FRLM's one station covers."""
+    import sim.siting.plan as plan_module
+    from sim.study.plans import make_plans
+    from sim.study.prepare import prepare
+
+    data = yaml.safe_load((ROOT / "configs" / "kotka-holiday.yaml").read_text())
+    data["output"] = {"map": False, "report": False}
+    data["strategies"] = [
+        {"name": "f", "model": "frlm", "k": 1},
+        {"name": "fc", "model": "frlm-capacitated", "k": 1},
+    ]
+    seen: dict[str, Any] = {}
+    real = plan_module.solve
+
+    def spy(problem: SitingProblem, name: str, **params: object) -> Any:
+        seen[name] = (problem, real(problem, name, **params))
+        return seen[name][1]
+
+    monkeypatch.setattr(plan_module, "solve", spy)
+    plans = make_plans(prepare(parse_config(data)))
+    problem, result = seen["frlm-capacitated"]
+    assert problem.capacity is not None and problem.flows is not None
+    cap = float(problem.capacity[result.sites[0]])
+    assert plans["fc"].optimal and len(plans["fc"]) == 1
+    assert plans["fc"].objective <= cap * (1 + 1e-9) < plans["f"].objective
+    assert result.params["load_by_site"][0] == pytest.approx(plans["fc"].objective)

@@ -56,7 +56,6 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array, csr_array
-from scipy.sparse import hstack as sp_hstack
 from scipy.sparse import vstack as sp_vstack
 from scipy.sparse.csgraph import dijkstra
 
@@ -917,84 +916,202 @@ def frlm_greedy(
 
 
 @dataclass(frozen=True, eq=False)
-class _Combinations:
-    """Every path's minimal refuelling combinations, one per row.
+class _StopNetwork:
+    """The refuelling-stop networks of every live path, stacked.
 
-    ``members`` is ``(n_combos, n_candidates)`` 0/1 (the stations of the combination),
-    ``stops`` the same shape with the refuelling stops a round trip makes at each of them
-    (1 at the origin or the destination, 2 at a node between, visited both ways), and
-    ``path`` the path of each combination.
+    Each path ``q`` has two variants: *A*, the vehicle refuels at the origin (leaves it
+    with a full tank, must be back with >= 0), and *B*, it does not (leaves with
+    ``R / 2`` and must be back with >= ``R / 2``, Kuby and Lim's repeatability rule).
+    In each variant an arc runs from a refuelling stop (a visit of the round trip) to the
+    next one within ``R`` further along the trip, from the start to the first stop and
+    from the last stop to the end.  A unit of flow from the start to the end of a
+    variant is one way of refuelling the whole round trip.
+
+    Attributes
+    ----------
+    tail, head
+        ``(n_arcs,)`` local vertex ids of each arc's ends (rows of :attr:`vertex_*`).
+    arc_path
+        ``(n_arcs,)`` path of each arc.
+    vertex_node
+        ``(n_vertices,)`` candidate node of each stop vertex; ``-1`` for starts and ends.
+    vertex_stop
+        ``(n_vertices,)`` index of the path visit the vertex stands for (shared by the
+        two variants), ``-1`` for starts and ends.
+    start_of
+        ``(n_od, 2)`` vertex id of the start of each variant (``-1`` for a dead path).
+    n_stops
+        Number of distinct visits (stop positions) over all paths.
+    stop_node
+        ``(n_stops,)`` candidate node of each visit.
     """
 
-    members: csr_array
-    stops: csr_array
-    path: np.ndarray
+    tail: np.ndarray
+    head: np.ndarray
+    arc_path: np.ndarray
+    vertex_node: np.ndarray
+    vertex_stop: np.ndarray
+    start_of: np.ndarray
+    n_stops: int
+    stop_node: np.ndarray
 
 
-def _combinations(problem: FlowProblem, range_km: float) -> _Combinations:
-    """The Kuby-Lim minimal combinations of every path (:func:`refuelable_combinations`)."""
-    combos = refuelable_combinations(problem, range_km=range_km)
-    rows: list[int] = []
-    cols: list[int] = []
-    stops: list[float] = []
-    path: list[int] = []
-    for q, (nodes, sets) in enumerate(zip(problem.paths, combos, strict=True)):
-        ends = {int(nodes[0]), int(nodes[-1])}
-        for s in sets:
-            r = len(path)
-            path.append(q)
-            for k in sorted(s):
-                rows.append(r)
-                cols.append(k)
-                stops.append(1.0 if k in ends else 2.0)
-    shape = (len(path), problem.n_candidates)
-    r_a, c_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
-    return _Combinations(
-        members=csr_array((np.ones(r_a.size), (r_a, c_a)), shape=shape),
-        stops=csr_array((np.array(stops), (r_a, c_a)), shape=shape),
-        path=np.array(path, dtype=np.int64),
+def _variant_arcs(
+    at: np.ndarray, total: float, r: float, origin_stop: bool
+) -> list[tuple[int, int]]:
+    """Arcs over visit indices ``0..m-1`` plus ``m`` (start) and ``m + 1`` (end)."""
+    m = at.size
+    tol = 1.0 + _REL_TOL
+    end_need = r if origin_stop else r / 2.0
+    first = [0] if origin_stop else [b for b in range(1, m) if at[b] <= r / 2.0 * tol]
+    visits = range(m) if origin_stop else range(1, m)
+    arcs = [(m, b) for b in first]
+    arcs += [(a, b) for a in visits for b in visits if a < b and at[b] - at[a] <= r * tol]
+    arcs += [(a, m + 1) for a in visits if 2.0 * total - at[a] <= end_need * tol]
+    return arcs
+
+
+def _stop_network(problem: FlowProblem, r: float, dead: np.ndarray) -> _StopNetwork:
+    tail: list[int] = []
+    head: list[int] = []
+    arc_path: list[int] = []
+    v_node: list[int] = []
+    v_stop: list[int] = []
+    stop_node: list[int] = []
+    start_of = np.full((problem.n_od, 2), -1, dtype=np.int64)
+    for q, (nodes, cum) in enumerate(zip(problem.paths, problem.path_lengths, strict=True)):
+        if dead[q]:
+            continue
+        total = float(cum[-1])
+        back = np.arange(nodes.size - 2, 0, -1)
+        pos = np.concatenate((np.arange(nodes.size), back))
+        at = np.concatenate((cum, 2.0 * total - cum[back]))
+        m = at.size
+        first_stop = len(stop_node)
+        stop_node.extend(int(nodes[k]) for k in pos)
+        for variant, origin_stop in enumerate((True, False)):
+            base = len(v_node)
+            v_node.extend([*(int(nodes[k]) for k in pos), -1, -1])
+            v_stop.extend([*range(first_stop, first_stop + m), -1, -1])
+            start_of[q, variant] = base + m
+            for a, b in _variant_arcs(at, total, r, origin_stop):
+                tail.append(base + a)
+                head.append(base + b)
+                arc_path.append(q)
+    return _StopNetwork(
+        tail=np.array(tail, dtype=np.int64),
+        head=np.array(head, dtype=np.int64),
+        arc_path=np.array(arc_path, dtype=np.int64),
+        vertex_node=np.array(v_node, dtype=np.int64),
+        vertex_stop=np.array(v_stop, dtype=np.int64),
+        start_of=start_of,
+        n_stops=len(stop_node),
+        stop_node=np.array(stop_node, dtype=np.int64),
     )
 
 
 def _capacitated_model(
-    problem: FlowProblem, combos: _Combinations, capacity: np.ndarray, p: int
+    problem: FlowProblem, net: _StopNetwork, capacity: np.ndarray, p: int
 ) -> MilpModel:
-    """Columns ``x`` (stations), then ``v`` (flow share per combination)."""
-    n, h = problem.n_candidates, combos.path.size
-    f = problem.flow[combos.path]
-    # sum_h v_qh <= 1 per path
-    one = csr_array((np.ones(h), (combos.path, np.arange(h))), shape=(problem.n_od, h))
-    # v_qh - x_k <= 0 for every station k of combination h
-    m = combos.members.tocoo()
-    link_v = csr_array((np.ones(m.row.size), (np.arange(m.row.size), m.row)), shape=(m.row.size, h))
-    link_x = csr_array(
-        (-np.ones(m.row.size), (np.arange(m.row.size), m.col)), shape=(m.row.size, n)
+    """Columns ``x`` (n stations), ``g`` (one per arc), ``v`` (one per path)."""
+    n, n_arc, n_od = problem.n_candidates, net.tail.size, problem.n_od
+    g0, v0 = n, n + n_arc
+    n_col = v0 + n_od
+    arcs = np.arange(n_arc)
+    f_arc = problem.flow[net.arc_path]
+    is_stop = net.vertex_node[net.head] >= 0  # the arc ends at a refuelling stop
+    n_vert = net.vertex_node.size
+    # conservation at every stop vertex: inflow - outflow = 0; at each start: v - outflow
+    inner = net.vertex_node >= 0
+    row_of = np.full(n_vert, -1)
+    row_of[inner] = np.arange(int(inner.sum()))
+    live = np.flatnonzero(net.start_of[:, 0] >= 0)
+    start_row = int(inner.sum()) + np.arange(live.size)
+    row_of[net.start_of[live, 0]] = start_row
+    row_of[net.start_of[live, 1]] = start_row
+    ins, outs = row_of[net.head], row_of[net.tail]
+    keep_in = ins >= 0
+    n_flow = int(inner.sum()) + live.size
+    flow_rows = csr_array(
+        (
+            np.concatenate((np.ones(int(keep_in.sum())), -np.ones(n_arc), np.ones(live.size))),
+            (
+                np.concatenate((ins[keep_in], outs, start_row)),
+                np.concatenate((g0 + arcs[keep_in], g0 + arcs, v0 + live)),
+            ),
+        ),
+        shape=(n_flow, n_col),
     )
-    # sum_{q,h} stops_hk f_q v_qh - capacity_k x_k <= 0 for finite capacities
+    # share stopping at a visit (both variants) <= x of its node
+    stop_of_arc = net.vertex_stop[net.head[is_stop]]
+    stop_rows = csr_array(
+        (
+            np.concatenate((np.ones(stop_of_arc.size), -np.ones(net.n_stops))),
+            (
+                np.concatenate((stop_of_arc, np.arange(net.n_stops))),
+                np.concatenate((g0 + arcs[is_stop], net.stop_node)),
+            ),
+        ),
+        shape=(net.n_stops, n_col),
+    )
+    # stops at station k times flow <= capacity_k x_k, for finite capacities
     finite = np.flatnonzero(np.isfinite(capacity))
-    load = csr_array(combos.stops.T.multiply(f[None, :]))[finite]
-    cap_x = csr_array((-capacity[finite], (np.arange(finite.size), finite)), shape=(finite.size, n))
-    count = csr_array(np.ones((1, n)))
-    a = sp_vstack(
-        [
-            sp_hstack([csr_array((problem.n_od, n)), one]),
-            sp_hstack([link_x, link_v]),
-            sp_hstack([cap_x, load]),
-            sp_hstack([count, csr_array((1, h))]),
-        ],
-        format="csr",
+    cap_row = np.full(n, -1)
+    cap_row[finite] = np.arange(finite.size)
+    k_arc = net.vertex_node[net.head[is_stop]]
+    has = cap_row[k_arc] >= 0
+    cap_rows = csr_array(
+        (
+            np.concatenate((f_arc[is_stop][has], -capacity[finite])),
+            (
+                np.concatenate((cap_row[k_arc[has]], np.arange(finite.size))),
+                np.concatenate((g0 + arcs[is_stop][has], finite)),
+            ),
+        ),
+        shape=(finite.size, n_col),
     )
-    n_rows = problem.n_od + m.row.size + finite.size
+    count = csr_array((np.ones(n), (np.zeros(n, dtype=np.int64), np.arange(n))), shape=(1, n_col))
+    a = sp_vstack([flow_rows, stop_rows, cap_rows, count], format="csr")
+    n_le = net.n_stops + finite.size
     return MilpModel(
-        np.concatenate((np.zeros(n), f)),
+        np.concatenate((np.zeros(n + n_arc), problem.flow)),
         a,
-        np.concatenate((np.full(n_rows, -np.inf), [float(p)])),
-        np.concatenate((np.ones(problem.n_od), np.zeros(n_rows - problem.n_od), [float(p)])),
-        col_lower=np.zeros(n + h),
-        col_upper=np.ones(n + h),
-        integer=np.concatenate((np.ones(n, dtype=bool), np.zeros(h, dtype=bool))),
+        np.concatenate((np.zeros(n_flow), np.full(n_le, -np.inf), [float(p)])),
+        np.concatenate((np.zeros(n_flow + n_le), [float(p)])),
+        col_lower=np.zeros(n_col),
+        # a dead path (an arc no station can bridge) is never refuelled
+        col_upper=np.concatenate((np.ones(n + n_arc), (net.start_of[:, 0] >= 0).astype(float))),
+        integer=np.concatenate((np.ones(n, dtype=bool), np.zeros(n_arc + n_od, dtype=bool))),
         maximize=True,
     )
+
+
+def _fewest_stops(
+    model: MilpModel, net: _StopNetwork, flows: FlowProblem, x: np.ndarray, refuelled: float
+) -> np.ndarray:
+    """Arc flows that refuel ``refuelled`` with the stations ``x`` and the
+    fewest stops (an LP: the MILP's own solution is one of many with the same flow, and
+    its loads would count stops no driver needs)."""
+    n, n_arc = x.size, net.tail.size
+    f_arc = flows.flow[net.arc_path]
+    stops = np.where(net.vertex_node[net.head] >= 0, f_arc, 0.0)
+    floor = refuelled - 1e-9 * max(1.0, refuelled)
+    keep = csr_array(np.concatenate((np.zeros(n + n_arc), flows.flow))[None, :])
+    lower, upper = model.col_lower.copy(), model.col_upper.copy()
+    lower[:n] = upper[:n] = x.astype(float)
+    lp = MilpModel(
+        np.concatenate((np.zeros(n), stops, np.zeros(flows.n_od))),
+        sp_vstack([model.a, keep], format="csr"),
+        np.concatenate((model.row_lower, [floor])),
+        np.concatenate((model.row_upper, [np.inf])),
+        col_lower=lower,
+        col_upper=upper,
+        integer=np.zeros(lower.size, dtype=bool),
+    )
+    sol = solve_milp(lp, name="frlm-capacitated fewest stops")
+    if sol.x is None:
+        raise SolverError(f"frlm-capacitated: the fewest-stops LP failed ({sol.status})")
+    return np.asarray(sol.x[n : n + n_arc])
 
 
 @register(
@@ -1005,23 +1122,24 @@ def _capacitated_model(
 def frlm_capacitated(
     problem: SitingProblem, *, rng: np.random.Generator | None = None, **params: object
 ) -> SitingResult:
-    """The capacitated FRLM (Upchurch, Kuby & Lim 2009), exact in HiGHS.
+    """The capacitated FRLM (after Upchurch, Kuby & Lim 2009), exact in HiGHS.
 
-    Each open station refuels at most ``problem.capacity[k]`` stops per unit time (the
-    unit of the flows; in a scenario sessions per day, the station's ports busy 60 % of
-    the day).  A round trip refuelled through a combination of stations makes one stop
-    at each of its stations at the origin or the destination and two at one in between
-    (once each way); the flow of a path may be split between its combinations::
+    Each open station makes at most ``problem.capacity[k]`` refuelling stops per unit
+    time (the unit of the flows; in a scenario sessions per day, the station's ports busy
+    60 % of the day).  A vehicle refuels only at the stops it chooses; the flow of a path
+    may be split between ways of refuelling it.  Each way is a unit flow through the
+    path's stop network (:class:`_StopNetwork`), so no refuelling combination is
+    enumerated::
 
-        max  sum_qh f_q v_qh
-        s.t. sum_h v_qh <= 1                        every path q
-             v_qh <= x_k                            every station k of combination h
-             sum_qh stops_qhk f_q v_qh <= cap_k x_k every station k
-             sum_k x_k = p,  x binary,  0 <= v <= 1
+        max  sum_q f_q v_q
+        s.t. flow conservation in each path's stop network, outflow of its starts = v_q
+             sum of the flow stopping at a visit of node k <= x_k
+             sum_q f_q (flow stopping at k on path q) <= capacity_k x_k
+             sum_k x_k = p,  x binary,  0 <= flows, v_q <= 1
 
-    The combinations are Kuby and Lim's inclusion-minimal station sets of each path
-    (:func:`refuelable_combinations`; paths of up to 20 nodes).  With infinite
-    capacities the optimum equals the uncapacitated :func:`frlm_exact`.
+    With infinite capacities the optimum equals the uncapacitated :func:`frlm_exact`
+    (a round trip can be refuelled by choosing stops among the open stations exactly
+    when it can by stopping at all of them, the Kuby-Lim rule).
 
     Parameters
     ----------
@@ -1040,7 +1158,8 @@ def frlm_capacitated(
         ``objective`` = refuelled flow (flow units).  Diagnostics: ``covered_share`` (its
         share of the total flow), ``uncapacitated_flow`` (the flow the same stations
         would cover without capacities), ``load_by_site`` (stops per unit time at each
-        site of ``sites``).
+        site of ``sites``, for the way of refuelling that flow with the fewest stops,
+        found by an LP with the stations fixed).
     """
     pr = Params("frlm-capacitated", params)
     p = pr.integer("p", low=1, high=2**62, expected="an integer number of stations >= 1")
@@ -1061,30 +1180,32 @@ def frlm_capacitated(
         )
     n = flows.n_candidates
     p = min(p, n)
-    combos = _combinations(flows, _check_range(range_km))
-    if combos.path.size == 0:
-        sites = np.arange(p, dtype=np.int64)
-        effective.update(covered_share=0.0, uncapacitated_flow=0.0, load_by_site=[0.0] * p)
-        return SitingResult(sites, 0.0, True, 0.0, 0.0, "frlm-capacitated", effective)
+    r = _check_range(range_km)
+    net = _stop_network(flows, r, _arc_cover(flows, r).dead)
+    cap = np.asarray(capacity, dtype=np.float64)
+    model = _capacitated_model(flows, net, cap, p)
     sol = solve_milp(
-        _capacitated_model(flows, combos, np.asarray(capacity, dtype=np.float64), p),
-        name="frlm-capacitated",
-        time_limit=time_limit,
-        mip_gap=float(mip_gap or 0.0),
+        model, name="frlm-capacitated", time_limit=time_limit, mip_gap=float(mip_gap or 0.0)
     )
     if sol.x is None:
         raise SolverError(
             f"frlm-capacitated: HiGHS found no station set within time_limit = {time_limit} "
             f"({sol.status}); raise the limit"
         )
-    x, v = sol.x[:n] > 0.5, sol.x[n:]
+    x = sol.x[:n] > 0.5
     sites = np.flatnonzero(x).astype(np.int64)
-    share = np.bincount(combos.path, weights=v, minlength=flows.n_od)
-    refuelled = float(flows.flow @ np.minimum(share, 1.0))
-    load = combos.stops.T @ (flows.flow[combos.path] * v)
-    uncapacitated = float(flows.flow[covered_paths(flows, sites, range_km=range_km)].sum())
+    refuelled = float(flows.flow @ sol.x[n + net.tail.size :])
+    g = _fewest_stops(model, net, flows, x, refuelled)
+    stop = net.vertex_node[net.head] >= 0
+    load = np.bincount(
+        net.vertex_node[net.head[stop]],
+        weights=(flows.flow[net.arc_path] * g)[stop],
+        minlength=n,
+    )
     effective["covered_share"] = refuelled / float(flows.flow.sum())
-    effective["uncapacitated_flow"] = uncapacitated
+    effective["uncapacitated_flow"] = float(
+        flows.flow[covered_paths(flows, sites, range_km=r)].sum()
+    )
     effective["load_by_site"] = [float(load[k]) for k in sites]
     if not sol.optimal:
         effective["unproven"] = f"{sol.status}: HiGHS's best station set, not proven"
