@@ -1151,6 +1151,11 @@ class StrategyConfig(_Section):
     mobile_units: MobileUnitsConfig | None = Field(
         None, description="Also send mobile charging units to service areas (docs/highway.md)."
     )
+    extra_ports: dict[str, Annotated[int, Field(ge=1, le=500)]] | None = Field(
+        None,
+        description="Ports added at sites of the plan (existing or new), by site id: each "
+        "at its site's charger class's cost_per_port_cny, with no new site cost.",
+    )
     planning: Literal["myopic", "look-ahead"] | None = Field(
         None,
         description="With phases: myopic (each phase adds sites given what exists) or "
@@ -1162,7 +1167,13 @@ class StrategyConfig(_Section):
     def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # absent operating rules are left out of dumps, as if the keys did not exist
         data: dict[str, Any] = handler(self)
-        for key in ("session_cap", "queue_info_share", "planning", "mobile_units"):
+        for key in (
+            "session_cap",
+            "queue_info_share",
+            "planning",
+            "mobile_units",
+            "extra_ports",
+        ):
             if getattr(self, key) is None:
                 data.pop(key, None)
         return data
