@@ -25,6 +25,7 @@ __all__ = [
     "candidates_layer",
     "roads_layer",
     "selected_layer",
+    "with_phase_built",
     "zones_layer",
 ]
 
@@ -178,6 +179,27 @@ def selected_layer(
             geometry=gpd.GeoSeries([], crs=cands.crs),
         )
     return out.to_crs(WGS84)
+
+
+def with_phase_built(
+    selected: gpd.GeoDataFrame, plans: dict[str, Plan], built: Mapping[str, np.ndarray], /
+) -> gpd.GeoDataFrame:
+    """The ``selected`` layer of a phased plan's last phase with ``phase_built``: the year
+    each site was built (0: an existing station, there before the first phase).
+
+    Parameters
+    ----------
+    selected
+        :func:`selected_layer` of the last phase's ``plans``.
+    plans
+        Those plans (the layer's rows are their sites, strategy by strategy).
+    built
+        Per strategy, the year each site of its plan was built, in plan order.
+    """
+    years = [np.asarray(built[n], dtype=np.int64) for n, p in plans.items() if len(p)]
+    out = selected.copy()
+    out["phase_built"] = np.concatenate(years) if years else np.zeros(0, np.int64)
+    return out
 
 
 def zones_layer(

@@ -15,7 +15,13 @@ import geopandas as gpd
 import pandas as pd
 
 from sim.config import Scenario
-from sim.export.layers import candidates_layer, roads_layer, selected_layer, zones_layer
+from sim.export.layers import (
+    candidates_layer,
+    roads_layer,
+    selected_layer,
+    with_phase_built,
+    zones_layer,
+)
 from sim.export.summary import (
     PointComparisons,
     Summary,
@@ -50,13 +56,16 @@ class RunResult:
         The same as frozen dataclasses (:class:`~sim.export.summary.Summary`); the
         map, the report and the figures read this one.
     per_replication
-        One row per (strategy, replication), a column per metric.
+        One row per (strategy, replication), a column per metric; with ``phases``, one
+        row per (phase, strategy, replication), ``phase`` (the year) first.
     sessions
         One row per charging attempt (``sessions.parquet``); empty (no rows, no columns)
         when the scenario writes neither sessions nor the report (``output.sessions`` and
         ``output.report`` off), so a large study does not build a table nobody reads.
     candidates, selected, zones, roads
-        The layers of ``sites.gpkg`` (EPSG:4326).
+        The layers of ``sites.gpkg`` (EPSG:4326); with ``phases`` they show the last
+        phase, and ``selected`` has ``phase_built`` (the year each site was built, 0: an
+        existing station).
     site_load
         15-minute load profile per (strategy, site) (``site_load.parquet``).
     queues
@@ -106,6 +115,17 @@ def _candidates(study: StudyResult) -> gpd.GeoDataFrame:
     return cands
 
 
+def _phased_per_replication(study: StudyResult, /) -> pd.DataFrame:
+    """``per_replication.csv`` of a phased study: every phase's rows, ``phase`` (its
+    year) in front."""
+    frames = []
+    for ph in study.phases:
+        frame = per_replication_frame(ph.study.units)
+        frame.insert(0, "phase", ph.year)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def _needs_sessions(study: StudyResult, /) -> bool:
     """Whether an output reads the sessions table (the file or the report)."""
     out = study.scenario.output
@@ -124,15 +144,18 @@ def assemble(study: StudyResult, /) -> RunResult:
     per_rep = per_replication_frame(units)
     sites = plan_site_figures(prep, plans, units)  # the summary and the layer read these
     typed = build_summary(study, per_rep, sites=sites)
+    selected = selected_layer(prep, plans, units, sites=sites)
+    if study.phases:
+        selected = with_phase_built(selected, plans, study.phases[-1].built)
     return RunResult(
         scenario=study.scenario,
         summary=typed.to_dict(),
         typed_summary=typed,
-        per_replication=per_rep,
+        per_replication=_phased_per_replication(study) if study.phases else per_rep,
         sessions=sessions_frame(prep, plans, units if _needs_sessions(study) else []),
         candidates=_candidates(study),
         candidate_scores=study.candidate_scores,
-        selected=selected_layer(prep, plans, units, sites=sites),
+        selected=selected,
         zones=zones_layer(prep, plans, units),
         roads=roads_layer(prep),
         site_load=site_load_frame(prep, plans, units),

@@ -34,7 +34,7 @@ from sim.metrics.sites import SWAP_FIGURES, SiteFigures, SizingTarget, site_figu
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 from sim.study.runner import StudyResult
-from sim.study.units import UnitResult
+from sim.study.units import UnitResult, per_replication_frame
 
 __all__ = [
     "FLEET_FIGURES",
@@ -42,6 +42,7 @@ __all__ = [
     "ComparisonRow",
     "MetricDifference",
     "MetricSummary",
+    "PhaseSummary",
     "PointComparisons",
     "Provenance",
     "SolverSummary",
@@ -151,6 +152,67 @@ class SolverSummary:
 
 
 @dataclass(frozen=True)
+class PhaseSummary:
+    """One strategy in one phase of a phased plan (``summary.json``'s ``phases``).
+
+    Attributes
+    ----------
+    year
+        The phase's year.
+    sites, ports
+        ``site_id`` and ports of every site open in the phase (built in it or before).
+    built
+        The year each site was built (0: an existing station), same order.
+    cost_cny
+        Money of the phase's new sites and ports (CNY).
+    total_cost_cny
+        Money of every site built up to and in the phase (CNY).
+    access_cost
+        The phase's demand-weighted access cost of the plan (sessions/day x min; demand
+        no site reaches counts at twice the longest reachable trip), the look-ahead
+        p-median's objective term of the phase.
+    metrics
+        Every metric over the phase's replications.
+    """
+
+    year: int
+    sites: tuple[str, ...]
+    ports: tuple[int, ...]
+    built: tuple[int, ...]
+    cost_cny: float | None
+    total_cost_cny: float | None
+    access_cost: float | None
+    metrics: Mapping[str, MetricSummary]
+
+    def to_dict(self) -> dict[str, Any]:
+        """One entry of a strategy's ``phases`` list."""
+        return {
+            "year": self.year,
+            "sites": list(self.sites),
+            "ports": list(self.ports),
+            "built": list(self.built),
+            "cost_cny": self.cost_cny,
+            "total_cost_cny": self.total_cost_cny,
+            "access_cost": self.access_cost,
+            "metrics": {m: v.to_dict() for m, v in self.metrics.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], /) -> PhaseSummary:
+        """From :meth:`to_dict`'s shape."""
+        return cls(
+            year=int(data["year"]),
+            sites=tuple(str(x) for x in data["sites"]),
+            ports=tuple(int(x) for x in data["ports"]),
+            built=tuple(int(x) for x in data["built"]),
+            cost_cny=_finite(data["cost_cny"]),
+            total_cost_cny=_finite(data["total_cost_cny"]),
+            access_cost=_finite(data["access_cost"]),
+            metrics={m: MetricSummary.from_dict(v) for m, v in data["metrics"].items()},
+        )
+
+
+@dataclass(frozen=True)
 class StrategySummary:
     """One strategy: its plan and its scores.
 
@@ -185,6 +247,15 @@ class StrategySummary:
     swap
         What the plan's battery-swap stations did and the check of their wait target
         (:class:`SwapSummary`); ``None`` when the plan has no swap station.
+    phases
+        With ``phases``: the strategy in every phase (:class:`PhaseSummary`), in year
+        order; the other fields are its last phase.  Empty otherwise.
+    planning
+        With ``phases``: ``{"mode": "myopic" | "look-ahead", "access_cost": A,
+        "objective": X}``: ``A`` the sum over phases of ``phases[].weight`` x the
+        phase's ``access_cost``; ``X`` the same sum of the multi-period objective of the
+        strategy's model (p-median: ``A``; mclp: weighted demand within the radius,
+        sessions/day; ``None`` for other models).  ``None`` without phases.
     """
 
     name: str
@@ -198,6 +269,8 @@ class StrategySummary:
     segments: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
     fleets: Mapping[str, Mapping[str, MetricSummary]] = field(default_factory=dict)
     swap: SwapSummary | None = None
+    phases: tuple[PhaseSummary, ...] = ()
+    planning: Mapping[str, Any] | None = None
 
     @property
     def total_ports(self) -> int:
@@ -223,6 +296,9 @@ class StrategySummary:
                 out[key] = {n: {m: v.to_dict() for m, v in ms.items()} for n, ms in part.items()}
         if self.swap is not None:
             out["swap"] = self.swap.to_dict()
+        if self.phases:
+            out["planning"] = _clean(dict(self.planning or {}))
+            out["phases"] = [p.to_dict() for p in self.phases]
         return out
 
     @classmethod
@@ -241,6 +317,8 @@ class StrategySummary:
             segments=_nested(data.get("segments", {})),
             fleets=_nested(data.get("fleets", {})),
             swap=SwapSummary.from_dict(data["swap"]) if "swap" in data else None,
+            phases=tuple(PhaseSummary.from_dict(p) for p in data.get("phases", ())),
+            planning=data.get("planning"),
         )
 
 
@@ -769,6 +847,47 @@ def _swap_summary(
     )
 
 
+def _phase_fields(study: StudyResult, name: str, /) -> dict[str, Any]:
+    """``phases`` and ``planning`` of strategy ``name`` (empty without phases)."""
+    if not study.phases:
+        return {}
+    out: list[PhaseSummary] = []
+    total = 0.0
+    access = 0.0
+    terms = [ph.model_objective[name] for ph in study.phases]
+    objective = None
+    if all(t is not None for t in terms):
+        objective = sum(
+            ph.weight * float(t or 0.0) for ph, t in zip(study.phases, terms, strict=True)
+        )
+    for ph in study.phases:
+        st = ph.study
+        plan = st.plans[name]
+        ids = st.prepared.region.candidates["site_id"].astype(str).to_numpy()
+        agg = aggregate(per_replication_frame([u for u in st.units if u.strategy == name]))
+        total += ph.spent_cny[name]
+        access += ph.weight * ph.access_cost[name]
+        out.append(
+            PhaseSummary(
+                year=ph.year,
+                sites=tuple(ids[plan.candidate].tolist()),
+                ports=tuple(plan.ports.tolist()),
+                built=tuple(int(y) for y in ph.built[name]),
+                cost_cny=_finite(ph.spent_cny[name]),
+                total_cost_cny=_finite(total),
+                access_cost=_finite(ph.access_cost[name]),
+                metrics=_metrics(agg[name]),
+            )
+        )
+    cfg = next(s for s in study.scenario.strategies if s.name == name)
+    planning = {
+        "mode": cfg.planning or "myopic",
+        "access_cost": _finite(access),
+        "objective": None if objective is None else _finite(objective),
+    }
+    return {"phases": tuple(out), "planning": planning}
+
+
 def build_summary(
     study: StudyResult,
     per_rep: pd.DataFrame,
@@ -808,6 +927,7 @@ def build_summary(
             segments=_segments(mine),
             fleets=_fleets(mine),
             swap=_swap_summary(sites[name], plan, mine, ids),
+            **_phase_fields(study, name),
         )
     sc = prep.scenario
     return Summary(

@@ -5,10 +5,13 @@
 stations, ``pack_stock.parquet`` (:func:`pack_stock_frame`); the same frames are
 :attr:`sim.export.result.RunResult.sessions`, ``.site_load``, ``.queues`` and
 ``.pack_stock``.
-Times are minutes from the start of day 1.
+Times are minutes from the start of day 1.  :func:`phase_table` is the terminal's table
+of a phased plan (difficulty per phase and strategy).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,7 +23,54 @@ from sim.study.plans import stations_of
 from sim.study.prepare import Prepared
 from sim.study.units import UnitResult
 
-__all__ = ["pack_stock_frame", "queue_frame", "sessions_frame", "site_load_frame"]
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from sim.export.summary import Summary
+
+__all__ = ["pack_stock_frame", "phase_table", "queue_frame", "sessions_frame", "site_load_frame"]
+
+
+def phase_table(summary: Summary, /) -> Table | None:
+    """The difficulty trajectory of a phased plan: per strategy, its planning mode, the
+    difficulty index in every phase (mean ± 95% CI half-width, sites open), the money of
+    every phase together and the planning objective; ``None`` without phases."""
+    from rich.table import Table
+
+    first = next(iter(summary.strategies.values()), None)
+    if first is None or not first.phases:
+        return None
+    years = [p.year for p in first.phases]
+    table = Table(
+        title=f"{summary.scenario}: difficulty by phase (the table above is {years[-1]})",
+        caption="difficulty index mean ± 95% CI half-width [sites open]; access cost: the "
+        "phases' weighted demand x minutes to the nearest site (lower is better)",
+    )
+    table.add_column("strategy", style="bold", no_wrap=True)
+    table.add_column("planning")
+    for y in years:
+        table.add_column(str(y), justify="right")
+    table.add_column("cost M CNY", justify="right")
+    table.add_column("access cost", justify="right")
+    for st in summary.strategies.values():
+        cells = []
+        for ph in st.phases:
+            m = ph.metrics["difficulty_index"]
+            text = "-" if m.mean is None else f"{m.mean:.1f}"
+            if m.half_width is not None and m.half_width > 0:
+                text += f" ±{m.half_width:.1f}"
+            cells.append(f"{text} [{len(ph.sites)}]")
+        total = st.phases[-1].total_cost_cny
+        plan = st.planning or {}
+        obj = plan.get("access_cost")
+        table.add_row(
+            st.name,
+            str(plan.get("mode", "")),
+            *cells,
+            "-" if total is None else f"{total / 1e6:.2f}",
+            "-" if obj is None else f"{obj:,.0f}",
+        )
+    return table
 
 
 def _site_load(u: UnitResult, /, *, horizon_min: float) -> np.ndarray:

@@ -25,6 +25,7 @@ from sim.siting.multiperiod import (
     PhaseLimits,
     multiperiod_mclp,
     multiperiod_pmedian,
+    phase_covered,
     phase_pmedian_cost,
     unreached_cost_of,
 )
@@ -68,6 +69,11 @@ class PhasePlans:
         Per strategy, the phase's demand-weighted access cost of its plan (sessions/day
         x min; :func:`sim.siting.multiperiod.phase_pmedian_cost`): the look-ahead
         p-median's objective term of this phase.
+    model_objective
+        Per strategy whose model has a multi-period form (:data:`LOOK_AHEAD_MODELS`),
+        the phase's term of that model's objective for its plan: the access cost for
+        p-median, the demand within the radius (sessions/day) for mclp; ``None`` for
+        the other models.
     unit_scenario
         The scenario the units of this phase run (:func:`unit_scenario`).
     """
@@ -80,6 +86,7 @@ class PhasePlans:
     built: dict[str, np.ndarray]
     spent_cny: dict[str, float]
     access_cost: dict[str, float]
+    model_objective: dict[str, float | None]
     unit_scenario: Scenario
 
 
@@ -330,6 +337,18 @@ def _look_ahead(
     return plans
 
 
+def _model_term(
+    prep: Prepared, strategy: StrategyConfig, access: float, plan: Plan, /
+) -> float | None:
+    """The phase's term of the strategy's model objective (see :class:`PhasePlans`)."""
+    if strategy.model_name == "p-median":
+        return access
+    if strategy.model_name == "mclp":
+        radius = strategy.radius_min or prep.scenario.simulation.radius_min
+        return phase_covered(prep.siting_cost, prep.siting_weight, plan.candidate, radius=radius)
+    return None
+
+
 def _built_years(plans: list[Plan], years: list[int], /) -> list[np.ndarray]:
     """Per phase, the year each site of its plan was built (0: an existing station)."""
     out: list[np.ndarray] = []
@@ -408,6 +427,10 @@ def plan_phases(scenario: Scenario, /, *, progress: Progress = no_progress) -> l
                 built={n: b[t] for n, b in built.items()},
                 spent_cny=spent,
                 access_cost=access,
+                model_objective={
+                    s.name: _model_term(prep, s, access[s.name], plans[s.name])
+                    for s in scenario.strategies
+                },
                 unit_scenario=unit_scenario(sc, prep, plans),
             )
         )

@@ -101,6 +101,10 @@ class PhaseStudy:
     access_cost
         Per strategy, the phase's demand-weighted access cost of its plan (sessions/day
         x min; :func:`sim.siting.multiperiod.phase_pmedian_cost`).
+    model_objective
+        Per strategy, the phase's term of its model's multi-period objective (p-median:
+        the access cost; mclp: demand within the radius, sessions/day; ``None``: another
+        model).
     """
 
     year: int
@@ -109,6 +113,7 @@ class PhaseStudy:
     built: dict[str, np.ndarray]
     spent_cny: dict[str, float]
     access_cost: dict[str, float]
+    model_objective: dict[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -305,6 +310,7 @@ def _run_phases(
             built=ph.built,
             spent_cny=ph.spent_cny,
             access_cost=ph.access_cost,
+            model_objective=ph.model_objective,
         )
         for ph, st in zip(phased, studies, strict=True)
     )
