@@ -8,6 +8,7 @@ the :mod:`sim.des` inputs (stations, reachable stations from each origin and sta
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -66,9 +67,45 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
     strategies = prep.scenario.strategies
     specs = [strategy_model(s, index=i) for i, s in enumerate(strategies)]
     flows = flow_problem(prep) if any(spec.needs.flows for spec in specs) else None
-    plans = {s.name: plan_of(prep, s, index=i, flows=flows) for i, s in enumerate(strategies)}
+    plans = {
+        s.name: with_extra_ports(prep, s, plan_of(prep, s, index=i, flows=flows))
+        for i, s in enumerate(strategies)
+    }
     # mobile units go where the plan without them queues (a pilot simulation)
     return {s.name: with_mobile_units(prep, s, plans[s.name]) for s in strategies}
+
+
+def with_extra_ports(prep: Prepared, strategy: StrategyConfig, plan: Plan, /) -> Plan:
+    """``plan`` with the strategy's ``extra_ports`` added at its charging sites (at each
+    site's charger class's port cost; the site exists, so no site cost).
+
+    Raises
+    ------
+    ConfigError
+        A site id that is not a charging site of the plan.
+    """
+    extra = strategy.extra_ports
+    if not extra:
+        return plan
+    ids = prep.region.candidates["site_id"].astype(str).to_numpy()[plan.candidate]
+    row = {s: k for k, s in enumerate(ids.tolist()) if plan.kind[k] == "charge"}
+    unknown = [s for s in extra if s not in row]
+    if unknown:
+        raise ConfigError(
+            f"strategies ({strategy.name!r}).extra_ports: {unknown[:5]} are not charging "
+            "sites of its plan (extra ports go to its existing or new sites)"
+        )
+    ports = plan.ports.copy()
+    classes = prep.scenario.chargers.classes
+    cost = plan.cost_cny
+    for site, n in extra.items():
+        k = row[site]
+        ports[k] += n
+        klass = classes.get(plan.charger_class[k])
+        if klass is None:  # an existing station's own class: priced as the default's
+            klass = classes[prep.scenario.chargers.default_class]
+        cost += n * klass.cost_per_port_cny
+    return replace(plan, ports=ports, cost_cny=cost)
 
 
 def plan_of(
