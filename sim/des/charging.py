@@ -6,7 +6,12 @@ the DC or AC curve and vehicle limit by the port's kind.  :class:`ChargeTimes` g
 session's minutes at each station (the table a resident's choice and charge use, and the
 exact closed form for a highway driver's partial charge).  :class:`CappedSite` shares a
 site's grid cap between the vehicles charging there by water-filling, re-balanced at
-every start and end and at least every :data:`CAP_RECHECK_MIN` minutes.
+every start and end and at least every :data:`CAP_RECHECK_MIN` minutes.  The cap may
+change over time (a public site in a residential compound gets the headroom its
+transformer leaves, :class:`~sim.des.inputs.CapProfile`): then the sharing is also
+re-balanced at every change of the cap, so that every vehicle's power is constant
+between two re-balancings and the energy booked is exact; one such site may stand for
+several stations that draw on the same transformer.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = [
     "charge_minutes",
     "charge_minutes_one",
     "duration_table",
+    "shared_cap_replay",
+    "step_mean_kw",
     "waterfill",
 ]
 
@@ -402,15 +409,23 @@ def waterfill(cap: float, want: np.ndarray, /) -> np.ndarray:
 class _Charging:
     """A vehicle charging at a capped site."""
 
-    __slots__ = ("kwh", "last", "proc", "rate", "remaining", "want")
+    __slots__ = ("kwh", "last", "proc", "rate", "remaining", "station", "want")
 
-    def __init__(self, kwh: float, want: Callable[[float], float], now: float) -> None:
+    def __init__(
+        self, kwh: float, want: Callable[[float], float], now: float, station: int = -1
+    ) -> None:
         self.kwh = kwh  # kWh to deliver in all
         self.remaining = kwh  # kWh still to deliver
         self.want = want  # power (kW) the vehicle can take, given the kWh delivered
         self.rate = 0.0  # power allocated (kW)
         self.last = now  # time of the last update (min)
+        self.station = station  # the station it charges at (-1: not given)
         self.proc: simpy.Process | None = None
+
+
+#: Slack (min) when a time is placed in a step of a cap profile, so that a time a
+#: rounding error short of a step's start counts as in that step.
+_STEP_SLACK_MIN = 1e-9
 
 
 class CappedSite:
@@ -421,13 +436,63 @@ class CappedSite:
     env
         The simulation's environment.
     cap_kw
-        The site's grid limit (kW).
+        The site's grid limit (kW; ``inf``: only ``profile_kw`` limits it).
+    profile_kw
+        float64 ``(n_steps,)`` a cap that changes every ``step_min`` minutes (kW), from
+        minute 0, repeating after its last step; the cap at time ``t`` is
+        ``min(cap_kw, profile_kw[step of t])``.  ``None``: the constant ``cap_kw``.
+    step_min
+        Length of a step of ``profile_kw`` (min).
+    station_cap_kw
+        Stations sharing this site that also have a constant cap of their own (kW), by
+        station index: their vehicles' wants are first water-filled within that cap,
+        then the site's cap is shared.
+    trace
+        If given, ``(time_min, total_kw)`` is appended at every re-balancing: the
+        site's draw from then until the next entry (piecewise constant).
     """
 
-    def __init__(self, env: simpy.Environment, cap_kw: float) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cap_kw: float,
+        *,
+        profile_kw: np.ndarray | None = None,
+        step_min: float = 15.0,
+        station_cap_kw: dict[int, float] | None = None,
+        trace: list[tuple[float, float]] | None = None,
+    ) -> None:
         self.env = env
         self.cap = cap_kw
         self.active: dict[int, _Charging] = {}
+        self._profile: list[float] | None = None
+        if profile_kw is not None:
+            prof = np.asarray(profile_kw, dtype=float)
+            if prof.ndim != 1 or prof.shape[0] == 0 or not np.all(prof >= 0):
+                raise ValueError("CappedSite: profile_kw must be a non-empty 1-D array >= 0")
+            if min(float(prof.max()), cap_kw) <= 0:
+                raise ValueError("CappedSite: the cap is 0 in every step; nothing could charge")
+            self._profile = prof.tolist()
+        self._step = float(step_min)
+        self._station_cap = dict(station_cap_kw or {})
+        self.trace = trace
+
+    def _step_of(self, t: float, /) -> int:
+        return int((t + _STEP_SLACK_MIN) // self._step)
+
+    def cap_at(self, t_min: float, /) -> float:
+        """The cap (kW) at time ``t_min`` (min)."""
+        if self._profile is None:
+            return self.cap
+        k = self._step_of(t_min) % len(self._profile)
+        return min(self.cap, self._profile[k])
+
+    def to_change(self, t_min: float, /) -> float:
+        """Minutes from ``t_min`` to the next change of step of the cap (``inf`` for a
+        constant cap)."""
+        if self._profile is None:
+            return math.inf
+        return (self._step_of(t_min) + 1) * self._step - t_min
 
     def advance(self) -> None:
         """Book the energy delivered since the last update."""
@@ -436,15 +501,31 @@ class CappedSite:
             c.remaining = max(c.remaining - c.rate * (now - c.last) / 60.0, 0.0)
             c.last = now
 
+    def _wants(self, charging: list[_Charging], /) -> np.ndarray:
+        """What each vehicle could take (kW), within its station's own cap if any."""
+        want = np.array([c.want(c.kwh - c.remaining) for c in charging])
+        for j, cap in self._station_cap.items():
+            at = np.array([c.station == j for c in charging], dtype=bool)
+            if at.any():
+                want[at] = waterfill(cap, want[at])
+        return want
+
     def rebalance(self, *, skip: int | None = None) -> None:
         """Re-share the cap (water-filling) and wake every other vehicle whose power
         changed."""
         self.advance()
         if not self.active:
+            if self.trace is not None:
+                self.trace.append((self.env.now, 0.0))
             return
         keys = sorted(self.active)
         charging = [self.active[k] for k in keys]
-        rates = waterfill(self.cap, np.array([c.want(c.kwh - c.remaining) for c in charging]))
+        if self._profile is None and not self._station_cap:
+            rates = waterfill(self.cap, np.array([c.want(c.kwh - c.remaining) for c in charging]))
+        else:
+            rates = waterfill(self.cap_at(self.env.now), self._wants(charging))
+        if self.trace is not None:
+            self.trace.append((self.env.now, float(rates.sum())))
         for k, c, r in zip(keys, charging, rates.tolist(), strict=True):
             changed = abs(c.rate - r) > 1e-12
             c.rate = r
@@ -452,20 +533,25 @@ class CappedSite:
                 c.proc.interrupt()
 
     def charge(
-        self, session: int, kwh: float, /, *, want: Callable[[float], float]
+        self, session: int, kwh: float, /, *, want: Callable[[float], float], station: int = -1
     ) -> simpy.events.ProcessGenerator:
         """Process: deliver ``kwh`` (kWh) to ``session`` at the power the cap leaves it.
 
-        ``want(delivered_kwh)`` is the power (kW) the vehicle could take on its own.
+        ``want(delivered_kwh)`` is the power (kW) the vehicle could take on its own;
+        ``station`` is the station it charges at (for ``station_cap_kw``).
         """
-        c = _Charging(kwh, want, self.env.now)
+        c = _Charging(kwh, want, self.env.now, station)
         c.proc = self.env.active_process
         self.active[session] = c
         self.rebalance(skip=session)
+        varying = self._profile is not None
         while c.remaining > 1e-9:
             step = c.remaining / c.rate * 60.0 if c.rate > 0 else CAP_RECHECK_MIN
+            wait = min(step, CAP_RECHECK_MIN)
+            if varying:
+                wait = min(wait, self.to_change(self.env.now))
             try:
-                yield self.env.timeout(min(step, CAP_RECHECK_MIN))
+                yield self.env.timeout(wait)
             except simpy.Interrupt:
                 pass
             self.advance()
@@ -473,3 +559,82 @@ class CappedSite:
                 self.rebalance(skip=session)
         del self.active[session]
         self.rebalance()
+
+
+def shared_cap_replay(
+    start_min: np.ndarray,
+    kwh: np.ndarray,
+    /,
+    *,
+    want: Sequence[Callable[[float], float]],
+    station: np.ndarray,
+    profile_kw: np.ndarray,
+    step_min: float = 15.0,
+    station_cap_kw: dict[int, float] | None = None,
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The power sharing of one :class:`CappedSite` with a cap profile, run again for
+    the sessions that charged there (their start times from the session log).
+
+    The site's draw depends only on when each vehicle started, what it charged and what
+    it could take, so a run of the site alone gives the simulation's sharing again:
+    its end times (which the caller can check against the log) and its draw over time.
+
+    Parameters
+    ----------
+    start_min, kwh
+        float64 per session: start of charging (min) and energy charged (kWh).
+    want
+        Per session: power (kW) it could take given the kWh delivered.
+    station
+        int64 per session: the station it charged at.
+    profile_kw, step_min, station_cap_kw
+        As for :class:`CappedSite`.
+
+    Returns
+    -------
+    tuple
+        ``(end_min, trace)``: float64 end of each session's charging (min), and the
+        site's ``(time_min, total_kw)`` at every re-balancing (piecewise constant).
+    """
+    env = simpy.Environment()
+    trace: list[tuple[float, float]] = []
+    site = CappedSite(
+        env,
+        math.inf,
+        profile_kw=profile_kw,
+        step_min=step_min,
+        station_cap_kw=station_cap_kw,
+        trace=trace,
+    )
+    ends = np.full(start_min.shape[0], np.nan)
+
+    def one(i: int) -> simpy.events.ProcessGenerator:
+        yield env.timeout(float(start_min[i]))
+        yield env.process(site.charge(i, float(kwh[i]), want=want[i], station=int(station[i])))
+        ends[i] = env.now
+
+    for i in np.argsort(start_min, kind="stable").tolist():
+        env.process(one(i))
+    env.run()
+    return ends, trace
+
+
+def step_mean_kw(
+    trace: Sequence[tuple[float, float]], /, *, n_steps: int, step_min: float = 15.0
+) -> np.ndarray:
+    """Mean draw (kW) in each step of a periodic horizon of ``n_steps`` steps, from a
+    piecewise-constant ``(time_min, kw)`` trace (exact integral; time past the horizon
+    wraps onto its start, as the grid stage's horizon repeats).  The last entry's draw
+    must be 0 (a trace of :func:`shared_cap_replay` ends with the site empty)."""
+    out = np.zeros(n_steps)
+    if len(trace) < 2:
+        return out
+    t = np.array([p[0] for p in trace], dtype=float)
+    kw = np.array([p[1] for p in trace], dtype=float)
+    energy = np.r_[0.0, np.cumsum(kw[:-1] * np.diff(t))]  # kW x min at each entry
+    k_end = math.ceil(float(t[-1]) / step_min) + 1
+    bounds = np.arange(k_end + 1) * step_min
+    at = np.interp(bounds, t, energy, left=0.0, right=float(energy[-1]))
+    per_step = np.diff(at) / step_min
+    np.add.at(out, np.arange(k_end) % n_steps, per_step)
+    return out

@@ -13,6 +13,7 @@ import numpy as np
 
 __all__ = [
     "Access",
+    "CapProfile",
     "DriverRules",
     "HighwayAccess",
     "MobileUnits",
@@ -60,6 +61,28 @@ class MobileUnits:
 
 
 @dataclass(frozen=True)
+class CapProfile:
+    """Grid caps that change over time, each shared by a group of stations (the public
+    sites inside one residential compound draw on its transformer's headroom).
+
+    Attributes
+    ----------
+    group
+        int64 ``(n_stations,)`` the group (row of ``kw``) of each station; -1: none.
+    kw
+        float64 ``(n_groups, n_steps)`` each group's cap in each step (kW, >= 0), shared
+        by the vehicles charging at all its stations; the profile starts at minute 0 and
+        repeats after its last step.
+    step_min
+        Length of a step (min).
+    """
+
+    group: np.ndarray
+    kw: np.ndarray
+    step_min: float = 15.0
+
+
+@dataclass(frozen=True)
 class Stations:
     """The charging stations of a plan.
 
@@ -81,6 +104,9 @@ class Stations:
         sites' utilisation; ``None`` when the plan has no swap station.
     mobile
         The stations that are mobile units, with their energy stores (``None``: none).
+    cap_profile
+        Time-varying caps shared by groups of stations (compounds' headroom), on top of
+        ``grid_cap_kw``; ``None``: none (every station as before).
     """
 
     site_id: tuple[str, ...]
@@ -90,6 +116,7 @@ class Stations:
     grid_cap_kw: np.ndarray | None = None
     bays: np.ndarray | None = None
     mobile: MobileUnits | None = None
+    cap_profile: CapProfile | None = None
 
     def __len__(self) -> int:
         return len(self.site_id)

@@ -193,6 +193,36 @@ class PortPool:
             self.queue.pop(0).succeed()
 
 
+def _group_sites(
+    env: simpy.Environment, stations: Stations, capped: list[CappedSite | None], /
+) -> list[CappedSite | None]:
+    """One :class:`CappedSite` per group of ``stations.cap_profile`` whose cap can bind
+    (set in ``capped`` for each of its stations; a station's own constant cap is kept
+    inside it); ``None`` for a group whose cap is never below its stations' rating."""
+    prof = stations.cap_profile
+    assert prof is not None
+    caps = stations.cap()
+    rated = stations.ports * stations.power_kw
+    sites: list[CappedSite | None] = []
+    for g in range(prof.kw.shape[0]):
+        members = np.flatnonzero(prof.group == g)
+        own = {int(j): float(caps[j]) for j in members if caps[j] < rated[j]}
+        if members.size == 0 or float(prof.kw[g].min()) >= float(rated[members].sum()):
+            sites.append(None)  # never binds: each station as without the profile
+            continue
+        site = CappedSite(
+            env,
+            float("inf"),
+            profile_kw=prof.kw[g],
+            step_min=prof.step_min,
+            station_cap_kw=own,
+        )
+        for j in members.tolist():
+            capped[j] = site
+        sites.append(site)
+    return sites
+
+
 class EnergyStores(Protocol):
     """What :meth:`Ports.visit` asks of the mobile units' energy stores."""
 
@@ -245,6 +275,7 @@ class Ports:
         "_patience",
         "_resources",
         "balk_at",
+        "groups",
         "ports",
         "present",
         "stores",
@@ -272,6 +303,11 @@ class Ports:
             CappedSite(env, float(cap)) if cap < full else None
             for cap, full in zip(caps.tolist(), rated.tolist(), strict=True)
         ]
+        #: Per group of :attr:`Stations.cap_profile`, its shared site (``None`` where
+        #: its cap never binds).
+        self.groups: list[CappedSite | None] = []
+        if stations.cap_profile is not None:
+            self.groups = _group_sites(env, stations, self._capped)
         self.present: list[int] = [0] * len(self.ports)
         per_port = rules.balk_queue_per_port
         self.balk_at: list[float] = [_INF if per_port is None else per_port * c for c in self.ports]
@@ -370,7 +406,7 @@ class Ports:
             yield env.timeout(minutes)
         else:
             want = self._charging.want_kw(i, j, soc)
-            yield env.process(site.charge(i, kwh, want=want))
+            yield env.process(site.charge(i, kwh, want=want, station=j))
         res.release(req)
         present[j] -= 1
         t2 = env.now
@@ -486,7 +522,7 @@ class Visit:
             Later(env, self._minutes, self._charged)
             return
         want = ports._charging.want_kw(self._i, j, self._soc)
-        ev = env.process(site.charge(self._i, self._kwh, want=want))
+        ev = env.process(site.charge(self._i, self._kwh, want=want, station=j))
         assert ev.callbacks is not None
         ev.callbacks.append(self._charged)
 
