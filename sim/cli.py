@@ -433,6 +433,112 @@ def reference() -> None:
     sys.stdout.write(reference_markdown() + "\n")
 
 
+# Options of `calibrate` and `compare` (the session log's columns, docs/calibration.md).
+ColumnsOption = Annotated[
+    Path | None,
+    typer.Option("--columns", help="Mapping file (YAML): station, start, end, disconnect, "
+                 "arrival, energy, energy_unit, user, power, timezone."),
+]  # fmt: skip
+ColumnOption = Annotated[
+    list[str] | None,
+    typer.Option("--column", help="KEY=COLUMN (repeat), over the mapping file, e.g. "
+                 "station=ChargerID, energy_unit=Wh, timezone=Asia/Shanghai."),
+]  # fmt: skip
+SkipBadOption = Annotated[
+    bool, typer.Option("--skip-bad-rows", help="Report bad rows and leave them out.")
+]
+StrategyOption = Annotated[
+    str | None, typer.Option(help="Strategy of the run to compare (default: the first).")
+]
+
+
+def _calibration_out(result: Any, target: Path) -> None:
+    """Print a calibration (and its comparison) and write its folder."""
+    from sim.calibration import summary_rows, write_calibration
+    from sim.calibration.log import bad_rows_text
+
+    skipped = bad_rows_text(result.log)
+    if skipped:
+        err.print(skipped, highlight=False, markup=False, soft_wrap=True)
+    with _user_errors():
+        write_calibration(result, target)
+    table = Table(title=f"calibration from {result.log.source}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("found")
+    for row in summary_rows(result):
+        table.add_row(*row)
+    out.print(table)
+    c = result.comparison
+    if c is not None:
+        cmp = Table(title=f"{c.run_dir} ({c.strategy}) against {result.log.source}")
+        for head in ("quantity", "simulated", "observed", "distance"):
+            cmp.add_column(head, justify="left" if head == "quantity" else "right")
+        for row in c.rows():
+            cmp.add_row(*row)
+        out.print(cmp)
+    out.print(f"calibration written to [bold]{target}[/]")
+
+
+@app.command()
+def calibrate(
+    log: Annotated[Path, typer.Argument(help="Observed session log (.csv or .parquet).")],
+    config: Annotated[Path, typer.Option("--config", help="Scenario YAML to calibrate.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default out/<name>-calibration)."),
+    ] = None,
+    columns: ColumnsOption = None,
+    column: ColumnOption = None,
+    skip_bad_rows: SkipBadOption = False,
+    compare: Annotated[
+        Path | None, typer.Option("--compare", help="Run folder to compare with the log.")
+    ] = None,
+    strategy: StrategyOption = None,
+) -> None:
+    """Fit a scenario's demand to an observed session log: YAML fragment and report."""
+    from sim.calibration import calibrate as run_calibration
+    from sim.config.calibration import mapping_from_options
+
+    with _user_errors():
+        mapping = mapping_from_options(columns, column or [])
+        result = run_calibration(
+            log, config=config, mapping=mapping, skip_bad_rows=skip_bad_rows,
+            compare=compare, strategy=strategy,
+        )  # fmt: skip
+    target = out_dir if out_dir is not None else Path("out") / f"{result.scenario.name}-calibration"
+    _calibration_out(result, target)
+
+
+@app.command()
+def compare(
+    run_dir: Annotated[Path, typer.Argument(help="Output folder of `chargesite run`.")],
+    log: Annotated[Path, typer.Argument(help="Observed session log (.csv or .parquet).")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default RUN_DIR-vs-<log name>)."),
+    ] = None,
+    columns: ColumnsOption = None,
+    column: ColumnOption = None,
+    skip_bad_rows: SkipBadOption = False,
+    strategy: StrategyOption = None,
+) -> None:
+    """Compare a run's sessions with an observed log (the run's scenario is calibrated too)."""
+    from sim.calibration import calibrate as run_calibration
+    from sim.config.calibration import mapping_from_options
+
+    with _user_errors():
+        if not (run_dir / "config.resolved.yaml").is_file():
+            raise UserInputError(f"{run_dir}: not the output folder of `chargesite run` "
+                                 "(no config.resolved.yaml)")  # fmt: skip
+        mapping = mapping_from_options(columns, column or [])
+        result = run_calibration(
+            log, config=run_dir / "config.resolved.yaml", mapping=mapping,
+            skip_bad_rows=skip_bad_rows, compare=run_dir, strategy=strategy,
+        )  # fmt: skip
+    target = out_dir if out_dir is not None else Path(f"{run_dir}-vs-{log.stem}")
+    _calibration_out(result, target)
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Console entry point."""
     app()

@@ -28,6 +28,7 @@ STAGES: dict[str, int] = {
     "siting": 6,
     "des": 7,
     "metrics": 8,
+    "calibration": 8,  # after metrics (it may import it), before study; nothing imports it
     "study": 9,
     "export": 10,
     "api": 11,
