@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.des import CHARGED, Access, Stations, TaperCurves, simulate
-from sim.des.charging import ChargeTimes, shared_cap_replay, step_mean_kw
+from sim.des.charging import step_mean_kw
 from sim.des.inputs import CapProfile
 from tests.test_des import make_access, make_demand
 
@@ -119,34 +119,27 @@ def test_a_cap_of_zero_in_every_step_is_refused() -> None:
 )
 def test_the_group_never_draws_more_than_its_cap(n: int, seed: int, ports: list[int]) -> None:
     """Random cars at the stations of one group under a random cap profile (with the
-    charging curves' taper): the log's sessions, charged again by
-    :func:`shared_cap_replay`, end when the log says; the group's draw never exceeds
-    the cap at any instant; its energy per step adds up to the sessions' energy."""
+    charging curves' taper): the group's recorded draw never exceeds the cap at any
+    instant, and its energy per step adds up to the sessions' energy."""
     rng = np.random.default_rng(seed)
     d = make_demand(n, rng, rate_per_min=0.3)
     m = len(ports)
     n_steps = 24
     profile = rng.uniform(0.0, 120.0, n_steps)
     profile[rng.integers(0, n_steps)] = 80.0  # at least one step with power
-    prof = CapProfile(group=np.zeros(m, np.int64), kw=profile[None, :])
+    traces: list[list[tuple[float, float]]] = [[]]
+    prof = CapProfile(group=np.zeros(m, np.int64), kw=profile[None, :], traces=traces)
     stations = replace(_stations(ports, power=60.0), cap_profile=prof)
     acc = make_access(n, list(rng.uniform(0, 10, m)))
     taper = TaperCurves.from_points(dc=[[0, 1], [0.8, 1], [1, 0.3]], ac=[[0, 1], [1, 1]])
     log = simulate(d, stations, access=acc, taper=taper)
     ok = log.outcome == CHARGED
-    times = ChargeTimes(d, stations, taper=taper)
-    sess, j = log.session[ok], log.station[ok]
-    want = [
-        times.want_kw(int(i), int(s), float(d.soc_start[i])) for i, s in zip(sess, j, strict=True)
-    ]
-    ends, trace = shared_cap_replay(
-        log.start_min[ok], log.energy_kwh[ok], want=want, station=j, profile_kw=profile
-    )
-    assert np.allclose(ends, log.end_min[ok], rtol=0, atol=1e-6)
+    trace = traces[0]
+    assert trace and trace[-1][1] == 0.0
     t = np.array([p[0] for p in trace])
     kw = np.array([p[1] for p in trace])
     cap_now = profile[(np.floor((t + 1e-9) / 15.0).astype(int)) % n_steps]
     assert (kw <= cap_now + 1e-9).all()
     per_step = step_mean_kw(trace, n_steps=n_steps)
     assert per_step.sum() * 15.0 / 60.0 == pytest.approx(log.energy_kwh[ok].sum(), rel=1e-9)
-    assert np.isclose(log.energy_kwh[ok].sum(), d.energy_kwh[sess].sum())
+    assert np.isclose(log.energy_kwh[ok].sum(), d.energy_kwh[log.session[ok]].sum())

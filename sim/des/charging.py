@@ -37,7 +37,6 @@ __all__ = [
     "charge_minutes",
     "charge_minutes_one",
     "duration_table",
-    "shared_cap_replay",
     "step_mean_kw",
     "waterfill",
 ]
@@ -561,71 +560,13 @@ class CappedSite:
         self.rebalance()
 
 
-def shared_cap_replay(
-    start_min: np.ndarray,
-    kwh: np.ndarray,
-    /,
-    *,
-    want: Sequence[Callable[[float], float]],
-    station: np.ndarray,
-    profile_kw: np.ndarray,
-    step_min: float = 15.0,
-    station_cap_kw: dict[int, float] | None = None,
-) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """The power sharing of one :class:`CappedSite` with a cap profile, run again for
-    the sessions that charged there (their start times from the session log).
-
-    The site's draw depends only on when each vehicle started, what it charged and what
-    it could take, so a run of the site alone gives the simulation's sharing again:
-    its end times (which the caller can check against the log) and its draw over time.
-
-    Parameters
-    ----------
-    start_min, kwh
-        float64 per session: start of charging (min) and energy charged (kWh).
-    want
-        Per session: power (kW) it could take given the kWh delivered.
-    station
-        int64 per session: the station it charged at.
-    profile_kw, step_min, station_cap_kw
-        As for :class:`CappedSite`.
-
-    Returns
-    -------
-    tuple
-        ``(end_min, trace)``: float64 end of each session's charging (min), and the
-        site's ``(time_min, total_kw)`` at every re-balancing (piecewise constant).
-    """
-    env = simpy.Environment()
-    trace: list[tuple[float, float]] = []
-    site = CappedSite(
-        env,
-        math.inf,
-        profile_kw=profile_kw,
-        step_min=step_min,
-        station_cap_kw=station_cap_kw,
-        trace=trace,
-    )
-    ends = np.full(start_min.shape[0], np.nan)
-
-    def one(i: int) -> simpy.events.ProcessGenerator:
-        yield env.timeout(float(start_min[i]))
-        yield env.process(site.charge(i, float(kwh[i]), want=want[i], station=int(station[i])))
-        ends[i] = env.now
-
-    for i in np.argsort(start_min, kind="stable").tolist():
-        env.process(one(i))
-    env.run()
-    return ends, trace
-
-
 def step_mean_kw(
     trace: Sequence[tuple[float, float]], /, *, n_steps: int, step_min: float = 15.0
 ) -> np.ndarray:
     """Mean draw (kW) in each step of a periodic horizon of ``n_steps`` steps, from a
     piecewise-constant ``(time_min, kw)`` trace (exact integral; time past the horizon
     wraps onto its start, as the grid stage's horizon repeats).  The last entry's draw
-    must be 0 (a trace of :func:`shared_cap_replay` ends with the site empty)."""
+    must be 0 (a site's trace ends with the site empty)."""
     out = np.zeros(n_steps)
     if len(trace) < 2:
         return out

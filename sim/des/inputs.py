@@ -75,11 +75,29 @@ class CapProfile:
         repeats after its last step.
     step_min
         Length of a step (min).
+    traces
+        If given, one empty list per group, filled by the simulation with the group's
+        draw over time: ``(time_min, total_kw)`` at every re-balancing, piecewise
+        constant (only for a group whose cap can bind, :func:`binding_groups`; the
+        others stay empty).  A fresh set of lists for every simulation.
     """
 
     group: np.ndarray
     kw: np.ndarray
     step_min: float = 15.0
+    traces: list[list[tuple[float, float]]] | None = None
+
+    def binding(self, rated_kw: np.ndarray, own_cap: np.ndarray, /) -> np.ndarray:
+        """bool per group: whether its cap can bind, i.e. is below its stations' total
+        ``rated_kw`` (ports x kW) in some step, or one of them has its own cap
+        (``own_cap < rated_kw``); a group that cannot bind leaves its stations as
+        without the profile."""
+        n = self.kw.shape[0]
+        ok = self.group >= 0
+        rated = np.bincount(self.group[ok], weights=rated_kw[ok], minlength=n)
+        own = np.bincount(self.group[ok], weights=(own_cap < rated_kw)[ok], minlength=n)
+        present = np.bincount(self.group[ok], minlength=n) > 0
+        return present & ((self.kw.min(axis=1) < rated) | (own > 0))
 
 
 @dataclass(frozen=True)

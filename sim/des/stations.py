@@ -197,25 +197,27 @@ def _group_sites(
     env: simpy.Environment, stations: Stations, capped: list[CappedSite | None], /
 ) -> list[CappedSite | None]:
     """One :class:`CappedSite` per group of ``stations.cap_profile`` whose cap can bind
-    (set in ``capped`` for each of its stations; a station's own constant cap is kept
-    inside it); ``None`` for a group whose cap is never below its stations' rating."""
+    (:meth:`~sim.des.inputs.CapProfile.binding`; set in ``capped`` for each of its
+    stations, a station's own constant cap kept inside it, its draw recorded in the
+    profile's ``traces``); ``None`` for the other groups."""
     prof = stations.cap_profile
     assert prof is not None
     caps = stations.cap()
     rated = stations.ports * stations.power_kw
+    binding = prof.binding(rated, caps)
     sites: list[CappedSite | None] = []
     for g in range(prof.kw.shape[0]):
-        members = np.flatnonzero(prof.group == g)
-        own = {int(j): float(caps[j]) for j in members if caps[j] < rated[j]}
-        if members.size == 0 or float(prof.kw[g].min()) >= float(rated[members].sum()):
-            sites.append(None)  # never binds: each station as without the profile
+        if not binding[g]:
+            sites.append(None)
             continue
+        members = np.flatnonzero(prof.group == g)
         site = CappedSite(
             env,
             float("inf"),
             profile_kw=prof.kw[g],
             step_min=prof.step_min,
-            station_cap_kw=own,
+            station_cap_kw={int(j): float(caps[j]) for j in members if caps[j] < rated[j]},
+            trace=None if prof.traces is None else prof.traces[g],
         )
         for j in members.tolist():
             capped[j] = site
