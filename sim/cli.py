@@ -309,6 +309,11 @@ def run(
     by_segment = segment_table(result.typed_summary)
     if by_segment is not None:
         out.print(by_segment)
+    from sim.export.tables import phase_table
+
+    trajectory = phase_table(result.typed_summary)  # with phases: difficulty by phase
+    if trajectory is not None:
+        out.print(trajectory)
     for note in result.prepared.region.notes:
         out.print(f"[dim]note: {note}[/]", highlight=False)
     out.print(f"results written to [bold]{target}[/]")

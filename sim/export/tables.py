@@ -35,6 +35,7 @@ def phase_table(summary: Summary, /) -> Table | None:
     """The difficulty trajectory of a phased plan: per strategy, its planning mode, the
     difficulty index in every phase (mean ± 95% CI half-width, sites open), the money of
     every phase together and the planning objective; ``None`` without phases."""
+    from rich.markup import escape
     from rich.table import Table
 
     first = next(iter(summary.strategies.values()), None)
@@ -43,8 +44,10 @@ def phase_table(summary: Summary, /) -> Table | None:
     years = [p.year for p in first.phases]
     table = Table(
         title=f"{summary.scenario}: difficulty by phase (the table above is {years[-1]})",
-        caption="difficulty index mean ± 95% CI half-width [sites open]; access cost: the "
-        "phases' weighted demand x minutes to the nearest site (lower is better)",
+        caption=escape(
+            "difficulty index mean ± 95% CI half-width [sites open]; access cost: the "
+            "phases' weighted demand x minutes to the nearest site (lower is better)"
+        ),
     )
     table.add_column("strategy", style="bold", no_wrap=True)
     table.add_column("planning")
@@ -59,12 +62,12 @@ def phase_table(summary: Summary, /) -> Table | None:
             text = "-" if m.mean is None else f"{m.mean:.1f}"
             if m.half_width is not None and m.half_width > 0:
                 text += f" ±{m.half_width:.1f}"
-            cells.append(f"{text} [{len(ph.sites)}]")
+            cells.append(escape(f"{text} [{len(ph.sites)}]"))
         total = st.phases[-1].total_cost_cny
         plan = st.planning or {}
         obj = plan.get("access_cost")
         table.add_row(
-            st.name,
+            escape(st.name),
             str(plan.get("mode", "")),
             *cells,
             "-" if total is None else f"{total / 1e6:.2f}",
