@@ -1162,6 +1162,11 @@ class StrategyConfig(_Section):
         "look-ahead (one multi-period model over all phases; p-median and mclp); default "
         "myopic (docs/phases.md).",
     )
+    grid_control: Literal["uncontrolled", "ordered"] | None = Field(
+        None,
+        description="With grid: this strategy's home charging control (e.g. the same plan "
+        "with ordered charging); default: grid.control (docs/grid.md).",
+    )
 
     @model_serializer(mode="wrap")
     def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -1173,6 +1178,7 @@ class StrategyConfig(_Section):
             "planning",
             "mobile_units",
             "extra_ports",
+            "grid_control",
         ):
             if getattr(self, key) is None:
                 data.pop(key, None)
@@ -1728,6 +1734,7 @@ class Scenario(_Section):
                 self._check_cap(i, s.session_cap)
             if s.mobile_units is not None:
                 self._check_days(f"strategies.{i}.mobile_units", s.mobile_units.days)
+            self._check_grid_control(i, s)
             if s.queue_info_share is not None and not self.demand.highway.enabled:
                 raise ValueError(
                     f"strategies.{i}.queue_info_share: informs through-traffic; "
@@ -1735,6 +1742,10 @@ class Scenario(_Section):
                 )
         self._check_fleets()
         return self
+
+    def _check_grid_control(self, i: int, s: StrategyConfig, /) -> None:
+        if s.grid_control is not None and self.grid is None:
+            raise ValueError(f"strategies.{i}.grid_control: needs a grid section")
 
     def _check_cap(self, i: int, cap: SessionCapConfig, /) -> None:
         self._check_days(f"strategies.{i}.session_cap", cap.days)
