@@ -36,6 +36,7 @@ from sim.study.progress import Progress, no_progress
 __all__ = [
     "HighwayStatic",
     "Prepared",
+    "candidate_compounds",
     "prepare",
     "private_cars",
 ]
@@ -138,6 +139,11 @@ class Prepared:
         Data files read and their SHA-256.
     plan_tables
         Plans read from files, by strategy name (their sites are candidates).
+    cand_zone
+        int64 ``(n_candidates,)`` with a ``grid`` section: the compound (index into
+        ``region.zones``) whose polygon contains each candidate's point, -1 outside
+        every zone (the first zone where polygons overlap); ``None`` without ``grid``.
+        A public site there draws on that compound's transformer.
     """
 
     scenario: Scenario
@@ -156,6 +162,7 @@ class Prepared:
     highway: HighwayStatic | None = None
     plan_tables: dict[str, PlanTable] = field(default_factory=dict)
     swap_weight: Mapping[str, np.ndarray] = field(default_factory=dict)
+    cand_zone: np.ndarray | None = None
 
     @property
     def siting_cost(self) -> np.ndarray:
@@ -292,7 +299,30 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
         highway=hw_static,
         plan_tables=plan_tables,
         swap_weight=_siting_swap_weight(res_swap, hw_static),
+        cand_zone=None if scenario.grid is None else candidate_compounds(region),
     )
+
+
+def candidate_compounds(region: Region, /) -> np.ndarray:
+    """int64 per candidate: the zone (index into ``region.zones``) whose polygon
+    contains its point (within or on the boundary), -1 when none; where zones overlap,
+    the first."""
+    import geopandas as gpd
+
+    cands, zones = region.candidates, region.zones
+    out = np.full(len(cands), -1, dtype=np.int64)
+    if len(cands) == 0 or len(zones) == 0:
+        return out
+    left = gpd.GeoDataFrame(
+        {"c": np.arange(len(cands))}, geometry=cands.geometry.values, crs=cands.crs
+    )
+    right = gpd.GeoDataFrame(
+        {"z": np.arange(len(zones))}, geometry=zones.geometry.values, crs=zones.crs
+    )
+    hit = gpd.sjoin(left, right, how="inner", predicate="intersects")
+    first = hit.groupby("c")["z"].min()
+    out[first.index.to_numpy(dtype=np.int64)] = first.to_numpy(dtype=np.int64)
+    return out
 
 
 def _residential_planning(scenario: Scenario, /) -> tuple[float, float, dict[str, float]]:

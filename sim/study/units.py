@@ -6,6 +6,13 @@ sessions (common random numbers), and a unit's result depends only on its inputs
 the order units run in.  Swap times are drawn the same way, one uniform per session from
 ``stream(seed, replication, "swap")``, and each swap station turns them into times by
 its own distribution.
+
+With a ``grid`` section, each replication's home charging is drawn from
+``stream(seed, replication, "home-charging")`` (the same plug-ins for every strategy)
+and scheduled under the strategy's control (:func:`grid_control`); the plan's public
+sites inside a compound (:attr:`~sim.study.prepare.Prepared.cand_zone`) then share that
+compound's headroom over time as a time-varying cap (:func:`compound_caps`), and the
+unit keeps the grid result and the public load in each compound (:class:`GridUnit`).
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from sim.demand.residential import (
     residential_demand,
 )
 from sim.des import (
+    CHARGE,
+    CHARGED,
     Access,
     HighwayAccess,
     SessionLog,
@@ -30,10 +39,16 @@ from sim.des import (
     SwapTrace,
     simulate_traced,
 )
+from sim.des.charging import step_mean_kw
+from sim.des.inputs import CapProfile
+from sim.errors import ConfigError
+from sim.grid import STEP_MIN, GridResult, grid_load
+from sim.grid.control import windows
 from sim.metrics.scores import METRICS, score_and_stats
 from sim.metrics.segments import fleet_lost_time, segment_scores
 from sim.rng import stream
 from sim.siting.plan import Plan
+from sim.study.cache import MEMORY, content_key, scenario_key
 from sim.study.plans import (
     coverage_share,
     driver_rules,
@@ -49,14 +64,21 @@ from sim.study.prepare import Prepared, private_cars
 __all__ = [
     "FLEET_VEHICLE_IDS",
     "HIGHWAY_VEHICLE_IDS",
+    "GridUnit",
     "UnitResult",
+    "compound_caps",
     "demand_for",
     "fleet_rosters",
+    "grid_control",
+    "grid_for",
     "per_replication_frame",
+    "public_load",
     "run_unit",
     "simulate_plan",
     "simulate_traced_plan",
+    "station_compounds",
     "swap_uniforms",
+    "unit_stations",
 ]
 
 
@@ -126,6 +148,150 @@ FLEET_VEHICLE_IDS = 2_000_000_000
 
 
 @dataclass(frozen=True)
+class GridUnit:
+    """The grid stage in one unit.
+
+    Attributes
+    ----------
+    result
+        The replication's compounds: base load, home charging under the strategy's
+        control, headroom (the same home plug-ins for every strategy).
+    public_kw
+        float64 ``(n_compounds, n_steps)`` mean power (kW) the plan's public chargers
+        inside each compound drew in each 15-minute step (the simulated sessions; time
+        past the horizon wraps onto its start, as the grid stage's horizon repeats).
+    station_zone
+        int64 per plan station: its compound (index into ``region.zones``), -1 none.
+    """
+
+    result: GridResult
+    public_kw: np.ndarray
+    station_zone: np.ndarray
+
+
+def grid_control(prep: Prepared, strategy: str, /) -> str:
+    """The strategy's home charging control: its ``grid_control``, else
+    ``grid.control``."""
+    sc = prep.scenario
+    assert sc.grid is not None
+    own = next((s.grid_control for s in sc.strategies if s.name == strategy), None)
+    return own if own is not None else sc.grid.control
+
+
+def grid_for(prep: Prepared, replication: int, /, *, control: str) -> GridResult | None:
+    """The grid stage of one replication under ``control`` (``None`` without ``grid``),
+    kept in this process's memory: every strategy of the replication reads the same."""
+    sc = prep.scenario
+    if sc.grid is None:
+        return None
+    grid = sc.grid.model_copy(update={"control": control})
+    key = content_key("grid", scenario_key(sc), replication, control)
+
+    def build() -> GridResult:
+        return grid_load(
+            prep.region.zones,
+            prep.homes,
+            grid=grid,
+            residential=sc.demand.residential,
+            fleet=sc.vehicles.fleet,
+            days=sc.demand.days,
+            start_weekday=sc.demand.start_weekday,
+            rng=stream(sc.seed, replication, "home-charging"),
+        )
+
+    return MEMORY.get("grid", key, build)
+
+
+def station_compounds(prep: Prepared, plan: Plan, stations: Stations, /) -> np.ndarray:
+    """int64 per plan station: the compound whose transformer it draws on (the zone
+    containing its site), -1 for none; battery-swap sites and mobile units draw on
+    none."""
+    if prep.cand_zone is None:
+        return np.full(len(stations), -1, dtype=np.int64)
+    zone = prep.cand_zone[plan.candidate].astype(np.int64)
+    zone[np.asarray(stations.ports) <= 0] = -1
+    if stations.mobile is not None:
+        zone[stations.mobile.station] = -1
+    return zone
+
+
+def compound_caps(stations: Stations, zone: np.ndarray, grid: GridResult, /) -> Stations:
+    """``stations`` with the headroom of each compound as the time-varying cap shared by
+    its public sites (:class:`~sim.des.inputs.CapProfile`, one group per compound,
+    fresh traces); unchanged when no site is in a compound.
+
+    Raises
+    ------
+    ConfigError
+        A compound with a public site has no headroom in any step (nothing could ever
+        charge there).
+    """
+    used = np.unique(zone[zone >= 0])
+    if used.size == 0:
+        return stations
+    kw = grid.headroom_kw[used]
+    empty = np.flatnonzero(kw.max(axis=1) <= 0)
+    if empty.size:
+        zid = grid.compounds.zone_id[used[empty[0]]]
+        sites = [stations.site_id[j] for j in np.flatnonzero(zone == used[empty[0]])]
+        raise ConfigError(
+            f"grid: compound {zid} has no power left under its transformer's limit at any "
+            f"time (base load and home charging use it all), so its public site(s) "
+            f"{', '.join(sites)} could never charge; raise its kva (zones file) or "
+            "grid.transformer.loading_limit, use grid.control: ordered, or site elsewhere"
+        )
+    group = np.where(zone >= 0, np.searchsorted(used, zone), -1).astype(np.int64)
+    traces: list[list[tuple[float, float]]] = [[] for _ in range(used.size)]
+    prof = CapProfile(group=group, kw=kw, step_min=float(STEP_MIN), traces=traces)
+    return replace(stations, cap_profile=prof)
+
+
+def public_load(
+    stations: Stations, zone: np.ndarray, log: SessionLog, /, *, n_compounds: int, n_steps: int
+) -> np.ndarray:
+    """``(n_compounds, n_steps)`` mean kW the public sites in each compound drew per step.
+
+    A compound whose cap could bind has its shared site's recorded draw (exact); at the
+    others each charging session's energy is spread evenly over its charging interval
+    (their power never depends on the cap; within a session the taper is ignored).
+    """
+    out = np.zeros((n_compounds, n_steps))
+    prof = stations.cap_profile
+    if prof is None or prof.traces is None:
+        return out
+    used = np.unique(zone[zone >= 0])
+    traced = np.array([len(t) > 0 for t in prof.traces], dtype=bool)
+    for g in np.flatnonzero(traced):
+        out[used[g]] += step_mean_kw(prof.traces[g], n_steps=n_steps, step_min=prof.step_min)
+    ok = (log.outcome == CHARGED) & (log.service == CHARGE) & (log.station >= 0)
+    j = log.station[ok]
+    g = prof.group[j]
+    keep = (g >= 0) & ~traced[np.maximum(g, 0)] & (log.end_min[ok] > log.start_min[ok])
+    start, end = log.start_min[ok][keep], log.end_min[ok][keep]
+    kw = log.energy_kwh[ok][keep] / ((end - start) / 60.0)
+    row, step, share = windows(start, end, n_steps=n_steps)
+    np.add.at(out, (zone[j[keep]][row], step), kw[row] * share)
+    return out
+
+
+def unit_stations(
+    prep: Prepared, plan: Plan, replication: int, /
+) -> tuple[Stations, GridUnit | None]:
+    """The plan's stations for one replication's simulation: with ``grid``, its public
+    sites in compounds capped by their headroom (:func:`compound_caps`), and the grid
+    unit to fill in (``public_kw`` zero until :func:`public_load`)."""
+    st = stations_of(prep, plan)
+    if prep.scenario.grid is None:
+        return st, None
+    grid = grid_for(prep, replication, control=grid_control(prep, plan.strategy))
+    assert grid is not None
+    zone = station_compounds(prep, plan, st)
+    st = compound_caps(st, zone, grid)
+    public = np.zeros_like(grid.base_kw)
+    return st, GridUnit(result=grid, public_kw=public, station_zone=zone)
+
+
+@dataclass(frozen=True)
 class UnitResult:
     """Result of one (strategy, replication) unit."""
 
@@ -144,6 +310,9 @@ class UnitResult:
     #: What the plan's swap stations did (charged-pack stock, pack charges); ``None``
     #: when it has none.
     swap: SwapTrace | None = None
+    #: The grid stage of the unit (compounds, public load in them); ``None`` without
+    #: ``grid``.
+    grid: GridUnit | None = None
 
 
 def run_unit(
@@ -175,10 +344,14 @@ def run_unit(
     """
     sc = prep.scenario
     d = demand if demand is not None else demand_for(prep, replication)
-    st = stations_of(prep, plan)
+    st, grid = unit_stations(prep, plan, replication)
     log, trace = simulate_traced_plan(
-        prep, plan, d, replication=replication, access=access, highway=highway
+        prep, plan, d, replication=replication, access=access, highway=highway, stations=st
     )
+    if grid is not None:
+        n_c, n_steps = grid.result.base_kw.shape
+        public = public_load(st, grid.station_zone, log, n_compounds=n_c, n_steps=n_steps)
+        grid = replace(grid, public_kw=public)
     metrics, site_stats = score_and_stats(log, d, **_scoring(prep, plan, st))
     # per segment only when there is more than one (a run of residents alone: as before)
     many = np.unique(d.segment).shape[0] > 1
@@ -195,6 +368,7 @@ def run_unit(
         segments=segments,
         fleets=fleets,
         swap=trace,
+        grid=grid,
     )
 
 
@@ -265,10 +439,12 @@ def simulate_traced_plan(
     replication: int,
     access: Access | None = None,
     highway: HighwayAccess | None = None,
+    stations: Stations | None = None,
 ) -> tuple[SessionLog, SwapTrace | None]:
     """:func:`simulate_plan`, and the swap stations' trace (``None`` when the plan has
-    none)."""
+    none); ``stations`` is the replication's :func:`unit_stations` if already built."""
     sc = prep.scenario
+    st = stations if stations is not None else unit_stations(prep, plan, replication)[0]
     acc = access if access is not None else plan_access(prep, plan)
     hw = highway if highway is not None else plan_highway_access(prep, plan)
     rows = np.searchsorted(prep.demand_node, demand.origin)
@@ -282,7 +458,7 @@ def simulate_traced_plan(
     swap = swap_sites_of(prep, plan)
     return simulate_traced(
         demand,
-        stations_of(prep, plan),
+        st,
         access=acc,
         highway=hw,
         rules=driver_rules(sc),
