@@ -43,7 +43,11 @@ def test_summary_json_is_the_typed_summary(small_run: RunResult, summary_text: s
     )  # fmt: skip
     p = doc["strategies"]["p-median"]
     # residents and through-traffic: every metric per segment too (issue 14)
-    assert list(p) == ["model", "sites", "ports", "cost_cny", "solver", "metrics", "segments"]
+    assert list(p) == [
+        "model", "sites", "ports", "cost_cny", "solver", "metrics", "segments", "holiday",
+    ]  # fmt: skip
+    # the scenario has a holiday on the expressway: the peak day's figures
+    assert p["holiday"]["peak_day"] >= 1 and "stranded_vehicles" in p["holiday"]
     assert list(p["segments"]) == ["residential", "highway"]
     assert all(list(m) == list(METRICS) for m in p["segments"].values())
     assert list(p["metrics"]) == list(METRICS)

@@ -28,12 +28,13 @@ __all__ = ["HolidaySummary", "holiday_summaries"]
 Interval = tuple[float | None, float | None]
 
 
-def _stat(values: list[float], /) -> dict[str, Any]:
-    """``{"mean", "ci95"}`` over replications, NaN-free (``None`` without values)."""
+def _stat(values: list[float], /, *, signed: bool = False) -> dict[str, Any]:
+    """``{"mean", "ci95"}`` over replications, NaN-free (``None`` without values); the
+    interval kept >= 0 unless ``signed`` (a difference)."""
     v = np.array([x for x in values if np.isfinite(x)], dtype=float)
     if v.size == 0:
         return {"mean": None, "ci95": [None, None]}
-    lo, hi = ci95(v)
+    lo, hi = ci95(v, bounds=(-np.inf, np.inf) if signed else (0.0, np.inf))
     return {"mean": float(v.mean()), "ci95": [lo, hi]}
 
 
@@ -109,7 +110,7 @@ def holiday_summaries(study: StudyResult, /) -> dict[str, HolidaySummary]:
         if name != names[0]:
             common = sorted(set(reps) & set(base))
             vs_base = {
-                k: _stat([float(reps[r][k]) - float(base[r][k]) for r in common])
+                k: _stat([float(reps[r][k]) - float(base[r][k]) for r in common], signed=True)
                 for k in HOLIDAY_FIGURES
             }
         out[name] = HolidaySummary(

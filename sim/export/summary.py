@@ -28,6 +28,7 @@ import pandas as pd
 
 from sim.config import StrategyConfig
 from sim.demand.model import SEGMENTS
+from sim.export.holiday import holiday_summaries
 from sim.metrics.intervals import aggregate, ci95, paired_differences
 from sim.metrics.scores import METRICS
 from sim.metrics.sites import SWAP_FIGURES, SiteFigures, SizingTarget, site_figures
@@ -256,6 +257,10 @@ class StrategySummary:
         phase's ``access_cost``; ``X`` the same sum of the multi-period objective of the
         strategy's model (p-median: ``A``; mclp: weighted demand within the radius,
         sessions/day; ``None`` for other models).  ``None`` without phases.
+    holiday
+        With a holiday on the expressway: the peak day's figures at the busiest service
+        area, the vehicles run flat and their paired differences against the first
+        strategy (:meth:`sim.export.holiday.HolidaySummary.to_dict`); ``None`` otherwise.
     """
 
     name: str
@@ -271,6 +276,7 @@ class StrategySummary:
     swap: SwapSummary | None = None
     phases: tuple[PhaseSummary, ...] = ()
     planning: Mapping[str, Any] | None = None
+    holiday: Mapping[str, Any] | None = None
 
     @property
     def total_ports(self) -> int:
@@ -299,6 +305,8 @@ class StrategySummary:
         if self.phases:
             out["planning"] = _clean(dict(self.planning or {}))
             out["phases"] = [p.to_dict() for p in self.phases]
+        if self.holiday is not None:
+            out["holiday"] = _clean(dict(self.holiday))
         return out
 
     @classmethod
@@ -319,6 +327,7 @@ class StrategySummary:
             swap=SwapSummary.from_dict(data["swap"]) if "swap" in data else None,
             phases=tuple(PhaseSummary.from_dict(p) for p in data.get("phases", ())),
             planning=data.get("planning"),
+            holiday=data.get("holiday"),
         )
 
 
@@ -913,6 +922,7 @@ def build_summary(
     if sites is None:
         sites = plan_site_figures(prep, study.plans, study.units)
     strategies: dict[str, StrategySummary] = {}
+    holiday = holiday_summaries(study)
     for name, plan in study.plans.items():
         mine = [u for u in study.units if u.strategy == name]
         strategies[name] = StrategySummary(
@@ -928,6 +938,7 @@ def build_summary(
             fleets=_fleets(mine),
             swap=_swap_summary(sites[name], plan, mine, ids),
             **_phase_fields(study, name),
+            holiday=holiday[name].to_dict() if name in holiday else None,
         )
     sc = prep.scenario
     return Summary(
