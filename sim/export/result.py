@@ -15,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from sim.config import Scenario
+from sim.export.grid import with_costs, with_grid_columns, zone_load_frame
 from sim.export.layers import (
     candidates_layer,
     roads_layer,
@@ -82,6 +83,9 @@ class RunResult:
     pack_stock
         Charged packs in stock per (strategy, replication, swap station, 15 minutes)
         (``pack_stock.parquet``), or ``None`` when no plan has a swap station.
+    zone_load
+        With ``grid``: each compound's 15-minute load per (strategy, replication)
+        (``zone_load.parquet``, :data:`sim.export.grid.ZONE_LOAD_COLUMNS`); else ``None``.
     """
 
     scenario: Scenario
@@ -100,6 +104,7 @@ class RunResult:
     units: list[UnitResult]
     candidate_scores: pd.DataFrame | None = None
     pack_stock: pd.DataFrame | None = None
+    zone_load: pd.DataFrame | None = None
 
 
 def _candidates(study: StudyResult) -> gpd.GeoDataFrame:
@@ -152,15 +157,18 @@ def assemble(study: StudyResult, /) -> RunResult:
         summary=typed.to_dict(),
         typed_summary=typed,
         per_replication=_phased_per_replication(study) if study.phases else per_rep,
-        sessions=sessions_frame(prep, plans, units if _needs_sessions(study) else []),
+        sessions=with_costs(
+            sessions_frame(prep, plans, units if _needs_sessions(study) else []), prep.scenario
+        ),
         candidates=_candidates(study),
         candidate_scores=study.candidate_scores,
         selected=selected,
-        zones=zones_layer(prep, plans, units),
+        zones=with_grid_columns(zones_layer(prep, plans, units), plans, units),
         roads=roads_layer(prep),
         site_load=site_load_frame(prep, plans, units),
         queues=queue_frame(prep, plans, units),
         pack_stock=pack_stock_frame(prep, plans, units),
+        zone_load=zone_load_frame(units),
         plans=plans,
         prepared=prep,
         units=units,
