@@ -206,6 +206,7 @@ def write_outputs(
     Files: ``summary.json``, ``per_replication.csv``, ``sessions.parquet``,
     ``site_load.parquet`` (15-minute load per site), ``queue_by_hour.csv``,
     ``pack_stock.parquet`` (charged packs per swap station; only with swap stations),
+    ``zone_load.parquet`` (each compound's 15-minute load; only with ``grid``),
     ``sites.gpkg`` (layers ``candidates``, ``selected``, ``zones``, ``roads``;
     EPSG:4326), ``config.resolved.yaml``, and ``map.html`` / ``report.html`` unless
     disabled in ``output``.
@@ -241,6 +242,9 @@ def write_outputs(
         if result.pack_stock is not None:
             result.pack_stock.to_parquet(tmp / "pack_stock.parquet", index=False)
             note("pack_stock.parquet")
+        if result.zone_load is not None:
+            result.zone_load.to_parquet(tmp / "zone_load.parquet", index=False)
+            note("zone_load.parquet")
         if result.candidate_scores is not None:
             result.candidate_scores.to_csv(tmp / "candidate_scores.csv", index=False)
             note("candidate_scores.csv")
