@@ -28,6 +28,7 @@ import pandas as pd
 
 from sim.config import StrategyConfig
 from sim.demand.model import SEGMENTS
+from sim.export.grid import grid_summaries
 from sim.export.holiday import holiday_summaries
 from sim.metrics.intervals import aggregate, ci95, paired_differences
 from sim.metrics.scores import METRICS
@@ -261,6 +262,9 @@ class StrategySummary:
         With a holiday on the expressway: the peak day's figures at the busiest service
         area, the vehicles run flat and their paired differences against the first
         strategy (:meth:`sim.export.holiday.HolidaySummary.to_dict`); ``None`` otherwise.
+    grid
+        With ``grid``: compound power and prices (:func:`sim.export.grid.grid_summaries`);
+        ``None`` otherwise.
     """
 
     name: str
@@ -277,6 +281,7 @@ class StrategySummary:
     phases: tuple[PhaseSummary, ...] = ()
     planning: Mapping[str, Any] | None = None
     holiday: Mapping[str, Any] | None = None
+    grid: Mapping[str, Any] | None = None
 
     @property
     def total_ports(self) -> int:
@@ -307,6 +312,8 @@ class StrategySummary:
             out["phases"] = [p.to_dict() for p in self.phases]
         if self.holiday is not None:
             out["holiday"] = _clean(dict(self.holiday))
+        if self.grid is not None:
+            out["grid"] = _clean(dict(self.grid))
         return out
 
     @classmethod
@@ -328,6 +335,7 @@ class StrategySummary:
             phases=tuple(PhaseSummary.from_dict(p) for p in data.get("phases", ())),
             planning=data.get("planning"),
             holiday=data.get("holiday"),
+            grid=data.get("grid"),
         )
 
 
@@ -923,6 +931,7 @@ def build_summary(
         sites = plan_site_figures(prep, study.plans, study.units)
     strategies: dict[str, StrategySummary] = {}
     holiday = holiday_summaries(study)
+    grid = grid_summaries(study)
     for name, plan in study.plans.items():
         mine = [u for u in study.units if u.strategy == name]
         strategies[name] = StrategySummary(
@@ -939,6 +948,7 @@ def build_summary(
             swap=_swap_summary(sites[name], plan, mine, ids),
             **_phase_fields(study, name),
             holiday=holiday[name].to_dict() if name in holiday else None,
+            grid=grid.get(name),
         )
     sc = prep.scenario
     return Summary(
