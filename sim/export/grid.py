@@ -264,7 +264,7 @@ def grid_table(summary: Summary, /) -> Table | None:
     delivered and the mean prices paid; ``None`` without ``grid``."""
     from rich.table import Table
 
-    rows = [(n, s) for n, s in summary.strategies.items() if getattr(s, "grid", None)]
+    rows = [(n, s) for n, s in summary.strategies.items() if s.grid]
     if not rows:
         return None
     table = Table(
@@ -277,7 +277,7 @@ def grid_table(summary: Summary, /) -> Table | None:
     table.add_column("home not delivered kWh", justify="right")
     table.add_column("CNY/kWh home / public", justify="right")
     for name, s in rows:
-        g = getattr(s, "grid", None) or {}
+        g = s.grid or {}
         di = s.metrics["difficulty_index"].mean
         price = g.get("mean_price_cny_per_kwh", {})
         public = price.get("residential")
