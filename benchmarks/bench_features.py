@@ -13,6 +13,14 @@ replications:
 - ``swap``: the swap station alone: the ``swap-and-dc`` strategy (one swap station and
   DC chargers) against ``dc-only``, the same demand (fleets included).
 
+The holiday operations cases come from ``--ops-config`` (default
+``configs/corridor-holiday-ops.yaml``, its own days, ``--replications``): each
+strategy against ``base`` on the same demand:
+
+- ``extra-ports``: ``plus-ports``; ``mobile``: ``plus-mobile`` (units at given sites);
+- ``mobile-auto``: the same units placed by a pilot simulation (``sites`` removed);
+- ``cap``: ``cap-80``; ``queue-info``: ``queue-info``.
+
 Every run is one in-process call of :func:`sim.api.run` (the one runner: prepare, plans,
 units, assemble) with its steps wrapped where the runner looks them up, to time them:
 
@@ -57,7 +65,25 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "configs" / "kotka-fleets.yaml"
 STAGES = ("prepare", "siting", "access", "demand", "simulation", "metrics", "other", "total")
-CASES = ("fleets", "fleets-charge", "swap")
+CASES = (
+    "fleets",
+    "fleets-charge",
+    "swap",
+    "extra-ports",
+    "mobile",
+    "mobile-auto",
+    "cap",
+    "queue-info",
+)
+DEFAULT_OPS_CONFIG = ROOT / "configs" / "corridor-holiday-ops.yaml"
+#: Holiday operations case -> the strategy of --ops-config it times against ``base``.
+OPS_CASES = {
+    "extra-ports": "plus-ports",
+    "mobile": "plus-mobile",
+    "mobile-auto": "plus-mobile",
+    "cap": "cap-80",
+    "queue-info": "queue-info",
+}
 
 #: Time spent in each wrapped step during the current run (s).
 _SPENT: dict[str, float] = defaultdict(float)
@@ -141,6 +167,33 @@ def scenarios(
     return cases
 
 
+def ops_scenarios(config: Path, /, *, replications: int, cache_dir: Path) -> dict[str, Any]:
+    """Per holiday operations case, the scenarios ``(base, with the measure)``."""
+    from sim.config import parse_config
+    from sim.config.loading import read_yaml
+
+    base = read_yaml(config)
+    base.setdefault("simulation", {})["replications"] = replications
+    base.setdefault("region", {})["cache_dir"] = str(cache_dir)
+    strategies = {s["name"]: s for s in base["strategies"]}
+
+    def one(strategy: dict[str, Any]) -> Any:
+        data = {**base, "strategies": [strategy]}
+        return parse_config(data, source=str(config), base_dir=config.resolve().parent)
+
+    out = {}
+    for case, name in OPS_CASES.items():
+        if "base" not in strategies or name not in strategies:
+            continue
+        measure_ = dict(strategies[name])
+        if case == "mobile-auto":
+            measure_["mobile_units"] = {
+                k: v for k, v in measure_["mobile_units"].items() if k != "sites"
+            }
+        out[case] = (one(strategies["base"]), one(measure_))
+    return out
+
+
 def measure(scenario: Any, /) -> dict[str, float]:
     """One timed run of ``scenario`` (s per stage)."""
     from sim.api import run
@@ -185,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side per case")
     parser.add_argument("--days", type=int, default=2, help="demand.days of every run")
     parser.add_argument("--replications", type=int, default=1)
+    parser.add_argument("--ops-config", type=Path, default=DEFAULT_OPS_CONFIG)
     parser.add_argument("--case", choices=CASES, action="append", help="default: all")
     args = parser.parse_args(argv)
     cache_dir = Path(tempfile.mkdtemp(prefix="bench-features-cache-"))
@@ -196,6 +250,11 @@ def main(argv: list[str] | None = None) -> None:
             days=args.days,
             replications=args.replications,
             cache_dir=cache_dir,
+        )
+        cases.update(
+            ops_scenarios(
+                args.ops_config.resolve(), replications=args.replications, cache_dir=cache_dir
+            )
         )
         chosen = [c for c in (args.case or CASES) if c in cases]
         print(
