@@ -360,3 +360,24 @@ def test_a_run_compared_with_its_own_log_matches_exactly(loop: dict[str, Path]) 
     assert c["sim_per_station_day"] == pytest.approx(c["obs_per_station_day"])
     assert c["sim_wait_mean_min"] == pytest.approx(c["obs_wait_mean_min"], abs=0.02)
     assert "TV 0.000" in res.output and "KS 0.000" in res.output
+
+
+def test_calibrate_compare_with_a_missing_run_folder_writes_nothing(
+    loop: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "cal"
+    res = CliRunner().invoke(
+        app,
+        ["calibrate", str(loop["log"]), "--config", str(loop["first"] / "config.resolved.yaml"),
+         "--column", "energy=energy_kwh", "--compare", str(tmp_path / "no-run"),
+         "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "no-run/sessions.parquet: not found" in res.output
+    assert "Traceback" not in res.output and not out.exists()
+    ok = CliRunner().invoke(
+        app,
+        ["calibrate", str(loop["log"]), "--config", str(loop["first"] / "config.resolved.yaml"),
+         "--column", "energy=energy_kwh", "--compare", str(loop["first"]), "--out", str(out)],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert "TV 0.000" in ok.output  # the run that made the log, compared with it
