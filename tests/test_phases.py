@@ -393,3 +393,31 @@ def test_multiperiod_weights_and_budgets() -> None:
                 )  # fmt: skip
                 best = min(best, v)
     assert res.objective == pytest.approx(best, rel=1e-9)
+
+
+def test_report_plots_difficulty_over_the_years(phased: RunResult, small_run: RunResult) -> None:
+    from sim.export.figures import phase_frame
+    from sim.export.report import report_html
+
+    frame = phase_frame(phased.typed_summary)
+    assert frame is not None
+    assert sorted(set(frame["value"])) == list(YEARS)
+    mine = frame[frame["strategy"] == "pm-myopic"]
+    for (_, row), ph in zip(mine.iterrows(), _phases(phased, "pm-myopic"), strict=True):
+        d = ph["metrics"]["difficulty_index"]
+        assert row["mean"] == pytest.approx(d["mean"])
+        assert (row["lo"], row["hi"]) == pytest.approx(tuple(d["ci95"]))
+    page = report_html(phased)
+    assert "Charging difficulty by phase" in page
+    assert "Charging difficulty by phase" not in report_html(small_run)
+
+
+def test_map_colours_sites_by_the_year_built(phased: RunResult) -> None:
+    from sim.export.webmap import map_html, phase_colour
+
+    page = map_html(phased)
+    assert "Site colour: year built" in page
+    years = sorted(set(phased.selected["phase_built"].astype(int)))
+    for y in years:
+        assert phase_colour(y, years) in page
+    assert len({phase_colour(y, years) for y in years}) == len(years)

@@ -42,11 +42,13 @@ from matplotlib.path import Path as MplPath
 
 from sim.export import fonts
 from sim.export.i18n import Language, all_labels, label
-from sim.export.summary import SweepSummary
+from sim.export.summary import Summary, SweepSummary
 
 __all__ = [
     "figure_language",
     "figure_style",
+    "phase_figure",
+    "phase_frame",
     "png",
     "pngs",
     "queue_by_hour",
@@ -660,6 +662,41 @@ def sweep_figure(frame: pd.DataFrame, /, *, language: Language) -> Figure:
     key = next((k for k in frame["key"] if k), "")
     ax.set_xlabel(plain(key) if key else "")
     ax.set_ylabel(label("axis_difficulty", language))
+    return fig
+
+
+def phase_frame(summary: Summary, /) -> pd.DataFrame | None:
+    """The difficulty index per (strategy, phase) of a phased plan: ``strategy``,
+    ``value`` (the year), ``mean``, ``lo``, ``hi``, ``no_chargers``; ``None`` without
+    phases."""
+    rows = [
+        {
+            "strategy": name,
+            "key": "",
+            "value": ph.year,
+            "mean": ph.metrics["difficulty_index"].mean,
+            "lo": ph.metrics["difficulty_index"].ci95[0],
+            "hi": ph.metrics["difficulty_index"].ci95[1],
+            "no_chargers": not ph.sites,
+        }
+        for name, st in summary.strategies.items()
+        for ph in st.phases
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    for col in ("mean", "lo", "hi"):
+        frame[col] = frame[col].astype(float)
+    return frame
+
+
+def phase_figure(frame: pd.DataFrame, /, *, language: Language) -> Figure:
+    """Difficulty index over the years of a phased plan, one line per strategy with 95%
+    bars (:func:`phase_frame`); plans without chargers in a panel of their own."""
+    fig = sweep_figure(frame, language=language)
+    fig.axes[-1].set_xlabel(label("axis_year", language))
+    years = sorted(set(frame["value"].astype(int)))
+    fig.axes[-1].set_xticks(years, [str(y) for y in years])
     return fig
 
 

@@ -51,6 +51,12 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     },
     "legend_sites": {"en": "Site colour: port utilisation", "zh": "站点颜色：充电桩利用率"},
     "legend_sites_hint": {"en": "share of port time in use", "zh": "充电桩被占用的时间比例"},
+    "legend_phases": {"en": "Site colour: year built", "zh": "站点颜色：建设年份"},
+    "legend_phases_hint": {
+        "en": "phased plan: sites built in a phase stay in later ones",
+        "zh": "分阶段规划：前期建成的站点在后续阶段保留",
+    },
+    "legend_existing": {"en": "existing station", "zh": "既有充电站"},
     "legend_size": {"en": "Circle size: ports", "zh": "圆圈大小：充电桩数"},
     "legend_candidates": {"en": "Candidate site (not chosen)", "zh": "候选站点（未选中）"},
     "legend_no_data": {"en": "no sessions", "zh": "无充电需求"},
@@ -303,6 +309,15 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "zh": "各站点在一天中各小时的充电桩占用比例（所有天数与重复取平均）。",
     },
     "fig_sweep": {"en": "Charging difficulty vs {key}", "zh": "充电难度随 {key} 的变化"},
+    "fig_phases": {"en": "Charging difficulty by phase", "zh": "各阶段充电难度"},
+    "fig_phases_caption": {
+        "en": "Difficulty index in each phase of the phased plan (mean over replications, "
+        "95% interval); every site built in a phase stays in the later ones.",
+        "zh": "分阶段规划中各阶段的充电难度指数（各次重复的平均值与95%置信区间）；"
+        "前一阶段建成的站点在后续阶段保留。",
+    },
+    "axis_year": {"en": "Year", "zh": "年份"},
+    "phase_built": {"en": "Built in", "zh": "建设年份"},
     "fig_map": {"en": "Map: {name}", "zh": "地图：{name}"},
     "fig_map_caption": {
         "en": "Residential zones coloured by the share of their sessions not served; "

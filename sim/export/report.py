@@ -520,6 +520,10 @@ def _figures(
                                                    language=flang)),
             ("fig_util", "fig_util_caption", util),
         ]  # fmt: skip
+        by_phase = figures.phase_frame(s)
+        if by_phase is not None:  # phased plans: difficulty over the years first
+            charts.insert(0, ("fig_phases", "fig_phases_caption",
+                              lambda: figures.phase_figure(by_phase, language=flang)))  # fmt: skip
         maps = [functools.partial(_static_map, result, name, flang) for name in names]
         chart_png, map_png = figures.pngs([c[2] for c in charts], maps)
     items = [

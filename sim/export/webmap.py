@@ -28,7 +28,7 @@ import base64
 import html
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,10 @@ __all__ = [
 DIFFICULTY_CMAP = "YlOrRd"
 #: Colour map of site utilisation (0-1).
 UTILISATION_CMAP = "viridis"
+#: Fill of sites by the phase they were built in (0: an existing station first),
+#: a qualitative palette (matplotlib's tab10) told apart in print.
+PHASE_COLOURS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#bcbd22", "#17becf")  # fmt: skip
 NO_DATA_COLOUR = "#bdbdbd"
 CANDIDATE_COLOUR = "#636363"
 
@@ -474,7 +478,19 @@ def _swap_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJson
     )
 
 
-def _sites_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
+def phase_colour(year: int, years: Sequence[int], /) -> str:
+    """Fill of a site built in ``year`` among the plan's ``years`` (0: existing)."""
+    built = [y for y in sorted(set(years)) if y != 0]
+    if year == 0:
+        return PHASE_COLOURS[0]
+    return PHASE_COLOURS[1 + built.index(year) % (len(PHASE_COLOURS) - 1)]
+
+
+def _sites_geojson(
+    sites: gpd.GeoDataFrame, language: Language, *, years: Sequence[int] = ()
+) -> folium.GeoJson | None:
+    """The strategy's charging sites; with a phased plan's ``years`` (``phase_built``
+    of every site), coloured by the year each was built instead of by utilisation."""
     if sites.empty:
         return None
     fields = [
@@ -490,6 +506,7 @@ def _sites_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJso
         ("wait_mean_min", "wait_mean_min"),
         ("wait_p95_min", "wait_p95_min"),
         ("existing", "existing"),
+        ("phase_built", "phase_built"),
     ]
     fields = [(k, lbl) for k, lbl in fields if k in sites.columns]
     kinds = {
@@ -500,11 +517,17 @@ def _sites_geojson(sites: gpd.GeoDataFrame, language: Language) -> folium.GeoJso
         "sessions_charged_per_day": "one",
         "wait_mean_min": "one",
         "wait_p95_min": "one",
+        "phase_built": "int",
     }
+
+    def fill(row: Mapping[str, Any]) -> str:
+        if years and "phase_built" in row:
+            return phase_colour(int(row["phase_built"]), years)
+        return _colour(UTILISATION_CMAP, _num(row.get("utilization")))
 
     def props(row: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "_fill": _colour(UTILISATION_CMAP, _num(row.get("utilization"))),
+            "_fill": fill(row),
             "_r": _site_radius(row.get("ports")),
             "_label": _esc(row.get("name") or row.get("site_id")),
         }
@@ -575,8 +598,23 @@ class _Extras(MacroElement):
         self.bounds = bounds
 
 
-def _legend_html(language: Language, *, swap: bool = False) -> str:
-    """The page legend; with ``swap``, the battery-swap stations' diamond too."""
+def _phase_legend(language: Language, years: Sequence[int], /) -> str:
+    """The legend's block of site colours by year built."""
+    t = lambda key: html.escape(label(key, language))  # noqa: E731
+    entries = "".join(
+        f'  <div><span class="cs-swatch cs-round" style="background:{phase_colour(y, years)}">'
+        f"</span> {t('legend_existing') if y == 0 else y}</div>\n"
+        for y in sorted(set(years))
+    )
+    return (
+        f'  <div class="cs-quantity" style="margin-top:6px">{t("legend_phases")}</div>\n'
+        f'  <div class="cs-hint">{t("legend_phases_hint")}</div>\n{entries}'
+    )
+
+
+def _legend_html(language: Language, *, swap: bool = False, years: Sequence[int] = ()) -> str:
+    """The page legend; with ``swap``, the battery-swap stations' diamond too; with a
+    phased plan's ``years``, site colours by year built instead of utilisation."""
     t = lambda key: html.escape(label(key, language))  # noqa: E731
     bar = "display:block;height:10px;border:1px solid #999;margin:2px 0;"
     swap_entry = (
@@ -585,6 +623,15 @@ def _legend_html(language: Language, *, swap: bool = False) -> str:
 """
         if swap
         else ""
+    )
+    sites_entry = (
+        _phase_legend(language, years)
+        if years
+        else f"""  <div class="cs-quantity" style="margin-top:6px">{t("legend_sites")}</div>
+  <div class="cs-hint">{t("legend_sites_hint")}</div>
+  <span style="{bar}background:{_gradient(UTILISATION_CMAP)}"></span>
+  <div class="cs-scale"><span>0%</span><span>100%</span></div>
+"""
     )
     return f"""
 <div id="chargesite-legend" class="chargesite-legend">
@@ -595,11 +642,7 @@ def _legend_html(language: Language, *, swap: bool = False) -> str:
   <div class="cs-scale"><span>0%</span><span>100%</span></div>
   <div><span class="cs-swatch" style="background:{NO_DATA_COLOUR}"></span>
     {t("legend_no_data")}</div>
-  <div class="cs-quantity" style="margin-top:6px">{t("legend_sites")}</div>
-  <div class="cs-hint">{t("legend_sites_hint")}</div>
-  <span style="{bar}background:{_gradient(UTILISATION_CMAP)}"></span>
-  <div class="cs-scale"><span>0%</span><span>100%</span></div>
-  <div class="cs-quantity" style="margin-top:6px">{t("legend_size")}</div>
+{sites_entry}  <div class="cs-quantity" style="margin-top:6px">{t("legend_size")}</div>
   <div class="cs-ports">
     <svg width="90" height="28" aria-hidden="true">
       <circle cx="10" cy="14" r="{_site_radius(2)}" fill="#fff" stroke="#000"/>
@@ -666,6 +709,7 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
         m.add_child(folium.map.CustomPane(pane, z_index=z, pointer_events=clicks))
     shown = _shown_strategy(result)
     zones, sel = result.zones, result.selected
+    years = sorted({int(y) for y in sel["phase_built"]}) if "phase_built" in sel else []
     for name in strategy_names(result):
         group = folium.FeatureGroup(
             name=_esc(label("strategy_layer", language, name=name)),
@@ -678,7 +722,7 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
         )
         for layer in (
             _zones_geojson(zones[zones["strategy"].astype(str) == name], language),
-            _sites_geojson(mine[~swap], language),
+            _sites_geojson(mine[~swap], language, years=years),
             _swap_geojson(mine[swap], language),
         ):
             if layer is not None:
@@ -701,7 +745,7 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
     m.add_child(_Extras(attribution=_OSM_ATTRIBUTION, bounds=bounds))
     root = m.get_root()
     any_swap = "kind" in sel and bool((sel["kind"].astype(str) == "swap").any())
-    legend = _legend_html(language, swap=any_swap)
+    legend = _legend_html(language, swap=any_swap, years=years)
     root.html.add_child(Element(legend), name="chargesite_legend")  # type: ignore[attr-defined]
     return m
 
