@@ -326,6 +326,9 @@ def test_calibrate_run_compare_closes_the_loop(loop: dict[str, Path]) -> None:
     fragment = (loop["cal"] / "calibration.yaml").read_text(encoding="utf-8")
     assert "# shifted from [0.2, 0.4]" in fragment and "patience" in fragment
     fitted = json.loads((loop["cal"] / "calibration.json").read_text(encoding="utf-8"))
+    observed = pd.read_csv(loop["log"])
+    assert "# power per session (kW)" in fragment
+    assert fitted["power_kw"]["mean"] == pytest.approx(observed["power_kw"].mean())
     res = fitted["residential"]
     # the trip model's keys of the observed run come back within sampling error (about
     # 2,400 sessions of about 1,000 EVs: a few per cent on the rate and the mean energy;

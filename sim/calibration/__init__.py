@@ -153,6 +153,7 @@ def summary_json(result: CalibrationResult, /) -> dict[str, Any]:
         "busy_hours_per_station_day": _sample(cal.busy_hours_per_station_day),
         "sessions_per_user_month": _sample(cal.per_user_month),
         "wait_mean_min": cal.wait_mean_min,
+        "power_kw": _sample(cal.power_kw),
         "residential": {
             "charge_below_soc": list(r.charge_below_soc),
             "daily_km_weekday_mean": r.daily_km_weekday_mean,

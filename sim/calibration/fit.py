@@ -141,6 +141,7 @@ class Calibration:
     per_user_month: Sample | None
     wait_mean_min: float | None
     residential: ResidentialFit
+    power_kw: Sample | None = None
     skipped_rows: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -267,6 +268,7 @@ def fit_log(log: SessionLog, /, *, scenario: Scenario) -> Calibration:
             scenario, energy_kwh=energy.mean, sessions_per_ev_day=rate, days=len(days)
         ),
         skipped_rows=len({b.row for b in log.skipped}),
+        power_kw=sample(log.power_kw, fit=False) if np.isfinite(log.power_kw).any() else None,
     )
 
 

@@ -26,7 +26,8 @@ def _flow(values: list[float]) -> str:
 
 
 def _quantiles(s: Sample, unit: str) -> str:
-    return ", ".join(f"p{int(q * 100)} {v:.1f}" for q, v in s.quantiles.items()) + f" {unit}"
+    text = ", ".join(f"p{int(q * 100)} {v:.1f}" for q, v in s.quantiles.items())
+    return f"{text} {unit}".rstrip()
 
 
 def _fits(s: Sample, unit: str) -> list[str]:
@@ -121,6 +122,9 @@ def _not_taken(cal: Calibration) -> list[str]:
         )
     if cal.wait_mean_min is not None:
         out.append(f"# mean wait from arrival to connection: {cal.wait_mean_min:.1f} min")
+    if cal.power_kw is not None:
+        w = cal.power_kw
+        out.append(f"# power per session (kW): mean {w.mean:.1f}; {_quantiles(w, 'kW')}")
     out += [
         "# Not calibrated from a log of completed sessions (docs/calibration.md): patience",
         "# (patience_min_mean, patience_min_cv) and balking; drivers who gave up left no row.",
