@@ -189,6 +189,7 @@ def test_outputs_have_the_documented_columns(phased: RunResult, tmp_path: Path) 
     built = dict(zip(last_phase(summary, "pm-myopic")["sites"],
                      last_phase(summary, "pm-myopic")["built"], strict=True))  # fmt: skip
     assert dict(zip(mine["site_id"], mine["phase_built"], strict=True)) == built
+    assert [ph.year for ph in phased.phases] == list(YEARS)  # the Python face keeps them
     resolved = (tmp_path / "config.resolved.yaml").read_text()
     assert "phases:" in resolved and "look-ahead" in resolved
 

@@ -35,7 +35,7 @@ from sim.export.tables import pack_stock_frame, queue_frame, sessions_frame, sit
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 from sim.study.refine import candidate_columns
-from sim.study.runner import StudyResult, SweepStudy
+from sim.study.runner import PhaseStudy, StudyResult, SweepStudy
 from sim.study.units import UnitResult, per_replication_frame
 
 __all__ = ["RunResult", "SweepResult", "assemble", "sweep_result"]
@@ -104,6 +104,7 @@ class RunResult:
     units: list[UnitResult]
     candidate_scores: pd.DataFrame | None = None
     pack_stock: pd.DataFrame | None = None
+    phases: tuple[PhaseStudy, ...] = ()
     zone_load: pd.DataFrame | None = None
 
 
@@ -172,6 +173,7 @@ def assemble(study: StudyResult, /) -> RunResult:
         plans=plans,
         prepared=prep,
         units=units,
+        phases=study.phases,
     )
 
 
