@@ -186,12 +186,12 @@ def segment_table(summary: Summary, /) -> Table | None:
     """Per plan, its cost, the difficulty of each demand segment, the difficulty it
     removes per million CNY (against the first plan that builds nothing, as in the
     report) and each fleet's lost time (mean ± half-width of the 95% CI); ``None`` for a
-    run with one segment (its table alone, as before)."""
+    run with one segment and no swap station (its table alone, as before)."""
     from sim.export.summary import MetricSummary
 
     strategies = list(summary.strategies.values())
     segments = list(dict.fromkeys(seg for s in strategies for seg in s.segments))
-    if len(segments) < 2:
+    if len(segments) < 2 and not any(s.swap is not None for s in strategies):
         return None
     fleets = list(dict.fromkeys(f for s in strategies for f in s.fleets))
     base = summary.baseline
@@ -234,6 +234,44 @@ def segment_table(summary: Summary, /) -> Table | None:
                 f"({_fmt(f['lost_cny_per_vehicle_day'], '{:.0f}')} CNY)"
             )
         table.add_row(*cells)
+    return table
+
+
+def holiday_table(summary: Summary, /) -> Table | None:
+    """Per plan, the peak day at the base plan's busiest service area (mean and
+    95th-percentile wait), the vehicles run flat, the cost, and the paired differences
+    against the first plan (``summary.json``'s ``holiday`` sections); ``None`` without a
+    holiday on the expressway."""
+    from sim.export.summary import MetricSummary
+
+    rows = [(s, s.holiday) for s in summary.strategies.values() if s.holiday is not None]
+    if not rows:
+        return None
+    first = rows[0][1]
+    table = Table(
+        title=f"holiday: day {first['peak_day']} at {first['busiest_site']} (the busiest)",
+        caption=f"mean ± 95% CI half-width; Δ: paired difference against {rows[0][0].name}",
+    )
+    for label in ("strategy", "cost CNY", "wait min", "wait p95", "run flat", "Δ wait", "Δ flat"):
+        table.add_column(label, justify="left" if label == "strategy" else "right")
+
+    def cell(part: Any, key: str) -> str:
+        m = part.get(key) if part else None
+        if m is None:
+            return "-"
+        return _fmt(MetricSummary(m["mean"], tuple(m["ci95"])), "{:,.1f}")
+
+    for s, h in rows:
+        vs = h.get("vs_base")
+        table.add_row(
+            s.name,
+            "-" if s.cost_cny is None else f"{s.cost_cny:,.0f}",
+            cell(h, "busiest_wait_mean_min"),
+            cell(h, "busiest_wait_p95_min"),
+            cell(h, "stranded_vehicles"),
+            cell(vs, "busiest_wait_mean_min"),
+            cell(vs, "stranded_vehicles"),
+        )
     return table
 
 
@@ -309,6 +347,9 @@ def run(
     by_segment = segment_table(result.typed_summary)
     if by_segment is not None:
         out.print(by_segment)
+    holiday = holiday_table(result.typed_summary)
+    if holiday is not None:
+        out.print(holiday)
     from sim.export.tables import phase_table
 
     trajectory = phase_table(result.typed_summary)  # with phases: difficulty by phase

@@ -277,7 +277,7 @@ def test_segments_and_fleets_round_trip_through_summary_json(
     summary, _ = scored
     doc = json.loads(summary.to_json())
     p = doc["strategies"]["p-median"]
-    assert list(p)[-2:] == ["segments", "fleets"]
+    assert list(p)[-3:] == ["segments", "fleets", "holiday"]  # the scenario has a holiday
     assert Summary.from_dict(doc) == summary
     # without them (one segment, no fleets) a strategy's entry has neither key
     plain = small_run.typed_summary.strategies["existing"]
@@ -315,7 +315,8 @@ def test_the_terminal_shows_difficulty_per_segment_and_fleet_lost_time(
     plain = dataclasses.replace(
         summary,
         strategies={
-            n: dataclasses.replace(s, segments={}, fleets={}) for n, s in summary.strategies.items()
+            n: dataclasses.replace(s, segments={}, fleets={}, swap=None)
+            for n, s in summary.strategies.items()
         },
     )
     assert segment_table(plain) is None

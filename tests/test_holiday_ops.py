@@ -95,3 +95,24 @@ def test_extra_ports_at_an_unknown_site_are_refused() -> None:
     data["strategies"] = [{"name": "x", "model": "existing", "extra_ports": {"nowhere": 2}}]
     with pytest.raises(ConfigError, match="not charging sites of its plan"):
         run_study(parse_config(data))
+
+
+def test_the_terminal_shows_the_holiday_comparison(study: StudyResult) -> None:
+    from rich.console import Console
+
+    from sim.cli import holiday_table
+    from sim.export.summary import build_summary
+    from sim.study.units import per_replication_frame
+
+    summary = build_summary(study, per_replication_frame(study.units))
+    table = holiday_table(summary)
+    assert table is not None
+    console = Console(width=200, record=True)
+    console.print(table)
+    text = console.export_text()
+    site = summary.strategies["base"].holiday["busiest_site"]  # type: ignore[index]
+    assert site in text and "Δ wait" in text
+    for name in study.plans:
+        assert name in text
+    diff = summary.strategies["plus-ports"].holiday["vs_base"]["busiest_wait_mean_min"]  # type: ignore[index]
+    assert f"{diff['mean']:,.1f}" in text

@@ -337,6 +337,15 @@ def test_the_terminal_table_shows_difficulty_by_segment_and_per_yuan(
         s, strategies={n: dataclasses.replace(st, segments={}) for n, st in s.strategies.items()}
     )
     assert segment_table(one) is None
+    # one segment but swap stations (e.g. the corridor): cost and per yuan still shown
+    swap_one = dataclasses.replace(
+        r.typed_summary,
+        strategies={
+            n: dataclasses.replace(st, segments={}, fleets={})
+            for n, st in r.typed_summary.strategies.items()
+        },
+    )
+    assert segment_table(swap_one) is not None
 
 
 def test_same_config_and_seed_give_the_same_swap_figures() -> None:
