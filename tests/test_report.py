@@ -376,3 +376,19 @@ def test_figures_draw_chinese_with_the_packaged_font(chinese_run: RunResult) -> 
             fig, ax = plt.subplots()
             ax.set_title(label("fig_wait", "zh") + " " + CHINESE_NAMES[0])
             figures.png(fig)
+
+
+def test_report_has_the_holiday_operations_table(small_run: RunResult, report: str) -> None:
+    """The scenario has a holiday on the expressway: the report compares the plans at the
+    busiest service area on the peak day, as summary.json's holiday sections do."""
+    start = report.index('id="holiday-table"')
+    table = report[start : report.index("</table>", start)]
+    s = small_run.typed_summary
+    first = next(iter(s.strategies.values()))
+    assert first.holiday is not None and str(first.holiday["busiest_site"]) in report
+    for name in s.names:
+        assert f'data-strategy="{name}"' in table
+    flat = first.holiday["stranded_vehicles"]["mean"]
+    assert f"{flat:,.1f}" in table
+    zh = report_html(small_run, language="zh")
+    assert "节假日运营措施" in zh and 'id="holiday-table"' in zh

@@ -230,6 +230,21 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "en": "Difficulty points removed per million CNY",
         "zh": "每百万元降低的难度指数",
     },
+    "sec_holiday": {"en": "Holiday operations", "zh": "节假日运营措施"},
+    "holiday_note": {
+        "en": "On the peak day (day {day}), at the busiest service area of the first plan "
+        "({site}, every station there counted): the mean and 95th-percentile wait of the "
+        "vehicles that queued, the vehicles that ran flat (all days), and each plan's "
+        "paired difference against {base}, replication by replication (95% intervals).",
+        "zh": "高峰日（第 {day} 天）第一个方案最繁忙的服务区（{site}，计入该处所有站点）："
+        "排队车辆的平均与 95% 分位等待时间、电量耗尽的车辆数（全部天数），以及各方案相对 {base} "
+        "的逐次配对差值（95% 区间）。",
+    },
+    "busiest_wait": {"en": "Mean wait (min)", "zh": "平均等待（分钟）"},
+    "busiest_p95": {"en": "95th-percentile wait (min)", "zh": "95% 分位等待（分钟）"},
+    "run_flat": {"en": "Vehicles run flat", "zh": "电量耗尽车辆"},
+    "wait_vs_base": {"en": "Wait vs first plan", "zh": "等待相对第一方案"},
+    "flat_vs_base": {"en": "Run flat vs first plan", "zh": "耗尽相对第一方案"},
     "sec_sweep": {"en": "Sensitivity sweep", "zh": "敏感性分析"},
     "sec_provenance": {"en": "Provenance", "zh": "数据与版本来源"},
     "sec_notes": {"en": "Region notes", "zh": "区域数据说明"},

@@ -612,6 +612,43 @@ def _swap_row(
     }
 
 
+def _holiday(result: RunResult, lang: Language) -> dict[str, Any] | None:
+    """The holiday operations table (``summary.json``'s ``holiday`` sections); ``None``
+    without a holiday on the expressway."""
+    rows = [(s, s.holiday) for s in result.typed_summary.strategies.values() if s.holiday]
+
+    def cell(part: Any, key: str) -> str:
+        m = part.get(key) if part else None
+        if m is None or m["mean"] is None:
+            return "–"
+        lo, hi = m["ci95"]
+        text = _fmt_number(m["mean"], 1)
+        if lo is not None and hi is not None:
+            text += f" [{_fmt_number(lo, 1)} – {_fmt_number(hi, 1)}]"
+        return text
+
+    if not rows:
+        return None
+    first, h0 = rows[0]
+    return {
+        "note": label(
+            "holiday_note", lang, day=h0["peak_day"], site=h0["busiest_site"], base=first.name
+        ),
+        "rows": [
+            {
+                "name": s.name,
+                "cost": _fmt_number(s.cost_cny),
+                "wait": cell(h, "busiest_wait_mean_min"),
+                "p95": cell(h, "busiest_wait_p95_min"),
+                "flat": cell(h, "stranded_vehicles"),
+                "d_wait": cell(h.get("vs_base"), "busiest_wait_mean_min"),
+                "d_flat": cell(h.get("vs_base"), "stranded_vehicles"),
+            }
+            for s, h in rows
+        ],
+    }
+
+
 def _charge_and_swap(result: RunResult, lang: Language) -> list[dict[str, Any]]:
     """The charge-and-swap comparison, one row per plan; empty when no plan has a
     battery-swap station (the report then has no such section)."""
@@ -713,6 +750,7 @@ _TEMPLATE = """<!DOCTYPE html>
   <li><a href="#comparison">{{ t.sec_comparison }}</a></li>
   {% if paired %}<li><a href="#paired">{{ t.sec_paired }}</a></li>{% endif %}
 {% if swap %}  <li><a href="#charge-and-swap">{{ t.sec_swap }}</a></li>
+{% endif %}{% if holiday %}  <li><a href="#holiday">{{ t.sec_holiday }}</a></li>
 {% endif %}  <li><a href="#figures">{{ t.sec_figures }}</a></li>
   <li><a href="#maps">{{ t.sec_maps }}</a></li>
   <li><a href="#sites">{{ t.sec_sites }}</a></li>
@@ -767,6 +805,18 @@ _TEMPLATE = """<!DOCTYPE html>
 <td class="num">{{ r.availability }}</td>
 <td>{{ r.fleets|join("; ") or "–" }}</td><td>{{ r.segments|join("; ") or "–" }}</td>
 <td class="num">{{ r.cost }}</td><td class="num">{{ r.per_million }}</td></tr>
+{% endfor %}</tbody></table></div>
+
+{% endif %}{% if holiday %}<h2 id="holiday">{{ t.sec_holiday }}</h2>
+<p class="muted">{{ holiday.note }}</p>
+<div class="scroll"><table id="holiday-table">
+<thead><tr><th>{{ t.strategy }}</th><th>{{ t.cost_cny }}</th><th>{{ t.busiest_wait }}</th>
+<th>{{ t.busiest_p95 }}</th><th>{{ t.run_flat }}</th><th>{{ t.wait_vs_base }}</th>
+<th>{{ t.flat_vs_base }}</th></tr></thead><tbody>
+{% for r in holiday.rows %}<tr><th data-strategy="{{ r.name }}">{{ r.name }}</th>
+<td class="num">{{ r.cost }}</td><td class="num">{{ r.wait }}</td><td class="num">{{ r.p95 }}</td>
+<td class="num">{{ r.flat }}</td><td class="num">{{ r.d_wait }}</td>
+<td class="num">{{ r.d_flat }}</td></tr>
 {% endfor %}</tbody></table></div>
 
 {% endif %}<h2 id="figures">{{ t.sec_figures }}</h2>
@@ -900,6 +950,7 @@ def report_html(result: RunResult, /, *, language: str | None = None) -> str:
         "figs": figs,
         "sites": _sites(result, names),
         "swap": _charge_and_swap(result, lang),
+        "holiday": _holiday(result, lang),
         "prov": _provenance(result),
         "seed": str(s.seed),
     }
