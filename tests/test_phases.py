@@ -215,17 +215,27 @@ def test_terminal_shows_the_difficulty_trajectory(phased: RunResult) -> None:
 
 def test_a_budget_per_phase_is_respected() -> None:
     data = phased_data()
-    data["strategies"] = [{"name": "pm", "model": "p-median"}]
+    data["strategies"] = [
+        {"name": "pm", "model": "p-median"},
+        {"name": "pm-la", "model": "p-median", "planning": "look-ahead"},
+    ]
     budget = 600_000.0  # two new sites of 260,000 CNY fit, three do not
     data["phases"] = [
-        {"year": y, "ev_share": s, "strategies": {"pm": {"budget_cny": budget}}}
+        {
+            "year": y,
+            "ev_share": s,
+            "strategies": {"pm": {"budget_cny": budget}, "pm-la": {"budget_cny": budget}},
+        }
         for y, s in zip(YEARS, (0.1, 0.2, 0.4), strict=True)
     ]
     data["simulation"]["replications"] = 2
     result = run(parse_config(data))
-    phases = _phases(result, "pm")
-    assert all(0 < p["cost_cny"] <= budget for p in phases)
-    assert [len(p["sites"]) for p in phases] == [2, 4, 6]
+    for name in ("pm", "pm-la"):
+        phases = _phases(result, name)
+        assert all(0 < p["cost_cny"] <= budget for p in phases)
+    assert [len(p["sites"]) for p in _phases(result, "pm")] == [2, 4, 6]
+    s = result.summary["strategies"]
+    assert s["pm-la"]["planning"]["objective"] <= s["pm"]["planning"]["objective"] * (1 + 1e-9)
 
 
 # ----------------------------------------------------------------- bad configs
@@ -268,6 +278,13 @@ def test_look_ahead_needs_a_model_with_a_multi_period_form() -> None:
     data = phased_data()
     data["strategies"][1]["planning"] = "look-ahead"  # random
     with pytest.raises(ConfigError, match=r"strategies\.1 \('random'\)\.planning"):
+        check_phases(parse_config(data))
+    data = phased_data()
+    data["strategies"][3]["options"] = {"lagrangian": False}
+    with pytest.raises(ConfigError, match=r"strategies\.3 \('pm-look-ahead'\)\.options"):
+        check_phases(parse_config(data))
+    data["strategies"][2]["sizing"] = {"port_budget": 10}
+    with pytest.raises(ConfigError, match=r"strategies\.2 \('pm-myopic'\)\.sizing"):
         check_phases(parse_config(data))
 
 

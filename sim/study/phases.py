@@ -97,7 +97,8 @@ def check_phases(scenario: Scenario, /) -> None:
     ------
     ConfigError
         A strategy refined by simulation, sized by peak-hour queues or placing swap
-        stations; a look-ahead strategy whose model has no multi-period form.
+        stations; a look-ahead strategy whose model has no multi-period form or with
+        options other than ``time_limit`` and ``mip_gap``.
     """
     for i, s in enumerate(scenario.strategies):
         where = f"strategies.{i} ({s.name!r})"
@@ -109,6 +110,12 @@ def check_phases(scenario: Scenario, /) -> None:
             raise ConfigError(
                 f"{where}.planning: look-ahead needs model {' or '.join(LOOK_AHEAD_MODELS)}, "
                 f"not {s.model_name!r}"
+            )
+        unknown = sorted(set(s.options) - {"time_limit", "mip_gap"})
+        if s.planning == "look-ahead" and unknown:
+            raise ConfigError(
+                f"{where}.options.{unknown[0]}: the look-ahead model takes time_limit and "
+                "mip_gap only"
             )
 
 
