@@ -96,14 +96,17 @@ def check_phases(scenario: Scenario, /) -> None:
     Raises
     ------
     ConfigError
-        A strategy refined by simulation, sized by peak-hour queues or placing swap
-        stations; a look-ahead strategy whose model has no multi-period form or with
-        options other than ``time_limit`` and ``mip_gap``.
+        A strategy refined by simulation, sized by peak-hour queues, placing swap
+        stations, with extra ports or mobile units; a look-ahead strategy whose model
+        has no multi-period form or with options other than ``time_limit`` and
+        ``mip_gap``.
     """
     for i, s in enumerate(scenario.strategies):
         where = f"strategies.{i} ({s.name!r})"
+        # extra ports and mobile units are added by make_plans, which phases do not use
+        extra = [(k, getattr(s, k, None) is not None) for k in ("extra_ports", "mobile_units")]
         for key, bad in (("refine", s.refine is not None), ("sizing", s.sizing is not None),
-                         ("service", s.service != "charge")):  # fmt: skip
+                         ("service", s.service != "charge"), *extra):  # fmt: skip
             if bad:
                 raise ConfigError(f"{where}.{key}: not supported with phases (docs/phases.md)")
         if s.planning == "look-ahead" and s.model_name not in LOOK_AHEAD_MODELS:
