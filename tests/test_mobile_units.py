@@ -12,7 +12,7 @@ import pytest
 
 from sim.config import parse_config, read_yaml
 from sim.des.log import CHARGED, STRANDED
-from sim.errors import ConfigError
+from sim.errors import ConfigError, DataError
 from sim.siting.plan import Plan
 from sim.study.mobile import PILOT_REPLICATION
 from sim.study.plans import make_plans
@@ -97,9 +97,10 @@ def test_units_charge_only_on_their_days(plans: dict[str, Plan], logs: dict) -> 
         at_unit = (log.station >= 0) & plan.mobile[log.station.clip(0)]
         done = at_unit & (log.outcome == CHARGED)
         assert done.sum() > 10, name
-        # arrived on a day out (a queue at a unit called back is still served)
-        arrival_day = set((log.arrival_min[done] // 1440 + 1).astype(int).tolist())
-        assert arrival_day <= days, name
+        # chose the unit on a day out (who is on the way or queueing when it is called
+        # back is still served)
+        chose = log.arrival_min[done] - log.access_min[done]
+        assert set((chose // 1440 + 1).astype(int).tolist()) <= days, name
 
 
 def test_a_unit_gives_no_more_than_its_store_and_refills(
@@ -153,3 +154,33 @@ def test_bad_mobile_units_are_refused(units: dict[str, Any], message: str) -> No
     data["strategies"][1]["mobile_units"] = units
     with pytest.raises(ConfigError, match=message):
         parse_config(data)
+
+
+def test_outputs_mark_the_mobile_units(tmp_path: Path) -> None:
+    """sessions.parquet gains ``mobile`` (only when a plan has units) and the selected
+    layer says ``kind: mobile``; read back as a plan file, such rows are refused."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from sim.api import run
+    from sim.export.writing import write_outputs
+    from sim.region.plan_file import read_plan_file
+
+    data = _data()
+    data["demand"]["days"] = 2
+    data["demand"]["highway"]["holiday"]["days"] = [2]
+    data["strategies"] = [data["strategies"][0], data["strategies"][1]]
+    data["simulation"]["replications"] = 1
+    data["output"] = {"map": False, "report": False}
+    result = run(parse_config(data))
+    write_outputs(result, tmp_path / "out")
+    sessions = pd.read_parquet(tmp_path / "out" / "sessions.parquet")
+    assert sessions["mobile"].dtype == bool
+    at_units = sessions[sessions["mobile"]]
+    assert len(at_units) > 0 and set(at_units["strategy"]) == {"units"}
+    sel = gpd.read_file(tmp_path / "out" / "sites.gpkg", layer="selected")
+    assert (sel["kind"] == "mobile").sum() == 4
+    plan_csv = tmp_path / "plan.csv"
+    sel[sel["strategy"] == "units"].drop(columns="geometry").to_csv(plan_csv, index=False)
+    with pytest.raises(DataError, match="kind = mobile"):
+        read_plan_file(plan_csv)

@@ -631,13 +631,15 @@ class ThroughTraffic:
                 self._give_up(trip, attempt=attempt, station=last, to_exit_km=to_exit_km)
                 return
             on = leg if kind == CHARGE_STOP else sleg
+            # where it heads, read now (a mobile unit may leave the options meanwhile)
+            to = on.station[k]
             drive = on.drive_min[k]
             if drive > 0:
                 yield self._env.timeout(drive)
             trip.have_kwh -= on.drive_km[k] * trip.kwh_per_km
             drove += drive
             if kind == CHARGE_STOP:
-                j = leg.station[k]
+                j = to
                 kwh, minutes = self._stop.plan(trip, j, trip.have_kwh)
                 soc = trip.have_kwh / trip.battery_kwh
                 detour = drove + self._to_exit_min[j][x] - self._route_min[od]
@@ -645,7 +647,7 @@ class ThroughTraffic:
                 if charged:
                     trip.have_kwh += kwh
             else:
-                s = on.station[k]
+                s = to
                 j = self._swap_option.site[s]
                 detour = drove + self._to_exit_min[j][x] - self._route_min[od]
                 charged = yield from self._swap_at(trip, s, attempt, drive, detour)

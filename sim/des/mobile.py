@@ -4,7 +4,7 @@ energy store that runs down, and the trips to refill it.
 A unit is one of the plan's stations (its connectors are the station's ports, at the
 service area it is sent to) that through-traffic meets like any other on its route, but
 only on the days it is deployed: outside them it is not among the drivers' options (the
-vehicles already queueing there are still served).  Every session that starts on a
+vehicles already queueing there, or on their way, are still served).  Every session that starts on a
 unit draws its energy from the unit's store (:meth:`MobileFleet.draw`); a session that
 wants more than is left gets what is left, in the time that takes, and goes on its way.
 When the store is down to :data:`LOW_STORE_SHARE` of its size, the unit takes nobody new

@@ -104,8 +104,9 @@ def selected_layer(
     (means over replications): ``utilization``, ``energy_kwh_per_day``,
     ``sessions_charged_per_day``, ``wait_mean_min``, ``wait_p95_min``.
 
-    ``kind`` is the candidate's kind (``parking``, ``node``, ...) at a charging site and
-    ``swap`` at a battery-swap station (so the layer reads back as a plan file); ``bays``,
+    ``kind`` is the candidate's kind (``parking``, ``node``, ...) at a charging site,
+    ``swap`` at a battery-swap station (so the layer reads back as a plan file) and
+    ``mobile`` for a mobile charging unit (a plan file refuses those rows); ``bays``,
     ``packs`` and ``pack_chargers`` are 0 at charging sites; ``swaps_per_day`` (swaps
     done), ``pack_availability`` (share of the time with a charged pack in stock),
     ``bay_wait_mean_min`` and ``pack_wait_mean_min`` (of the swaps done) are NaN at
@@ -146,6 +147,7 @@ def selected_layer(
         sub.insert(0, "strategy", name)
         swap = plan.swap
         sub["kind"] = np.where(swap, "swap", sub["kind"].to_numpy(dtype=object))
+        sub["kind"] = np.where(plan.mobile, "mobile", sub["kind"].to_numpy(dtype=object))
         sub["ports"] = plan.ports
         sub["power_kw"] = plan.power_kw
         sub["charger_class"] = list(plan.charger_class)

@@ -203,8 +203,10 @@ def _service_columns(log: SessionLog, /) -> dict[str, np.ndarray]:
 def sessions_frame(
     prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
 ) -> pd.DataFrame:
-    """All attempts of all units as the ``sessions.parquet`` table."""
+    """All attempts of all units as the ``sessions.parquet`` table (with ``mobile``:
+    whether a mobile unit served the attempt, only when some plan has mobile units)."""
     frames = []
+    mobile = any(p.mobile.any() for p in plans.values())
     for u in units:
         st = stations_of(prep, plans[u.strategy])
         ids = np.array([*st.site_id, ""], dtype=object)
@@ -231,6 +233,11 @@ def sessions_frame(
                     "access_min": log.access_min,
                     "detour_min": log.detour_min,
                     **_service_columns(log),
+                    **(
+                        {"mobile": np.append(plans[u.strategy].mobile, False)[log.station]}
+                        if mobile
+                        else {}
+                    ),
                 }
             )
         )

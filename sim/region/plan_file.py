@@ -286,6 +286,7 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
     kinds: list[str] = []
     for k, (row, geom, where) in enumerate(zip(records, geoms, wheres, strict=True)):
         site = _text(row.get("site_id", row.get("id")))
+        kind = _kind(where, row.get("kind"))  # first: a mobile unit's row says so
         if geom is None and not site:
             raise DataError(f"{where}: neither a site_id nor lon/lat; {_EXPECTED}")
         if site:
@@ -295,7 +296,6 @@ def _plan_table(rows: _Rows, *, label: str) -> PlanTable:
         if geom is not None:
             lon[k], lat[k] = geom.x, geom.y
         ids.append(site)
-        kind = _kind(where, row.get("kind"))
         # a swap station's ports are blank or 0 (chargesite's selected layer writes 0)
         low = 0 if kind == "swap" else 1
         ports[k] = parse_count(where, "ports", row.get("ports"), low=low, high=500)
@@ -335,6 +335,12 @@ def _kind(where: str, raw: Any, /) -> str:
     text = _text(raw).lower()
     if not text or text in CANDIDATE_KINDS:
         return "charge"
+    if text == "mobile":
+        raise DataError(
+            f"{where}: kind = mobile: mobile charging units are an operating measure, set "
+            "by strategies[].mobile_units (with their sites), not rows of a plan file; drop "
+            "these rows (a selected layer read back as a plan keeps its fixed sites)"
+        )
     if text not in SITE_KINDS:
         raise DataError(
             f"{where}: kind = {_text(raw)!r}; expected one of {', '.join(SITE_KINDS)} (or a "
