@@ -237,8 +237,8 @@ def compound_caps(stations: Stations, zone: np.ndarray, grid: GridResult, /) -> 
         raise ConfigError(
             f"grid: compound {zid} has no power left under its transformer's limit at any "
             f"time (base load and home charging use it all), so its public site(s) "
-            f"{', '.join(sites)} could never charge; raise its kva (zones file) or "
-            "grid.transformer.loading_limit, use grid.control: ordered, or site elsewhere"
+            f"{', '.join(sites)} could never charge; raise its kva (zones file), "
+            "grid.transformer.kva_per_household or loading_limit, or site elsewhere"
         )
     group = np.where(zone >= 0, np.searchsorted(used, zone), -1).astype(np.int64)
     traces: list[list[tuple[float, float]]] = [[] for _ in range(used.size)]
