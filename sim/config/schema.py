@@ -1073,6 +1073,76 @@ class MobileUnitsConfig(_Section):
         return self
 
 
+class TransformerUpgradesConfig(_Section):
+    """Compound transformers a strategy upgrades (docs/grid.md): kVA added per compound,
+    for this strategy's grid result (headroom, ordered home charging, loading), with
+    its cost in the plan."""
+
+    kva_added: dict[str, PositiveFloat] = Field(
+        description="kVA added per compound, by zone id (region.zones zone_id)."
+    )
+    cost_per_kva_cny: Annotated[float, Field(ge=0.0)] = Field(
+        600.0,
+        description="Cost of one kVA added, transformer and installation (CNY/kVA; "
+        "assumption: no figure in shared/calibration-facts.md).",
+    )
+
+
+class CompoundChargersConfig(_Section):
+    """Chargers a strategy builds inside compounds (统建统服, unified construction and
+    service; docs/grid.md): a site in each chosen compound, on its transformer, that
+    its residents use like any public site."""
+
+    zones: tuple[str, ...] | Literal["auto"] = Field(
+        "auto",
+        description="Zone ids of the compounds; auto: the `count` compounds with the most "
+        "EVs without home charging.",
+    )
+    count: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1, description="With zones: auto, how many compounds."
+    )
+    ports: Annotated[int, Field(ge=1, le=500)] = Field(4, description="Ports per compound.")
+    charger_class: str | None = Field(
+        None, description="Charger class (AC or DC); default chargers.default_class."
+    )
+    cost_per_port_cny: Annotated[float, Field(ge=0.0)] | None = Field(
+        None, description="Cost per port (CNY); default: the charger class's cost_per_port_cny."
+    )
+    site_cost_cny: Annotated[float, Field(ge=0.0)] = Field(
+        0.0,
+        description="Fixed cost per compound site (CNY; assumption: the compound's own "
+        "parking, no land cost; transformer upgrades are priced apart).",
+    )
+
+
+class SharedPrivateConfig(_Section):
+    """A share of the home chargers in chosen compounds opened to neighbours without one
+    in the hours their owners are away (私桩共享; docs/grid.md)."""
+
+    zones: tuple[str, ...] | Literal["auto"] = Field(
+        "auto",
+        description="Zone ids of the compounds; auto: the `count` compounds with the most "
+        "EVs without home charging.",
+    )
+    count: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1, description="With zones: auto, how many compounds."
+    )
+    share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.2, description="Share of the compound's home chargers that are shared (0-1]."
+    )
+    max_session_h: PositiveFloat = Field(
+        4.0,
+        description="Longest a neighbour may charge on a shared charger (h): a shared "
+        "charger is offered only when its owner stays away that long, so the owner finds "
+        "it free (assumption: a booked slot).",
+    )
+    cost_per_charger_cny: Annotated[float, Field(ge=0.0)] = Field(
+        500.0,
+        description="Cost of opening one charger to sharing (CNY): Shanghai pays 500 CNY "
+        "per shared charger to property firms (shared/calibration-facts.md section 9).",
+    )
+
+
 class StrategyConfig(_Section):
     """One siting strategy to compare."""
 
@@ -1167,6 +1237,15 @@ class StrategyConfig(_Section):
         description="With grid: this strategy's home charging control (e.g. the same plan "
         "with ordered charging); default: grid.control (docs/grid.md).",
     )
+    transformer_upgrades: TransformerUpgradesConfig | None = Field(
+        None, description="With grid: compound transformers upgraded (kVA added, with cost)."
+    )
+    compound_chargers: CompoundChargersConfig | None = Field(
+        None, description="With grid: chargers built inside compounds, on their transformer."
+    )
+    shared_private: SharedPrivateConfig | None = Field(
+        None, description="With grid: home chargers shared with neighbours while owners are away."
+    )
 
     @model_serializer(mode="wrap")
     def _without_absent_keys(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -1179,6 +1258,9 @@ class StrategyConfig(_Section):
             "mobile_units",
             "extra_ports",
             "grid_control",
+            "transformer_upgrades",
+            "compound_chargers",
+            "shared_private",
         ):
             if getattr(self, key) is None:
                 data.pop(key, None)
