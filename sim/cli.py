@@ -350,6 +350,11 @@ def run(
     holiday = holiday_table(result.typed_summary)
     if holiday is not None:
         out.print(holiday)
+    from sim.export.grid import grid_table
+
+    power = grid_table(result.typed_summary)  # with a grid section: compound power
+    if power is not None:
+        out.print(power)
     from sim.export.tables import phase_table
 
     trajectory = phase_table(result.typed_summary)  # with phases: difficulty by phase

@@ -245,6 +245,31 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "run_flat": {"en": "Vehicles run flat", "zh": "电量耗尽车辆"},
     "wait_vs_base": {"en": "Wait vs first plan", "zh": "等待相对第一方案"},
     "flat_vs_base": {"en": "Run flat vs first plan", "zh": "耗尽相对第一方案"},
+    "sec_grid": {"en": "Compound power", "zh": "小区配电"},
+    "grid_note": {
+        "en": "Each compound's transformer carries its households' base load, home charging "
+        "and the public chargers sited in it (means over replications): the peak loading "
+        "of the most loaded compound (% of kVA at the power factor), the share of compounds "
+        "whose peak is above 100%, home charging energy that could not be delivered, and "
+        "the mean price paid per kWh at home and at public chargers (time-of-use tariff and "
+        "service fee). Grid stress enters the difficulty index only through slower public "
+        "charging in saturated compounds.",
+        "zh": "每个小区的变压器承担居民基础负荷、家用充电以及小区内的公共充电桩（各次重复的均值）："
+        "负载最高小区的峰值负载率（按功率因数折算的 kVA 百分比）、峰值超过 100% 的小区占比、"
+        "未能送达的家用充电电量，以及家用与公共充电的平均电价（分时电价与服务费）。"
+        "配电压力仅通过饱和小区内公共充电变慢计入充电难度指数。",
+    },
+    "grid_control": {"en": "Control", "zh": "充电控制"},
+    "peak_loading": {"en": "Peak loading (%)", "zh": "峰值负载率（%）"},
+    "overloaded": {"en": "Compounds overloaded", "zh": "过载小区占比"},
+    "home_not_delivered": {
+        "en": "Home energy not delivered (kWh)",
+        "zh": "未送达家用电量（千瓦时）",
+    },
+    "price_home_public": {
+        "en": "CNY/kWh home / public",
+        "zh": "家用 / 公共电价（元/千瓦时）",
+    },
     "sec_sweep": {"en": "Sensitivity sweep", "zh": "敏感性分析"},
     "sec_provenance": {"en": "Provenance", "zh": "数据与版本来源"},
     "sec_notes": {"en": "Region notes", "zh": "区域数据说明"},

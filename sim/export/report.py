@@ -649,6 +649,38 @@ def _holiday(result: RunResult, lang: Language) -> dict[str, Any] | None:
     }
 
 
+def _grid(result: RunResult, lang: Language) -> list[dict[str, Any]]:
+    """The compound power table (``summary.json``'s ``grid`` sections); empty without
+    ``grid``."""
+
+    def cell(g: Mapping[str, Any], key: str, pattern: str) -> str:
+        m = g.get(key)
+        if not isinstance(m, Mapping) or m.get("mean") is None:
+            return "–"
+        return pattern.format(m["mean"])
+
+    rows = []
+    for s in result.typed_summary.strategies.values():
+        g = s.grid
+        if not g:
+            continue
+        price = g.get("mean_price_cny_per_kwh", {})
+        public = price.get("residential")
+        rows.append(
+            {
+                "name": s.name,
+                "control": str(g.get("control", "")),
+                "difficulty": _fmt_value("difficulty_index", s.metrics["difficulty_index"].mean),
+                "peak": cell(g, "peak_loading_pct", "{:.1f}"),
+                "overloaded": cell(g, "overloaded_share", "{:.0%}"),
+                "not_delivered": cell(g, "home_energy_not_delivered_kwh", "{:,.0f}"),
+                "price": f"{_fmt_number(price.get('home'), 3)} / {_fmt_number(public, 3)}",
+                "cost": _fmt_number(s.cost_cny),
+            }
+        )
+    return rows
+
+
 def _charge_and_swap(result: RunResult, lang: Language) -> list[dict[str, Any]]:
     """The charge-and-swap comparison, one row per plan; empty when no plan has a
     battery-swap station (the report then has no such section)."""
@@ -751,6 +783,7 @@ _TEMPLATE = """<!DOCTYPE html>
   {% if paired %}<li><a href="#paired">{{ t.sec_paired }}</a></li>{% endif %}
 {% if swap %}  <li><a href="#charge-and-swap">{{ t.sec_swap }}</a></li>
 {% endif %}{% if holiday %}  <li><a href="#holiday">{{ t.sec_holiday }}</a></li>
+{% endif %}{% if grid %}  <li><a href="#grid">{{ t.sec_grid }}</a></li>
 {% endif %}  <li><a href="#figures">{{ t.sec_figures }}</a></li>
   <li><a href="#maps">{{ t.sec_maps }}</a></li>
   <li><a href="#sites">{{ t.sec_sites }}</a></li>
@@ -817,6 +850,18 @@ _TEMPLATE = """<!DOCTYPE html>
 <td class="num">{{ r.cost }}</td><td class="num">{{ r.wait }}</td><td class="num">{{ r.p95 }}</td>
 <td class="num">{{ r.flat }}</td><td class="num">{{ r.d_wait }}</td>
 <td class="num">{{ r.d_flat }}</td></tr>
+{% endfor %}</tbody></table></div>
+
+{% endif %}{% if grid %}<h2 id="grid">{{ t.sec_grid }}</h2>
+<p class="muted">{{ t.grid_note }}</p>
+<div class="scroll"><table id="grid-table">
+<thead><tr><th>{{ t.strategy }}</th><th>{{ t.grid_control }}</th><th>{{ t.cost_cny }}</th>
+<th>{{ t.peak_loading }}</th><th>{{ t.overloaded }}</th><th>{{ t.home_not_delivered }}</th>
+<th>{{ t.price_home_public }}</th></tr></thead><tbody>
+{% for r in grid %}<tr><th data-strategy="{{ r.name }}">{{ r.name }}</th><td>{{ r.control }}</td>
+<td class="num">{{ r.cost }}</td><td class="num">{{ r.peak }}</td>
+<td class="num">{{ r.overloaded }}</td><td class="num">{{ r.not_delivered }}</td>
+<td class="num">{{ r.price }}</td></tr>
 {% endfor %}</tbody></table></div>
 
 {% endif %}<h2 id="figures">{{ t.sec_figures }}</h2>
@@ -951,6 +996,7 @@ def report_html(result: RunResult, /, *, language: str | None = None) -> str:
         "sites": _sites(result, names),
         "swap": _charge_and_swap(result, lang),
         "holiday": _holiday(result, lang),
+        "grid": _grid(result, lang),
         "prov": _provenance(result),
         "seed": str(s.seed),
     }

@@ -1,0 +1,71 @@
+"""Compound power in what a planner reads: the terminal's compound power table and the
+report's "Compound power" section (issue 15 item 5), only with ``grid``."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from sim.api import run
+from sim.config import parse_config
+from sim.export.report import report_html
+from sim.export.result import RunResult
+
+BASE: dict[str, Any] = {
+    "name": "grid-outputs",
+    "seed": 11,
+    "region": {"sample": "kotka"},
+    "candidates": {"network_nodes": 40},
+    "demand": {"days": 1, "residential": {"ev_share": 0.4}},
+    "chargers": {"default_class": "dc60", "ports_per_site": 2},
+    "strategies": [
+        {"name": "uncontrolled", "model": "p-median", "k": 6},
+        {"name": "ordered", "model": "p-median", "k": 6, "grid_control": "ordered"},
+    ],
+    "simulation": {"replications": 2},
+    "output": {"map": False},
+}
+
+
+@pytest.fixture(scope="module")
+def with_grid() -> RunResult:
+    return run(parse_config({**copy.deepcopy(BASE), "grid": {}}))
+
+
+def test_terminal_prints_the_compound_power_table(with_grid: RunResult) -> None:
+    from sim.export.grid import grid_table
+
+    table = grid_table(with_grid.typed_summary)
+    assert table is not None
+    console = Console(width=200, record=True)
+    console.print(table)
+    text = console.export_text()
+    for name in ("uncontrolled", "ordered"):
+        assert name in text
+    peak = with_grid.typed_summary.strategies["ordered"].grid["peak_loading_pct"]["mean"]  # type: ignore[index]
+    assert f"{peak:.1f}" in text
+
+
+def test_report_has_the_compound_power_section(with_grid: RunResult) -> None:
+    html = report_html(with_grid, language="en")
+    start = html.index('id="grid-table"')
+    table = html[start : html.index("</table>", start)]
+    s = with_grid.typed_summary
+    for name, st in s.strategies.items():
+        assert f'data-strategy="{name}"' in table
+        assert st.grid is not None and f"{st.grid['peak_loading_pct']['mean']:.1f}" in table
+    assert "小区配电" in report_html(with_grid, language="zh")
+
+
+def test_no_grid_no_section() -> None:
+    from sim.export.grid import grid_table
+
+    plain = copy.deepcopy(BASE)
+    plain["strategies"] = [{"name": "p", "model": "p-median", "k": 6}]
+    plain["simulation"] = {"replications": 1}
+    result = run(parse_config(plain))
+    assert grid_table(result.typed_summary) is None
+    assert 'id="grid-table"' not in report_html(result)
