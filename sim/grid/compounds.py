@@ -72,7 +72,8 @@ def compounds(
     ----------
     zones
         ``region.zones``: ``zone_id``, ``households`` and, from a zones file, ``kva``
-        (NaN where the file gives none).
+        (NaN where the file gives none); optional ``extra_kva``: kVA added by a
+        strategy's ``transformer_upgrades`` (the study adds the column).
     grid
         The ``grid`` section.
     days
@@ -88,6 +89,8 @@ def compounds(
         default = np.maximum(tr.kva_per_household * hh, tr.min_kva)
     given = zones["kva"].to_numpy(dtype=float) if "kva" in zones.columns else None
     kva = default if given is None else np.where(np.isnan(given), default, given)
+    if "extra_kva" in zones.columns:
+        kva = kva + zones["extra_kva"].to_numpy(dtype=float)
     n_steps = days * STEPS_PER_DAY
     hour, weekend = step_hours(n_steps, start_weekday=start_weekday)
     wd = np.asarray(grid.base_load.weekday_kw_per_household, float)

@@ -9,7 +9,7 @@ replication.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from sim.region.plan_file import (
 )
 from sim.rng import stream
 from sim.study.cache import MEMORY, cached_on_disk, content_key
+from sim.study.levers import LeverSites, has_levers, lever_candidates
 from sim.study.progress import Progress, no_progress
 
 __all__ = [
@@ -143,7 +144,11 @@ class Prepared:
         int64 ``(n_candidates,)`` with a ``grid`` section: the compound (index into
         ``region.zones``) whose polygon contains each candidate's point, -1 outside
         every zone (the first zone where polygons overlap); ``None`` without ``grid``.
-        A public site there draws on that compound's transformer.
+        A public site there draws on that compound's transformer.  Candidates added
+        for compound levers count in their compound.
+    levers
+        Where each strategy's compound chargers and shared chargers go
+        (:class:`~sim.study.levers.LeverSites`; empty without them).
     """
 
     scenario: Scenario
@@ -163,14 +168,22 @@ class Prepared:
     plan_tables: dict[str, PlanTable] = field(default_factory=dict)
     swap_weight: Mapping[str, np.ndarray] = field(default_factory=dict)
     cand_zone: np.ndarray | None = None
+    levers: LeverSites = field(
+        default_factory=lambda: LeverSites({}, {}, np.zeros(0, dtype=np.int64))
+    )
 
     @property
     def siting_cost(self) -> np.ndarray:
         """Rows of the siting problem: residential demand nodes (access minutes), then
-        highway origin-destination pairs (detour minutes)."""
-        if self.highway is None:
-            return self.cost_min
-        return np.vstack([self.cost_min, self.highway.od_cost_min])
+        highway origin-destination pairs (detour minutes); candidates added for
+        compound levers are no public siting option (``inf``)."""
+        cost = self.cost_min
+        if self.highway is not None:
+            cost = np.vstack([cost, self.highway.od_cost_min])
+        if self.levers.added.size:
+            cost = cost.copy()
+            cost[:, self.levers.added] = np.inf
+        return cost
 
     @property
     def siting_weight(self) -> np.ndarray:
@@ -259,6 +272,10 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
     progress("travel times", 1, 3)
     network = build_network(region.graph)
     homes = home_table(region)
+    cand_zone = None if scenario.grid is None else candidate_compounds(region)
+    levers = LeverSites({}, {}, np.zeros(0, np.int64))
+    if cand_zone is not None and any(has_levers(s) for s in scenario.strategies):
+        region, cand_zone, levers = _with_lever_candidates(scenario, region, homes, cand_zone)
     demand_node, home_to_demand = np.unique(homes.node, return_inverse=True)
     demand_node = demand_node.astype(np.int64)
     spd, kwh, res_share = _residential_planning(scenario)
@@ -299,8 +316,26 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
         highway=hw_static,
         plan_tables=plan_tables,
         swap_weight=_siting_swap_weight(res_swap, hw_static),
-        cand_zone=None if scenario.grid is None else candidate_compounds(region),
+        cand_zone=cand_zone,
+        levers=levers,
     )
+
+
+def _with_lever_candidates(
+    scenario: Scenario, region: Region, homes: HomeTable, cand_zone: np.ndarray, /
+) -> tuple[Region, np.ndarray, LeverSites]:
+    """The region with a candidate in every compound a strategy's compound chargers or
+    shared chargers go to (:func:`~sim.study.levers.lever_candidates`)."""
+    graph = region.graph
+    nodes = region.zones["node"].to_numpy(dtype=np.int64)
+    xy = {int(n): (float(graph.nodes[n]["x"]), float(graph.nodes[n]["y"])) for n in nodes}
+    cands, cz, levers = lever_candidates(
+        scenario, region.candidates, region.zones, homes, cand_zone, node_xy=xy
+    )
+    if levers.added.size:
+        note = f"{levers.added.size} compound site(s) added as candidates (compound levers)."
+        region = replace(region, candidates=cands, notes=(*region.notes, note))
+    return region, cz, levers
 
 
 def candidate_compounds(region: Region, /) -> np.ndarray:

@@ -49,6 +49,7 @@ from sim.metrics.segments import fleet_lost_time, segment_scores
 from sim.rng import stream
 from sim.siting.plan import Plan
 from sim.study.cache import MEMORY, content_key, scenario_key
+from sim.study.levers import extra_kva
 from sim.study.plans import (
     coverage_share,
     driver_rules,
@@ -178,18 +179,28 @@ def grid_control(prep: Prepared, strategy: str, /) -> str:
     return own if own is not None else sc.grid.control
 
 
-def grid_for(prep: Prepared, replication: int, /, *, control: str) -> GridResult | None:
+def grid_for(
+    prep: Prepared, replication: int, /, *, control: str, extra_kva: np.ndarray | None = None
+) -> GridResult | None:
     """The grid stage of one replication under ``control`` (``None`` without ``grid``),
-    kept in this process's memory: every strategy of the replication reads the same."""
+    with ``extra_kva`` per compound added by transformer upgrades, kept in this
+    process's memory: every strategy of the replication with the same control and
+    upgrades reads the same."""
     sc = prep.scenario
     if sc.grid is None:
         return None
     grid = sc.grid.model_copy(update={"control": control})
-    key = content_key("grid", scenario_key(sc), replication, control)
+    if extra_kva is None:
+        key = content_key("grid", scenario_key(sc), replication, control)
+    else:
+        key = content_key("grid", scenario_key(sc), replication, control, extra_kva.tolist())
 
     def build() -> GridResult:
+        zones = prep.region.zones
+        if extra_kva is not None:
+            zones = zones.assign(extra_kva=extra_kva)
         return grid_load(
-            prep.region.zones,
+            zones,
             prep.homes,
             grid=grid,
             residential=sc.demand.residential,
@@ -283,7 +294,12 @@ def unit_stations(
     st = stations_of(prep, plan)
     if prep.scenario.grid is None:
         return st, None
-    grid = grid_for(prep, replication, control=grid_control(prep, plan.strategy))
+    grid = grid_for(
+        prep,
+        replication,
+        control=grid_control(prep, plan.strategy),
+        extra_kva=extra_kva(prep, plan.strategy),
+    )
     assert grid is not None
     zone = station_compounds(prep, plan, st)
     st = compound_caps(st, zone, grid)

@@ -1,0 +1,184 @@
+"""Compound policy levers in plans (issue 15 item 4): transformer upgrades, compound
+chargers and shared private chargers, their costs and budgets, bad keys."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sim.api import run
+from sim.config import parse_config
+from sim.des import CHARGED
+from sim.errors import ConfigError
+from sim.export.result import RunResult
+from sim.study.plans import make_plans
+from sim.study.prepare import prepare
+
+#: One Kotka day, one replication: public chargers only, the same plan with three
+#: compounds' transformers upgraded, and with compound chargers in two compounds.
+UPGRADED = ("z0006", "z0008", "z0020")
+BASE: dict[str, Any] = {
+    "name": "grid-levers",
+    "seed": 11,
+    "region": {"sample": "kotka"},
+    "candidates": {"network_nodes": 40},
+    "demand": {"days": 1, "residential": {"ev_share": 0.4}},
+    "chargers": {"default_class": "dc60", "ports_per_site": 2},
+    "strategies": [
+        {"name": "public", "model": "p-median", "k": 6},
+        {
+            "name": "upgrade",
+            "model": "p-median",
+            "k": 6,
+            "transformer_upgrades": {"kva_added": {z: 300.0 for z in UPGRADED}},
+        },
+        {
+            "name": "compound",
+            "model": "p-median",
+            "k": 6,
+            "compound_chargers": {"count": 2, "ports": 4, "charger_class": "ac7"},
+        },
+    ],
+    "simulation": {"replications": 1},
+    "output": {"map": False, "report": False},
+    "grid": {},
+}
+
+
+@pytest.fixture(scope="module")
+def levers() -> RunResult:
+    return run(parse_config(BASE))
+
+
+def _table(result: RunResult, strategy: str) -> Any:
+    u = next(u for u in result.units if u.strategy == strategy)
+    assert u.grid is not None
+    return u.grid.result.compound_table().set_index("zone_id")
+
+
+def test_upgrade_raises_kva_and_lowers_loading(levers: RunResult) -> None:
+    """The upgraded compounds have 300 kVA more, a lower peak loading and fewer hours
+    overloaded; the others are as in the plan without upgrades."""
+    pub, up = _table(levers, "public"), _table(levers, "upgrade")
+    z = list(UPGRADED)
+    assert np.allclose(up.loc[z, "kva"], pub.loc[z, "kva"] + 300.0)
+    assert (up.loc[z, "peak_loading_pct"] < pub.loc[z, "peak_loading_pct"]).all()
+    assert (up.loc[z, "hours_above_100pct"] <= pub.loc[z, "hours_above_100pct"]).all()
+    assert up.loc[z, "hours_above_100pct"].sum() < pub.loc[z, "hours_above_100pct"].sum()
+    rest = pub.index.difference(z)
+    assert np.array_equal(up.loc[rest, "kva"], pub.loc[rest, "kva"])
+    assert np.allclose(up.loc[rest, "peak_loading_pct"], pub.loc[rest, "peak_loading_pct"])
+
+
+def test_upgrade_cost_is_kva_times_unit_cost(levers: RunResult) -> None:
+    per_kva = 600.0  # the documented default of cost_per_kva_cny
+    plans = levers.plans
+    assert plans["upgrade"].cost_cny == pytest.approx(
+        plans["public"].cost_cny + 3 * 300.0 * per_kva
+    )
+    # the same public sites
+    assert np.array_equal(plans["upgrade"].candidate, plans["public"].candidate)
+
+
+def test_compound_chargers_inside_their_compounds_and_used_by_residents(
+    levers: RunResult,
+) -> None:
+    """Two compound sites of 4 AC ports, each in its compound (candidate point in the
+    polygon), in its compound's cap group, and most of the charging there is by that
+    compound's residents."""
+    prep = levers.prepared
+    assert prep.cand_zone is not None
+    key = ("compound", "compound_chargers")
+    cand, zone = prep.levers.candidate[key], prep.levers.zone[key]
+    assert cand.size == 2
+    assert np.array_equal(prep.cand_zone[cand], zone)
+    zones = prep.region.zones
+    for c, z in zip(cand, zone, strict=True):
+        pt = prep.region.candidates.geometry.iloc[c]
+        assert zones.geometry.iloc[z].intersects(pt)
+    plan = levers.plans["compound"]
+    rows = np.flatnonzero(np.array(plan.charger_class) == "ac7")
+    assert np.array_equal(np.sort(plan.candidate[rows]), np.sort(cand))
+    assert (plan.ports[rows] == 4).all()
+    u = next(u for u in levers.units if u.strategy == "compound")
+    assert u.grid is not None
+    assert np.array_equal(np.sort(u.grid.station_zone[rows]), np.sort(zone))
+    log, d = u.log, u.demand
+    home_zone = prep.homes.zone[_home_index(prep, d.origin)]
+    for r, z in zip(rows, u.grid.station_zone[rows], strict=True):
+        at = (log.outcome == CHARGED) & (log.station == r)
+        assert at.sum() >= 3
+        own = home_zone[log.session[at]] == z
+        assert own.mean() > 0.5
+
+
+def _home_index(prep: Any, origin: np.ndarray) -> np.ndarray:
+    """A home point of each origin node (the first)."""
+    nodes = prep.homes.node
+    order = np.argsort(nodes, kind="stable")
+    pos = np.searchsorted(nodes[order], origin)
+    return order[np.minimum(pos, nodes.size - 1)]
+
+
+def test_compound_chargers_cost(levers: RunResult) -> None:
+    """4 ports x the ac7 class's 5,000 CNY per port in each of two compounds."""
+    plans = levers.plans
+    assert plans["compound"].cost_cny == pytest.approx(plans["public"].cost_cny + 2 * 4 * 5000.0)
+
+
+def test_budget_buys_the_levers_first() -> None:
+    """With budget_cny, the levers are bought first and public sites get the rest: the
+    plan's cost stays within the budget, and a budget the levers use up is refused."""
+    cfg = copy.deepcopy(BASE)
+    up = {"kva_added": {"z0006": 1000.0}, "cost_per_kva_cny": 600.0}
+    cfg["strategies"] = [
+        {"name": "public", "model": "p-median", "budget_cny": 1_000_000},
+        {"name": "up", "model": "p-median", "budget_cny": 1_000_000, "transformer_upgrades": up},
+    ]
+    prep = prepare(parse_config(cfg))
+    plans = make_plans(prep)
+    assert plans["public"].cost_cny <= 1_000_000
+    assert plans["up"].cost_cny <= 1_000_000
+    public_part = plans["up"].cost_cny - 600_000.0
+    assert public_part <= 400_000 + 1e-6
+    assert len(plans["up"]) < len(plans["public"])
+    cfg["strategies"][1]["budget_cny"] = 500_000
+    with pytest.raises(ConfigError, match=r"'up'\)\.budget_cny"):
+        make_plans(prepare(parse_config(cfg)))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "key"),
+    [
+        ({"transformer_upgrades": {"kva_added": {"nope": 10}}}, "transformer_upgrades.kva_added"),
+        ({"compound_chargers": {"zones": ["z0001", "nope"]}}, "compound_chargers.zones"),
+        ({"shared_private": {"zones": ["nope"]}}, "shared_private.zones"),
+        (
+            {"compound_chargers": {"zones": ["z0001"], "charger_class": "x"}},
+            "compound_chargers.charger_class",
+        ),
+    ],
+)
+def test_bad_keys_are_one_config_error(strategy: dict[str, Any], key: str) -> None:
+    cfg = copy.deepcopy(BASE)
+    cfg["strategies"] = [{"name": "bad", "model": "p-median", "k": 2, **strategy}]
+    with pytest.raises(ConfigError, match=rf"\('bad'\)\.{key}"):
+        make_plans(prepare(parse_config(cfg)))
+
+
+def test_levers_need_a_grid_section() -> None:
+    cfg = copy.deepcopy(BASE)
+    del cfg["grid"]
+    cfg["strategies"] = [cfg["strategies"][2]]
+    with pytest.raises(ConfigError, match="compound_chargers: compound levers need a grid"):
+        make_plans(prepare(parse_config(cfg)))
+
+
+def test_absent_keys_are_not_dumped() -> None:
+    sc = parse_config({**BASE, "strategies": [BASE["strategies"][0]]})
+    dumped = sc.model_dump()["strategies"][0]
+    for key in ("transformer_upgrades", "compound_chargers", "shared_private"):
+        assert key not in dumped
