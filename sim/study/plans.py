@@ -27,6 +27,7 @@ from sim.des.swap import SwapSites
 from sim.errors import ConfigError
 from sim.siting.frlm import FlowProblem
 from sim.siting.plan import Plan, SitingInputs, make_plan, strategy_model
+from sim.study.levers import budget_left, with_levers
 from sim.study.mobile import mobile_units_of, with_mobile_units
 from sim.study.prepare import Prepared
 
@@ -67,8 +68,13 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
     strategies = prep.scenario.strategies
     specs = [strategy_model(s, index=i) for i, s in enumerate(strategies)]
     flows = flow_problem(prep) if any(spec.needs.flows for spec in specs) else None
+    # compound levers are bought first; public sites get what is left of a budget
     plans = {
-        s.name: with_extra_ports(prep, s, plan_of(prep, s, index=i, flows=flows))
+        s.name: with_levers(
+            prep,
+            s,
+            with_extra_ports(prep, s, plan_of(prep, budget_left(prep, s), index=i, flows=flows)),
+        )
         for i, s in enumerate(strategies)
     }
     # mobile units go where the plan without them queues (a pilot simulation)
