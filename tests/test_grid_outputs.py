@@ -14,20 +14,10 @@ from sim.config import parse_config
 from sim.export.report import report_html
 from sim.export.result import RunResult
 
-BASE: dict[str, Any] = {
-    "name": "grid-outputs",
-    "seed": 11,
-    "region": {"sample": "kotka"},
-    "candidates": {"network_nodes": 40},
-    "demand": {"days": 1, "residential": {"ev_share": 0.4}},
-    "chargers": {"default_class": "dc60", "ports_per_site": 2},
-    "strategies": [
-        {"name": "uncontrolled", "model": "p-median", "k": 6},
-        {"name": "ordered", "model": "p-median", "k": 6, "grid_control": "ordered"},
-    ],
-    "simulation": {"replications": 2},
-    "output": {"map": False},
-}
+from .test_grid_run import BASE as GRID_RUN
+
+#: The small Kotka run of tests/test_grid_run.py, with the report.
+BASE: dict[str, Any] = {**GRID_RUN, "output": {"map": False}}
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ import simpy
 from sim.demand.model import Demand
 from sim.des.charging import ChargeTimes
 from sim.des.inputs import Access, DriverRules
-from sim.des.log import BALKED, CHARGED, NO_STATION, RENEGED, SWAP, LogRow, new_row
+from sim.des.log import NO_STATION, LogRow, new_row
 from sim.des.stations import Ports
 from sim.des.swap import SwapSetup, SwapSites, SwapStations
 
@@ -49,7 +49,6 @@ _INF = float("inf")
 _NAN = float("nan")
 #: A table of stations within reach: (stations, drives (min)), one row per origin.
 _Table = tuple[list[list[int]], list[list[float]]]
-_OUTCOME = {"swapped": CHARGED, "balked": BALKED, "reneged": RENEGED}
 
 
 class MixedChoice:
@@ -300,20 +299,7 @@ class FleetDrivers:
             s, soc=self._soc[i], patience_min=self._patience[i], swap_factor=self._factor[s][i]
         )
         self._log.append(
-            new_row(
-                session=i,
-                attempt=attempt,
-                station=self._swap_site[s],
-                outcome=_OUTCOME[out.outcome],
-                access_min=drive_min,
-                arrival_min=out.arrival_min,
-                start_min=out.start_min,
-                end_min=out.end_min,
-                wait_min=out.wait_min,
-                energy_kwh=out.energy_kwh,
-                service=SWAP,
-                pack_wait_min=out.pack_wait_min,
-            )
+            out.row(i, attempt, self._swap_site[s], access_min=drive_min, detour_min=_NAN)
         )
         return out.outcome == "swapped"
 

@@ -44,7 +44,7 @@ import simpy
 from sim.demand.model import Demand
 from sim.des.charging import ChargeTimes
 from sim.des.inputs import DriverRules, HighwayAccess, SessionCap
-from sim.des.log import BALKED, CHARGED, NO_STATION, RENEGED, STRANDED, SWAP, LogRow, new_row
+from sim.des.log import NO_STATION, STRANDED, LogRow, new_row
 from sim.des.stations import Ports
 from sim.des.swap import SwapSetup, SwapStations
 
@@ -70,7 +70,6 @@ MAX_HIGHWAY_ROWS = 50
 _INF = float("inf")
 #: Kinds of option in :meth:`ThroughChoice.choose_mixed`.
 CHARGE_STOP, SWAP_STOP = 0, 1
-_OUTCOME = {"swapped": CHARGED, "balked": BALKED, "reneged": RENEGED}
 
 
 class Leg(NamedTuple):
@@ -513,31 +512,23 @@ class ThroughTraffic:
                 strict=True,
             )
         ]
-        self.choice = ThroughChoice(
-            rules,
-            ports=ports.ports,
-            present=ports.present,
-            detour_max_min=hw.detour_max_min,
-            expected_min=self._stop.minutes,
-        )
-        self._blind = ThroughChoice(
-            replace(rules, choice="nearest"),
-            ports=ports.ports,
-            present=ports.present,
-            detour_max_min=hw.detour_max_min,
-            expected_min=self._stop.minutes,
-        )
-        self._informed: list[bool] | None = None
-        if hw.informed is not None:
-            self._informed = np.asarray(hw.informed, dtype=bool).tolist()
-            self._app = ThroughChoice(
+
+        def chooser(rules: DriverRules, /, *, drains: bool = False) -> ThroughChoice:
+            return ThroughChoice(
                 rules,
                 ports=ports.ports,
                 present=ports.present,
                 detour_max_min=hw.detour_max_min,
                 expected_min=self._stop.minutes,
-                drains=True,
+                drains=drains,
             )
+
+        self.choice = chooser(rules)
+        self._blind = chooser(replace(rules, choice="nearest"))  # no queue information
+        self._informed: list[bool] | None = None
+        if hw.informed is not None:
+            self._informed = np.asarray(hw.informed, dtype=bool).tolist()
+            self._app = chooser(rules, drains=True)  # queue information
         self._swap = swap
         self._where: dict[int, list[tuple[Sequence[int], int]]] | None = None
         self._pack: list[int] = []
@@ -715,23 +706,8 @@ class ThroughTraffic:
             patience_min=self._patience[i],
             swap_factor=self._swap.factor[s][i],
         )
-        self._log.append(
-            new_row(
-                session=i,
-                attempt=attempt,
-                station=self._swap_option.site[s],
-                outcome=_OUTCOME[out.outcome],
-                access_min=drive_min,
-                arrival_min=out.arrival_min,
-                start_min=out.start_min,
-                end_min=out.end_min,
-                wait_min=out.wait_min,
-                energy_kwh=out.energy_kwh,
-                detour_min=detour_min,
-                service=SWAP,
-                pack_wait_min=out.pack_wait_min,
-            )
-        )
+        site = self._swap_option.site[s]
+        self._log.append(out.row(i, attempt, site, access_min=drive_min, detour_min=detour_min))
         swapped = out.outcome == "swapped"
         if swapped:
             trip.have_kwh = max(trip.have_kwh, self._swap_option.full_soc * trip.battery_kwh)

@@ -37,6 +37,7 @@ from scipy.special import ndtri
 
 from sim.des.charging import CappedSite, ChargeCurve
 from sim.des.inputs import caps_or_none
+from sim.des.log import BALKED, CHARGED, RENEGED, SWAP, LogRow, new_row
 from sim.des.stations import first_of
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 _INF = float("inf")
+#: Log outcome code of each swap outcome.
+_SWAP_OUTCOME = {"swapped": CHARGED, "balked": BALKED, "reneged": RENEGED}
 
 #: How swap times vary around their mean.
 SwapDistribution = Literal["deterministic", "exponential", "lognormal"]
@@ -217,6 +220,28 @@ class SwapOutcome(NamedTuple):
     wait_min: float
     pack_wait_min: float
     energy_kwh: float
+
+    def row(
+        self, session: int, attempt: int, station: int, /, *, access_min: float, detour_min: float
+    ) -> LogRow:
+        """The visit as a row of the log (``service`` swap) at the plan's site
+        ``station``, after a drive of ``access_min`` (min; ``detour_min``: NaN off a
+        route)."""
+        return new_row(
+            session=session,
+            attempt=attempt,
+            station=station,
+            outcome=_SWAP_OUTCOME[self.outcome],
+            access_min=access_min,
+            arrival_min=self.arrival_min,
+            start_min=self.start_min,
+            end_min=self.end_min,
+            wait_min=self.wait_min,
+            energy_kwh=self.energy_kwh,
+            detour_min=detour_min,
+            service=SWAP,
+            pack_wait_min=self.pack_wait_min,
+        )
 
 
 class _PackWait:
