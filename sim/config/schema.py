@@ -1062,6 +1062,11 @@ class MobileUnitsConfig(_Section):
         description="Cost of one unit for one day deployed: lease, crew, transport (CNY; "
         "assumption, no source read).",
     )
+    cost_per_kwh_cny: Annotated[float, Field(ge=0.0)] = Field(
+        0.3,
+        description="Cost of each kWh a unit delivers beyond the grid energy: refill trips, "
+        "store wear (CNY/kWh; assumption, no source read). Counted on the simulated energy.",
+    )
 
     @model_validator(mode="after")
     def _one_site_per_unit(self) -> MobileUnitsConfig:
