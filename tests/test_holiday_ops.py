@@ -38,7 +38,7 @@ def test_extra_ports_add_ports_and_their_cost_only(study: StudyResult) -> None:
 
 
 def test_every_plan_is_measured_at_the_base_plans_busiest_area(
-    summaries: dict[str, HolidaySummary],
+    study: StudyResult, summaries: dict[str, HolidaySummary]
 ) -> None:
     sites = {s.busiest_site for s in summaries.values()}
     assert len(sites) == 1 and sites != {""}
@@ -46,7 +46,18 @@ def test_every_plan_is_measured_at_the_base_plans_busiest_area(
     for name, s in summaries.items():
         if name != "base":
             assert set(s.vs_base) >= {"busiest_wait_mean_min", "stranded_vehicles"}
-    assert summaries["plus-mobile"].cost_cny == pytest.approx(8 * 2 * 5000.0)
+    # 8 units x 2 holiday days x 5,000 CNY, and 0.3 CNY per kWh they delivered
+    plan = study.plans["plus-mobile"]
+    kwh = [
+        u.log.energy_kwh[
+            (u.log.station >= 0) & (u.log.outcome == CHARGED) & plan.mobile[u.log.station]
+        ].sum()
+        for u in study.units
+        if u.strategy == "plus-mobile"
+    ]
+    assert min(kwh) > 0
+    expected = 8 * 2 * 5000.0 + 0.3 * float(np.mean(kwh))
+    assert summaries["plus-mobile"].cost_cny == pytest.approx(expected)
 
 
 def test_extra_ports_cut_the_busiest_wait(summaries: dict[str, HolidaySummary]) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from sim.metrics.holiday import HOLIDAY_FIGURES, holiday_figures, peak_day
 from sim.metrics.intervals import ci95
+from sim.study.mobile import mobile_energy_cost
 from sim.study.plans import stations_of
 from sim.study.runner import StudyResult
 
@@ -50,7 +51,7 @@ class HolidaySummary:
         The service area measured: the first strategy's with the most arrivals that day
         (the most frequent over the replications).
     cost_cny
-        The plan's cost (CNY).
+        The plan's cost (CNY), with its mobile units' energy at their per-kWh cost.
     figures
         Per :data:`~sim.metrics.holiday.HOLIDAY_FIGURES`, ``{"mean", "ci95"}`` over
         replications.
@@ -88,6 +89,15 @@ def holiday_summaries(study: StudyResult, /) -> dict[str, HolidaySummary]:
     per: dict[str, dict[int, dict[str, Any]]] = {}
     day = peak_day(study.units[0].demand)
     names = list(study.plans)
+    energy_cost = {  # mobile units' energy, at their per-kWh cost (mean over replications)
+        n: float(
+            np.mean(
+                [mobile_energy_cost(prep, p, u.log) for u in study.units if u.strategy == n]
+                or [0.0]
+            )
+        )
+        for n, p in study.plans.items()
+    }
     where: dict[int, str | None] = {}  # the base plan's busiest area, per replication
     for name in names:
         ids = stations_of(prep, study.plans[name]).site_id
@@ -116,7 +126,7 @@ def holiday_summaries(study: StudyResult, /) -> dict[str, HolidaySummary]:
         out[name] = HolidaySummary(
             peak_day=day,
             busiest_site=sites.most_common(1)[0][0] if sites else "",
-            cost_cny=float(study.plans[name].cost_cny),
+            cost_cny=float(study.plans[name].cost_cny) + energy_cost[name],
             figures=figures,
             vs_base=vs_base,
         )

@@ -229,7 +229,8 @@ class StrategySummary:
     ports
         Ports per site, same order.
     cost_cny
-        Cost of the new sites and ports (CNY).
+        Cost of the new sites and ports (CNY); with mobile units, their unit-days and
+        the energy they delivered (mean over replications) at their per-kWh cost.
     solver
         The siting model's status.
     metrics
@@ -905,6 +906,16 @@ def _phase_fields(study: StudyResult, name: str, /) -> dict[str, Any]:
     return {"phases": tuple(out), "planning": planning}
 
 
+def _mobile_energy_cost(prep: Prepared, plan: Plan, units: Sequence[UnitResult], /) -> float:
+    """Mean over replications of what the plan's mobile units' energy cost (CNY; 0
+    without units): their per-kWh cost enters the plan's cost once simulated."""
+    if not plan.mobile.any() or not units:
+        return 0.0
+    from sim.study.mobile import mobile_energy_cost
+
+    return float(np.mean([mobile_energy_cost(prep, plan, u.log) for u in units]))
+
+
 def build_summary(
     study: StudyResult,
     per_rep: pd.DataFrame,
@@ -939,7 +950,7 @@ def build_summary(
             model=plan.model,
             sites=tuple(ids[plan.candidate].tolist()),
             ports=tuple(plan.ports.tolist()),
-            cost_cny=_finite(plan.cost_cny),
+            cost_cny=_finite(plan.cost_cny + _mobile_energy_cost(prep, plan, mine)),
             solver=SolverSummary(_finite(plan.objective), bool(plan.optimal), _finite(plan.gap)),
             metrics=_metrics(agg[name]),
             refine=study.refined.get(name),

@@ -18,13 +18,19 @@ import numpy as np
 
 from sim.config import Scenario, StrategyConfig
 from sim.config.schema import MobileUnitsConfig
-from sim.des import MobileUnits
+from sim.des import MobileUnits, SessionLog
 from sim.des.log import CHARGED, RENEGED
 from sim.errors import ConfigError
 from sim.siting.plan import Plan
 from sim.study.prepare import Prepared
 
-__all__ = ["PILOT_REPLICATION", "deployed_days", "mobile_units_of", "with_mobile_units"]
+__all__ = [
+    "PILOT_REPLICATION",
+    "deployed_days",
+    "mobile_energy_cost",
+    "mobile_units_of",
+    "with_mobile_units",
+]
 
 #: Replication number of the pilot simulation that places mobile units by their
 #: predicted waits (far from the replications a run scores and from refinement's).
@@ -98,6 +104,20 @@ def mobile_units_of(prep: Prepared, plan: Plan, /) -> MobileUnits | None:
         refill_min=np.full(where.size, cfg.refill_min),
         days=deployed_days(prep.scenario, cfg.days),
     )
+
+
+def mobile_energy_cost(prep: Prepared, plan: Plan, log: SessionLog, /) -> float:
+    """What the energy the plan's mobile units delivered in ``log`` costs (CNY): kWh
+    charged at them x ``mobile_units.cost_per_kwh_cny`` (0 without units)."""
+    where = plan.mobile
+    if not where.any():
+        return 0.0
+    base = plan.strategy.removesuffix("+simopt")
+    cfg = next(s.mobile_units for s in prep.scenario.strategies if s.name == base)
+    assert cfg is not None
+    at = (log.station >= 0) & (log.outcome == CHARGED)
+    at[at] = where[log.station[at]]
+    return float(log.energy_kwh[at].sum()) * cfg.cost_per_kwh_cny
 
 
 def _sites(
