@@ -17,6 +17,7 @@ __all__ = [
     "DriverRules",
     "HighwayAccess",
     "MobileUnits",
+    "PortProfile",
     "SessionCap",
     "Stations",
     "caps_or_none",
@@ -101,6 +102,31 @@ class CapProfile:
 
 
 @dataclass(frozen=True)
+class PortProfile:
+    """Stations whose number of ports changes over time (home chargers shared with
+    neighbours while their owners are away), with a longest session.
+
+    Attributes
+    ----------
+    station
+        int64 ``(m,)`` the stations (indices into :class:`Stations`).
+    ports
+        int64 ``(m, n_steps)`` ports open in each step (>= 0, at most the station's
+        ``ports``); from minute 0, repeated once after its last step, then held.
+    max_session_min
+        float64 ``(m,)`` longest a session charges there (min): one that would take
+        longer charges that long and gets the energy of that time at constant power.
+    step_min
+        Length of a step (min).
+    """
+
+    station: np.ndarray
+    ports: np.ndarray
+    max_session_min: np.ndarray
+    step_min: float = 15.0
+
+
+@dataclass(frozen=True)
 class Stations:
     """The charging stations of a plan.
 
@@ -125,6 +151,9 @@ class Stations:
     cap_profile
         Time-varying caps shared by groups of stations (compounds' headroom), on top of
         ``grid_cap_kw``; ``None``: none (every station as before).
+    port_profile
+        Stations whose open ports change over time (:class:`PortProfile`); ``None``:
+        none (every station as before).
     """
 
     site_id: tuple[str, ...]
@@ -135,6 +164,7 @@ class Stations:
     bays: np.ndarray | None = None
     mobile: MobileUnits | None = None
     cap_profile: CapProfile | None = None
+    port_profile: PortProfile | None = None
 
     def __len__(self) -> int:
         return len(self.site_id)
