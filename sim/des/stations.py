@@ -20,7 +20,7 @@ import simpy
 from simpy.events import NORMAL, URGENT
 
 from sim.des.charging import CappedSite, ChargeTimes
-from sim.des.inputs import DriverRules, Stations
+from sim.des.inputs import DriverRules, PortProfile, Stations
 from sim.des.log import BALKED, CHARGED, RENEGED, LogRow, new_row
 
 __all__ = ["EnergyStores", "Later", "PortPool", "Ports", "Urgent", "Visit", "first_of"]
@@ -175,6 +175,16 @@ class PortPool:
         if not req.triggered:
             self.queue.remove(req)
 
+    def set_capacity(self, capacity: int, /) -> None:
+        """Open ``capacity`` slots from now (>= 0): fewer grant nobody new until the
+        slots in use fall below it (they finish as they are); more grant the queue's
+        front at once."""
+        self._free += capacity - self.capacity
+        self.capacity = capacity
+        while self.queue and self._free > 0:
+            self._free -= 1
+            self.queue.pop(0).succeed()
+
     def hold(self) -> None:
         """Grant nobody until :meth:`resume` (the slots in use finish as they are)."""
         self._free -= self.capacity
@@ -191,6 +201,35 @@ class PortPool:
         if self.queue and self._free > 0:
             self._free -= 1
             self.queue.pop(0).succeed()
+
+
+def _open_ports(
+    env: simpy.Environment, profile: PortProfile, pools: list[PortPool], ports: list[int], /
+) -> list[float]:
+    """Set the profiled stations' open ports at every change of ``profile`` (the
+    profile once and repeated once, then held) and return each station's longest
+    session (min; ``inf`` elsewhere)."""
+    top = [_INF] * len(pools)
+    n_steps = profile.ports.shape[1]
+    for row, j in enumerate(profile.station.tolist()):
+        top[j] = float(profile.max_session_min[row])
+        seq = np.minimum(np.tile(profile.ports[row], 2), ports[j]).astype(np.int64)
+        pools[j].set_capacity(int(seq[0]))
+        change = np.flatnonzero(np.diff(seq) != 0) + 1
+        if change.size:
+            times = (change * profile.step_min).tolist()
+            env.process(_step_ports(env, pools[j], times, seq[change].tolist()))
+    assert n_steps > 0
+    return top
+
+
+def _step_ports(
+    env: simpy.Environment, pool: PortPool, times: list[float], counts: list[int], /
+) -> Generator[simpy.Event, object, None]:
+    """Process: open ``counts[k]`` ports of ``pool`` at minute ``times[k]``."""
+    for t, n in zip(times, counts, strict=True):
+        yield env.timeout(t - env.now)
+        pool.set_capacity(n)
 
 
 def _group_sites(
@@ -274,6 +313,7 @@ class Ports:
         "_charging",
         "_env",
         "_log",
+        "_max_min",
         "_patience",
         "_resources",
         "balk_at",
@@ -319,6 +359,23 @@ class Ports:
         #: Energy stores of mobile units (``None``: the plan has none), asked for the
         #: energy of every session that starts at one (:meth:`EnergyStores.draw`).
         self.stores: EnergyStores | None = None
+        #: Longest session per station (min; ``None``: no station has one).
+        self._max_min: list[float] | None = None
+        if stations.port_profile is not None:
+            self._max_min = _open_ports(env, stations.port_profile, self._resources, self.ports)
+
+    def closed(self, j: int, /) -> bool:
+        """Whether station ``j`` has no port open now (a shared-chargers station at a
+        time no owner is away): a driver arriving then balks."""
+        return self._max_min is not None and self._resources[j].capacity == 0
+
+    def cut(self, j: int, kwh: float, minutes: float, /) -> tuple[float, float]:
+        """Energy (kWh) and minutes of a session of ``kwh`` taking ``minutes`` at station
+        ``j`` within its longest session (the energy of that time at constant power)."""
+        top = self._max_min
+        if top is None or minutes <= top[j]:
+            return kwh, minutes
+        return kwh * top[j] / minutes, top[j]
 
     def pool(self, j: int, /) -> PortPool:
         """Station ``j``'s ports."""
@@ -363,7 +420,7 @@ class Ports:
         t0 = env.now
         present = self.present
         here, c = present[j], self.ports[j]
-        if here >= c and here - c >= self.balk_at[j]:
+        if (here >= c and here - c >= self.balk_at[j]) or self.closed(j):
             self._log.append(
                 new_row(
                     session=i,
@@ -403,6 +460,8 @@ class Ports:
         t1 = env.now
         if self.stores is not None and self.stores.holds(j):
             kwh, minutes = self.stores.draw(i, j, kwh, soc, minutes)
+        if self._max_min is not None:
+            kwh, minutes = self.cut(j, kwh, minutes)
         site = self._capped[j]
         if site is None:
             yield env.timeout(minutes)
@@ -483,7 +542,7 @@ class Visit:
         self._t0 = env.now
         present = ports.present
         here, c = present[j], ports.ports[j]
-        if here >= c and here - c >= ports.balk_at[j]:
+        if (here >= c and here - c >= ports.balk_at[j]) or ports.closed(j):
             self._fail(BALKED, 0.0)
             return
         present[j] = here + 1
@@ -519,6 +578,8 @@ class Visit:
         ports, j = self._ports, self._j
         env = ports._env
         self._t1 = env.now
+        if ports._max_min is not None:
+            self._kwh, self._minutes = ports.cut(j, self._kwh, self._minutes)
         site = ports._capped[j]
         if site is None:
             Later(env, self._minutes, self._charged)
