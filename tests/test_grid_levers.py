@@ -182,3 +182,90 @@ def test_absent_keys_are_not_dumped() -> None:
     dumped = sc.model_dump()["strategies"][0]
     for key in ("transformer_upgrades", "compound_chargers", "shared_private"):
         assert key not in dumped
+
+
+SHARED: dict[str, Any] = {
+    "name": "shared",
+    "model": "p-median",
+    "k": 6,
+    "shared_private": {"count": 2, "share": 0.3},
+}
+
+
+@pytest.fixture(scope="module")
+def shared() -> RunResult:
+    cfg = copy.deepcopy(BASE)
+    cfg["strategies"] = [BASE["strategies"][0], SHARED]
+    return run(parse_config(cfg))
+
+
+def _shared_stations(result: RunResult) -> tuple[Any, Any]:
+    from sim.study.units import unit_stations
+
+    plan = result.plans["shared"]
+    st, _ = unit_stations(result.prepared, plan, 0)
+    assert st.port_profile is not None
+    return plan, st
+
+
+def test_shared_chargers_never_serve_more_than_are_free(shared: RunResult) -> None:
+    """At every session start and every change of the open count, the neighbours
+    charging at a shared-chargers station are at most its chargers whose owners are
+    away at that minute; no session starts while the station offers no charger and
+    none charges longer than max_session_h; at night (owners home) it is closed."""
+    from sim.study.levers import away_free
+
+    plan, st = _shared_stations(shared)
+    prof = st.port_profile
+    u = next(u for u in shared.units if u.strategy == "shared")
+    assert u.grid is not None
+    sess = u.grid.result.sessions
+    zone = shared.prepared.cand_zone
+    log = u.log
+    served = 0
+    for row, j in enumerate(prof.station.tolist()):
+        ok = (log.station == j) & (log.outcome == CHARGED)
+        s0, e0 = log.start_min[ok], log.end_min[ok]
+        served += int(ok.sum())
+        assert (e0 - s0 <= 4 * 60 + 1e-6).all()
+        evs = np.unique(sess.ev[sess.zone == zone[plan.candidate[j]]])[: plan.ports[j]]
+        h = int(sess.horizon_min)
+        away = away_free(sess, evs, n_steps=h, step_min=1.0, hold_min=0.0).sum(axis=0)
+        n_steps = prof.ports.shape[1]
+        times = np.union1d(s0, np.arange(n_steps) * prof.step_min)
+        for t in times:
+            at_once = int(((s0 <= t) & (e0 > t)).sum())
+            assert at_once <= away[int(t) % h]
+        k = (s0 // prof.step_min).astype(np.int64) % n_steps
+        assert (prof.ports[row, k] > 0).all()
+        hours = (np.arange(n_steps) * prof.step_min / 60.0) % 24
+        assert prof.ports[row, (hours < 5)].max() == 0  # owners are home at night
+        assert 0 < prof.ports[row].max() <= plan.ports[j]
+    assert served >= 5  # the case tests something
+
+
+def test_owners_home_charging_is_unaffected(shared: RunResult) -> None:
+    """The owners' home plug-ins and the energy they get are those of the plan without
+    sharing (their own use first)."""
+    by = {u.strategy: u for u in shared.units}
+    a, b = by["public"].grid, by["shared"].grid
+    assert a is not None and b is not None
+    assert np.array_equal(a.result.sessions.arrive_min, b.result.sessions.arrive_min)
+    assert np.array_equal(a.result.schedule.delivered_kwh, b.result.schedule.delivered_kwh)
+    assert np.array_equal(a.result.home_kw, b.result.home_kw)
+
+
+def test_shared_chargers_draw_on_their_compound(shared: RunResult) -> None:
+    """Each shared-chargers station is in its compound's cap group, at the home
+    charger's power, and its cost is chargers x 500 CNY."""
+    plan, st = _shared_stations(shared)
+    prep = shared.prepared
+    zone = prep.levers.zone[("shared", "shared_private")]
+    rows = st.port_profile.station
+    u = next(u for u in shared.units if u.strategy == "shared")
+    assert u.grid is not None
+    assert np.array_equal(np.sort(u.grid.station_zone[rows]), np.sort(zone))
+    assert st.cap_profile is not None and (st.cap_profile.group[rows] >= 0).all()
+    assert np.allclose(plan.power_kw[rows], 7.0) and not plan.dc[rows].any()
+    extra = plan.cost_cny - shared.plans["public"].cost_cny
+    assert extra == pytest.approx(plan.ports[rows].sum() * 500.0)

@@ -21,8 +21,11 @@ import pandas as pd
 
 from sim.config import Scenario, StrategyConfig
 from sim.config.schema import CompoundChargersConfig, SharedPrivateConfig
+from sim.demand.home import HomeSessions
 from sim.demand.residential import HomeTable
+from sim.des.inputs import PortProfile
 from sim.errors import ConfigError
+from sim.grid.compounds import STEP_MIN
 from sim.siting.plan import Plan
 
 if TYPE_CHECKING:
@@ -32,12 +35,14 @@ if TYPE_CHECKING:
 __all__ = [
     "SHARED_CLASS",
     "LeverSites",
+    "away_free",
     "budget_left",
     "extra_kva",
     "lever_candidates",
     "lever_cost",
     "lever_zones",
-    "shared_ports",
+    "shared_chargers",
+    "shared_profile",
     "strategy_of",
     "with_levers",
 ]
@@ -307,6 +312,14 @@ def with_levers(prep: Prepared, strategy: StrategyConfig, plan: Plan, /) -> Plan
     if strategy.shared_private is not None:
         cand = prep.levers.candidate[(strategy.name, "shared_private")]
         n = shared_chargers(prep, strategy)
+        if (n <= 0).any():
+            zs = prep.levers.zone[(strategy.name, "shared_private")]
+            zid = prep.region.zones["zone_id"].iloc[int(zs[np.argmin(n)])]
+            raise ConfigError(
+                f"{_where(strategy, 'shared_private.share')}: share x the EVs with a home "
+                f"charger in compound {zid} gives no charger to share; raise share or "
+                "choose other zones"
+            )
         kw = prep.scenario.grid.home.charger_kw if prep.scenario.grid is not None else 7.0
         out = _add_rows(out, cand, ports=n, kw=kw, dc=False, klass=SHARED_CLASS, new=True)
     return replace(out, cost_cny=plan.cost_cny + lever_cost(prep, strategy))
@@ -377,17 +390,67 @@ def extra_kva(prep: Prepared, strategy: str, /) -> np.ndarray | None:
     return out
 
 
-def shared_ports(
-    prep: Prepared, strategy: StrategyConfig, grid: GridResult, /
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ports of each shared-chargers station over time, from the replication's home
-    plug-ins: ``(cand, ports)`` with ``ports`` int64 ``(n_compounds, n_steps)``.
+def away_free(
+    sessions: HomeSessions, evs: np.ndarray, /, *, n_steps: int, step_min: float, hold_min: float
+) -> np.ndarray:
+    """bool ``(len(evs), n_steps)``: EV ``evs[r]``'s owner is away (not plugged in at
+    home) from the start of step ``k`` until ``hold_min`` after its end, so a neighbour
+    who starts charging on its charger in step ``k`` and charges at most ``hold_min``
+    is done before the owner is back.  The horizon repeats (a stay past its end wraps
+    onto its start)."""
+    h = round(sessions.horizon_min)
+    home = np.zeros((evs.size, h + 1), dtype=np.int64)
+    row = {int(e): r for r, e in enumerate(evs.tolist())}
+    for e, a, d in zip(sessions.ev.tolist(), sessions.arrive_min.tolist(),
+                       sessions.depart_min.tolist(), strict=True):  # fmt: skip
+        r = row.get(int(e))
+        if r is None:
+            continue
+        a0, d0 = int(np.floor(a)), int(np.ceil(d))
+        if d0 <= h:
+            home[r, a0] += 1
+            home[r, d0] -= 1
+        else:  # wraps onto the start
+            home[r, a0] += 1
+            home[r, h] -= 1
+            home[r, 0] += 1
+            home[r, min(d0 - h, h)] -= 1
+    at_home = np.cumsum(home[:, :h], axis=1) > 0  # (n, minutes)
+    twice = np.concatenate([at_home, at_home, at_home], axis=1).astype(np.int64)
+    csum = np.concatenate([np.zeros((evs.size, 1), np.int64), np.cumsum(twice, axis=1)], axis=1)
+    start = (np.arange(n_steps) * step_min).astype(np.int64)
+    end = start + int(step_min + hold_min)
+    return (csum[:, end] - csum[:, start]) == 0
 
-    A shared charger is free to a neighbour in a step when its owner is away from the
-    step's start until at least ``max_session_h`` later (between the owner's departure
-    and the next return, :class:`~sim.demand.home.HomeSessions`); the chargers shared
-    are the ``floor(share x EVs)`` of the compound's home EVs whose owners are away
-    longest that day... approximated by the count: ``min(shared, floor(share x away))``
-    where ``away`` counts the compound's home EVs so free.
+
+def shared_profile(prep: Prepared, plan: Plan, grid: GridResult, /) -> PortProfile | None:
+    """The plan's shared-chargers stations as a :class:`~sim.des.inputs.PortProfile`
+    for one replication (``None``: the strategy shares none).
+
+    The chargers shared in a compound are its first ``min(n, EVs)`` home EVs (EV
+    order of the replication's plug-ins, ``n`` the plan's chargers); in each step
+    the open ports are those whose owner is away from the step's start until
+    ``max_session_h`` after its end (:func:`away_free`), and no session there charges
+    longer than ``max_session_h``: a neighbour is done before the owner is back.
     """
-    raise NotImplementedError
+    s = strategy_of(prep.scenario, plan.strategy)
+    if s is None or s.shared_private is None:
+        return None
+    rows = np.flatnonzero(np.array(plan.charger_class) == SHARED_CLASS)
+    zone = prep.levers.zone[(s.name, "shared_private")]
+    cand = prep.levers.candidate[(s.name, "shared_private")]
+    sess = grid.sessions
+    hold = s.shared_private.max_session_h * 60.0
+    n_steps = grid.compounds.n_steps
+    ports = np.zeros((rows.size, n_steps), dtype=np.int64)
+    for k, r in enumerate(rows.tolist()):
+        z = int(zone[np.flatnonzero(cand == plan.candidate[r])[0]])
+        evs = np.unique(sess.ev[sess.zone == z])[: int(plan.ports[r])]
+        free = away_free(sess, evs, n_steps=n_steps, step_min=float(STEP_MIN), hold_min=hold)
+        ports[k] = free.sum(axis=0)
+    return PortProfile(
+        station=rows.astype(np.int64),
+        ports=ports,
+        max_session_min=np.full(rows.size, hold),
+        step_min=float(STEP_MIN),
+    )

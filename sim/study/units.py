@@ -49,7 +49,7 @@ from sim.metrics.segments import fleet_lost_time, segment_scores
 from sim.rng import stream
 from sim.siting.plan import Plan
 from sim.study.cache import MEMORY, content_key, scenario_key
-from sim.study.levers import extra_kva
+from sim.study.levers import extra_kva, shared_profile
 from sim.study.plans import (
     coverage_share,
     driver_rules,
@@ -303,6 +303,9 @@ def unit_stations(
     assert grid is not None
     zone = station_compounds(prep, plan, st)
     st = compound_caps(st, zone, grid)
+    shared = shared_profile(prep, plan, grid)
+    if shared is not None:
+        st = replace(st, port_profile=shared)
     public = np.zeros_like(grid.base_kw)
     return st, GridUnit(result=grid, public_kw=public, station_zone=zone)
 
