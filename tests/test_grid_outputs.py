@@ -59,3 +59,17 @@ def test_no_grid_no_section() -> None:
     result = run(parse_config(plain))
     assert grid_table(result.typed_summary) is None
     assert 'id="grid-table"' not in report_html(result)
+
+
+def test_the_map_colours_compounds_by_peak_loading(with_grid: RunResult) -> None:
+    from sim.export.webmap import LOADING_CMAP, LOADING_FULL_SCALE, _colour, map_html
+
+    html = map_html(with_grid, language="en")
+    assert "compounds by peak transformer loading" in html
+    zones = with_grid.zones
+    worst = zones.loc[zones["peak_loading_pct"].idxmax()]
+    assert _colour(LOADING_CMAP, worst["peak_loading_pct"] / LOADING_FULL_SCALE) in html
+    plain = copy.deepcopy(BASE)
+    plain["strategies"] = [{"name": "p", "model": "p-median", "k": 6}]
+    plain["simulation"] = {"replications": 1}
+    assert "peak transformer loading" not in map_html(run(parse_config(plain)))

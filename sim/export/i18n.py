@@ -38,6 +38,17 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "map_title": {"en": "Charging sites: {scenario}", "zh": "充电站选址：{scenario}"},
     "strategy_layer": {"en": "Strategy: {name}", "zh": "方案：{name}"},
     "candidates_layer": {"en": "Candidate sites", "zh": "候选站点"},
+    "loading_layer": {
+        "en": "{name}: compounds by peak transformer loading",
+        "zh": "{name}：小区变压器峰值负载率",
+    },
+    "kva": {"en": "Transformer (kVA)", "zh": "变压器容量（kVA）"},
+    "peak_loading_pct": {"en": "Peak loading", "zh": "峰值负载率"},
+    "hours_above_100pct": {"en": "Hours above 100%", "zh": "超过 100% 的小时数"},
+    "home_energy_not_delivered_kwh": {
+        "en": "Home energy not delivered (kWh)",
+        "zh": "未送达家用电量（千瓦时）",
+    },
     "roads_layer": {"en": "Roads", "zh": "道路"},
     "osm_tiles": {"en": "OpenStreetMap tiles (online)", "zh": "OpenStreetMap 底图（需联网）"},
     "legend_title": {"en": "Legend", "zh": "图例"},

@@ -61,6 +61,10 @@ __all__ = [
 
 #: Colour map of zone difficulty (share of sessions not served, 0-1).
 DIFFICULTY_CMAP = "YlOrRd"
+#: Colour map of compounds' peak transformer loading, 0 to :data:`LOADING_FULL_SCALE` %.
+LOADING_CMAP = "RdYlGn_r"
+#: Peak loading (% of kVA) at the top of :data:`LOADING_CMAP` (100% sits at two thirds).
+LOADING_FULL_SCALE = 150.0
 #: Colour map of site utilisation (0-1).
 UTILISATION_CMAP = "viridis"
 #: Fill of sites by the phase they were built in (0: an existing station first),
@@ -430,6 +434,46 @@ def _zones_geojson(zones: gpd.GeoDataFrame, language: Language) -> folium.GeoJso
     )
 
 
+def _loading_geojson(zones: gpd.GeoDataFrame, language: Language) -> folium.GeoJson | None:
+    """A strategy's compounds coloured by their peak transformer loading (with ``grid``:
+    the zones layer has ``peak_loading_pct``); ``None`` otherwise."""
+    if zones.empty or "peak_loading_pct" not in zones.columns:
+        return None
+    fields = [
+        ("name", "zone_name"),
+        ("kva", "kva"),
+        ("peak_loading_pct", "peak_loading_pct"),
+        ("hours_above_100pct", "hours_above_100pct"),
+        ("home_energy_not_delivered_kwh", "home_energy_not_delivered_kwh"),
+    ]
+    fields = [(k, lbl) for k, lbl in fields if k in zones.columns]
+
+    def props(row: Mapping[str, Any]) -> dict[str, Any]:
+        peak = _num(row.get("peak_loading_pct"))
+        out: dict[str, Any] = {
+            "_fill": _colour(LOADING_CMAP, peak / LOADING_FULL_SCALE),
+            "_label": f"{_esc(row.get('name') or row.get('zone_id'))}: {_fmt(peak, 'one')}%",
+        }
+        for k, _ in fields:
+            v = row.get(k)
+            out[f"f_{k}"] = _fmt(v, "one") if k != "name" else _esc(v or row.get("zone_id"))
+        return out
+
+    return folium.GeoJson(
+        _feature_collection(zones, props, simplify=True),
+        style_function=lambda f: {
+            "color": "#555555",
+            "weight": 0.6,
+            "fillColor": f["properties"]["_fill"],
+            "fillOpacity": 0.6,
+        },
+        popup=_popup(fields, language),
+        tooltip=folium.GeoJsonTooltip(fields=["_label"], labels=False),
+        control=False,
+        pane="cs-zones",
+    )
+
+
 #: Colour of the battery-swap stations' diamonds.
 SWAP_COLOUR = "#7b1fa2"
 #: A battery-swap station's symbol: a diamond (Leaflet's own div icon, no image).
@@ -728,6 +772,13 @@ def build_map(result: RunResult, /, *, language: Language = "en") -> folium.Map:
             if layer is not None:
                 layer.add_to(group)
         group.add_to(m)
+        loading = _loading_geojson(zones[zones["strategy"].astype(str) == name], language)
+        if loading is not None:  # with grid: the compounds' transformers, a layer to tick
+            power = folium.FeatureGroup(
+                name=_esc(label("loading_layer", language, name=name)), show=False, control=True
+            )
+            loading.add_to(power)
+            power.add_to(m)
     cands = _candidates_layer(result.candidates, language)
     if cands is not None:
         cands.add_to(m)
