@@ -1598,6 +1598,20 @@ class TariffConfig(_Section):
         return self
 
 
+class PriceResponseConfig(_Section):
+    """Residents who wait for a cheaper tariff hour before setting off to charge
+    (docs/grid.md): both figures are assumptions to vary (no source read)."""
+
+    share: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.3,
+        description="Probability that a resident who would set off in a peak hour waits "
+        "for a cheaper one (assumption).",
+    )
+    max_shift_h: Annotated[float, Field(ge=1.0, le=12.0)] = Field(
+        3.0, description="Longest wait a resident accepts (h; assumption)."
+    )
+
+
 class GridConfig(_Section):
     """Compounds' power: transformers, base load, home charging, control, tariffs.
 
@@ -1613,6 +1627,19 @@ class GridConfig(_Section):
     base_load: BaseLoadConfig = Field(default_factory=BaseLoadConfig)
     home: HomeChargingConfig = Field(default_factory=HomeChargingConfig)
     tariff: TariffConfig = Field(default_factory=TariffConfig)
+    price_response: PriceResponseConfig | None = Field(
+        None,
+        description="Residents shift their public charging trips from peak hours toward "
+        "the tariff's valley (off by default; docs/grid.md).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_response(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # off (absent) is left out of dumps, as if the key did not exist
+        data: dict[str, Any] = handler(self)
+        if self.price_response is None:
+            data.pop("price_response", None)
+        return data
 
 
 # --------------------------------------------------------------------------- phases
