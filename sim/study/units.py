@@ -26,6 +26,7 @@ import pandas as pd
 from sim.demand.fleets import FleetArea, FleetRoster, all_fleets_demand, fleet_size
 from sim.demand.highway import highway_demand
 from sim.demand.model import Demand, merge_demand, pack_types
+from sim.demand.price_response import respond_to_prices
 from sim.demand.residential import (
     residential_demand,
 )
@@ -95,6 +96,16 @@ def demand_for(prep: Prepared, replication: int, /) -> Demand:
         start_weekday=sc.demand.start_weekday,
         rng=stream(sc.seed, replication, "demand"),
     )
+    if sc.grid is not None and (pr := sc.grid.price_response) is not None:
+        # residents who wait for a cheaper tariff hour (their own stream: the same for
+        # every strategy)
+        res = respond_to_prices(
+            res,
+            bands=sc.grid.tariff.bands,
+            share=pr.share,
+            max_shift_h=pr.max_shift_h,
+            uniform=stream(sc.seed, replication, "price-response").random(len(res)),
+        )
     parts = [res]
     if prep.highway is not None:
         hw, _ = highway_demand(
