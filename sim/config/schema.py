@@ -1371,17 +1371,26 @@ class SimulationConfig(_Section):
         description="Share of through drivers who see the live queue at every service area "
         "ahead (a navigation app) and choose by detour + the weighted wait they expect on "
         "arrival (the queue now, less what drains while they drive there); the others choose "
-        "wait-blind (least detour, then farthest along) and meet a queue on arrival.  Unset: "
-        "every driver follows the default rule (detour + weighted wait now).  An assumption "
-        "to vary: no source gives the share of drivers who use queue information.",
+        "by `uninformed_choice`.  Unset: every driver follows the default rule (detour + "
+        "weighted wait now).  An assumption to vary: no source gives the share of drivers "
+        "who use queue information.",
+    )
+    uninformed_choice: Literal["default", "wait_blind"] = Field(
+        "default",
+        description="With queue_info_share: how the drivers without queue information "
+        "choose: `default` as without the key (the default rule, which reads the queues "
+        "now), or `wait_blind` (least detour, then farthest along; they meet a queue on "
+        "arrival), for a world where only the informed see queues.",
     )
 
     @model_serializer(mode="wrap")
     def _without_absent_info(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # an unset share is left out of dumps, as if the key did not exist
+        # an unset share is left out of dumps, as if the keys did not exist
         data: dict[str, Any] = handler(self)
         if self.queue_info_share is None:
             data.pop("queue_info_share", None)
+        if self.uninformed_choice == "default":
+            data.pop("uninformed_choice", None)
         return data
 
     @field_validator("difficulty_weights")
