@@ -5,6 +5,7 @@ Unset, every driver follows the default rule (pinned by tests/test_des_digest.py
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ def _data() -> dict[str, Any]:
     data["demand"]["days"] = 2
     data["demand"]["highway"]["holiday"]["days"] = [2]
     data["simulation"]["queue_info_share"] = 0.0  # nobody has the app ...
+    data["simulation"]["uninformed_choice"] = "wait_blind"  # ... nor sees a queue
     data["strategies"] = [
         {"name": "existing"},
         {"name": "half", "model": "existing", "queue_info_share": 0.5},  # ... but here
@@ -98,3 +100,20 @@ def test_queue_information_needs_through_traffic() -> None:
     data["strategies"][0]["queue_info_share"] = 0.5
     with pytest.raises(ConfigError, match=r"demand\.highway is off"):
         parse_config(data)
+
+
+def test_by_default_the_uninformed_choose_as_without_the_key() -> None:
+    """``uninformed_choice: default``: with nobody informed, every driver follows the
+    default rule: the same log as a scenario without queue_info_share."""
+    data = _data()
+    data["simulation"].pop("uninformed_choice")
+    data["strategies"] = [{"name": "existing"}]
+    unset = copy.deepcopy(data)
+    unset["simulation"].pop("queue_info_share")
+    logs = []
+    for d in (data, unset):
+        prep = prepare(parse_config(d))
+        plan = make_plans(prep)["existing"]
+        logs.append(simulate_plan(prep, plan, demand_for(prep, 0)))
+    for field in ("session", "station", "outcome", "wait_min", "end_min"):
+        np.testing.assert_array_equal(getattr(logs[0], field), getattr(logs[1], field))

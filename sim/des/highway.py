@@ -26,9 +26,9 @@ The default rule reads the live queue at every station ahead.  With
 ``HighwayAccess.informed`` (queue information for a share of drivers), the drivers it
 marks see the queues as a navigation app shows them and expect, at each station, the
 wait of its queue now less the minutes they drive to get there (it drains meanwhile);
-the others choose wait-blind (the least detour, then the farthest along: they stop where
-their energy suggests) and meet a queue only on arrival, where they balk or renege as
-usual.
+the others choose by the default rule, or, with ``uninformed_blind``, wait-blind (the
+least detour, then the farthest along: they stop where their energy suggests) and meet a
+queue only on arrival, where they balk or renege as usual.
 """
 
 from __future__ import annotations
@@ -526,6 +526,7 @@ class ThroughTraffic:
         self.choice = chooser(rules)
         self._blind = chooser(replace(rules, choice="nearest"))  # no queue information
         self._informed: list[bool] | None = None
+        self._uninformed_blind = hw.uninformed_blind
         if hw.informed is not None:
             self._informed = np.asarray(hw.informed, dtype=bool).tolist()
             self._app = chooser(rules, drains=True)  # queue information
@@ -669,7 +670,7 @@ class ThroughTraffic:
         swap; else the default rule (which reads the live queues)."""
         informed = None if self._informed is None else self._informed[i]
         if informed is False:
-            return _BLIND
+            return _BLIND if self._uninformed_blind else (_MIXED if swaps else _PLAIN)
         if swaps:
             return _MIXED
         return _PLAIN if informed is None else _APP

@@ -271,8 +271,11 @@ class HighwayAccess:
         bool ``(n_sessions,)``: whether each driver sees the live queue at every station
         ahead (a navigation app) and chooses by detour + the weighted wait it expects on
         arrival (the queue's work now, less what drains while it drives there); the
-        others choose wait-blind (least detour) and meet a queue on arrival.  ``None``:
-        every driver follows the default rule (detour + weighted wait now).
+        others choose by the default rule, or wait-blind (least detour; they meet a queue
+        on arrival) with ``uninformed_blind``.  ``None``: every driver follows the default
+        rule (detour + weighted wait now).
+    uninformed_blind
+        With ``informed``: the drivers it does not mark choose wait-blind.
     """
 
     od_station: np.ndarray
@@ -301,6 +304,7 @@ class HighwayAccess:
     swap_next_detour_min: np.ndarray | None = None
     session_cap: SessionCap | None = None
     informed: np.ndarray | None = None
+    uninformed_blind: bool = False
 
 
 @dataclass(frozen=True)

@@ -484,7 +484,8 @@ def simulate_traced_plan(
         # who has queue information: the same draws for every strategy (common random
         # numbers), so a larger share informs a superset of drivers
         u = stream(sc.seed, replication, "queue-info").random(len(demand))
-        hw = replace(hw, informed=u < share)
+        blind = sc.simulation.uninformed_choice == "wait_blind"
+        hw = replace(hw, informed=u < share, uninformed_blind=blind)
     swap = swap_sites_of(prep, plan)
     return simulate_traced(
         demand,
