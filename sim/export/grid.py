@@ -37,6 +37,7 @@ __all__ = [
     "compound_stats",
     "grid_summaries",
     "grid_table",
+    "per_million",
     "with_costs",
     "with_grid_columns",
     "zone_load_frame",
@@ -260,31 +261,39 @@ def _cell(entry: Mapping[str, Any], key: str, fmt: str, /) -> str:
 
 def grid_table(summary: Summary, /) -> Table | None:
     """The terminal's table of compound power: per strategy, its control, difficulty,
-    the peak transformer loading, the share of compounds overloaded, home energy not
-    delivered and the mean prices paid; ``None`` without ``grid``."""
+    its cost and the difficulty it lowers per million CNY against the first strategy
+    (:func:`per_million`), the peak transformer loading, the share of compounds
+    overloaded, home energy not delivered and the mean prices paid; ``None`` without
+    ``grid``."""
     from rich.table import Table
 
     rows = [(n, s) for n, s in summary.strategies.items() if s.grid]
     if not rows:
         return None
+    base_name, base = rows[0]
     table = Table(
         title=f"{summary.scenario}: compound power (means over replications)",
         caption="loading: (base + home + public) kW / power factor / kVA; overloaded: "
-        "compounds whose peak loading is above 100%",
+        "compounds whose peak loading is above 100%; lowered per M CNY: difficulty "
+        f"below {base_name}'s per million CNY spent beyond its cost",
     )
-    for col in ("strategy", "control", "difficulty", "peak loading %", "overloaded"):
+    for col in ("strategy", "control", "difficulty", "cost M CNY", "lowered per M CNY"):
         table.add_column(col, justify="left" if col in ("strategy", "control") else "right")
-    table.add_column("home not delivered kWh", justify="right")
+    for col in ("peak loading %", "overloaded", "home not delivered kWh"):
+        table.add_column(col, justify="right")
     table.add_column("CNY/kWh home / public", justify="right")
     for name, s in rows:
         g = s.grid or {}
         di = s.metrics["difficulty_index"].mean
         price = g.get("mean_price_cny_per_kwh", {})
         public = price.get("residential")
+        gain = per_million(base.metrics["difficulty_index"].mean, di, base.cost_cny, s.cost_cny)
         table.add_row(
             name,
             str(g.get("control", "")),
             "-" if di is None else f"{di:.2f}",
+            "-" if s.cost_cny is None else f"{s.cost_cny / 1e6:.2f}",
+            _gain_cell(gain, same_cost=s.cost_cny == base.cost_cny and name != base_name),
             _cell(g, "peak_loading_pct", ".1f"),
             _cell(g, "overloaded_share", ".0%"),
             _cell(g, "home_energy_not_delivered_kwh", ",.0f"),
@@ -292,3 +301,29 @@ def grid_table(summary: Summary, /) -> Table | None:
             + ("-" if public is None else f"{public:.3f}"),
         )
     return table
+
+
+def _gain_cell(gain: float | None, /, *, same_cost: bool) -> str:
+    if gain is not None:
+        return f"{gain:+.3f}"
+    return "no added cost" if same_cost else "-"
+
+
+def per_million(
+    base_difficulty: float | None,
+    difficulty: float | None,
+    base_cost_cny: float | None,
+    cost_cny: float | None,
+    /,
+) -> float | None:
+    """Difficulty lowered per million CNY: ``(base - difficulty) / ((cost - base cost) /
+    1e6)``; ``None`` when a figure is missing or the plan costs no more than the base
+    (ordered charging, priced at nothing here)."""
+    if None in (base_difficulty, difficulty, base_cost_cny, cost_cny):
+        return None
+    assert base_difficulty is not None and difficulty is not None
+    assert base_cost_cny is not None and cost_cny is not None
+    extra = cost_cny - base_cost_cny
+    if extra <= 0:
+        return None
+    return (base_difficulty - difficulty) / (extra / 1e6)
