@@ -269,3 +269,30 @@ def test_shared_chargers_draw_on_their_compound(shared: RunResult) -> None:
     assert np.allclose(plan.power_kw[rows], 7.0) and not plan.dc[rows].any()
     extra = plan.cost_cny - shared.plans["public"].cost_cny
     assert extra == pytest.approx(plan.ports[rows].sum() * 500.0)
+
+
+def test_terminal_table_shows_cost_and_difficulty_lowered_per_yuan(levers: RunResult) -> None:
+    """The compound-power table has each plan's cost and the difficulty it lowers per
+    million CNY beyond the first strategy's cost, computed from the summary."""
+    from rich.console import Console
+
+    from sim.export.grid import grid_table, per_million
+
+    s = levers.typed_summary
+    table = grid_table(s)
+    assert table is not None
+    console = Console(width=250, record=True)
+    console.print(table)
+    text = console.export_text()
+    base, comp = s.strategies["public"], s.strategies["compound"]
+    gain = per_million(
+        base.metrics["difficulty_index"].mean,
+        comp.metrics["difficulty_index"].mean,
+        base.cost_cny,
+        comp.cost_cny,
+    )
+    assert gain is not None
+    assert f"{gain:+.3f}" in text
+    assert comp.cost_cny is not None and f"{comp.cost_cny / 1e6:.2f}" in text
+    assert per_million(2.0, 1.0, 1e6, 3e6) == pytest.approx(0.5)
+    assert per_million(2.0, 1.0, 1e6, 1e6) is None
