@@ -296,3 +296,34 @@ def test_terminal_table_shows_cost_and_difficulty_lowered_per_yuan(levers: RunRe
     assert comp.cost_cny is not None and f"{comp.cost_cny / 1e6:.2f}" in text
     assert per_million(2.0, 1.0, 1e6, 3e6) == pytest.approx(0.5)
     assert per_million(2.0, 1.0, 1e6, 1e6) is None
+
+
+def test_a_compound_without_candidates_gets_one_at_its_centroid_node() -> None:
+    """z0005 has no candidate inside: a candidate compound-z0005 is added at its
+    centroid node, counted in it, no option of the public siting, and its compound
+    site draws on its transformer."""
+    cfg = copy.deepcopy(BASE)
+    cfg["strategies"] = [
+        BASE["strategies"][0],
+        {"name": "c", "model": "p-median", "k": 6, "compound_chargers": {"zones": ["z0005"]}},
+    ]
+    prep = prepare(parse_config(cfg))
+    cands = prep.region.candidates
+    assert prep.levers.added.size == 1
+    new = int(prep.levers.added[0])
+    assert cands["site_id"].iloc[new] == "compound-z0005"
+    z = int(np.flatnonzero(prep.region.zones["zone_id"].to_numpy() == "z0005")[0])
+    assert prep.cand_zone is not None and prep.cand_zone[new] == z
+    assert cands["node"].iloc[new] == prep.region.zones["node"].iloc[z]
+    assert np.isinf(prep.siting_cost[:, new]).all()
+    plans = make_plans(prep)
+    assert new not in plans["public"].candidate
+    assert new in plans["c"].candidate
+    from sim.study.units import unit_stations
+
+    st, g = unit_stations(prep, plans["c"], 0)
+    assert st.cap_profile is not None
+    assert g is not None
+    row = int(np.flatnonzero(plans["c"].candidate == new)[0])
+    assert g.station_zone[row] == z
+    assert st.cap_profile.group[row] >= 0
