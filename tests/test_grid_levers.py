@@ -169,6 +169,13 @@ def test_bad_keys_are_one_config_error(strategy: dict[str, Any], key: str) -> No
         make_plans(prepare(parse_config(cfg)))
 
 
+def test_levers_with_refine_are_refused() -> None:
+    cfg = copy.deepcopy(BASE)
+    cfg["strategies"] = [{**BASE["strategies"][1], "refine": {}}]
+    with pytest.raises(ConfigError, match="transformer_upgrades: not supported with refine"):
+        make_plans(prepare(parse_config(cfg)))
+
+
 def test_levers_need_a_grid_section() -> None:
     cfg = copy.deepcopy(BASE)
     del cfg["grid"]

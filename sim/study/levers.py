@@ -276,10 +276,17 @@ def budget_left(prep: Prepared, strategy: StrategyConfig, /) -> StrategyConfig:
 
 
 def _check(prep: Prepared, strategy: StrategyConfig, /) -> None:
-    """Refuse levers without a ``grid`` section."""
+    """Refuse levers without a ``grid`` section, or with ``refine`` (the refined plan
+    is made from the public plan alone and would lose the compound sites)."""
     for key in ("transformer_upgrades", "compound_chargers", "shared_private"):
-        if getattr(strategy, key) is not None:
-            _need_grid(prep.scenario, strategy, key)
+        if getattr(strategy, key) is None:
+            continue
+        _need_grid(prep.scenario, strategy, key)
+        if strategy.refine is not None:
+            raise ConfigError(
+                f"{_where(strategy, key)}: not supported with refine yet (the refined plan "
+                "would lose the compound levers); use a strategy of its own for each"
+            )
 
 
 def has_levers(strategy: StrategyConfig, /) -> bool:
