@@ -6,7 +6,7 @@ result; its ``compound_chargers`` become charging sites inside chosen compounds 
 candidate inside the compound, else at a candidate added at the compound's centroid
 node, :func:`lever_candidates`); its ``shared_private`` chargers become one station per
 chosen compound whose ports follow the shared home chargers free over time
-(:func:`shared_ports`).  Every item's cost enters the plan's ``cost_cny``; with a
+(:func:`shared_profile`).  Every item's cost enters the plan's ``cost_cny``; with a
 ``budget_cny`` the items are bought first and the siting model places public sites with
 what is left (:func:`budget_left`).
 """
@@ -210,9 +210,7 @@ def lever_candidates(
 
 def lever_cost(prep: Prepared, strategy: StrategyConfig, /) -> float:
     """CNY of the strategy's compound levers: kVA added x cost per kVA, compound sites
-    and their ports, shared chargers opened (:func:`shared_ports`' chargers, the
-    expected count over the replications is not used: the count is set by ``share`` x
-    the compound's home EVs, rounded down)."""
+    and their ports, and the shared chargers opened (:func:`shared_chargers`)."""
     cost = 0.0
     up = strategy.transformer_upgrades
     if up is not None:
