@@ -37,6 +37,7 @@ __all__ = [
     "LeverSites",
     "away_free",
     "budget_left",
+    "check_levers",
     "extra_kva",
     "lever_candidates",
     "lever_cost",
@@ -208,6 +209,28 @@ def lever_candidates(
     return merged, cz, LeverSites(picks, zone_of, added)
 
 
+def check_levers(scenario: Scenario, zones: pd.DataFrame, /) -> None:
+    """Refuse, before anything is computed, levers without a ``grid`` section or with
+    ``refine``, and upgrades of unknown zones (the zones of compound sites are checked
+    where they are placed, :func:`lever_candidates`)."""
+    for s in scenario.strategies:
+        for key in ("transformer_upgrades", "compound_chargers", "shared_private"):
+            if getattr(s, key) is not None:
+                _refuse(scenario, s, key)
+        if s.transformer_upgrades is not None:
+            where = _where(s, "transformer_upgrades.kva_added")
+            _zone_index(zones, list(s.transformer_upgrades.kva_added), where=where)
+
+
+def _refuse(scenario: Scenario, strategy: StrategyConfig, key: str, /) -> None:
+    _need_grid(scenario, strategy, key)
+    if strategy.refine is not None:
+        raise ConfigError(
+            f"{_where(strategy, key)}: not supported with refine yet (the refined plan "
+            "would lose the compound levers); use a strategy of its own for each"
+        )
+
+
 def lever_cost(prep: Prepared, strategy: StrategyConfig, /) -> float:
     """CNY of the strategy's compound levers: kVA added x cost per kVA, compound sites
     and their ports, and the shared chargers opened (:func:`shared_chargers`)."""
@@ -277,14 +300,8 @@ def _check(prep: Prepared, strategy: StrategyConfig, /) -> None:
     """Refuse levers without a ``grid`` section, or with ``refine`` (the refined plan
     is made from the public plan alone and would lose the compound sites)."""
     for key in ("transformer_upgrades", "compound_chargers", "shared_private"):
-        if getattr(strategy, key) is None:
-            continue
-        _need_grid(prep.scenario, strategy, key)
-        if strategy.refine is not None:
-            raise ConfigError(
-                f"{_where(strategy, key)}: not supported with refine yet (the refined plan "
-                "would lose the compound levers); use a strategy of its own for each"
-            )
+        if getattr(strategy, key) is not None:
+            _refuse(prep.scenario, strategy, key)
 
 
 def has_levers(strategy: StrategyConfig, /) -> bool:

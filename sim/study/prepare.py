@@ -31,7 +31,7 @@ from sim.region.plan_file import (
 )
 from sim.rng import stream
 from sim.study.cache import MEMORY, cached_on_disk, content_key
-from sim.study.levers import LeverSites, has_levers, lever_candidates
+from sim.study.levers import LeverSites, check_levers, has_levers, lever_candidates
 from sim.study.progress import Progress, no_progress
 
 __all__ = [
@@ -274,7 +274,9 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
     homes = home_table(region)
     cand_zone = None if scenario.grid is None else candidate_compounds(region)
     levers = LeverSites({}, {}, np.zeros(0, np.int64))
-    if cand_zone is not None and any(has_levers(s) for s in scenario.strategies):
+    if any(has_levers(s) for s in scenario.strategies):
+        check_levers(scenario, region.zones)  # a grid section, known zones
+        assert cand_zone is not None
         region, cand_zone, levers = _with_lever_candidates(scenario, region, homes, cand_zone)
     demand_node, home_to_demand = np.unique(homes.node, return_inverse=True)
     demand_node = demand_node.astype(np.int64)
