@@ -11,7 +11,9 @@ Per row it prints: road nodes and edges, EVs without home charging (expected), s
 per replication (mean), units (strategies x replications), workers, the time of each
 stage of ``run`` (region: the synthetic city, ``prepare``'s ``_region``; travel: the
 rest of ``prepare`` - CSR matrix, home points, planning draw, the Dijkstra searches of
-the demand x candidate and candidate x candidate travel times; siting: ``make_plans``;
+the demand x candidate and candidate x candidate travel times; siting: ``make_plans``
+(0 with more than one worker: the strategies are then sited on the workers while the
+first strategies' units run, ``plan_and_run``, all of it in the simulation column);
 access: the plans' access tables, ``plan_access`` and ``plan_highway_access``, where
 the unit contexts and the refinement build them; simulation: ``run_units``;
 assemble: summary, session table and map layers; each stage's time excludes the
@@ -38,6 +40,13 @@ Usage::
     python benchmarks/bench_scale.py --sizes target --workers 1 2   # the full target
     python benchmarks/bench_scale.py --sizes 50000 --ev-factors 0.5 1 2   # vary sessions
     python benchmarks/bench_scale.py --sizes 50000 --profile out/prof   # cProfile per row
+    git worktree add /tmp/base COMMIT                               # against a checkout:
+    python benchmarks/bench_scale.py --sizes target --workers 2 --peer /tmp/base
+
+Every row builds its region in a fresh cache folder (cold, as a first run of a region
+does) unless ``--warm-region`` is given.  With ``--peer`` every row runs first on the
+peer checkout and then here, and the ratio of each stage and whether the results are
+identical (``summary.json`` without provenance) are printed.
 
 Targets checked on the ``target`` row (issue 13): total under 240 s with 2 workers on
 a quiet machine, peak memory (tree PSS, or the run's own RSS if larger) under 4 GB;
@@ -54,6 +63,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -73,12 +83,19 @@ TARGET_GB = 4.0  # and its peak memory limit (GB)
 
 
 def scenario_dict(
-    base: dict[str, Any], *, nodes: int | None, ev_factor: float, replications: int | None
+    base: dict[str, Any],
+    *,
+    nodes: int | None,
+    ev_factor: float,
+    replications: int | None,
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
     """The target scenario, scaled to ``nodes`` road nodes (``None`` = as given).
 
     Households, candidate sites and each strategy's ``k`` scale with the node count
     (and households also with ``ev_factor``), so EVs per road node stay the same.
+    ``cache_dir`` (``region.cache_dir``) names the region disk cache; a fresh folder
+    makes the row build its region cold.
     """
     data = json.loads(json.dumps(base))  # deep copy
     syn = data["region"]["synthetic"]
@@ -93,6 +110,8 @@ def scenario_dict(
     if replications is not None:
         data.setdefault("simulation", {})["replications"] = replications
     data["name"] = f"{data['name']}-{syn['nodes']}"
+    if cache_dir is not None:  # a fresh folder: the region is built, not read from disk
+        data["region"]["cache_dir"] = cache_dir
     # no map or report; sessions.parquet as the scenario says (the target writes none)
     data.setdefault("output", {}).update({"map": False, "report": False})
     return data
@@ -141,6 +160,15 @@ def _timed(
     return lambda: setattr(module, name, fn)
 
 
+def results_digest(summary: dict[str, Any]) -> str:
+    """SHA-256 of a run's ``summary.json`` content without its provenance (which
+    records versions and the machine): equal digests, equal results."""
+    import hashlib
+
+    body = {k: v for k, v in summary.items() if k != "provenance"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one row in this process and return its measurements."""
     t_import = time.perf_counter()
@@ -164,6 +192,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         (runner, "prepare", "travel"),
         (runner, "make_plans", "siting"),
         (runner, "run_units", "simulation"),
+        (runner, "plan_and_run", "simulation"),  # siting on the workers, overlapped
         (api, "assemble", "assemble"),
         (executors, "plan_access", "access"),
         (executors, "plan_highway_access", "access"),
@@ -216,7 +245,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         "import_s": import_s,
         "region_s": stages.get("region", float("nan")),
         "travel_s": stages.get("travel", float("nan")),
-        "siting_s": stages.get("siting", float("nan")),
+        # with plan_and_run (workers > 1) siting ran on the workers, in the simulation
+        "siting_s": stages.get("siting", 0.0 if "simulation" in stages else float("nan")),
         "access_s": stages.get("access", 0.0),
         "simulation_s": stages.get("simulation", float("nan")),
         "assemble_s": stages.get("assemble", float("nan")),
@@ -227,6 +257,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         "load_after": os.getloadavg()[0],
         "peak_rss_self_mb": self_mb,
         "peak_rss_children_mb": kids_mb,
+        "results_sha256": results_digest(result.summary),
         "difficulty": {
             k: v["metrics"]["difficulty_index"]["mean"]
             for k, v in result.summary["strategies"].items()
@@ -297,12 +328,17 @@ class TreeSampler:
             self._stop.wait(self.interval_s)
 
 
-def measure(spec: dict[str, Any], *, timeout_s: float) -> dict[str, Any]:
-    """Run one row in a fresh subprocess, sampling its process tree's memory."""
+def measure(spec: dict[str, Any], *, timeout_s: float, peer: Path | None = None) -> dict[str, Any]:
+    """Run one row in a fresh subprocess, sampling its process tree's memory; with
+    ``peer`` (a checkout of chargesite, e.g. ``git worktree add /tmp/base COMMIT``) the
+    row runs that checkout's ``sim`` (its working directory and ``PYTHONPATH``)."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if peer is not None:
+        env["PYTHONPATH"] = str(peer.resolve())
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    cwd = ROOT if peer is None else peer.resolve()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd)
     with TreeSampler(proc.pid) as sampler:
         try:
             out, _ = proc.communicate(timeout=timeout_s)
@@ -436,6 +472,26 @@ def check_target(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def print_peer(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Per row measured on the peer checkout and here: each stage's time there over
+    here (> 1: faster here), and whether the results are the same."""
+    for peer, here in pairs:
+        if "error" in peer or "error" in here:
+            continue
+        parts = []
+        for stage in GROWTH_STAGES:
+            a, b = peer[stage + "_s"], here[stage + "_s"]
+            parts.append(f"{stage} {a:.1f}/{b:.1f} s" + (f" = {a / b:.2f}x" if b > 0 else ""))
+        same = peer.get("results_sha256") == here.get("results_sha256")
+        print(
+            f"{here['label']}, {here['workers']} worker(s), peer / this: "
+            + ", ".join(parts)
+            + f"; results {'identical' if same else 'DIFFERENT'} (summary.json without "
+            f"provenance); 1-min load average {peer['load_before']:.1f}/"
+            f"{here['load_before']:.1f} before"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -457,6 +513,19 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=3600.0, help="per row (s)")
     ap.add_argument("--json", type=Path, default=None, help="append rows as JSON lines")
     ap.add_argument("--profile", type=Path, default=None, help="folder for cProfile stats")
+    ap.add_argument(
+        "--peer",
+        type=Path,
+        default=None,
+        help="a checkout to compare with (git worktree add DIR COMMIT): each row runs "
+        "there first, then here, and the ratios are printed",
+    )
+    ap.add_argument(
+        "--warm-region",
+        action="store_true",
+        help="read regions from the usual disk cache (region.cache_dir) when they are "
+        "there; by default every row builds its region in a fresh cache folder",
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -472,6 +541,7 @@ def main() -> None:
         flush=True,
     )
     rows: list[dict[str, Any]] = []
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for size in args.sizes:
         nodes = None if size == "target" else int(size)
         for ev_factor in args.ev_factors:
@@ -479,28 +549,43 @@ def main() -> None:
                 label = "target" if nodes is None and ev_factor == 1.0 else f"{size}x{ev_factor:g}"
                 if nodes is not None and ev_factor == 1.0:
                     label = f"{nodes // 1000}k"
-                spec: dict[str, Any] = {
-                    "label": label,
-                    "workers": workers,
-                    "ev_factor": ev_factor,
-                    "scenario": scenario_dict(
-                        base, nodes=nodes, ev_factor=ev_factor, replications=args.replications
-                    ),
-                }
-                if args.profile is not None:
-                    args.profile.mkdir(parents=True, exist_ok=True)
-                    spec["profile"] = str((args.profile / f"{label}-w{workers}.prof").resolve())
-                row = measure(spec, timeout_s=args.timeout)
-                rows.append(row)
-                if args.json is not None:
-                    with args.json.open("a", encoding="utf-8") as fh:
-                        fh.write(json.dumps(row) + "\n")
-                print(f"done: {json.dumps(row)}", flush=True)
+                sides = ([args.peer] if args.peer is not None else []) + [None]
+                got = []
+                for peer in sides:
+                    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+                        cache = None if args.warm_region else tmp
+                        spec: dict[str, Any] = {
+                            "label": label if peer is None else f"peer {label}",
+                            "workers": workers,
+                            "ev_factor": ev_factor,
+                            "scenario": scenario_dict(
+                                base,
+                                nodes=nodes,
+                                ev_factor=ev_factor,
+                                replications=args.replications,
+                                cache_dir=cache,
+                            ),
+                        }
+                        if args.profile is not None and peer is None:
+                            args.profile.mkdir(parents=True, exist_ok=True)
+                            spec["profile"] = str(
+                                (args.profile / f"{label}-w{workers}.prof").resolve()
+                            )
+                        row = measure(spec, timeout_s=args.timeout, peer=peer)
+                    rows.append(row)
+                    got.append(row)
+                    if args.json is not None:
+                        with args.json.open("a", encoding="utf-8") as fh:
+                            fh.write(json.dumps(row) + "\n")
+                    print(f"done: {json.dumps(row)}", flush=True)
+                if len(got) == 2:
+                    pairs.append((got[0], got[1]))
     print()
     print_table(rows)
     print_speedups(rows)
     print_growth(rows)
     check_target(rows)
+    print_peer(pairs)
     if rows and not all(r.get("workers_supported", True) for r in rows if "error" not in r):
         print("note: sim.api.run has no `workers` parameter here; rows ran sequentially")
 

@@ -29,14 +29,23 @@ from sim.config import Scenario
 from sim.demand.model import Demand
 from sim.des import Access, HighwayAccess
 from sim.errors import UserInputError
-from sim.siting.plan import Plan
+from sim.siting.frlm import FlowProblem
+from sim.siting.plan import Plan, strategy_model
 from sim.study.cache import MEMORY, UnitStore, scenario_key
-from sim.study.plans import make_plans, plan_access, plan_highway_access
+from sim.study.mobile import with_mobile_units
+from sim.study.plans import (
+    flow_problem,
+    make_plans,
+    plan_access,
+    plan_highway_access,
+    plan_of,
+    with_extra_ports,
+)
 from sim.study.prepare import Prepared, prepare
 from sim.study.progress import Progress
 from sim.study.units import UnitResult, run_unit
 
-__all__ = ["Context", "UnitKey", "context", "remember", "run_units"]
+__all__ = ["Context", "UnitKey", "context", "plan_and_run", "remember", "run_units"]
 
 
 @dataclass(frozen=True, order=True)
@@ -132,6 +141,41 @@ def _dask_client(address: str) -> Any:
         ) from None
 
 
+class _Book:
+    """The units of a run: those found in the store, those to do, and what to do with
+    each finished one (store it, share its demand, count it)."""
+
+    def __init__(
+        self,
+        scenarios: list[Scenario],
+        keys: list[UnitKey],
+        store: UnitStore | None,
+        note: Progress,
+    ) -> None:
+        self.scenarios, self.store, self.note = scenarios, store, note
+        self.results: dict[UnitKey, UnitResult] = {}
+        self.todo: list[UnitKey] = []
+        for k in keys:
+            cached = store.get(scenarios[k.point], k.strategy, k.replication) if store else None
+            if cached is not None:
+                self.results[k] = cached
+            else:
+                self.todo.append(k)
+        self.shared = _SharedDemand()
+        self.results = {k: self.shared(k.point, r) for k, r in self.results.items()}
+        self.total, self.done = len(keys), len(self.results)
+        if self.done:
+            note(f"{self.done} unit(s) already done (resumed)", self.done, self.total)
+
+    def finished(self, k: UnitKey, r: UnitResult, /) -> None:
+        """Keep a finished unit."""
+        if self.store is not None:
+            self.store.put(self.scenarios[k.point], r)
+        self.results[k] = self.shared(k.point, r)
+        self.done += 1
+        self.note(f"simulated {k.strategy}, replication {k.replication + 1}", self.done, self.total)
+
+
 def run_units(
     scenarios: list[Scenario],
     /,
@@ -174,28 +218,8 @@ def run_units(
         for r in range(sc.simulation.replications if replications is None else replications)
         for s in sc.strategies
     ]
-    results: dict[UnitKey, UnitResult] = {}
-    todo: list[UnitKey] = []
-    for k in keys:
-        cached = store.get(scenarios[k.point], k.strategy, k.replication) if store else None
-        if cached is not None:
-            results[k] = cached
-        else:
-            todo.append(k)
-    shared = _SharedDemand()
-    results = {k: shared(k.point, r) for k, r in results.items()}
-    total, done = len(keys), len(results)
-    if done:
-        note(f"{done} unit(s) already done (resumed)", done, total)
-
-    def finished(k: UnitKey, r: UnitResult) -> None:
-        nonlocal done
-        if store is not None:
-            store.put(scenarios[k.point], r)
-        results[k] = shared(k.point, r)
-        done += 1
-        note(f"simulated {k.strategy}, replication {k.replication + 1}", done, total)
-
+    book = _Book(scenarios, keys, store, note)
+    todo, results, finished = book.todo, book.results, book.finished
     if not todo:
         return results
     if scheduler is not None:
@@ -253,3 +277,111 @@ def _run_dask(
             finished(futures[f], f.result())
     finally:
         client.close()
+
+
+# What forked planning workers inherit: the prepared scenario, its through-traffic flows,
+# and per strategy the access tables a worker computed for its plan.
+_PLANNING: dict[str, Any] = {}
+
+
+def _plan_task(index: int) -> Plan:
+    """Solve strategy ``index`` of the inherited prepared scenario (a worker's task):
+    the plan :func:`~sim.study.plans.make_plans` makes for it."""
+    prep: Prepared = _PLANNING["prep"]
+    flows: FlowProblem | None = _PLANNING["flows"]
+    s = prep.scenario.strategies[index]
+    return with_mobile_units(
+        prep, s, with_extra_ports(prep, s, plan_of(prep, s, index=index, flows=flows))
+    )
+
+
+def _planned_unit_task(plan: Plan, replication: int) -> UnitResult:
+    """Simulate one unit of ``plan`` on the inherited prepared scenario (a worker's
+    task); the plan's access tables are computed once per worker."""
+    prep: Prepared = _PLANNING["prep"]
+    access: dict[str, tuple[Access, HighwayAccess | None]] = _PLANNING["access"]
+    if plan.strategy not in access:
+        access[plan.strategy] = (plan_access(prep, plan), plan_highway_access(prep, plan))
+    acc, hw = access[plan.strategy]
+    return run_unit(prep, plan, replication, access=acc, highway=hw)
+
+
+def _checked_flows(prep: Prepared, /) -> FlowProblem | None:
+    """:func:`~sim.study.plans.make_plans`' checks before it solves anything (charging
+    demand, every strategy's model), and the through-traffic flows when a model needs
+    them."""
+    make_plans(replace(prep, scenario=prep.scenario.model_copy(update={"strategies": []})))
+    specs = [strategy_model(s, index=i) for i, s in enumerate(prep.scenario.strategies)]
+    return flow_problem(prep) if any(spec.needs.flows for spec in specs) else None
+
+
+def plan_and_run(
+    prep: Prepared,
+    /,
+    *,
+    workers: int,
+    store: UnitStore | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Plan], dict[UnitKey, UnitResult]]:
+    """Make every strategy's plan and run every unit of the scenario on ``workers``
+    forked processes, a strategy's units starting as soon as its plan is made.
+
+    Parameters
+    ----------
+    prep
+        The prepared scenario (its strategies are solved in config order of index).
+    workers
+        Local worker processes (at least 2; siting and simulation share them).
+    store, progress
+        As for :func:`run_units`.
+
+    Returns
+    -------
+    tuple
+        The plans in the order of ``prep.scenario.strategies`` (each equal to
+        :func:`~sim.study.plans.make_plans`'), and the unit results by
+        :class:`UnitKey` (point 0), as :func:`run_units` gives them.
+
+    Raises
+    ------
+    ConfigError
+        What :func:`~sim.study.plans.make_plans` raises, before any worker starts or
+        from the strategy that raised it.
+    """
+    scenario = prep.scenario
+    note = progress or (lambda _label, _done, _total: None)
+    _PLANNING.update(prep=prep, flows=_checked_flows(prep), access={})
+    keys = [
+        UnitKey(0, s.name, r)
+        for r in range(scenario.simulation.replications)
+        for s in scenario.strategies
+    ]
+    book = _Book([scenario], keys, store, note)
+    todo = {s.name: [k for k in book.todo if k.strategy == s.name] for s in scenario.strategies}
+    plans: dict[str, Plan] = {}
+    ctx = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            pending: dict[Future[Any], UnitKey | int] = {
+                pool.submit(_plan_task, i): i for i in range(len(scenario.strategies))
+            }
+            while pending:
+                ready, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in sorted(ready, key=lambda f: _order(pending[f])):
+                    what = pending.pop(f)
+                    if isinstance(what, UnitKey):
+                        book.finished(what, f.result())
+                        continue
+                    plan: Plan = f.result()
+                    plans[plan.strategy] = plan
+                    note(f"sited {plan.strategy}", len(plans), len(scenario.strategies))
+                    for k in todo[plan.strategy]:
+                        pending[pool.submit(_planned_unit_task, plan, k.replication)] = k
+    finally:
+        _PLANNING.clear()
+    return {s.name: plans[s.name] for s in scenario.strategies}, book.results
+
+
+def _order(what: UnitKey | int, /) -> tuple[int, Any]:
+    """Plans (by index) before units (by key), for a deterministic order of handling."""
+    return (0, what) if isinstance(what, int) else (1, what)

@@ -23,7 +23,7 @@ from sim.config import Scenario
 from sim.config.overrides import sweep_grid, with_overrides
 from sim.siting.plan import Plan
 from sim.study.cache import UnitStore
-from sim.study.executors import remember, run_units
+from sim.study.executors import plan_and_run, remember, run_units
 from sim.study.phases import plan_phases
 from sim.study.plans import make_plans
 from sim.study.prepare import Prepared, prepare
@@ -252,11 +252,28 @@ def run_study(
     -------
     StudyResult
         The same whatever ``workers`` and ``scheduler`` are.
+
+    Notes
+    -----
+    With ``workers > 1`` on the local pool (no ``scheduler``, no ``refine``) the
+    strategies are sited on the workers and each strategy's units start as soon as its
+    plan is made (:func:`~sim.study.executors.plan_and_run`); the plans and units are
+    the same.
     """
     if scenario.phases is not None:
         return _run_phases(
             scenario, workers=workers, scheduler=scheduler, store=store, progress=progress
         )
+    unit_store = UnitStore(store) if isinstance(store, Path) else store
+    if workers > 1 and scheduler is None and all(s.refine is None for s in scenario.strategies):
+        # siting on the workers, each strategy's units as soon as its plan is in
+        prep = prepare(scenario, progress=progress)
+        progress("siting", 0, 1)
+        plans, units = plan_and_run(prep, workers=workers, store=unit_store, progress=progress)
+        planned = PlannedStudy(
+            scenario=scenario, prepared=prep, plans=plans, refined={}, evaluator=None
+        )
+        return _finish(planned, list(units.values()), progress)
     planned = plan_study(scenario, progress=progress)
     run_scenario = planned.prepared.scenario  # with any +simopt strategies
     remember(run_scenario, planned.prepared, planned.plans)
@@ -264,7 +281,7 @@ def run_study(
         [run_scenario],
         workers=workers,
         scheduler=scheduler,
-        store=UnitStore(store) if isinstance(store, Path) else store,
+        store=unit_store,
         progress=progress,
     )
     return _finish(planned, list(done.values()), progress)
