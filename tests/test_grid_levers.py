@@ -334,3 +334,31 @@ def test_a_compound_without_candidates_gets_one_at_its_centroid_node() -> None:
     row = int(np.flatnonzero(plans["c"].candidate == new)[0])
     assert g.station_zone[row] == z
     assert st.cap_profile.group[row] >= 0
+
+
+def test_port_pool_capacity_changes_over_time() -> None:
+    """A pool cut to fewer slots grants nobody new until its slots in use fall below
+    the new count; raised, it grants its queue at once, first come first."""
+    import simpy
+
+    from sim.des.stations import PortPool
+
+    env = simpy.Environment()
+    pool = PortPool(env, 2)
+    a, b = pool.request(), pool.request()
+    assert a.triggered and b.triggered
+    pool.set_capacity(1)
+    c = pool.request()
+    pool.release(a)
+    env.run()
+    assert not c.triggered  # 1 in use, 1 open
+    pool.release(b)
+    env.run()
+    assert c.triggered
+    pool.set_capacity(0)
+    d, e = pool.request(), pool.request()
+    pool.release(c)
+    env.run()
+    assert not d.triggered and not e.triggered
+    pool.set_capacity(1)
+    assert d.triggered and not e.triggered
