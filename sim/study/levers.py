@@ -38,6 +38,7 @@ __all__ = [
     "away_free",
     "budget_left",
     "check_levers",
+    "check_plan",
     "extra_kva",
     "lever_candidates",
     "lever_cost",
@@ -390,6 +391,31 @@ def _add_rows(
             pack_chargers=ins(p.pack_chargers, 0),
         )
     return p
+
+
+def check_plan(prep: Prepared, plan: Plan, /) -> None:
+    """Refuse to simulate a plan of a strategy with levers that was made without
+    :func:`with_levers` (a programming error: every plan maker must call it).
+
+    Raises
+    ------
+    RuntimeError
+        The plan lacks the strategy's compound sites or the levers' cost.
+    """
+    s = strategy_of(prep.scenario, plan.strategy)
+    if s is None or not has_levers(s):
+        return
+    classes = set(plan.charger_class)
+    need = []
+    if s.shared_private is not None:
+        need.append(SHARED_CLASS)
+    if s.compound_chargers is not None:
+        need.append(_klass(prep.scenario, s.compound_chargers))
+    if any(c not in classes for c in need) or plan.cost_cny < lever_cost(prep, s) - 1e-6:
+        raise RuntimeError(
+            f"the plan of strategy {plan.strategy!r} was made without its compound levers "
+            "(sim.study.levers.with_levers and budget_left); every plan maker must call them"
+        )
 
 
 def extra_kva(prep: Prepared, strategy: str, /) -> np.ndarray | None:

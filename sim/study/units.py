@@ -50,7 +50,7 @@ from sim.metrics.segments import fleet_lost_time, segment_scores
 from sim.rng import stream
 from sim.siting.plan import Plan
 from sim.study.cache import MEMORY, content_key, scenario_key
-from sim.study.levers import extra_kva, shared_profile
+from sim.study.levers import check_plan, extra_kva, shared_profile
 from sim.study.plans import (
     coverage_share,
     driver_rules,
@@ -305,6 +305,7 @@ def unit_stations(
     st = stations_of(prep, plan)
     if prep.scenario.grid is None:
         return st, None
+    check_plan(prep, plan)
     grid = grid_for(
         prep,
         replication,
