@@ -362,3 +362,36 @@ def test_port_pool_capacity_changes_over_time() -> None:
     assert not d.triggered and not e.triggered
     pool.set_capacity(1)
     assert d.triggered and not e.triggered
+
+
+def test_planning_workers_make_the_same_plans() -> None:
+    """With --workers > 1 the strategies are sited on the workers
+    (sim.study.executors._plan_task): the same plans as make_plans, levers included."""
+    import dataclasses
+
+    import sim.study.executors as executors
+    from sim.study.plans import flow_problem
+
+    prep = prepare(parse_config(BASE))
+    plans = make_plans(prep)
+    executors._PLANNING.update(prep=prep, flows=flow_problem(prep))
+    try:
+        for i, s in enumerate(prep.scenario.strategies):
+            got = executors._plan_task(i)
+            want = plans[s.name]
+            for f in dataclasses.fields(want):
+                a, b = getattr(got, f.name), getattr(want, f.name)
+                if isinstance(a, np.ndarray):
+                    np.testing.assert_array_equal(a, b)
+                elif f.name != "solve_time_s":
+                    assert a == b, (s.name, f.name)
+    finally:
+        executors._PLANNING.clear()
+
+
+def test_phases_refuse_the_levers() -> None:
+    data = {**BASE, "phases": [{"year": 2025}, {"year": 2027}]}
+    data["strategies"] = [s for s in BASE["strategies"] if "transformer_upgrades" in s][:1]
+    assert data["strategies"], "BASE has an upgrade strategy"
+    with pytest.raises(ConfigError, match="transformer_upgrades: not supported with phases"):
+        run(parse_config(data))

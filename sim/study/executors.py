@@ -32,14 +32,12 @@ from sim.errors import UserInputError
 from sim.siting.frlm import FlowProblem
 from sim.siting.plan import Plan, strategy_model
 from sim.study.cache import MEMORY, UnitStore, scenario_key
-from sim.study.mobile import with_mobile_units
 from sim.study.plans import (
     flow_problem,
     make_plans,
     plan_access,
     plan_highway_access,
-    plan_of,
-    with_extra_ports,
+    strategy_plan,
 )
 from sim.study.prepare import Prepared, prepare
 from sim.study.progress import Progress
@@ -289,10 +287,7 @@ def _plan_task(index: int) -> Plan:
     the plan :func:`~sim.study.plans.make_plans` makes for it."""
     prep: Prepared = _PLANNING["prep"]
     flows: FlowProblem | None = _PLANNING["flows"]
-    s = prep.scenario.strategies[index]
-    return with_mobile_units(
-        prep, s, with_extra_ports(prep, s, plan_of(prep, s, index=index, flows=flows))
-    )
+    return strategy_plan(prep, prep.scenario.strategies[index], index=index, flows=flows)
 
 
 def _planned_unit_task(plan: Plan, replication: int) -> UnitResult:

@@ -103,8 +103,16 @@ def check_phases(scenario: Scenario, /) -> None:
     """
     for i, s in enumerate(scenario.strategies):
         where = f"strategies.{i} ({s.name!r})"
-        # extra ports and mobile units are added by make_plans, which phases do not use
-        extra = [(k, getattr(s, k, None) is not None) for k in ("extra_ports", "mobile_units")]
+        # extra ports, mobile units and compound levers are added by make_plans, which
+        # phases do not use
+        measures = (
+            "extra_ports",
+            "mobile_units",
+            "transformer_upgrades",
+            "compound_chargers",
+            "shared_private",
+        )
+        extra = [(k, getattr(s, k, None) is not None) for k in measures]
         for key, bad in (("refine", s.refine is not None), ("sizing", s.sizing is not None),
                          ("service", s.service != "charge"), *extra):  # fmt: skip
             if bad:

@@ -68,17 +68,20 @@ def make_plans(prep: Prepared, /) -> dict[str, Plan]:
     strategies = prep.scenario.strategies
     specs = [strategy_model(s, index=i) for i, s in enumerate(strategies)]
     flows = flow_problem(prep) if any(spec.needs.flows for spec in specs) else None
-    # compound levers are bought first; public sites get what is left of a budget
-    plans = {
-        s.name: with_levers(
-            prep,
-            s,
-            with_extra_ports(prep, s, plan_of(prep, budget_left(prep, s), index=i, flows=flows)),
-        )
-        for i, s in enumerate(strategies)
-    }
-    # mobile units go where the plan without them queues (a pilot simulation)
-    return {s.name: with_mobile_units(prep, s, plans[s.name]) for s in strategies}
+    return {s.name: strategy_plan(prep, s, index=i, flows=flows) for i, s in enumerate(strategies)}
+
+
+def strategy_plan(
+    prep: Prepared, strategy: StrategyConfig, /, *, index: int, flows: FlowProblem | None
+) -> Plan:
+    """One strategy's whole plan, as :func:`make_plans` and the planning workers make it:
+    compound levers bought first (public sites get what is left of a budget), the
+    model's sites, extra ports, the levers, then mobile units where the plan without
+    them queues (a pilot simulation)."""
+    s = strategy
+    plan = plan_of(prep, budget_left(prep, s), index=index, flows=flows)
+    plan = with_levers(prep, s, with_extra_ports(prep, s, plan))
+    return with_mobile_units(prep, s, plan)
 
 
 def with_extra_ports(prep: Prepared, strategy: StrategyConfig, plan: Plan, /) -> Plan:
