@@ -271,6 +271,10 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "配电压力仅通过饱和小区内公共充电变慢计入充电难度指数。",
     },
     "grid_control": {"en": "Control", "zh": "充电控制"},
+    "grid_per_million": {
+        "en": "Difficulty lowered per million CNY more than the first plan",
+        "zh": "比第一方案每多投资百万元降低的难度",
+    },
     "peak_loading": {"en": "Peak loading (%)", "zh": "峰值负载率（%）"},
     "overloaded": {"en": "Compounds overloaded", "zh": "过载小区占比"},
     "home_not_delivered": {

@@ -659,11 +659,20 @@ def _grid(result: RunResult, lang: Language) -> list[dict[str, Any]]:
             return "–"
         return pattern.format(m["mean"])
 
+    from sim.export.grid import per_million
+
     rows = []
-    for s in result.typed_summary.strategies.values():
+    plans = [s for s in result.typed_summary.strategies.values() if s.grid]
+    base = plans[0] if plans else None
+    for s in plans:
         g = s.grid
-        if not g:
-            continue
+        assert g is not None and base is not None
+        lowered = per_million(
+            base.metrics["difficulty_index"].mean,
+            s.metrics["difficulty_index"].mean,
+            base.cost_cny,
+            s.cost_cny,
+        )
         price = g.get("mean_price_cny_per_kwh", {})
         public = price.get("residential")
         rows.append(
@@ -676,6 +685,7 @@ def _grid(result: RunResult, lang: Language) -> list[dict[str, Any]]:
                 "not_delivered": cell(g, "home_energy_not_delivered_kwh", "{:,.0f}"),
                 "price": f"{_fmt_number(price.get('home'), 3)} / {_fmt_number(public, 3)}",
                 "cost": _fmt_number(s.cost_cny),
+                "per_million": "–" if lowered is None else _fmt_number(lowered, 2),
             }
         )
     return rows
@@ -857,11 +867,11 @@ _TEMPLATE = """<!DOCTYPE html>
 <div class="scroll"><table id="grid-table">
 <thead><tr><th>{{ t.strategy }}</th><th>{{ t.grid_control }}</th><th>{{ t.cost_cny }}</th>
 <th>{{ t.peak_loading }}</th><th>{{ t.overloaded }}</th><th>{{ t.home_not_delivered }}</th>
-<th>{{ t.price_home_public }}</th></tr></thead><tbody>
+<th>{{ t.price_home_public }}</th><th>{{ t.grid_per_million }}</th></tr></thead><tbody>
 {% for r in grid %}<tr><th data-strategy="{{ r.name }}">{{ r.name }}</th><td>{{ r.control }}</td>
 <td class="num">{{ r.cost }}</td><td class="num">{{ r.peak }}</td>
 <td class="num">{{ r.overloaded }}</td><td class="num">{{ r.not_delivered }}</td>
-<td class="num">{{ r.price }}</td></tr>
+<td class="num">{{ r.price }}</td><td class="num">{{ r.per_million }}</td></tr>
 {% endfor %}</tbody></table></div>
 
 {% endif %}<h2 id="figures">{{ t.sec_figures }}</h2>
