@@ -21,6 +21,15 @@ strategy against ``base`` on the same demand:
 - ``mobile-auto``: the same units placed by a pilot simulation (``sites`` removed);
 - ``cap``: ``cap-80``; ``queue-info``: ``queue-info``.
 
+The compound power cases come from ``--grid-config`` (default
+``configs/kotka-compounds.yaml``, its own days, ``--replications``), its
+``public-uncontrolled`` plan:
+
+- ``grid``: with the ``grid`` section (home charging, transformers, the time-varying caps
+  of public sites in compounds, tariffs) against the same file without it;
+- ``grid-ordered``: ordered home charging (``grid_control: ordered``, the LP per compound)
+  against uncontrolled, both with ``grid``.
+
 Every run is one in-process call of :func:`sim.api.run` (the one runner: prepare, plans,
 units, assemble) with its steps wrapped where the runner looks them up, to time them:
 
@@ -74,7 +83,10 @@ CASES = (
     "mobile-auto",
     "cap",
     "queue-info",
+    "grid",
+    "grid-ordered",
 )
+DEFAULT_GRID_CONFIG = ROOT / "configs" / "kotka-compounds.yaml"
 DEFAULT_OPS_CONFIG = ROOT / "configs" / "corridor-holiday-ops.yaml"
 #: Holiday operations case -> the strategy of --ops-config it times against ``base``.
 OPS_CASES = {
@@ -194,6 +206,31 @@ def ops_scenarios(config: Path, /, *, replications: int, cache_dir: Path) -> dic
     return out
 
 
+def grid_scenarios(config: Path, /, *, replications: int, cache_dir: Path) -> dict[str, Any]:
+    """The compound power cases: ``(without, with)`` the grid, and ``(uncontrolled,
+    ordered)`` home charging."""
+    from sim.config import parse_config
+    from sim.config.loading import read_yaml
+
+    base = read_yaml(config)
+    base.setdefault("simulation", {})["replications"] = replications
+    base.setdefault("region", {})["cache_dir"] = str(cache_dir)
+    plan = next(s for s in base["strategies"] if s["name"] == "public-uncontrolled")
+
+    def one(*, grid: bool, control: str | None = None) -> Any:
+        data = {**base, "strategies": [dict(plan)]}
+        if not grid:
+            data.pop("grid", None)
+        elif control is not None:
+            data["strategies"][0]["grid_control"] = control
+        return parse_config(data, source=str(config), base_dir=config.resolve().parent)
+
+    return {
+        "grid": (one(grid=False), one(grid=True)),
+        "grid-ordered": (one(grid=True), one(grid=True, control="ordered")),
+    }
+
+
 def measure(scenario: Any, /) -> dict[str, float]:
     """One timed run of ``scenario`` (s per stage)."""
     from sim.api import run
@@ -239,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=2, help="demand.days of every run")
     parser.add_argument("--replications", type=int, default=1)
     parser.add_argument("--ops-config", type=Path, default=DEFAULT_OPS_CONFIG)
+    parser.add_argument("--grid-config", type=Path, default=DEFAULT_GRID_CONFIG)
     parser.add_argument("--case", choices=CASES, action="append", help="default: all")
     args = parser.parse_args(argv)
     cache_dir = Path(tempfile.mkdtemp(prefix="bench-features-cache-"))
@@ -254,6 +292,11 @@ def main(argv: list[str] | None = None) -> None:
         cases.update(
             ops_scenarios(
                 args.ops_config.resolve(), replications=args.replications, cache_dir=cache_dir
+            )
+        )
+        cases.update(
+            grid_scenarios(
+                args.grid_config.resolve(), replications=args.replications, cache_dir=cache_dir
             )
         )
         chosen = [c for c in (args.case or CASES) if c in cases]
