@@ -30,6 +30,13 @@ The compound power cases come from ``--grid-config`` (default
 - ``grid-ordered``: ordered home charging (``grid_control: ordered``, the LP per compound)
   against uncontrolled, both with ``grid``.
 
+The phase cases come from ``--phases-config`` (default ``configs/kotka-phased.yaml``),
+its ``p-median-myopic`` strategy:
+
+- ``phases``: the three phases (three plans and three simulations) against one plan of
+  the last phase's sites at its EV share, without phases;
+- ``look-ahead``: the multi-period MILP (``p-median-look-ahead``) against myopic.
+
 Every run is one in-process call of :func:`sim.api.run` (the one runner: prepare, plans,
 units, assemble) with its steps wrapped where the runner looks them up, to time them:
 
@@ -85,7 +92,10 @@ CASES = (
     "queue-info",
     "grid",
     "grid-ordered",
+    "phases",
+    "look-ahead",
 )
+DEFAULT_PHASES_CONFIG = ROOT / "configs" / "kotka-phased.yaml"
 DEFAULT_GRID_CONFIG = ROOT / "configs" / "kotka-compounds.yaml"
 DEFAULT_OPS_CONFIG = ROOT / "configs" / "corridor-holiday-ops.yaml"
 #: Holiday operations case -> the strategy of --ops-config it times against ``base``.
@@ -231,6 +241,44 @@ def grid_scenarios(config: Path, /, *, replications: int, cache_dir: Path) -> di
     }
 
 
+def phase_scenarios(config: Path, /, *, replications: int, cache_dir: Path) -> dict[str, Any]:
+    """The phase cases: ``(one plan, phased)`` and ``(myopic, look-ahead)``."""
+    from sim.config import parse_config
+    from sim.config.loading import read_yaml
+
+    base = read_yaml(config)
+    base.setdefault("simulation", {})["replications"] = replications
+    base.setdefault("region", {})["cache_dir"] = str(cache_dir)
+    by_name = {s["name"]: s for s in base["strategies"]}
+    last = base["phases"][-1]
+    built = sum(p["strategies"]["p-median-myopic"]["k"] for p in base["phases"])
+
+    def one(name: str, *, phased: bool) -> Any:
+        data = {**base, "strategies": [dict(by_name[name])]}
+        if not phased:
+            data.pop("phases")
+            data["strategies"][0].pop("planning", None)
+            data["strategies"][0]["k"] = built
+            data["demand"] = {**base["demand"]}
+            data["demand"]["residential"] = {
+                **base["demand"]["residential"],
+                "ev_share": last["ev_share"],
+            }
+        else:
+            data["phases"] = [
+                {**p, "strategies": {name: p["strategies"][name]}} for p in base["phases"]
+            ]
+        return parse_config(data, source=str(config), base_dir=config.resolve().parent)
+
+    return {
+        "phases": (one("p-median-myopic", phased=False), one("p-median-myopic", phased=True)),
+        "look-ahead": (
+            one("p-median-myopic", phased=True),
+            one("p-median-look-ahead", phased=True),
+        ),
+    }
+
+
 def measure(scenario: Any, /) -> dict[str, float]:
     """One timed run of ``scenario`` (s per stage)."""
     from sim.api import run
@@ -277,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replications", type=int, default=1)
     parser.add_argument("--ops-config", type=Path, default=DEFAULT_OPS_CONFIG)
     parser.add_argument("--grid-config", type=Path, default=DEFAULT_GRID_CONFIG)
+    parser.add_argument("--phases-config", type=Path, default=DEFAULT_PHASES_CONFIG)
     parser.add_argument("--case", choices=CASES, action="append", help="default: all")
     args = parser.parse_args(argv)
     cache_dir = Path(tempfile.mkdtemp(prefix="bench-features-cache-"))
@@ -297,6 +346,11 @@ def main(argv: list[str] | None = None) -> None:
         cases.update(
             grid_scenarios(
                 args.grid_config.resolve(), replications=args.replications, cache_dir=cache_dir
+            )
+        )
+        cases.update(
+            phase_scenarios(
+                args.phases_config.resolve(), replications=args.replications, cache_dir=cache_dir
             )
         )
         chosen = [c for c in (args.case or CASES) if c in cases]
