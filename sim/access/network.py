@@ -9,6 +9,7 @@ graph when the targets are fewer), with a cutoff, never by per-pair networkx cal
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -28,6 +29,11 @@ _MIN_EDGE_S = 1e-3
 # Largest dense block of Dijkstra distances held at once (bytes): scipy returns a
 # (sources, n_nodes) float64 array, 1.3 GB for 800 sources on 200,000 nodes.
 _BLOCK_BYTES = 1 << 28
+
+# Processes for one search (blocks of sources on several cores), and the fewest sources
+# per process worth a fork (fewer: one process searches them all).
+_MAX_PROCESSES = 4
+_MIN_SOURCES_PER_PROCESS = 64
 
 
 @dataclass(frozen=True)
@@ -173,16 +179,68 @@ def _search(
     """``csgraph.dijkstra`` from each of ``indices``, keeping only the given columns.
 
     The searches run in blocks of sources so that the dense ``(block, n_nodes)``
-    distance array scipy returns stays under :data:`_BLOCK_BYTES` (a search's result
-    does not depend on the other sources of its call).
+    distance arrays scipy returns stay under :data:`_BLOCK_BYTES` together (a search's
+    result does not depend on the other sources of its call).  With more than one core
+    and enough sources the blocks run in :func:`search_processes` forked processes
+    (scipy's Dijkstra holds the GIL, so threads would not help); each block comes back
+    as the same bits.
     """
     n = matrix.shape[0]
-    step = max(1, _BLOCK_BYTES // (8 * n))
+    procs = search_processes(indices.size)
+    step = max(1, _BLOCK_BYTES // (8 * n * procs))
+    if procs > 1:  # as many blocks on every process
+        blocks = -(-indices.size // step)
+        blocks = -(-blocks // procs) * procs
+        step = -(-indices.size // blocks)
     if indices.size <= step:
-        return csgraph.dijkstra(matrix, directed=True, indices=indices, limit=limit)[:, columns]
+        return _block(matrix, indices, limit, columns)
     out = np.empty((indices.size, columns.size))
-    for lo in range(0, indices.size, step):
-        d = csgraph.dijkstra(matrix, directed=True, indices=indices[lo : lo + step], limit=limit)
-        out[lo : lo + step] = d[:, columns]
-        del d
+    starts = range(0, indices.size, step)
+    if procs == 1:
+        for lo in starts:
+            out[lo : lo + step] = _block(matrix, indices[lo : lo + step], limit, columns)
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED.update(matrix=matrix, indices=indices, limit=limit, columns=columns, step=step)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=procs, mp_context=ctx) as pool:
+            for lo, d in zip(starts, pool.map(_forked_block, starts), strict=True):
+                out[lo : lo + step] = d
+    finally:
+        _FORKED.clear()
     return out
+
+
+def _block(
+    matrix: sparse.csr_array, indices: np.ndarray, limit: float, columns: np.ndarray
+) -> np.ndarray:
+    """The searches from ``indices``, their ``columns`` only."""
+    d = csgraph.dijkstra(matrix, directed=True, indices=indices, limit=limit)
+    return np.ascontiguousarray(d[:, columns])
+
+
+# What the forked processes of a search inherit (set just before they start).
+_FORKED: dict[str, object] = {}
+
+
+def _forked_block(lo: int) -> np.ndarray:
+    """In a forked process: the block of sources starting at ``lo``."""
+    f = _FORKED
+    idx = f["indices"][lo : lo + f["step"]]  # type: ignore[index,operator]
+    return _block(f["matrix"], idx, f["limit"], f["columns"])  # type: ignore[arg-type]
+
+
+def search_processes(sources: int, /) -> int:
+    """Processes for a search from ``sources`` nodes: the cores this process may use (at
+    most :data:`_MAX_PROCESSES`) on Linux in a top-level process (a worker of a pool
+    searches alone), one when there are fewer than :data:`_MIN_SOURCES_PER_PROCESS`
+    sources per process (a fork costs more than it saves)."""
+    import multiprocessing
+
+    if not hasattr(os, "sched_getaffinity") or multiprocessing.parent_process() is not None:
+        return 1
+    cores = len(os.sched_getaffinity(0))
+    return max(1, min(cores, _MAX_PROCESSES, sources // _MIN_SOURCES_PER_PROCESS))
