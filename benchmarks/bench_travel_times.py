@@ -20,7 +20,8 @@ scipy floor
     already transposed, from the same (distinct) candidate indices with the same
     ``limit``: what chargesite's searches cannot beat.
 chargesite
-    :func:`sim.access.network.travel_time_matrix` on a fresh
+    :func:`sim.access.network.travel_time_matrix` (its blocks of sources on every core,
+    forked processes; timed again on one process, as one core searches) on a fresh
     :class:`~sim.access.network.RoadNetwork` each repeat (so the transposed CSR is
     built inside the timing), with node ids in and the ``(demand, candidates)``
     matrix out.
@@ -57,6 +58,7 @@ import numpy as np
 import osmnx as ox
 from scipy.sparse import csgraph
 
+import sim.access.network as network_module
 from sim.access.network import RoadNetwork, build_network, travel_time_matrix
 from sim.config.schema import FileSource, SyntheticRegionConfig
 from sim.region import load_region
@@ -132,12 +134,20 @@ def measure(graph: nx.MultiDiGraph, args: argparse.Namespace) -> dict[str, Any]:
     cut = args.cutoff_min * 60.0
     r: dict[str, Any] = {"sources": src, "targets": dst}
     r["t_build"], net = best_of(args.repeat, lambda: build_network(graph))
-    r["t_cs"], r["mine"] = best_of(
-        args.repeat,
-        lambda: travel_time_matrix(
+
+    def mine() -> np.ndarray:
+        return travel_time_matrix(
             RoadNetwork(matrix=net.matrix, node_ids=net.node_ids), src, dst, cutoff_s=cut
-        ),
-    )
+        )
+
+    r["procs"] = network_module.search_processes(min(src.size, dst.size), nodes=net.n_nodes)
+    r["t_cs"], r["mine"] = best_of(args.repeat, mine)
+    real = network_module.search_processes
+    network_module.search_processes = lambda *_a, **_k: 1  # as one core would search
+    try:
+        r["t_cs1"], r["mine1"] = best_of(args.repeat, mine)
+    finally:
+        network_module.search_processes = real
     rev = net.matrix.T.tocsr()
     ti, si = net.index_of(dst), net.index_of(src)
     r["t_floor"], dist = best_of(
@@ -171,7 +181,11 @@ def bench(label: str, graph: nx.MultiDiGraph, args: argparse.Namespace) -> None:
         f"best of {args.repeat} (networkx: best of {args.nx_repeat})"
     )
     print(f"  chargesite CSR build  : {r['t_build']:8.3f} s (once per region)")
-    print(f"  chargesite searches   : {r['t_cs']:8.3f} s (travel_time_matrix, ids in, matrix out)")
+    print(
+        f"  chargesite searches   : {r['t_cs']:8.3f} s (travel_time_matrix, ids in, matrix out; "
+        f"{r['procs']} process(es))"
+    )
+    print(f"  chargesite, 1 process : {r['t_cs1']:8.3f} s (the same, on one core)")
     print(
         f"  scipy floor           : {r['t_floor']:8.3f} s (csgraph.dijkstra, transposed CSR given)"
     )
@@ -184,11 +198,15 @@ def bench(label: str, graph: nx.MultiDiGraph, args: argparse.Namespace) -> None:
         f"  chargesite vs careful networkx: {care:6.1f}x searches, {prep:6.1f}x with "
         f"preparation (target >= 30x); vs naive networkx {r['t_naive'] / r['t_cs']:6.1f}x"
     )
+    print(
+        f"  on one core: chargesite vs careful networkx {r['t_care'] / r['t_cs1']:6.1f}x "
+        f"searches; chargesite / floor {r['t_cs1'] / r['t_floor']:6.3f}"
+    )
     print(f"  chargesite / floor    : {r['t_cs'] / r['t_floor']:8.3f} (target <= 1.2)")
     print(compare("floor", r["floor"], r["mine"]))
     print(compare("careful networkx", r["careful"], r["mine"]))
     print(compare(f"naive networkx ({k} rows)", r["naive"], r["mine"][:k]))
-    if not np.array_equal(r["floor"], r["mine"]):
+    if not (np.array_equal(r["floor"], r["mine"]) and np.array_equal(r["mine1"], r["mine"])):
         raise SystemExit("chargesite's distances differ from scipy's on the same searches")
 
 
