@@ -175,13 +175,7 @@ def _run(
         charging=charging,
         log=log,
     )
-    setup = None
-    if swap is not None:
-        sites, uniform, pack_names = swap
-        swaps = SwapStations(env, sites, balk_queue_per_bay=rules.balk_queue_per_port)
-        setup = SwapSetup.of(
-            sites, swaps, uniform=uniform, pack_names=pack_names, n_sessions=len(demand)
-        )
+    setup = None if swap is None else _swap_setup(env, swap, rules, len(demand))
     through = (
         None
         if highway is None
@@ -227,6 +221,19 @@ def _run(
     env.run()
     trace = None if setup is None else SwapTrace.of(setup.stations, setup.sites)
     return SessionLog.from_rows(log), trace
+
+
+def _swap_setup(
+    env: simpy.Environment,
+    swap: tuple[SwapSites, np.ndarray | None, tuple[str, ...]],
+    rules: DriverRules,
+    n_sessions: int,
+    /,
+) -> SwapSetup:
+    """The run's swap stations from ``(sites, uniform draws, pack names)``."""
+    sites, uniform, pack_names = swap
+    swaps = SwapStations(env, sites, balk_queue_per_bay=rules.balk_queue_per_port)
+    return SwapSetup.of(sites, swaps, uniform=uniform, pack_names=pack_names, n_sessions=n_sessions)
 
 
 def _without_closed(
