@@ -1,6 +1,6 @@
 """The holiday operations comparison of a run (``summary.json``'s ``holiday`` section,
 the terminal's holiday table): per strategy, the wait at the busiest service area on the
-peak day, the vehicles that ran flat, the plan's cost, and each figure's paired
+peak day, the vehicles that ran flat, and each figure's paired
 difference against the first strategy (common random numbers: replication by
 replication, the same demand).  The busiest service area is the first strategy's, in
 each replication, and every plan is measured there.
@@ -20,7 +20,6 @@ import numpy as np
 
 from sim.metrics.holiday import HOLIDAY_FIGURES, holiday_figures, peak_day
 from sim.metrics.intervals import ci95
-from sim.study.mobile import mobile_energy_cost
 from sim.study.plans import stations_of
 from sim.study.runner import StudyResult
 
@@ -50,8 +49,6 @@ class HolidaySummary:
     busiest_site
         The service area measured: the first strategy's with the most arrivals that day
         (the most frequent over the replications).
-    cost_cny
-        The plan's cost (CNY), with its mobile units' energy at their per-kWh cost.
     figures
         Per :data:`~sim.metrics.holiday.HOLIDAY_FIGURES`, ``{"mean", "ci95"}`` over
         replications.
@@ -62,7 +59,6 @@ class HolidaySummary:
 
     peak_day: int
     busiest_site: str
-    cost_cny: float
     figures: Mapping[str, Mapping[str, Any]]
     vs_base: Mapping[str, Mapping[str, Any]]
 
@@ -71,7 +67,6 @@ class HolidaySummary:
         out: dict[str, Any] = {
             "peak_day": self.peak_day,
             "busiest_site": self.busiest_site,
-            "cost_cny": self.cost_cny,
             **{k: dict(v) for k, v in self.figures.items()},
         }
         if self.vs_base:
@@ -89,15 +84,6 @@ def holiday_summaries(study: StudyResult, /) -> dict[str, HolidaySummary]:
     per: dict[str, dict[int, dict[str, Any]]] = {}
     day = peak_day(study.units[0].demand)
     names = list(study.plans)
-    energy_cost = {  # mobile units' energy, at their per-kWh cost (mean over replications)
-        n: float(
-            np.mean(
-                [mobile_energy_cost(prep, p, u.log) for u in study.units if u.strategy == n]
-                or [0.0]
-            )
-        )
-        for n, p in study.plans.items()
-    }
     where: dict[int, str | None] = {}  # the base plan's busiest area, per replication
     for name in names:
         ids = stations_of(prep, study.plans[name]).site_id
@@ -126,7 +112,6 @@ def holiday_summaries(study: StudyResult, /) -> dict[str, HolidaySummary]:
         out[name] = HolidaySummary(
             peak_day=day,
             busiest_site=sites.most_common(1)[0][0] if sites else "",
-            cost_cny=float(study.plans[name].cost_cny) + energy_cost[name],
             figures=figures,
             vs_base=vs_base,
         )
