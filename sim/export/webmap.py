@@ -416,14 +416,27 @@ def _zones_geojson(zones: gpd.GeoDataFrame, language: Language) -> folium.GeoJso
                 out[f"f_{k}"] = _esc(v) if v not in (None, "") else label("unnamed", language)
         return out
 
-    data = _feature_collection(zones, props, simplify=True)
+    return _zone_shapes(zones, props, fields, language, fill_opacity=0.55)
+
+
+def _zone_shapes(
+    zones: gpd.GeoDataFrame,
+    props: Callable[[Mapping[str, Any]], dict[str, Any]],
+    fields: list[tuple[str, str]],
+    language: Language,
+    /,
+    *,
+    fill_opacity: float,
+) -> folium.GeoJson:
+    """Zone outlines filled by each feature's ``_fill``, with a popup of ``fields`` and
+    the ``_label`` as tooltip, in the zones' pane."""
     return folium.GeoJson(
-        data,
+        _feature_collection(zones, props, simplify=True),
         style_function=lambda f: {
             "color": "#555555",
             "weight": 0.6,
             "fillColor": f["properties"]["_fill"],
-            "fillOpacity": 0.55,
+            "fillOpacity": fill_opacity,
         },
         highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
         popup=_popup(fields, language),
@@ -459,19 +472,7 @@ def _loading_geojson(zones: gpd.GeoDataFrame, language: Language) -> folium.GeoJ
             out[f"f_{k}"] = _fmt(v, "one") if k != "name" else _esc(v or row.get("zone_id"))
         return out
 
-    return folium.GeoJson(
-        _feature_collection(zones, props, simplify=True),
-        style_function=lambda f: {
-            "color": "#555555",
-            "weight": 0.6,
-            "fillColor": f["properties"]["_fill"],
-            "fillOpacity": 0.6,
-        },
-        popup=_popup(fields, language),
-        tooltip=folium.GeoJsonTooltip(fields=["_label"], labels=False),
-        control=False,
-        pane="cs-zones",
-    )
+    return _zone_shapes(zones, props, fields, language, fill_opacity=0.6)
 
 
 #: Colour of the battery-swap stations' diamonds.
