@@ -215,8 +215,9 @@ def _run(
             set_open=through.set_open,
             horizon_min=float(demand.depart_min.max(initial=0.0)) + 1440.0,
         )
-    departures = _Departures(env, demand, residents=residents, through=through, fleet=fleet)
-    departures.kind = kind.tolist()
+    departures = _Departures(
+        env, demand, residents=residents, through=through, fleet=fleet, kind=kind.tolist()
+    )
     Urgent(env, departures.tick)
     env.run()
     trace = None if setup is None else SwapTrace.of(setup.stations, setup.sites)
@@ -294,7 +295,9 @@ class _Departures:
     a heap of vehicles on their way, by arrival time, then departure order; a through
     vehicle's process starts as it enters the region.  This is a chain of event
     callbacks (:meth:`tick`), one timeout per distinct time, the steps of a process
-    that yields a timeout until the next departure or arrival.
+    that yields a timeout until the next departure or arrival.  ``kind`` is the policy
+    each session follows (``_RESIDENT``, ``_THROUGH`` or ``_FLEET``), decided by
+    :func:`_run`.
     """
 
     __slots__ = (
@@ -321,13 +324,13 @@ class _Departures:
         residents: Residents,
         through: ThroughTraffic | None,
         fleet: FleetDrivers | None = None,
+        kind: list[int],
     ) -> None:
         n = self._n = len(demand)
         self._env = env
         self._order: list[int] = np.lexsort((np.arange(n), demand.depart_min)).tolist()
         self._depart: list[float] = demand.depart_min[self._order].tolist()
-        # the policy of each session (_RESIDENT, _THROUGH, _FLEET)
-        self.kind: list[int] = np.where(demand.segment == 1, _THROUGH, _RESIDENT).tolist()
+        self.kind = kind  # the policy of each session (_RESIDENT, _THROUGH, _FLEET)
         # on their way: (arrival time, departure order, session, station, drive (min))
         self._arriving: list[tuple[float, int, int, int, float]] = []
         self._residents, self._through, self._fleet = residents, through, fleet
