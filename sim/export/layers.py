@@ -129,50 +129,14 @@ def selected_layer(
         :func:`~sim.export.summary.plan_site_figures` of the study, when already computed
         (``summary.json`` reads the same); computed here otherwise.
     """
-    days = prep.scenario.demand.days
     cands = prep.region.candidates
     if sites is None:
         sites = plan_site_figures(prep, plans, units)
-    rows = []
-    for name, plan in plans.items():
-        mine = [u for u in units if u.strategy == name]
-        if not len(plan):
-            continue
-
-        def mean(key: str, mine: list[UnitResult] = mine) -> np.ndarray:
-            return np.mean([u.site_stats[key] for u in mine], axis=0)
-
-        fig = sites[name]
-        sub = cands.iloc[plan.candidate][["site_id", "kind", "name", "geometry"]].copy()
-        sub.insert(0, "strategy", name)
-        swap = plan.swap
-        sub["kind"] = np.where(swap, "swap", sub["kind"].to_numpy(dtype=object))
-        sub["kind"] = np.where(plan.mobile, "mobile", sub["kind"].to_numpy(dtype=object))
-        sub["ports"] = plan.ports
-        sub["power_kw"] = plan.power_kw
-        sub["charger_class"] = list(plan.charger_class)
-        sub["existing"] = plan.existing
-        sub["bays"] = plan.bays
-        sub["packs"] = plan.packs
-        sub["pack_chargers"] = plan.pack_chargers
-        sub["swaps_per_day"] = fig.swaps_per_day
-        sub["pack_availability"] = fig.pack_availability
-        sub["utilization"] = mean("utilization")
-        sub["energy_kwh_per_day"] = mean("energy_kwh") / days
-        sub["sessions_charged_per_day"] = mean("sessions_charged") / days
-        sub["wait_mean_min"] = mean("wait_mean_min")
-        sub["wait_p95_min"] = mean("wait_p95_min")
-        sub["target_wait_min"] = fig.target.wait_min
-        sub["p_wait_over_target"] = fig.p_wait_over_target
-        sub["bay_wait_mean_min"] = fig.bay_wait_mean_min
-        sub["pack_wait_mean_min"] = fig.pack_wait_mean_min
-        sub["target_max_prob"] = fig.target.max_prob
-        sub["peak_hour"] = fig.peak_hour
-        sub["peak_arrivals_per_day"] = fig.peak_arrivals_per_day
-        sub["peak_wait_share"] = fig.peak_wait_share
-        sub["peak_balk_share"] = fig.peak_balk_share
-        sub["target_met"] = pd.array(fig.target_met, dtype="boolean")
-        rows.append(sub)
+    rows = [
+        _plan_rows(prep, name, plan, [u for u in units if u.strategy == name], sites[name])
+        for name, plan in plans.items()
+        if len(plan)
+    ]
     if rows:
         out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=cands.crs)
     else:
@@ -181,6 +145,49 @@ def selected_layer(
             geometry=gpd.GeoSeries([], crs=cands.crs),
         )
     return out.to_crs(WGS84)
+
+
+def _plan_rows(
+    prep: Prepared, name: str, plan: Plan, mine: list[UnitResult], fig: SiteFigures, /
+) -> pd.DataFrame:
+    """The ``selected`` rows of one strategy's plan (:func:`selected_layer`'s columns),
+    from its units ``mine`` and its site figures ``fig``."""
+    days = prep.scenario.demand.days
+    cands = prep.region.candidates
+
+    def mean(key: str) -> np.ndarray:
+        return np.mean([u.site_stats[key] for u in mine], axis=0)
+
+    sub = cands.iloc[plan.candidate][["site_id", "kind", "name", "geometry"]].copy()
+    sub.insert(0, "strategy", name)
+    swap = plan.swap
+    sub["kind"] = np.where(swap, "swap", sub["kind"].to_numpy(dtype=object))
+    sub["kind"] = np.where(plan.mobile, "mobile", sub["kind"].to_numpy(dtype=object))
+    sub["ports"] = plan.ports
+    sub["power_kw"] = plan.power_kw
+    sub["charger_class"] = list(plan.charger_class)
+    sub["existing"] = plan.existing
+    sub["bays"] = plan.bays
+    sub["packs"] = plan.packs
+    sub["pack_chargers"] = plan.pack_chargers
+    sub["swaps_per_day"] = fig.swaps_per_day
+    sub["pack_availability"] = fig.pack_availability
+    sub["utilization"] = mean("utilization")
+    sub["energy_kwh_per_day"] = mean("energy_kwh") / days
+    sub["sessions_charged_per_day"] = mean("sessions_charged") / days
+    sub["wait_mean_min"] = mean("wait_mean_min")
+    sub["wait_p95_min"] = mean("wait_p95_min")
+    sub["target_wait_min"] = fig.target.wait_min
+    sub["p_wait_over_target"] = fig.p_wait_over_target
+    sub["bay_wait_mean_min"] = fig.bay_wait_mean_min
+    sub["pack_wait_mean_min"] = fig.pack_wait_mean_min
+    sub["target_max_prob"] = fig.target.max_prob
+    sub["peak_hour"] = fig.peak_hour
+    sub["peak_arrivals_per_day"] = fig.peak_arrivals_per_day
+    sub["peak_wait_share"] = fig.peak_wait_share
+    sub["peak_balk_share"] = fig.peak_balk_share
+    sub["target_met"] = pd.array(fig.target_met, dtype="boolean")
+    return sub
 
 
 def with_phase_built(
