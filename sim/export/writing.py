@@ -248,34 +248,7 @@ def write_outputs(
         if result.candidate_scores is not None:
             result.candidate_scores.to_csv(tmp / "candidate_scores.csv", index=False)
             note("candidate_scores.csv")
-        gpkg = tmp / "sites.gpkg"
-        with warnings.catch_warnings():
-            # pyogrio warns about mixed Polygon/MultiPolygon zones; the layer is
-            # written as MultiPolygon-compatible "Unknown" geometry, which QGIS reads.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            for name, layer in (
-                ("candidates", result.candidates),
-                ("selected", result.selected),
-                ("zones", result.zones),
-                ("roads", result.roads),
-            ):
-                layer.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
-        note("sites.gpkg")
-        if sc.output.formats:
-            (tmp / "layers").mkdir()
-            for name, layer in (
-                ("candidates", result.candidates),
-                ("selected", result.selected),
-                ("zones", result.zones),
-                ("roads", result.roads),
-            ):
-                if "geojson" in sc.output.formats:
-                    layer.to_file(
-                        tmp / "layers" / f"{name}.geojson", driver="GeoJSON", engine="pyogrio"
-                    )
-                if "geoparquet" in sc.output.formats:
-                    layer.to_parquet(tmp / "layers" / f"{name}.parquet", index=False)
-            note("layers/")
+        _write_layers(result, tmp, note)
         resolved = dump_resolved(sc, checksums=result.prepared.checksums, relative_to=out_dir)
         (tmp / "config.resolved.yaml").write_text(resolved, encoding="utf-8")
         note("config.resolved.yaml")
@@ -290,6 +263,34 @@ def write_outputs(
             write_report(result, tmp / "report.html")
             note("report.html")
     return out_dir
+
+
+def _write_layers(result: RunResult, tmp: Path, note: Callable[[str], None], /) -> None:
+    """``sites.gpkg`` (layers ``candidates``, ``selected``, ``zones``, ``roads``) and,
+    with ``output.formats``, the same layers under ``layers/``."""
+    layers = (
+        ("candidates", result.candidates),
+        ("selected", result.selected),
+        ("zones", result.zones),
+        ("roads", result.roads),
+    )
+    with warnings.catch_warnings():
+        # pyogrio warns about mixed Polygon/MultiPolygon zones; the layer is written as
+        # MultiPolygon-compatible "Unknown" geometry, which QGIS reads.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for name, layer in layers:
+            layer.to_file(tmp / "sites.gpkg", layer=name, driver="GPKG", engine="pyogrio")
+    note("sites.gpkg")
+    formats = result.scenario.output.formats
+    if not formats:
+        return
+    (tmp / "layers").mkdir()
+    for name, layer in layers:
+        if "geojson" in formats:
+            layer.to_file(tmp / "layers" / f"{name}.geojson", driver="GeoJSON", engine="pyogrio")
+        if "geoparquet" in formats:
+            layer.to_parquet(tmp / "layers" / f"{name}.parquet", index=False)
+    note("layers/")
 
 
 def write_sweep(
