@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -127,19 +127,47 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
 
 @contextmanager
 def _resumable(store: Path, command: str) -> Iterator[None]:
-    """On Ctrl-C: say what was kept and the command that resumes, exit 130."""
+    """On Ctrl-C: say what was kept and the command that resumes, exit 130.
+
+    The interrupt is recorded as it arrives, so one that a library wraps in its own
+    error (pydantic's serializer turns a ``KeyboardInterrupt`` raised inside it into a
+    ``PydanticSerializationError``) is still reported as an interrupt.
+    """
+    import signal
+    import threading
+
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
     try:
         yield
+    except Exception:
+        if not interrupted:
+            raise
+        _interrupted(store, command)
     except KeyboardInterrupt:
-        kept = len(list(store.glob("*.pkl"))) if store.is_dir() else 0
-        err.print(
-            f"interrupted: {kept} finished unit(s) are kept in {store}; "
-            f"run the same command again to resume:\n  {command}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(code=130) from None
+        _interrupted(store, command)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+
+
+def _interrupted(store: Path, command: str) -> NoReturn:
+    kept = len(list(store.glob("*.pkl"))) if store.is_dir() else 0
+    err.print(
+        f"interrupted: {kept} finished unit(s) are kept in {store}; "
+        f"run the same command again to resume:\n  {command}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(code=130) from None
 
 
 def _command_line() -> str:

@@ -154,3 +154,36 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path: Path) -> None:
     assert again.returncode == 0, stderr
     assert "already done (resumed)" in stderr  # said as a plain line, not only in a bar
     assert (out / "summary.json").exists()
+
+
+def test_ctrl_c_inside_a_library_that_wraps_it_is_still_an_interrupt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pydantic's serializer turns a KeyboardInterrupt raised inside it into its own
+    # error; the CI run of session 5 was interrupted exactly there (scenario_key).
+    import pydantic
+    import typer
+    from pydantic_core import PydanticSerializationError
+
+    from sim.cli import _resumable
+
+    class Slow(pydantic.BaseModel):
+        x: int = 1
+
+        @pydantic.field_serializer("x")
+        def _ser(self, value: int) -> int:
+            signal.raise_signal(signal.SIGINT)
+            return value
+
+    with pytest.raises(typer.Exit) as stopped, _resumable(tmp_path, "chargesite run x.yaml"):
+        Slow().model_dump_json()
+    assert stopped.value.exit_code == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    with pytest.raises(PydanticSerializationError), _resumable(tmp_path, "c"):
+
+        class Broken(Slow):
+            @pydantic.field_serializer("x")
+            def _ser(self, value: int) -> int:
+                raise ValueError("a real bug is not an interrupt")
+
+        Broken().model_dump_json()

@@ -143,10 +143,19 @@ class UnitStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self._keys: dict[int, tuple[Scenario, str]] = {}
+
+    def _scenario_key(self, scenario: Scenario) -> str:
+        """:func:`scenario_key`, computed once per scenario object."""
+        held = self._keys.get(id(scenario))
+        if held is None or held[0] is not scenario:
+            held = (scenario, scenario_key(scenario))
+            self._keys[id(scenario)] = held
+        return held[1]
 
     def path(self, scenario: Scenario, strategy: str, replication: int) -> Path:
         """File of a unit."""
-        key = content_key("unit", scenario_key(scenario), strategy, replication)
+        key = content_key("unit", self._scenario_key(scenario), strategy, replication)
         return self.folder / f"{key}.pkl"
 
     def get(self, scenario: Scenario, strategy: str, replication: int) -> UnitResult | None:
@@ -168,9 +177,13 @@ class UnitStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         p = self.path(scenario, result.strategy, result.replication)
         fd, tmp = tempfile.mkstemp(prefix=".unit-", dir=self.folder)
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, p)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)  # an interrupt leaves no partial file
+            raise
 
 
 #: Version of the on-disk layout of :func:`cached_on_disk`; raise it to drop old files.
