@@ -16,19 +16,11 @@ never shows empty boxes in place of characters.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
-import os
-import pickle
-import select
-import signal
-import sys
-import time
-import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
@@ -40,7 +32,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
 
-from sim.export import fonts
+from sim.export import fonts, forked
+from sim.export.forked import Forked, can_fork
 from sim.export.i18n import Language, all_labels, label
 from sim.export.summary import Summary, SweepSummary
 
@@ -129,40 +122,12 @@ def png(fig: Figure, /) -> bytes:
 
 
 #: Seconds to wait for the forked process of :func:`pngs` before drawing its figures here.
-FORK_TIMEOUT_S = 120.0
+FORK_TIMEOUT_S = forked.FORK_TIMEOUT_S
 
 
 def _can_fork() -> bool:
     """Figures may be drawn in a forked process: on Linux, with more than one core."""
-    return sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1
-
-
-def _child_draws(makers: Sequence[Callable[[], Figure]], fd: int) -> NoReturn:
-    """In the forked process: send the pickled PNG bytes of every maker's figure through
-    ``fd`` and leave at once (no exit handlers, no flushing of the parent's streams)."""
-    status = 1
-    try:
-        data = memoryview(pickle.dumps([png(make()) for make in makers]))
-        while data:
-            data = data[os.write(fd, data) :]
-        status = 0
-    finally:
-        os._exit(status)
-
-
-def _receive(fd: int, *, timeout_s: float) -> bytes | None:
-    """Everything written to ``fd`` until the writer closes it, or ``None`` on a
-    timeout."""
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return None
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+    return can_fork()
 
 
 def pngs(
@@ -170,44 +135,26 @@ def pngs(
 ) -> tuple[list[bytes], list[bytes]]:
     """PNG bytes of the figures of ``here`` and ``there`` (each a function that makes one
     figure), in order: ``there`` is drawn in a forked copy of this process while this
-    one draws ``here``, when the machine has a spare core.
+    one draws ``here``, when the machine has a spare core (:class:`Forked`).
 
     The bytes are those of :func:`png` of each figure drawn in turn (the child is a copy
     of this process, matplotlib settings included: call it inside
     :func:`figure_style`).  Without fork (not Linux, one core), or if the child fails
     or takes longer than :data:`FORK_TIMEOUT_S`, ``there`` is drawn here.
     """
+
+    def draw(makers: Sequence[Callable[[], Figure]]) -> list[bytes]:
+        return [png(make()) for make in makers]
+
     if not there or not _can_fork():
-        return [png(make()) for make in here], [png(make()) for make in there]
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns on fork with threads alive (library pools); the child
-        # only draws with matplotlib and writes to the pipe, taking none of their locks
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child leaves through os._exit
-        os.close(read_fd)
-        _child_draws(there, write_fd)
-    os.close(write_fd)
-    raw: bytes | None = None
-    try:
-        mine = [png(make()) for make in here]
-        raw = _receive(read_fd, timeout_s=FORK_TIMEOUT_S)
-    finally:
-        os.close(read_fd)
-        if raw is None:  # too slow (or here failed): do not leave it running
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    theirs: list[bytes] | None = None
-    if raw is not None and status == 0:
-        with contextlib.suppress(pickle.UnpicklingError, EOFError, ValueError):
-            got = pickle.loads(raw)
-            if isinstance(got, list) and len(got) == len(there):
-                theirs = got
-    if theirs is None:
-        theirs = [png(make()) for make in there]
-    return mine, theirs
+        return draw(here), draw(there)
+
+    def whole(value: object) -> bool:
+        return isinstance(value, list) and len(value) == len(there)
+
+    with Forked(lambda: draw(there), timeout_s=FORK_TIMEOUT_S, accept=whole) as pending:
+        mine = draw(here)
+        return mine, pending.result()
 
 
 def _figure(width: float, height: float) -> Figure:

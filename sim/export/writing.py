@@ -26,12 +26,13 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Literal
 
 from sim.config import dump_resolved
 from sim.errors import UserInputError
+from sim.export.forked import Forked
 from sim.export.result import RunResult, SweepResult
 
 __all__ = [
@@ -227,42 +228,58 @@ def write_outputs(
     """
     note = on_file or (lambda _name: None)
     sc = result.scenario
-    with atomic_folder(out_dir, carry=(UNITS_DIR,)) as tmp:
+    with (
+        atomic_folder(out_dir, carry=(UNITS_DIR,)) as tmp,
+        # the map is made in a forked copy while this process writes the rest
+        Forked(lambda: _map_text(result), timeout_s=None)
+        if sc.output.map
+        else nullcontext() as mapping,
+    ):
         (tmp / "summary.json").write_text(summary_json(result), encoding="utf-8")
         note("summary.json")
-        result.per_replication.to_csv(tmp / "per_replication.csv", index=False)
-        note("per_replication.csv")
-        if sc.output.sessions:
-            result.sessions.to_parquet(tmp / "sessions.parquet", index=False)
-            note("sessions.parquet")
-        result.site_load.to_parquet(tmp / "site_load.parquet", index=False)
-        note("site_load.parquet")
-        result.queues.to_csv(tmp / "queue_by_hour.csv", index=False)
-        note("queue_by_hour.csv")
-        if result.pack_stock is not None:
-            result.pack_stock.to_parquet(tmp / "pack_stock.parquet", index=False)
-            note("pack_stock.parquet")
-        if result.zone_load is not None:
-            result.zone_load.to_parquet(tmp / "zone_load.parquet", index=False)
-            note("zone_load.parquet")
-        if result.candidate_scores is not None:
-            result.candidate_scores.to_csv(tmp / "candidate_scores.csv", index=False)
-            note("candidate_scores.csv")
+        _write_tables(result, tmp, note)
         _write_layers(result, tmp, note)
         resolved = dump_resolved(sc, checksums=result.prepared.checksums, relative_to=out_dir)
         (tmp / "config.resolved.yaml").write_text(resolved, encoding="utf-8")
         note("config.resolved.yaml")
-        if sc.output.map:
-            from sim.export.webmap import write_map
-
-            write_map(result, tmp / "map.html")
-            note("map.html")
         if sc.output.report:
             from sim.export.report import write_report
 
             write_report(result, tmp / "report.html")
             note("report.html")
+        if mapping is not None:
+            (tmp / "map.html").write_text(mapping.result(), encoding="utf-8")
+            note("map.html")
     return out_dir
+
+
+def _map_text(result: RunResult, /) -> str:
+    """``map.html``'s text (folium is imported here, in the process that draws it)."""
+    from sim.export.webmap import map_html
+
+    return map_html(result)
+
+
+def _write_tables(result: RunResult, tmp: Path, note: Callable[[str], None], /) -> None:
+    """The csv and parquet tables of a run."""
+    result.per_replication.to_csv(tmp / "per_replication.csv", index=False)
+    note("per_replication.csv")
+    if result.scenario.output.sessions:
+        result.sessions.to_parquet(tmp / "sessions.parquet", index=False)
+        note("sessions.parquet")
+    result.site_load.to_parquet(tmp / "site_load.parquet", index=False)
+    note("site_load.parquet")
+    result.queues.to_csv(tmp / "queue_by_hour.csv", index=False)
+    note("queue_by_hour.csv")
+    if result.pack_stock is not None:
+        result.pack_stock.to_parquet(tmp / "pack_stock.parquet", index=False)
+        note("pack_stock.parquet")
+    if result.zone_load is not None:
+        result.zone_load.to_parquet(tmp / "zone_load.parquet", index=False)
+        note("zone_load.parquet")
+    if result.candidate_scores is not None:
+        result.candidate_scores.to_csv(tmp / "candidate_scores.csv", index=False)
+        note("candidate_scores.csv")
 
 
 def _write_layers(result: RunResult, tmp: Path, note: Callable[[str], None], /) -> None:
