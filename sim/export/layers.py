@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from shapely.geometry import LineString
+import shapely
 
 from sim.export.summary import plan_site_figures
 from sim.metrics.sites import SiteFigures
@@ -276,17 +276,24 @@ def roads_layer(prep: Prepared, /) -> gpd.GeoDataFrame:
     with ``fill_edge_geometry``, without importing osmnx).
     """
     graph = prep.region.graph
-    nodes = graph.nodes
     u, v, data = [], [], []
     geoms = []
     for a, b, d in graph.edges(data=True):
         u.append(a)
         v.append(b)
         data.append(d)
-        geom = d.get("geometry")
-        if geom is None and "geometry" not in d:
-            geom = LineString(((nodes[a]["x"], nodes[a]["y"]), (nodes[b]["x"], nodes[b]["y"])))
-        geoms.append(geom)
+        geoms.append(d.get("geometry"))
+    straight = [i for i, d in enumerate(data) if "geometry" not in d]
+    if straight:  # one vectorised call: per-edge LineString() took seconds at 100k edges
+        ids = pd.Index(np.fromiter(graph.nodes, dtype=np.int64, count=len(graph)))
+        x = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), float, len(graph))
+        y = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), float, len(graph))
+        ends = np.empty((len(straight), 2, 2))
+        for k, side in enumerate((u, v)):
+            at = ids.get_indexer(pd.Index(np.asarray(side, dtype=np.int64)[straight]))
+            ends[:, k, 0], ends[:, k, 1] = x[at], y[at]
+        for i, line in zip(straight, shapely.linestrings(ends), strict=True):
+            geoms[i] = line
     hw = pd.Series([_first(d.get("highway")) for d in data], dtype=object).astype(str)
     out = gpd.GeoDataFrame(
         {

@@ -15,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from sim.config import Scenario
+from sim.export.forked import Forked
 from sim.export.grid import with_costs, with_grid_columns, zone_load_frame
 from sim.export.layers import (
     candidates_layer,
@@ -146,6 +147,19 @@ def assemble(study: StudyResult, /) -> RunResult:
     study
         The finished study (:func:`sim.study.runner.run_study`).
     """
+    big = study.prepared.region.graph.number_of_edges() >= FORK_ROADS_EDGES
+    with Forked(lambda: roads_layer(study.prepared), timeout_s=None, fork=big) as roads:
+        return _assembled(study, roads)
+
+
+#: Road edges from which the ``roads`` layer is made in a forked process while this one
+#: assembles the rest (below, a fork costs more than it saves; about 8 s of 17 s of
+#: assembling the 800,000-edge metro scenario, ``benchmarks/bench_scale.py``).
+FORK_ROADS_EDGES = 50_000
+
+
+def _assembled(study: StudyResult, roads: Forked[gpd.GeoDataFrame], /) -> RunResult:
+    """:func:`assemble`, with the ``roads`` layer from ``roads``."""
     prep, plans, units = study.prepared, study.plans, study.units
     per_rep = per_replication_frame(units)
     sites = plan_site_figures(prep, plans, units)  # the summary and the layer read these
@@ -165,7 +179,7 @@ def assemble(study: StudyResult, /) -> RunResult:
         candidate_scores=study.candidate_scores,
         selected=selected,
         zones=with_grid_columns(zones_layer(prep, plans, units), plans, units),
-        roads=roads_layer(prep),
+        roads=roads.result(),
         site_load=site_load_frame(prep, plans, units),
         queues=queue_frame(prep, plans, units),
         pack_stock=pack_stock_frame(prep, plans, units),
