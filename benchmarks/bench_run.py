@@ -19,7 +19,8 @@ arguments), with the runner's steps wrapped to time them where ``sim.study.runne
   rename of the folder;
 - ``other``: the rest of the command (loading the YAML, checking the output folder,
   the terminal table); ``exit``: from the command's end until the process has gone
-  (interpreter shutdown);
+  (``sim.cli.leave``, as the ``chargesite`` command leaves; interpreter shutdown for
+  a peer without it);
 - ``total``: the child process's wall time on the parent's clock.
 
 Every configuration runs ``--repeat`` times, cold then warm: *cold* starts from an
@@ -27,7 +28,10 @@ empty ``region.cache_dir`` (a fresh temporary folder: the region is parsed), *wa
 runs again on the same folder (the region comes from the disk cache when
 ``sim.study.prepare`` uses it; the table says whether a region file was written).
 Best and median of each stage are printed, and the share of import + report against
-the target of 25% of the total.
+the target of 25% of the total.  Last, the time a bare interpreter takes to import
+the libraries a default run cannot do without (:data:`FLOOR_LIBRARIES`: its stages'
+and its GeoPackage, map and report's), as a share of the run: the part of the
+target that no change to chargesite's own code removes.
 
 ``--peer PATH`` runs a second checkout of chargesite (for example the commit before a
 change) the same way, interleaved run by run, and prints the ratio of each stage
@@ -185,6 +189,9 @@ def child(spec: dict[str, Any]) -> None:
     }  # fmt: skip
     out["t_last"] = time.time()
     print(RESULT_TAG + json.dumps(out), flush=True)
+    leave = getattr(sim.cli, "leave", None)  # how the command leaves (a peer may lack it)
+    if leave is not None:
+        leave(0)
 
 
 # --------------------------------------------------------------------------- parent
@@ -275,6 +282,31 @@ def print_ratios(groups: dict[str, list[dict[str, Any]]], peer: str, mine: str) 
             print(f"  {c:<22}{ma:>8.2f}{mb:>8.2f}  {ratio}")
 
 
+#: Libraries a default run cannot do without (its stages and its three output formats:
+#: GeoPackage, map, report figures), imported by the floor measurement.
+FLOOR_LIBRARIES = (
+    "numpy", "pandas", "scipy.sparse.csgraph", "scipy.optimize", "networkx", "simpy",
+    "pydantic", "yaml", "typer", "rich.progress", "geopandas", "pyogrio", "folium",
+    "matplotlib.figure", "matplotlib.backends.backend_agg",
+)  # fmt: skip
+
+
+def import_floor(*, repeat: int = 3) -> float:
+    """Best time (s) to import :data:`FLOOR_LIBRARIES` in a bare interpreter (no
+    chargesite code): what any program that does a default run's work pays first."""
+    code = (
+        "import time; t = time.perf_counter()\n"
+        + "".join(f"import {m}\n" for m in FLOOR_LIBRARIES)
+        + "print(time.perf_counter() - t)"
+    )
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True)  # fmt: skip
+        runs.append(float(done.stdout))
+    return min(runs)
+
+
 def check_target(groups: dict[str, list[dict[str, Any]]], mine: str) -> None:
     for kind in ("cold", "warm"):
         rows = groups.get(f"{mine} {kind}")
@@ -325,6 +357,14 @@ def main() -> None:
         print_ratios(groups, "peer", "this")
     print()
     check_target(groups, "this")
+    floor = import_floor()
+    for kind in ("cold", "warm"):
+        rows = groups.get(f"this {kind}")
+        if rows:
+            total = statistics.median(r["total"] for r in rows)
+            print(f"{kind}: importing the libraries alone (bare interpreter, no chargesite "
+                  f"code) takes {floor:.2f} s = {100 * floor / total:.0f}% of the run's "
+                  f"{total:.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":

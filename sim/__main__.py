@@ -1,5 +1,5 @@
 """``python -m sim ...`` is the ``chargesite`` command line."""
 
-from sim.cli import main
+from sim.cli import entry
 
-main()
+entry()
