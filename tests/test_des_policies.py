@@ -55,6 +55,23 @@ def test_resident_expected_wait_counts_vehicles_beyond_the_ports() -> None:
     assert choice.choose(0, [0, 1], [1.0, 20.5], set()) == 1  # 1 + 20 > 20.5
 
 
+def test_resident_judges_a_station_by_its_ports_open_now() -> None:
+    # a shared-chargers station (0) with 1 of its 2 chargers open and one car there:
+    # the driver would wait for it; with none open it is passed over altogether
+    ports, below, present = [1, 1], [0, 0], [1, 0]
+    choice = ResidentChoice(
+        SMART, ports=ports, present=present, type_of=[0, 0], minutes=[[30.0]], below=below
+    )
+    assert choice.choose(0, [0, 1], [2.0, 10.0], set()) == 1
+    ports[0], below[0] = 2, 1  # the other owner leaves: both chargers open
+    assert choice.choose(0, [0, 1], [2.0, 10.0], set()) == 0
+    assert choice.choose_ordered(0, [0, 1], [2.0, 10.0], set()) == 0
+    ports[0], below[0], present[0] = 0, -1, 0  # both owners home: closed
+    assert choice.choose(0, [0, 1], [2.0, 10.0], set()) == 1
+    assert choice.choose_ordered(0, [0, 1], [2.0, 10.0], set()) == 1
+    assert choice.choose(0, [0], [2.0], set()) == -1  # nowhere open within reach
+
+
 def test_resident_skips_tried_and_unreachable_stations() -> None:
     choice = resident_choice(SMART, present=[0, 0, 0], ports=[1, 1, 1])
     assert choice.choose(0, [0, 1, 2], [1.0, 2.0, 3.0], {0}) == 1

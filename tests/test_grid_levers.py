@@ -395,3 +395,23 @@ def test_phases_refuse_the_levers() -> None:
     assert data["strategies"], "BASE has an upgrade strategy"
     with pytest.raises(ConfigError, match="transformer_upgrades: not supported with phases"):
         run(parse_config(data))
+
+
+def test_residents_head_for_a_shared_station_only_while_it_has_a_charger_open(
+    shared: RunResult,
+) -> None:
+    """A resident judges a shared-chargers station by the chargers open as it sets off
+    (its owners away), not by all it shares: none sets off for one that is closed."""
+    _, st = _shared_stations(shared)
+    prof = st.port_profile
+    u = next(u for u in shared.units if u.strategy == "shared")
+    log = u.log
+    first = log.attempt == log.attempt.min()
+    heading = 0
+    for row, j in enumerate(prof.station.tolist()):
+        here = first & (log.station == j)
+        set_off = log.arrival_min[here] - log.access_min[here]
+        k = (np.floor(set_off / prof.step_min).astype(np.int64)) % prof.ports.shape[1]
+        assert (prof.ports[row, k] > 0).all()
+        heading += int(here.sum())
+    assert heading >= 5  # the case tests something

@@ -43,13 +43,17 @@ class ResidentChoice:
     rules
         ``choice`` and ``wait_weight``.
     ports
-        Ports per station.
+        Ports open per station now (a live list: at shared-charger stations it follows
+        the owners' absences; a station with none open is passed over).
     present
         Vehicles at each station now (a live list the simulation keeps up to date).
     type_of
         Port type of each station (an index into a row of ``minutes``).
     minutes
         ``minutes[i][t]``: charging minutes of session ``i`` at a port of type ``t``.
+    below
+        ``ports`` less one, kept live beside it (default: computed once from
+        ``ports``, for ports that never change).
     """
 
     __slots__ = ("_below", "_by_wait", "_minutes", "_type_of", "_weight", "ports", "present")
@@ -63,11 +67,13 @@ class ResidentChoice:
         present: Sequence[int],
         type_of: Sequence[int],
         minutes: Sequence[Sequence[float]],
+        below: Sequence[int] | None = None,
     ) -> None:
         self._by_wait = rules.choice == "time_plus_wait"
         self._weight = rules.wait_weight
         self.ports = ports
-        self._below = [c - 1 for c in ports]  # present - (ports - 1): the excess
+        # present - (ports - 1): the excess
+        self._below = [c - 1 for c in ports] if below is None else below
         self.present = present
         self._type_of = type_of
         self._minutes = minutes
@@ -118,7 +124,10 @@ class ResidentChoice:
                 continue
             excess = present[j] - ports[j] + 1
             if excess > 0:
-                t += weight * excess * own[type_of[j]] / ports[j]
+                n = ports[j]
+                if n == 0:
+                    continue  # no port open now
+                t += weight * excess * own[type_of[j]] / n
             if t < best_score:
                 best, best_score = k, t
         return best
@@ -155,7 +164,10 @@ class ResidentChoice:
                 continue
             excess = present[j] - below[j]
             if excess > 0:
-                t += weight * excess * own[type_of[j]] / ports[j]
+                n = ports[j]
+                if n == 0:
+                    continue  # no port open now
+                t += weight * excess * own[type_of[j]] / n
             if t < best_score:
                 best, best_score = k, t
         return best
@@ -236,10 +248,11 @@ class Residents:
         self._log = log
         self.choice = ResidentChoice(
             rules,
-            ports=ports.ports,
+            ports=ports.open,
             present=ports.present,
             type_of=charging.type_of,
             minutes=charging.table,
+            below=ports.open_below,
         )
         fast = rules.wait_weight >= 0.0
         c = self.choice

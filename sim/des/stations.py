@@ -204,32 +204,41 @@ class PortPool:
 
 
 def _open_ports(
-    env: simpy.Environment, profile: PortProfile, pools: list[PortPool], ports: list[int], /
+    env: simpy.Environment,
+    profile: PortProfile,
+    set_open: Callable[[int, int], None],
+    ports: list[int],
+    /,
 ) -> list[float]:
-    """Set the profiled stations' open ports at every change of ``profile`` (the
-    profile once and repeated once, then held) and return each station's longest
-    session (min; ``inf`` elsewhere)."""
-    top = [_INF] * len(pools)
+    """Open the profiled stations' ports at every change of ``profile`` (the profile
+    once and repeated once, then held) with ``set_open(station, ports)``, and return
+    each station's longest session (min; ``inf`` elsewhere)."""
+    top = [_INF] * len(ports)
     n_steps = profile.ports.shape[1]
     for row, j in enumerate(profile.station.tolist()):
         top[j] = float(profile.max_session_min[row])
         seq = np.minimum(np.tile(profile.ports[row], 2), ports[j]).astype(np.int64)
-        pools[j].set_capacity(int(seq[0]))
+        set_open(j, int(seq[0]))
         change = np.flatnonzero(np.diff(seq) != 0) + 1
         if change.size:
             times = (change * profile.step_min).tolist()
-            env.process(_step_ports(env, pools[j], times, seq[change].tolist()))
+            env.process(_step_ports(env, set_open, j, times, seq[change].tolist()))
     assert n_steps > 0
     return top
 
 
 def _step_ports(
-    env: simpy.Environment, pool: PortPool, times: list[float], counts: list[int], /
+    env: simpy.Environment,
+    set_open: Callable[[int, int], None],
+    j: int,
+    times: list[float],
+    counts: list[int],
+    /,
 ) -> Generator[simpy.Event, object, None]:
-    """Process: open ``counts[k]`` ports of ``pool`` at minute ``times[k]``."""
+    """Process: open ``counts[k]`` ports of station ``j`` at minute ``times[k]``."""
     for t, n in zip(times, counts, strict=True):
         yield env.timeout(t - env.now)
-        pool.set_capacity(n)
+        set_open(j, n)
 
 
 def _group_sites(
@@ -318,6 +327,8 @@ class Ports:
         "_resources",
         "balk_at",
         "groups",
+        "open",
+        "open_below",
         "ports",
         "present",
         "stores",
@@ -351,6 +362,11 @@ class Ports:
         if stations.cap_profile is not None:
             self.groups = _group_sites(env, stations, self._capped)
         self.present: list[int] = [0] * len(self.ports)
+        #: Ports open now, and one less (live lists the residents' choice reads): the
+        #: ports, except at shared-charger stations, whose open ports follow their
+        #: owners' absences (:attr:`Stations.port_profile`).
+        self.open: list[int] = list(self.ports)
+        self.open_below: list[int] = [c - 1 for c in self.ports]
         per_port = rules.balk_queue_per_port
         self.balk_at: list[float] = [_INF if per_port is None else per_port * c for c in self.ports]
         self._charging = charging
@@ -362,7 +378,13 @@ class Ports:
         #: Longest session per station (min; ``None``: no station has one).
         self._max_min: list[float] | None = None
         if stations.port_profile is not None:
-            self._max_min = _open_ports(env, stations.port_profile, self._resources, self.ports)
+            self._max_min = _open_ports(env, stations.port_profile, self._set_open, self.ports)
+
+    def _set_open(self, j: int, n: int, /) -> None:
+        """Open ``n`` ports of station ``j`` from now."""
+        self._resources[j].set_capacity(n)
+        self.open[j] = n
+        self.open_below[j] = n - 1
 
     def closed(self, j: int, /) -> bool:
         """Whether station ``j`` has no port open now (a shared-chargers station at a
