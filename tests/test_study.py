@@ -102,6 +102,27 @@ def test_run_study_resumes_from_its_store(tmp_path: Path) -> None:
     assert [u.metrics for u in again.units] == [u.metrics for u in first.units]
 
 
+def test_units_stored_by_other_code_are_simulated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.study import cache
+
+    data = _scenario(tmp_path)
+    data["strategies"] = [{"name": "p-median", "k": 2}]
+    del data["simulation"]["score_candidates"]
+    sc = load_config(_write(tmp_path, data, "s.yaml"))
+    store = UnitStore(tmp_path / "units")
+    run_study(sc, store=store)
+    stored = sorted(p.name for p in (tmp_path / "units").glob("*.pkl"))
+    # the same scenario after an upgrade: other source in the stages that simulate units
+    real = cache._code_hash
+    monkeypatch.setattr(cache, "_code_hash", lambda parts: real(parts) + "-upgraded")
+    seen: list[str] = []
+    run_study(sc, store=store, progress=lambda label, _d, _t: seen.append(label))
+    assert sum(s.startswith("simulated") for s in seen) == len(stored)  # none reused
+    assert set(stored) < {p.name for p in (tmp_path / "units").glob("*.pkl")}
+
+
 @pytest.mark.parametrize("workers", [2])
 def test_workers_do_not_change_a_sweep(tmp_path: Path, workers: int) -> None:
     data = _scenario(tmp_path)

@@ -8,7 +8,8 @@ exactly what determines it, plus the chargesite version:
   once), and each scenario's prepared inputs, plans and access tables (a worker
   prepares a scenario once for all the units it runs);
 - on disk (:class:`UnitStore`): each finished (scenario, strategy, replication) unit, so
-  an interrupted run or sweep resumes where it stopped;
+  an interrupted run or sweep resumes where it stopped (the key hashes the source of
+  the stages that simulate a unit, so other code's units are run again);
 - on disk (:func:`cached_on_disk`): built objects that are slow to make and the same
   for every run of the same inputs, such as a parsed region, as
   ``<directory>/<kind>s/<key>.pkl``.  The file's name also hashes a format version, the
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DISK_FORMAT",
     "MEMORY",
+    "UNIT_CODE",
     "MemoryCache",
     "UnitStore",
     "cached_on_disk",
@@ -136,9 +138,10 @@ MEMORY = MemoryCache()
 class UnitStore:
     """Finished units as files ``<folder>/<content key>.pkl``.
 
-    The key is :func:`content_key` of the scenario's :func:`scenario_key`, the strategy
-    and the replication.  Files are written to a temporary name and renamed, so a crash
-    never leaves a half-written unit behind; an unreadable file is run again.
+    The key is :func:`content_key` of the source of :data:`UNIT_CODE`, the scenario's
+    :func:`scenario_key`, the strategy and the replication.  Files are written to a
+    temporary name and renamed, so a crash never leaves a half-written unit behind; an
+    unreadable file is run again.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -154,8 +157,11 @@ class UnitStore:
         return held[1]
 
     def path(self, scenario: Scenario, strategy: str, replication: int) -> Path:
-        """File of a unit."""
-        key = content_key("unit", self._scenario_key(scenario), strategy, replication)
+        """File of a unit (its key also hashes the source of :data:`UNIT_CODE`, so a
+        resumed run never takes a unit that other code simulated)."""
+        key = content_key(
+            "unit", _code_hash(UNIT_CODE), self._scenario_key(scenario), strategy, replication
+        )
         return self.folder / f"{key}.pkl"
 
     def get(self, scenario: Scenario, strategy: str, replication: int) -> UnitResult | None:
@@ -194,6 +200,12 @@ DISK_FORMAT = 1
 DISK_CODE: dict[str, tuple[str, ...]] = {
     "region": ("sim/region", "sim/config", "sim/rng.py", "sim/errors.py"),
 }
+
+#: Packages whose source determines a finished unit: every stage up to the study.
+UNIT_CODE = (
+    "sim/config", "sim/region", "sim/access", "sim/demand", "sim/grid", "sim/siting",
+    "sim/des", "sim/metrics", "sim/study", "sim/rng.py", "sim/errors.py",
+)  # fmt: skip
 
 #: Libraries whose versions change what a pickled object of each kind holds or reads as.
 DISK_LIBRARIES: dict[str, tuple[str, ...]] = {
