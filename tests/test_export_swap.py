@@ -164,6 +164,21 @@ def test_pack_availability_is_the_share_of_time_with_a_charged_pack() -> None:
     assert len(mine) == bins * r.typed_summary.replications
 
 
+def test_packs_are_conserved_in_every_row_of_pack_stock() -> None:
+    """Charged in stock + on a charger + waiting for one = the station's packs, in every
+    15-minute row, and never more on charge than the station's chargers (packs waiting
+    for a charger: tests/test_swap_station.py)."""
+    r = swap_run()
+    stock = r.pack_stock
+    assert stock is not None
+    choco = r.scenario.chargers.swap_classes["catl-choco-seb"]
+    held = stock["charged_packs"] + stock["charging_packs"] + stock["waiting_packs"]
+    assert (held == choco.packs).all()
+    assert (stock[["charged_packs", "charging_packs", "waiting_packs"]] >= 0).all().all()
+    assert stock["charging_packs"].max() <= choco.pack_chargers
+    assert (stock["charging_packs"] > 0).any()  # the case tests something
+
+
 def test_site_load_has_the_pack_chargers_energy() -> None:
     r = swap_run()
     row = r.selected[r.selected["kind"] == "swap"].iloc[0]
@@ -208,6 +223,7 @@ def test_the_output_folder_has_pack_stock_only_with_swap_stations(
     back = pd.read_parquet(out / "pack_stock.parquet")
     assert list(back.columns) == [
         "strategy", "replication", "station_id", "bin_start_min", "charged_packs",
+        "charging_packs", "waiting_packs",
     ]  # fmt: skip
     assert len(back) == len(r.pack_stock) and set(back["strategy"]) == {"swap-and-dc"}
     assert small_run.pack_stock is None

@@ -186,6 +186,39 @@ def test_packs_are_conserved_at_every_instant(
             assert o.wait_min >= 0.0
 
 
+def test_pack_trace_adds_up_and_shows_packs_waiting_for_a_charger() -> None:
+    # four drivers swap at once at a station of 4 packs and 1 charger: 3 returned packs
+    # wait while the first charges; every recorded state holds all 4 packs
+    env = simpy.Environment()
+    s = SwapStations(env, sites(bays=4, packs=4, chargers=1, pack_kwh=60.0, swap_min=1.0))
+
+    def driver() -> Generator[simpy.Event, object, None]:
+        yield from s.visit(0, soc=0.5, patience_min=math.inf, swap_factor=1.0)
+
+    for _ in range(4):
+        env.process(driver())
+    env.run()
+    trace = np.array(s.pack_trace[0])
+    assert (trace[:, 1:].sum(axis=1) == 4).all()
+    assert trace[:, 2].max() == 1  # never more on a charger than the station has
+    assert tuple(trace[-1, 1:]) == (4, 0, 0) and s.charged(0) == 4
+    # sampled as pack_stock.parquet samples it: the same sums at any instant
+    from sim.des.swap import SwapTrace
+
+    packs = SwapTrace(
+        site=np.array([0]),
+        site_id=("s",),
+        stock=(np.array(s.stock_trace[0], float),),
+        charge_station=np.zeros(0, np.int64),
+        charge_start_min=np.zeros(0),
+        charge_end_min=np.zeros(0),
+        charge_kwh=np.zeros(0),
+        packs=(trace.astype(float),),
+    ).packs_every(5.0, horizon_min=float(trace[-1, 0]) + 5.0)
+    assert (packs.sum(axis=2) == 4).all()
+    assert tuple(packs[0, 1]) == (0, 1, 3)  # at 5 min: none charged, 1 charging, 3 wait
+
+
 def test_grid_cap_shares_power_between_pack_chargers() -> None:
     # two drivers swap at once; each leaves a pack needing 30 kWh; two 60 kW chargers
     # recharge them in 30 min, but a 60 kW site cap shares one charger's power: 60 min

@@ -283,6 +283,10 @@ class SwapStations:
     charge_trace
         ``(station, start_min, end_min, energy_kwh)`` of every pack charge that ended,
         in the order they ended.
+    pack_trace
+        Per station, ``(time_min, charged, charging, waiting)`` packs after every change
+        of any of the three, starting with ``(0, packs, 0, 0)``: charged in stock, on a
+        charger, and returned but waiting for a charger.
     """
 
     def __init__(
@@ -325,6 +329,7 @@ class SwapStations:
         self._balk_at = [_INF if per_bay is None else per_bay * int(b) for b in sites.bays]
         self.stock_trace: list[list[tuple[float, int]]] = [[(0.0, p)] for p in packs]
         self.charge_trace: list[tuple[int, float, float, float]] = []
+        self.pack_trace: list[list[tuple[float, int, int, int]]] = [[(0.0, p, 0, 0)] for p in packs]
         # expected end (min) of each pack on charge, per station (what an app shows)
         self._ready: list[list[float]] = [[] for _ in range(n)]
         self._slowdown = [
@@ -445,7 +450,14 @@ class SwapStations:
     def _take_in(self, j: int, soc: float, /) -> None:
         """A driver's pack (at ``soc``) joins station ``j`` as it takes a charged one."""
         self._waiting[j] += 1
+        self._note(j)
         self._env.process(self._recharge(j, soc))
+
+    def _note(self, j: int, /) -> None:
+        """Record station ``j``'s packs now (:attr:`pack_trace`)."""
+        self.pack_trace[j].append(
+            (self._env.now, self._charged[j], self._charging[j], self._waiting[j])
+        )
 
     def _recharge(self, j: int, soc: float, /) -> Generator[simpy.Event, object, None]:
         """Process: a returned pack waits for a charger, charges to ``full_soc``, and
@@ -455,6 +467,7 @@ class SwapStations:
             yield req
             self._waiting[j] -= 1
             self._charging[j] += 1
+            self._note(j)
             kwh = float(self._sites.pack_kwh[j]) * max(self._sites.full_soc - soc, 0.0)
             site = self._capped[j]
             t_on = env.now
@@ -478,6 +491,7 @@ class SwapStations:
             else:
                 self._charged[j] += 1
                 self.stock_trace[j].append((env.now, self._charged[j]))
+                self._note(j)
 
     def _pack_power(self, j: int, soc: float, /) -> Callable[[float], float]:
         """The power (kW) a pack charging from ``soc`` takes, given the kWh delivered."""
@@ -508,6 +522,10 @@ class SwapTrace:
     charge_station, charge_start_min, charge_end_min, charge_kwh
         One entry per pack charge: the station (index into :attr:`site`), when the pack
         went on a charger and came off (min), and the energy it took (kWh).
+    packs
+        Per station, float64 ``(n_changes, 4)``: time (min) and the packs charged in
+        stock, on a charger and waiting for one after each change, from
+        ``(0, packs, 0, 0)`` (they add up to the station's packs in every row).
     """
 
     site: np.ndarray
@@ -517,6 +535,7 @@ class SwapTrace:
     charge_start_min: np.ndarray
     charge_end_min: np.ndarray
     charge_kwh: np.ndarray
+    packs: tuple[np.ndarray, ...]
 
     @classmethod
     def of(cls, stations: SwapStations, sites: SwapSites, /) -> SwapTrace:
@@ -531,6 +550,7 @@ class SwapTrace:
             charge_start_min=cols[:, 1],
             charge_end_min=cols[:, 2],
             charge_kwh=cols[:, 3],
+            packs=tuple(np.array(t, dtype=float).reshape(-1, 4) for t in stations.pack_trace),
         )
 
     def stock_every(self, step_min: float = 15.0, /, *, horizon_min: float) -> np.ndarray:
@@ -542,6 +562,17 @@ class SwapTrace:
         for s, trace in enumerate(self.stock):
             at = np.searchsorted(trace[:, 0], t, side="right") - 1
             out[s] = trace[at, 1].astype(np.int64)
+        return out
+
+    def packs_every(self, step_min: float = 15.0, /, *, horizon_min: float) -> np.ndarray:
+        """int64 ``(n_stations, n_steps, 3)`` packs charged in stock, on a charger and
+        waiting for one at ``0, step, 2 step, ...`` up to (not including)
+        ``horizon_min`` (after every change made at or before that instant)."""
+        t = np.arange(0.0, horizon_min, step_min)
+        out = np.empty((len(self.packs), t.shape[0], 3), dtype=np.int64)
+        for s, trace in enumerate(self.packs):
+            at = np.searchsorted(trace[:, 0], t, side="right") - 1
+            out[s] = trace[at, 1:].astype(np.int64)
         return out
 
     def charger_load_kw(self, step_min: float = 15.0, /, *, horizon_min: float) -> np.ndarray:

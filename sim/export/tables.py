@@ -95,16 +95,18 @@ def _site_load(u: UnitResult, /, *, horizon_min: float) -> np.ndarray:
 def pack_stock_frame(
     prep: Prepared, plans: dict[str, Plan], units: list[UnitResult], /
 ) -> pd.DataFrame | None:
-    """Charged packs in stock at every battery-swap station every 15 minutes
-    (``pack_stock.parquet``): one row per (strategy, replication, station, bin) with
-    ``station_id``, ``bin_start_min`` (min from the start of day 1) and
-    ``charged_packs`` (the stock at the start of the bin); ``None`` when no plan has a
-    swap station."""
+    """Packs at every battery-swap station every 15 minutes (``pack_stock.parquet``):
+    one row per (strategy, replication, station, bin) with ``station_id``,
+    ``bin_start_min`` (min from the start of day 1), ``charged_packs`` (the stock at the
+    start of the bin), ``charging_packs`` (on a charger) and ``waiting_packs``
+    (returned, waiting for a charger); the three add up to the station's packs in
+    every row.  ``None`` when no plan has a swap station."""
     frames = []
     for u in units:
         if u.swap is None or u.strategy not in plans:
             continue
         stock = u.swap.stock_every(15.0, horizon_min=prep.horizon_min)  # (stations, bins)
+        packs = u.swap.packs_every(15.0, horizon_min=prep.horizon_min)  # (..., 3)
         m, n_bins = stock.shape
         frames.append(
             pd.DataFrame(
@@ -114,6 +116,8 @@ def pack_stock_frame(
                     "station_id": np.repeat(np.asarray(u.swap.site_id, dtype=object), n_bins),
                     "bin_start_min": np.tile(np.arange(n_bins) * 15.0, m),
                     "charged_packs": stock.ravel(),
+                    "charging_packs": packs[:, :, 1].ravel(),
+                    "waiting_packs": packs[:, :, 2].ravel(),
                 }
             )
         )
