@@ -24,12 +24,17 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Generic, NoReturn, TypeVar
 
-__all__ = ["FORK_TIMEOUT_S", "Forked", "can_fork"]
+__all__ = ["FORK_TIMEOUT_S", "LONG_TIMEOUT_S", "Forked", "can_fork"]
 
 T = TypeVar("T")
 
 #: Default seconds to wait for a child before doing its work here.
 FORK_TIMEOUT_S = 120.0
+
+#: Seconds to wait for a child whose work may be long (a large map or roads layer):
+#: generous, but bounded, so that a child stuck on a lock another thread held at the
+#: fork is stopped and its work done here.
+LONG_TIMEOUT_S = 600.0
 
 
 def can_fork() -> bool:

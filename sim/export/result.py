@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from sim.config import Scenario
-from sim.export.forked import Forked
+from sim.export.forked import LONG_TIMEOUT_S, Forked
 from sim.export.grid import with_costs, with_grid_columns, zone_load_frame
 from sim.export.layers import (
     candidates_layer,
@@ -148,7 +148,7 @@ def assemble(study: StudyResult, /) -> RunResult:
         The finished study (:func:`sim.study.runner.run_study`).
     """
     big = study.prepared.region.graph.number_of_edges() >= FORK_ROADS_EDGES
-    with Forked(lambda: roads_layer(study.prepared), timeout_s=None, fork=big) as roads:
+    with Forked(lambda: roads_layer(study.prepared), timeout_s=LONG_TIMEOUT_S, fork=big) as roads:
         return _assembled(study, roads)
 
 

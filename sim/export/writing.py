@@ -32,7 +32,7 @@ from typing import Literal
 
 from sim.config import dump_resolved
 from sim.errors import UserInputError
-from sim.export.forked import Forked
+from sim.export.forked import LONG_TIMEOUT_S, Forked
 from sim.export.result import RunResult, SweepResult
 
 __all__ = [
@@ -231,7 +231,7 @@ def write_outputs(
     with (
         atomic_folder(out_dir, carry=(UNITS_DIR,)) as tmp,
         # the map is made in a forked copy while this process writes the rest
-        Forked(lambda: _map_text(result), timeout_s=None)
+        Forked(lambda: _map_text(result), timeout_s=LONG_TIMEOUT_S)
         if sc.output.map
         else nullcontext() as mapping,
     ):
