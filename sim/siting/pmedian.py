@@ -235,10 +235,13 @@ def _local_search(
     forced = np.zeros(n, dtype=bool)
     forced[sel.forced] = True
     p_max = sel.p if sel.p is not None else n
+    s = np.flatnonzero(is_open)
+    c1, d1, d2 = _nearest_two(inst.cost, s, inst.big)
+    nearest = s[c1] if s.size else np.zeros(inst.cost.shape[0], dtype=np.int64)
     while True:
         s = np.flatnonzero(is_open)
         k = s.size
-        c1, d1, d2 = _nearest_two(inst.cost, s, inst.big)
+        c1 = np.searchsorted(s, nearest) if k else nearest
         total = float(w @ d1)
         tol = 1e-12 * max(1.0, total)
         slack = math.inf if sel.budget is None else sel.budget - float(sel.charged[s].sum())
@@ -253,6 +256,7 @@ def _local_search(
                 j = int(np.argmax(np.where(add_ok, gain, -np.inf)))
                 if gain[j] > tol:
                     is_open[j] = True
+                    nearest, d1, d2 = _opened(inst.cost, j, nearest, d1, d2)
                     continue
         if k == 0:
             break
@@ -270,8 +274,40 @@ def _local_search(
         if not profit[r, jin] > tol:
             break
         is_open[s[r]] = False
+        nearest, d1, d2 = _closed(inst, int(s[r]), np.flatnonzero(is_open), nearest, d1, d2)
         is_open[jin] = True
+        nearest, d1, d2 = _opened(inst.cost, jin, nearest, d1, d2)
     return np.flatnonzero(is_open)
+
+
+def _opened(
+    cost: np.ndarray, j: int, near: np.ndarray, d1: np.ndarray, d2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_nearest_two`'s nearest site (as a site id), its cost and the second cost
+    after opening site ``j``, updated from those before (the same values: a tie goes to
+    the smaller site id, as ``argmin`` over the sorted open sites gives it)."""
+    col = cost[:, j]
+    better = col < d1
+    tie = col == d1
+    near = np.where(better | (tie & (j < near)), j, near)
+    d2 = np.where(better, d1, np.minimum(d2, col))
+    return near, np.minimum(d1, col), d2
+
+
+def _closed(
+    inst: _Instance, r: int, sites: np.ndarray, near: np.ndarray, d1: np.ndarray, d2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same after closing site ``r`` (``sites``: the open sites without it): rows
+    that had ``r`` as their nearest site, or a second cost it may have given, are
+    computed again; for the others ``r`` was neither of the two."""
+    hit = np.flatnonzero((near == r) | (inst.cost[:, r] <= d2))
+    if hit.size == 0:
+        return near, d1, d2
+    c1, a, b = _nearest_two(inst.cost[hit], sites, inst.big)
+    near, d1, d2 = near.copy(), d1.copy(), d2.copy()
+    near[hit] = sites[c1] if sites.size else 0
+    d1[hit], d2[hit] = a, b
+    return near, d1, d2
 
 
 def _total(inst: _Instance, sites: np.ndarray) -> float:
