@@ -145,8 +145,8 @@ def _resumable(store: Path, command: str) -> Iterator[None]:
         interrupted = True
         raise KeyboardInterrupt
 
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if on_main_thread else None
     try:
         yield
     except Exception:
@@ -156,7 +156,7 @@ def _resumable(store: Path, command: str) -> Iterator[None]:
     except KeyboardInterrupt:
         _interrupted(store, command)
     finally:
-        if main:
+        if on_main_thread:
             signal.signal(signal.SIGINT, previous or signal.default_int_handler)
 
 
@@ -647,8 +647,7 @@ def leave(code: object, /) -> NoReturn:
     import atexit
     import threading
 
-    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    if any(not t.daemon for t in others):
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)  # type: ignore[arg-type]
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
