@@ -277,9 +277,6 @@ class SwapStations:
     ----------
     present
         Vehicles at each station now (in a bay or waiting for one).
-    stock_trace
-        Per station, ``(time_min, charged_packs)`` after every change of the stock,
-        starting with ``(0, packs)``.
     charge_trace
         ``(station, start_min, end_min, energy_kwh)`` of every pack charge that ended,
         in the order they ended.
@@ -327,7 +324,6 @@ class SwapStations:
         self.present = [0] * n
         per_bay = balk_queue_per_bay
         self._balk_at = [_INF if per_bay is None else per_bay * int(b) for b in sites.bays]
-        self.stock_trace: list[list[tuple[float, int]]] = [[(0.0, p)] for p in packs]
         self.charge_trace: list[tuple[int, float, float, float]] = []
         self.pack_trace: list[list[tuple[float, int, int, int]]] = [[(0.0, p, 0, 0)] for p in packs]
         # expected end (min) of each pack on charge, per station (what an app shows)
@@ -335,6 +331,19 @@ class SwapStations:
         self._slowdown = [
             max(full / cap, 1.0) for cap, full in zip(caps.tolist(), rated.tolist(), strict=True)
         ]
+
+    @property
+    def stock_trace(self) -> list[list[tuple[float, int]]]:
+        """Per station, ``(time_min, charged_packs)`` after every change of the stock,
+        starting with ``(0, packs)`` (the rows of :attr:`pack_trace` where it changed)."""
+        out = []
+        for trace in self.pack_trace:
+            rows = [(trace[0][0], trace[0][1])]
+            for t, charged, _, _ in trace[1:]:
+                if charged != rows[-1][1]:
+                    rows.append((t, charged))
+            out.append(rows)
+        return out
 
     def pack_count(self, j: int, /) -> int:
         """Packs station ``j`` holds now: charged in stock + charging + waiting for a
@@ -413,7 +422,6 @@ class SwapStations:
         soc_in = min(max(soc, 0.0), full)
         if self._charged[j] > 0:
             self._charged[j] -= 1
-            self.stock_trace[j].append((env.now, self._charged[j]))
             self._take_in(j, soc_in)
         else:
             wait = _PackWait(env.event(), soc_in)
@@ -490,7 +498,6 @@ class SwapStations:
                 wait.event.succeed()
             else:
                 self._charged[j] += 1
-                self.stock_trace[j].append((env.now, self._charged[j]))
                 self._note(j)
 
     def _pack_power(self, j: int, soc: float, /) -> Callable[[float], float]:
