@@ -13,7 +13,7 @@ from sim.config import CandidatesConfig
 from sim.config.schema import FileSource, SampleSource
 from sim.errors import DataError, InputFileNotFoundError
 from sim.region import Region, load_region
-from sim.region.network import spread_nodes
+from sim.region.network import node_coords, spread_nodes, spread_points
 from sim.region.sites_file import read_sites_file
 from tests.test_region_inputs import off_road_lonlat
 
@@ -249,3 +249,39 @@ def test_network_candidates_in_region() -> None:
     assert len(nodes) == 5
     assert (nodes["snap_dist_m"] == 0).all()
     assert list(nodes["site_id"]) == [f"node-{n}" for n in nodes["node"]]
+
+
+def _every_point_every_time(xy: np.ndarray, count: int) -> list[int]:
+    """Farthest-point sampling that updates every point's distance at every pick."""
+    current = int(np.argmin(np.hypot(*(xy - xy.mean(axis=0)).T)))
+    chosen, dist = [current], np.hypot(*(xy - xy[current]).T)
+    for _ in range(min(count, len(xy)) - 1):
+        current = int(np.argmax(dist))
+        chosen.append(current)
+        dist = np.minimum(dist, np.hypot(*(xy - xy[current]).T))
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spread_points_picks_what_updating_every_point_picks(seed: int) -> None:
+    # the k-d tree only skips points that cannot come nearer: the same picks, ties
+    # (a grid of points, repeated points) going the same way
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    if seed % 3 == 0:
+        xy = rng.integers(0, 40, size=(n, 2)).astype(float) * 150.0  # ties, repeats
+    elif seed % 3 == 1:
+        xy = rng.normal(0.0, 5000.0, size=(n, 2)) + 6.5e6  # far from the origin
+    else:
+        xy = np.r_[rng.uniform(0, 1e4, size=(n, 2)), np.zeros((5, 2))]
+    for count in (1, 2, 17, len(xy) // 2, len(xy) + 3):
+        got = spread_points(xy, count)
+        assert got.dtype == np.int64
+        assert got.tolist() == _every_point_every_time(xy, count)
+
+
+def test_spread_nodes_is_spread_points_in_node_id_order(kotka: Region) -> None:
+    ids = np.array(sorted(kotka.graph.nodes), dtype=np.int64)
+    xy = node_coords(kotka.graph, ids)
+    assert spread_nodes(kotka.graph, 40) == ids[spread_points(xy, 40)].tolist()
+    assert spread_nodes(kotka.graph, 40) == [ids[i] for i in _every_point_every_time(xy, 40)]

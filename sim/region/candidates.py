@@ -19,7 +19,7 @@ from shapely.geometry import Point
 
 from sim.region._text import count
 from sim.region.model import CANDIDATE_COLUMNS
-from sim.region.network import node_coords, snap, spread_nodes
+from sim.region.network import node_coords, snap, spread_points
 
 _BUILD_COLUMNS = [c for c in CANDIDATE_COLUMNS if c not in ("node", "snap_dist_m")]
 
@@ -120,19 +120,28 @@ def node_candidates(graph: nx.MultiDiGraph, count: int) -> tuple[gpd.GeoDataFram
     Returns
     -------
     candidates, notes
-        Candidates at the chosen nodes' coordinates, in farthest-point order.
+        Candidates at the chosen nodes' coordinates, in farthest-point order
+        (:func:`~sim.region.network.spread_nodes`).
     """
-    crs = graph.graph["crs"]
-    nodes = spread_nodes(graph, count)
+    ids = np.array(sorted(graph.nodes), dtype=np.int64)
+    return point_candidates(ids, node_coords(graph, ids), count, crs=graph.graph["crs"])
+
+
+def point_candidates(
+    ids: np.ndarray, xy: np.ndarray, count: int, /, *, crs: str
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """:func:`node_candidates` for nodes given as arrays: ``ids`` (int64, sorted) and
+    their ``(n, 2)`` coordinates ``xy`` (m, in ``crs``)."""
+    pick = spread_points(xy, count)
     notes = []
-    if count > len(nodes):
+    if count > pick.size:
         notes.append(
-            f"network_candidates = {count} exceeds the {len(nodes)} nodes of the road "
-            f"graph; {len(nodes)} node candidates were made."
+            f"network_candidates = {count} exceeds the {pick.size} nodes of the road "
+            f"graph; {pick.size} node candidates were made."
         )
-    if not nodes:
+    if not pick.size:
         return empty_candidates(crs), notes
-    xy = node_coords(graph, nodes)
+    nodes = ids[pick].tolist()
     out = gpd.GeoDataFrame(
         {
             "site_id": [f"node-{n}" for n in nodes],
@@ -141,7 +150,7 @@ def node_candidates(graph: nx.MultiDiGraph, count: int) -> tuple[gpd.GeoDataFram
             "osm_id": [""] * len(nodes),
             "existing_ports": np.zeros(len(nodes), dtype=np.int64),
         },
-        geometry=[Point(x, y) for x, y in xy],
+        geometry=[Point(x, y) for x, y in xy[pick].tolist()],
         crs=crs,
     )
     return out, notes

@@ -318,7 +318,7 @@ def spread_nodes(graph: nx.MultiDiGraph, count: int) -> list[int]:
 
     Deterministic: starts from the node nearest the mean of all node coordinates and
     repeatedly adds the node farthest (straight line) from those chosen; ties go to
-    the smallest node id.
+    the smallest node id (:func:`spread_points` on the nodes in id order).
 
     Parameters
     ----------
@@ -333,18 +333,55 @@ def spread_nodes(graph: nx.MultiDiGraph, count: int) -> list[int]:
         Node ids in the order chosen.
     """
     ids = np.array(sorted(graph.nodes), dtype=np.int64)
-    count = min(count, len(ids))
-    if count <= 0:
+    if min(count, len(ids)) <= 0:
         return []
-    xy = node_coords(graph, ids)
+    return ids[spread_points(node_coords(graph, ids), count)].tolist()
+
+
+def spread_points(xy: npt.NDArray[np.float64], count: int) -> npt.NDArray[np.int64]:
+    """Row indices of ``count`` points of ``xy`` by farthest-point sampling.
+
+    Starts from the point nearest the mean of all points and repeatedly adds the point
+    farthest (straight line, ``numpy.hypot``) from those chosen; ties go to the first
+    row.  Each point's distance to the nearest chosen point is updated only within the
+    largest such distance of the newly chosen one (a k-d tree finds them): no other
+    point can come nearer, so the picks are those of updating every point every time,
+    at a fraction of the cost on large networks.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` coordinates (m, projected CRS).
+    count
+        Number of points wanted; at most ``n`` are returned.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 row indices in the order chosen.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    count = min(count, xy.shape[0])
+    if count <= 0:
+        return np.empty(0, dtype=np.int64)
+    from scipy.spatial import cKDTree
+
+    x, y = xy[:, 0], xy[:, 1]
     current = int(np.argmin(np.hypot(*(xy - xy.mean(axis=0)).T)))
     chosen = [current]
-    dist = np.hypot(*(xy - xy[current]).T)
+    dist = np.hypot(x - x[current], y - y[current])
+    tree = cKDTree(xy) if count > 1 else None
     for _ in range(count - 1):
         current = int(np.argmax(dist))
         chosen.append(current)
-        dist = np.minimum(dist, np.hypot(*(xy - xy[current]).T))
-    return [int(ids[i]) for i in chosen]
+        reach = float(dist[current])
+        if not reach > 0.0:
+            continue  # every point sits on a chosen one: nothing comes nearer
+        assert tree is not None
+        near = np.asarray(tree.query_ball_point(xy[current], reach * (1.0 + 1e-9)), np.int64)
+        d = np.hypot(x[near] - x[current], y[near] - y[current])
+        dist[near] = np.minimum(dist[near], d)
+    return np.array(chosen, dtype=np.int64)
 
 
 def residential_streets(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:

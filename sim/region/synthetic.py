@@ -33,7 +33,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from sim.errors import ConfigError
-from sim.region.candidates import node_candidates
+from sim.region.candidates import point_candidates
 from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS, Region
 from sim.region.network import TYPICAL_SPEEDS_KPH
 
@@ -517,12 +517,15 @@ def _candidates_frame(
     graph: nx.MultiDiGraph,
     *,
     street_ids: range,
+    street_xy: FloatArray,
     count: int,
     services: IntArray,
 ) -> gpd.GeoDataFrame:
     """``count`` street junctions spread over the city (kind ``node``) and the motorway
-    service areas (kind ``services``), each at its own node."""
-    nodes, _ = node_candidates(graph.subgraph(street_ids), count)
+    service areas (kind ``services``), each at its own node; ``street_xy``: the
+    junctions' coordinates, in the order of ``street_ids``."""
+    ids = np.arange(street_ids.start, street_ids.stop, dtype=np.int64)
+    nodes, _ = point_candidates(ids, street_xy, count, crs=CRS)
     nodes["node"] = nodes["site_id"].str.removeprefix("node-").astype(np.int64)
     svc_xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in services.tolist()])
     svc = gpd.GeoDataFrame(
@@ -688,7 +691,10 @@ def synthetic_region(
     street_ids = range(first_id, first_id + streets.x.size)
 
     zones = _zones_frame(streets, households=households, first_id=first_id, rng=rng)
-    cands = _candidates_frame(graph, street_ids=street_ids, count=candidates, services=services)
+    street_xy = np.column_stack([streets.x + ORIGIN_XY[0], streets.y + ORIGIN_XY[1]])
+    cands = _candidates_frame(
+        graph, street_ids=street_ids, street_xy=street_xy, count=candidates, services=services
+    )
     motorway_km = float(
         edges.length_m[edges.code == _MOTORWAY].sum() / 2000.0 if expressway else 0.0
     )
