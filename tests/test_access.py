@@ -13,7 +13,7 @@ import yaml
 from scipy.sparse import csgraph
 
 import sim.access.network as network_module
-from sim.access.network import build_network, travel_time_matrix
+from sim.access.network import build_network, travel_time_matrix, travel_times_to
 from sim.access.stations import k_nearest
 from sim.config import parse_config
 from sim.study.plans import make_plans, plan_access, plan_highway_access
@@ -104,8 +104,40 @@ def holiday() -> Prepared:
     return prepare(parse_config(data))
 
 
+@pytest.mark.parametrize("cutoff", [None, 45.0])
+def test_one_backward_search_serves_every_set_of_sources(
+    cutoff: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = _graph(5)
+    net = build_network(g)
+    rng = np.random.default_rng(2)
+    nodes = np.array(list(g.nodes), dtype=np.int64)
+    targets = rng.choice(nodes, 6)  # repeats allowed
+    many, few = rng.choice(nodes, 30), rng.choice(nodes, 2)
+    searched: list[int] = []
+    dijkstra = csgraph.dijkstra
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        searched.append(np.atleast_1d(kwargs["indices"]).size)
+        return dijkstra(*args, **kwargs)
+
+    monkeypatch.setattr(network_module.csgraph, "dijkstra", counted)
+    a, b, c = travel_times_to(net, targets, [many, few, targets], cutoff_s=cutoff)
+    assert sum(searched) == np.unique(targets).size  # one search per distinct target
+    monkeypatch.setattr(network_module.csgraph, "dijkstra", dijkstra)
+    # the set with more nodes than the targets: travel_time_matrix searches backwards too
+    assert np.array_equal(a, travel_time_matrix(net, many, targets, cutoff_s=cutoff))
+    for got, src in ((a, many), (b, few), (c, targets)):
+        assert got.shape == (src.size, targets.size) and got.flags.c_contiguous
+        ref = _networkx(g, src.tolist(), targets.tolist(), cutoff)
+        assert (np.isfinite(got) == np.isfinite(ref)).all()
+        np.testing.assert_allclose(got[np.isfinite(got)], ref[np.isfinite(ref)], rtol=1e-12)
+
+
 def test_candidate_matrices_are_the_per_plan_searches(holiday: Prepared) -> None:
-    # What plan_access and plan_highway_access searched per plan before: the same bits.
+    # What plan_access and plan_highway_access searched per plan before: the same bits
+    # (the residents' station-to-station times: the backward searches from the plan's
+    # stations, which equal the forward ones up to the order of the sums).
     prep, hs = holiday, holiday.highway
     assert hs is not None
     nodes = prep.region.candidates["node"].to_numpy(dtype=np.int64)
@@ -116,7 +148,10 @@ def test_candidate_matrices_are_the_per_plan_searches(holiday: Prepared) -> None
     for size in (1, 5, n_c):
         c = np.sort(rng.choice(n_c, size, replace=False))
         sub = nodes[c]
-        near = travel_time_matrix(prep.network, sub, sub, cutoff_s=cutoff) / 60.0
+        near = travel_times_to(prep.network, sub, [sub], cutoff_s=cutoff)[0] / 60.0
+        forward = travel_time_matrix(prep.network, sub, sub, cutoff_s=cutoff) / 60.0
+        assert np.array_equal(np.isfinite(near), np.isfinite(forward))
+        np.testing.assert_allclose(near, forward, rtol=1e-14, atol=0)
         t_min = travel_time_matrix(prep.network, sub, sub) / 60.0
         t_km = travel_time_matrix(hs.length_network, sub, sub) / 1000.0
         assert np.array_equal(prep.cand_to_cand_min[np.ix_(c, c)], near)

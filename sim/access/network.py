@@ -10,6 +10,7 @@ graph when the targets are fewer), with a cutoff, never by per-pair networkx cal
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,7 +21,7 @@ from scipy.sparse import csgraph
 
 from sim.errors import DataError
 
-__all__ = ["RoadNetwork", "build_network", "travel_time_matrix"]
+__all__ = ["RoadNetwork", "build_network", "travel_time_matrix", "travel_times_to"]
 
 # csgraph treats explicit zeros in a sparse matrix as edges, but a zero weight would be
 # lost by any later sparse arithmetic; the smallest edge weight is clamped to this (s).
@@ -156,6 +157,50 @@ def travel_time_matrix(
         return _gather(_search(network.matrix, us, limit, ut), inv_s, inv_t)
     # Fewer targets: search backwards from them on the reversed graph.
     return _gather(_search(network.reversed_matrix, ut, limit, us).T, inv_s, inv_t)
+
+
+def travel_times_to(
+    network: RoadNetwork,
+    targets: np.ndarray | list[int],
+    sources: Sequence[np.ndarray | list[int]],
+    /,
+    *,
+    cutoff_s: float | None = None,
+) -> list[np.ndarray]:
+    """Shortest travel times from each of several sets of sources to the same targets,
+    from one backward search per distinct target.
+
+    Each search runs on the reversed graph from a target and reaches every node, so one
+    search per target serves every set of sources (demand points and the targets
+    themselves, for instance): no second Dijkstra for the same times.  The matrix of a
+    set is bit for bit the one :func:`travel_time_matrix` gives when it searches
+    backwards (when the set has more distinct nodes than ``targets``).
+
+    Parameters
+    ----------
+    network
+        From :func:`build_network`.
+    targets
+        OSM node ids (repeats allowed).
+    sources
+        Sets of OSM node ids (repeats allowed).
+    cutoff_s
+        Stop searching beyond this travel time (s); farther pairs are ``inf``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per set, ``(len(set), len(targets))`` float64 travel times in seconds.
+    """
+    ti = network.index_of(targets)
+    limit = np.inf if cutoff_s is None else float(cutoff_s)
+    ut, inv_t = np.unique(ti, return_inverse=True)
+    rows = [network.index_of(s) for s in sources]
+    columns = np.unique(np.concatenate(rows)) if rows else np.empty(0, np.int64)
+    if ut.size == 0 or columns.size == 0:
+        return [np.full((r.size, ti.size), np.inf) for r in rows]
+    d = _search(network.reversed_matrix, ut, limit, columns).T
+    return [_gather(d, np.searchsorted(columns, r), inv_t) for r in rows]
 
 
 def _gather(d: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

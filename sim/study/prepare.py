@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim.access.network import RoadNetwork, build_network, travel_time_matrix
+from sim.access.network import RoadNetwork, build_network, travel_time_matrix, travel_times_to
 from sim.config import Scenario, file_sha256
 from sim.demand.fleets import FleetArea, all_fleets_demand
 from sim.demand.highway import HighwayODs, highway_demand, highway_ods
@@ -450,20 +450,25 @@ def _access_times(
     """Demand-to-candidate and candidate-to-candidate travel times (min) within the
     cutoff.
 
-    The second matrix is searched forward from every candidate, once: a plan's
-    station-to-station times are its rows and columns (the backward searches behind
-    the first matrix reach the same nodes, but their sums run from the other end and
-    differ from a forward search's in the last bits, which would change the retries).
+    Both come from one backward search per candidate (:func:`travel_times_to`), read at
+    the demand nodes and at the candidates: the station-to-station times of every plan
+    are rows and columns of the second matrix, with no second Dijkstra.  With fewer
+    demand nodes than candidates the first matrix is searched forward from the demand
+    nodes instead (fewer searches), as :func:`travel_time_matrix` chooses.
     """
     n_d, n_c = demand_node.shape[0], cand_nodes.shape[0]
     if n_c == 0:
         return np.full((n_d, 0), np.inf), np.zeros((0, 0))
+    if np.unique(demand_node).size > np.unique(cand_nodes).size:
+        cost, between = travel_times_to(network, cand_nodes, [demand_node, cand_nodes],
+                                        cutoff_s=cutoff_s)  # fmt: skip
+        return cost / 60.0, between / 60.0
     if n_d:
         cost = travel_time_matrix(network, demand_node, cand_nodes, cutoff_s=cutoff_s) / 60.0
     else:
         cost = np.full((0, n_c), np.inf)
-    between = travel_time_matrix(network, cand_nodes, cand_nodes, cutoff_s=cutoff_s) / 60.0
-    return cost, between
+    (between,) = travel_times_to(network, cand_nodes, [cand_nodes], cutoff_s=cutoff_s)
+    return cost, between / 60.0
 
 
 def _highway_static(
