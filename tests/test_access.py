@@ -13,9 +13,11 @@ import yaml
 from scipy.sparse import csgraph
 
 import sim.access.network as network_module
-from sim.access.network import build_network, travel_time_matrix, travel_times_to
+from sim.access.network import build_network, network_of, travel_time_matrix, travel_times_to
 from sim.access.stations import k_nearest
 from sim.config import parse_config
+from sim.errors import DataError
+from sim.region.model import RoadEdges
 from sim.study.plans import make_plans, plan_access, plan_highway_access
 from sim.study.prepare import Prepared, prepare
 
@@ -102,6 +104,24 @@ def holiday() -> Prepared:
     data["simulation"].update(replications=1, radius_min=2, max_access_min=3)  # cuts off
     data["strategies"] = [{"name": "random", "k": 6}, {"name": "p-median", "k": 5}]
     return prepare(parse_config(data))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_network_of_the_arrays_is_the_graph_s_network(seed: int) -> None:
+    g = _graph(seed)
+    for a, b, d in g.edges(data=True):
+        d["length"] = d["travel_time"] * 12.5 + (a + b) % 7  # parallel edges differ
+    roads = RoadEdges.of_graph(g)
+    for weight in ("travel_time", "length"):
+        want, got = build_network(g, weight=weight), network_of(roads, weight=weight)
+        assert np.array_equal(got.node_ids, want.node_ids)
+        assert (got.matrix != want.matrix).nnz == 0
+        assert got.matrix.has_canonical_format and want.matrix.has_canonical_format
+    del next(iter(g.edges(data=True)))[2]["length"]
+    with pytest.raises(DataError, match="'length'"):
+        network_of(RoadEdges.of_graph(g), weight="length")
+    with pytest.raises(ValueError, match="speed"):
+        network_of(roads, weight="speed")
 
 
 @pytest.mark.parametrize("cutoff", [None, 45.0])

@@ -4,6 +4,9 @@ and a whole run on a generated city."""
 from __future__ import annotations
 
 import math
+from dataclasses import fields, replace
+from types import SimpleNamespace
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -11,9 +14,10 @@ import pytest
 from pyproj import Transformer
 
 from sim.config import parse_config
+from sim.export.layers import roads_layer
 from sim.metrics.scores import METRICS
 from sim.region.gates import find_gates
-from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS, Region
+from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS, Region, RoadEdges
 from sim.region.synthetic import synthetic_region
 
 LAYOUTS = ("grid", "rings")
@@ -54,6 +58,30 @@ def test_region_follows_the_contract(city: Region) -> None:
         assert d["travel_time"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6))
     assert city.provenance["kind"] == "synthetic" and len(city.provenance["sha256"]) == 64
     assert len(city.notes) == 1 and "synthetic" in city.notes[0].lower()
+
+
+def test_the_city_s_arrays_are_its_graph_s(city: Region) -> None:
+    # what the travel-time network and the roads layer read instead of the graph: the
+    # graph's nodes and edges, in its edge order, with the same values
+    assert city.road_edges is not None and city.roads is city.road_edges
+    read = RoadEdges.of_graph(city.graph)
+    for f in fields(RoadEdges):
+        got, want = getattr(city.road_edges, f.name), getattr(read, f.name)
+        if want is None:
+            assert got is None, f.name
+            continue
+        assert got.dtype == want.dtype and np.array_equal(got, want), f.name
+    assert city.roads.u.size == city.graph.number_of_edges()
+
+
+def test_the_roads_layer_is_the_same_from_the_arrays_as_from_the_graph(city: Region) -> None:
+    def layer(region: Region) -> Any:
+        return roads_layer(SimpleNamespace(region=region))  # type: ignore[arg-type]
+
+    from_arrays, from_graph = layer(city), layer(replace(city, road_edges=None))
+    assert len(from_arrays) == city.graph.number_of_edges()
+    assert from_arrays.drop(columns="geometry").equals(from_graph.drop(columns="geometry"))
+    assert (from_arrays.geometry.to_wkb() == from_graph.geometry.to_wkb()).all()
 
 
 def test_city_lands_near_hefei_in_wgs84(city: Region) -> None:

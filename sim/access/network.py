@@ -20,8 +20,9 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from sim.errors import DataError
+from sim.region.model import RoadEdges
 
-__all__ = ["RoadNetwork", "build_network", "travel_time_matrix", "travel_times_to"]
+__all__ = ["RoadNetwork", "build_network", "network_of", "travel_time_matrix", "travel_times_to"]
 
 # csgraph treats explicit zeros in a sparse matrix as edges, but a zero weight would be
 # lost by any later sparse arithmetic; the smallest edge weight is clamped to this (s).
@@ -107,6 +108,34 @@ def build_network(graph: nx.MultiDiGraph, /, *, weight: str = "travel_time") -> 
         w[i] = np.inf if val is None else float(val)
     if not np.isfinite(w).all():
         raise DataError(f"some road edges have no {weight!r} attribute")
+    return _csr(node_ids, u, v, w)
+
+
+def network_of(roads: RoadEdges, /, *, weight: str = "travel_time") -> RoadNetwork:
+    """:func:`build_network` of a graph given as arrays (:attr:`Region.roads
+    <sim.region.model.Region.roads>`): the same matrix, without walking the graph.
+
+    Parameters
+    ----------
+    roads
+        The road graph's arrays.
+    weight
+        ``"travel_time"`` (s) or ``"length"`` (m).
+    """
+    columns = {"travel_time": roads.travel_time_s, "length": roads.length_m}
+    if weight not in columns:
+        raise ValueError(f"weight = {weight!r}: expected 'travel_time' or 'length'")
+    if roads.node_ids.size == 0:
+        raise DataError("the road graph has no nodes")
+    w = np.asarray(columns[weight], dtype=np.float64)
+    if not np.isfinite(w).all():
+        raise DataError(f"some road edges have no {weight!r} attribute")
+    return _csr(roads.node_ids, roads.u, roads.v, w)
+
+
+def _csr(node_ids: np.ndarray, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> RoadNetwork:
+    """The network of edges ``u -> v`` (node ids) of weights ``w``: fastest of parallel
+    edges kept, weights clamped to :data:`_MIN_EDGE_S`."""
     ui = np.searchsorted(node_ids, u)
     vi = np.searchsorted(node_ids, v)
     w = np.maximum(w, _MIN_EDGE_S)

@@ -273,42 +273,32 @@ def roads_layer(prep: Prepared, /) -> gpd.GeoDataFrame:
 
     One row per directed edge in the graph's edge order; an edge without a
     ``geometry`` is drawn straight between its end nodes (as osmnx ``graph_to_gdfs``
-    with ``fill_edge_geometry``, without importing osmnx).
+    with ``fill_edge_geometry``, without importing osmnx).  Read from the region's
+    arrays (:attr:`~sim.region.model.Region.roads`), the straight edges in one
+    vectorised call.
     """
-    graph = prep.region.graph
-    u, v, data = [], [], []
-    geoms = []
-    for a, b, d in graph.edges(data=True):
-        u.append(a)
-        v.append(b)
-        data.append(d)
-        geoms.append(d.get("geometry"))
-    straight = [i for i, d in enumerate(data) if "geometry" not in d]
-    if straight:  # one vectorised call: per-edge LineString() took seconds at 100k edges
-        ids = pd.Index(np.fromiter(graph.nodes, dtype=np.int64, count=len(graph)))
-        x = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), float, len(graph))
-        y = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), float, len(graph))
-        ends = np.empty((len(straight), 2, 2))
-        for k, side in enumerate((u, v)):
-            at = ids.get_indexer(pd.Index(np.asarray(side, dtype=np.int64)[straight]))
-            ends[:, k, 0], ends[:, k, 1] = x[at], y[at]
-        for i, line in zip(straight, shapely.linestrings(ends), strict=True):
-            geoms[i] = line
-    hw = pd.Series([_first(d.get("highway")) for d in data], dtype=object).astype(str)
+    region = prep.region
+    roads = region.roads
+    geoms = np.empty(roads.u.size, dtype=object)
+    straight = np.ones(roads.u.size, dtype=bool)
+    if roads.geometry is not None:
+        straight = np.array([g is None for g in roads.geometry.tolist()], dtype=bool)
+        geoms[~straight] = roads.geometry[~straight]
+    if straight.any():  # per-edge LineString() took seconds at 100k edges
+        ends = np.empty((int(straight.sum()), 2, 2))
+        for k, side in enumerate((roads.u, roads.v)):
+            at = np.searchsorted(roads.node_ids, side[straight])
+            ends[:, k, 0], ends[:, k, 1] = roads.x[at], roads.y[at]
+        geoms[straight] = shapely.linestrings(ends)
     out = gpd.GeoDataFrame(
         {
-            "u": pd.Series(u, dtype="int64"),
-            "v": pd.Series(v, dtype="int64"),
-            "highway": hw,
-            "length_m": pd.Series([d.get("length") for d in data], dtype=float),
-            "speed_kph": pd.Series([d.get("speed_kph") for d in data], dtype=float),
-            "travel_time_s": pd.Series([d.get("travel_time") for d in data], dtype=float),
+            "u": pd.Series(roads.u, dtype="int64"),
+            "v": pd.Series(roads.v, dtype="int64"),
+            "highway": pd.Series(roads.highway, dtype=object).astype(str),
+            "length_m": pd.Series(roads.length_m, dtype=float),
+            "speed_kph": pd.Series(roads.speed_kph, dtype=float),
+            "travel_time_s": pd.Series(roads.travel_time_s, dtype=float),
         },
-        geometry=gpd.GeoSeries(geoms, crs=graph.graph["crs"]),
+        geometry=gpd.GeoSeries(geoms, crs=region.graph.graph["crs"]),
     )
     return out.to_crs(WGS84)
-
-
-def _first(value: object) -> object:
-    """The first of a list of OSM tag values (a simplified edge may hold several)."""
-    return value[0] if isinstance(value, list) else value

@@ -147,7 +147,7 @@ def assemble(study: StudyResult, /) -> RunResult:
     study
         The finished study (:func:`sim.study.runner.run_study`).
     """
-    big = study.prepared.region.graph.number_of_edges() >= FORK_ROADS_EDGES
+    big = study.prepared.region.roads.u.size >= FORK_ROADS_EDGES
     with Forked(lambda: roads_layer(study.prepared), timeout_s=LONG_TIMEOUT_S, fork=big) as roads:
         return _assembled(study, roads)
 

@@ -7,6 +7,7 @@ recorded in :attr:`Region.crs`.  Exports reproject to EPSG:4326.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
@@ -55,6 +56,82 @@ CANDIDATE_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class RoadEdges:
+    """The road graph as arrays: what the travel-time network and the roads layer read.
+
+    Attributes
+    ----------
+    node_ids
+        int64 ``(n,)`` node ids, sorted.
+    x, y
+        float64 ``(n,)`` node coordinates (m, the region's CRS; NaN where a node has
+        none).
+    u, v
+        int64 ``(m,)`` each edge's end nodes (ids), in the graph's edge order
+        (``graph.edges``).
+    length_m, speed_kph, travel_time_s
+        float64 ``(m,)`` edge attributes ``length``, ``speed_kph`` and ``travel_time``
+        (NaN where an edge has none).
+    highway
+        object ``(m,)`` the first ``highway`` tag of each edge (``None`` where none).
+    geometry
+        object ``(m,)`` each edge's own ``geometry`` (a LineString), ``None`` for an edge
+        drawn straight between its nodes; ``None`` when no edge has one.
+    """
+
+    node_ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length_m: np.ndarray
+    speed_kph: np.ndarray
+    travel_time_s: np.ndarray
+    highway: np.ndarray
+    geometry: np.ndarray | None = None
+
+    @classmethod
+    def of_graph(cls, graph: nx.MultiDiGraph, /) -> RoadEdges:
+        """The arrays of an osmnx-style graph (one pass over its nodes and edges)."""
+        nan = float("nan")
+        n = graph.number_of_nodes()
+        ids = np.fromiter(sorted(graph.nodes), dtype=np.int64, count=n)
+        nodes = graph.nodes
+        x = np.fromiter((nodes[i].get("x", nan) for i in ids.tolist()), dtype=float, count=n)
+        y = np.fromiter((nodes[i].get("y", nan) for i in ids.tolist()), dtype=float, count=n)
+        rows = list(graph.edges(data=True))
+        m = len(rows)
+
+        def column(name: str) -> np.ndarray:
+            values = (d.get(name) for _, _, d in rows)
+            return np.fromiter((nan if a is None else a for a in values), dtype=float, count=m)
+
+        highway = np.empty(m, dtype=object)
+        highway[:] = [_first_tag(d.get("highway")) for _, _, d in rows]
+        geometry = None
+        if any("geometry" in d for _, _, d in rows):
+            geometry = np.empty(m, dtype=object)
+            geometry[:] = [d.get("geometry") for _, _, d in rows]
+        return cls(
+            node_ids=ids,
+            x=x,
+            y=y,
+            u=np.fromiter((a for a, _, _ in rows), dtype=np.int64, count=m),
+            v=np.fromiter((b for _, b, _ in rows), dtype=np.int64, count=m),
+            length_m=column("length"),
+            speed_kph=column("speed_kph"),
+            travel_time_s=column("travel_time"),
+            highway=highway,
+            geometry=geometry,
+        )
+
+
+def _first_tag(value: object) -> object:
+    """The first of a list of OSM tag values (a simplified edge may hold several)."""
+    return value[0] if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
 class Region:
     """A study region: road network, residential zones, buildings and candidate sites.
 
@@ -81,6 +158,9 @@ class Region:
         Sorted int64 node ids of the largest strongly connected part, where every node
         can reach every other; zones, buildings and candidates are snapped to these.
         ``None`` means every node.
+    road_edges
+        ``graph`` as arrays when the loader has them (a generated city); ``None``: they
+        are read from ``graph`` on first use (:attr:`roads`).
     """
 
     name: str
@@ -92,3 +172,9 @@ class Region:
     notes: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
     core_nodes: np.ndarray | None = None
+    road_edges: RoadEdges | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def roads(self) -> RoadEdges:
+        """The road graph as arrays: :attr:`road_edges`, or read from :attr:`graph` once."""
+        return self.road_edges if self.road_edges is not None else RoadEdges.of_graph(self.graph)

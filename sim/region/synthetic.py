@@ -34,7 +34,13 @@ from scipy.spatial import cKDTree
 
 from sim.errors import ConfigError
 from sim.region.candidates import point_candidates
-from sim.region.model import BUILDING_COLUMNS, CANDIDATE_COLUMNS, ZONE_COLUMNS, Region
+from sim.region.model import (
+    BUILDING_COLUMNS,
+    CANDIDATE_COLUMNS,
+    ZONE_COLUMNS,
+    Region,
+    RoadEdges,
+)
 from sim.region.network import TYPICAL_SPEEDS_KPH
 
 __all__ = ["CRS", "ORIGIN_XY", "synthetic_region"]
@@ -456,6 +462,32 @@ def _graph(x: FloatArray, y: FloatArray, edges: _Edges, *, first_id: int) -> nx.
     return g
 
 
+def _road_edges(x: FloatArray, y: FloatArray, edges: _Edges, *, first_id: int) -> RoadEdges:
+    """The arrays of :func:`_graph`'s graph, its edges in the graph's order (by start
+    node, then by end node in the order each pair first appears, then as added), with
+    the same attribute values."""
+    n = x.size
+    u, v = edges.u.astype(np.int64), edges.v.astype(np.int64)
+    _, first, inverse = np.unique(u * n + v, return_index=True, return_inverse=True)
+    order = np.lexsort((np.arange(u.size), first[inverse.ravel()], u))
+    code = edges.code[order]
+    length = edges.length_m[order].astype(np.float64)
+    speed = np.array([TYPICAL_SPEEDS_KPH[h] for h in _HIGHWAY], dtype=np.float64)[code]
+    highway = np.empty(code.size, dtype=object)
+    highway[:] = [_HIGHWAY[c] for c in code.tolist()]
+    return RoadEdges(
+        node_ids=first_id + np.arange(n, dtype=np.int64),
+        x=x + ORIGIN_XY[0],
+        y=y + ORIGIN_XY[1],
+        u=u[order] + first_id,
+        v=v[order] + first_id,
+        length_m=length,
+        speed_kph=speed,
+        travel_time_s=length / (speed / 3.6),
+        highway=highway,
+    )
+
+
 def _strong_core(edges: _Edges, n: int) -> IntArray:
     """Sorted node indices of the largest strongly connected part of the graph."""
     mat = sparse.coo_array((np.ones(edges.u.size), (edges.u, edges.v)), shape=(n, n)).tocsr()
@@ -551,9 +583,9 @@ def _candidates_frame(
 
 def _road_graph(
     streets: _Streets, /, *, expressway: bool, first_id: int
-) -> tuple[nx.MultiDiGraph, _Edges, np.ndarray, np.ndarray]:
-    """The streets (and the motorway) as a graph; its edges, its strongly connected
-    core's node ids and the service areas' node ids."""
+) -> tuple[nx.MultiDiGraph, RoadEdges, _Edges, np.ndarray, np.ndarray]:
+    """The streets (and the motorway) as a graph and as arrays; its edges, its strongly
+    connected core's node ids and the service areas' node ids."""
     n_streets = streets.x.size
     x, y, edges = streets.x, streets.y, streets.edges
     services = np.empty(0, np.int64)
@@ -565,7 +597,7 @@ def _road_graph(
         services = mw.services + first_id
     graph = _graph(x, y, edges, first_id=first_id)
     core = _strong_core(edges, x.size) + first_id
-    return graph, edges, core, services
+    return graph, _road_edges(x, y, edges, first_id=first_id), edges, core, services
 
 
 def _checked_params(
@@ -687,7 +719,9 @@ def synthetic_region(
         _grid_streets(size, spacing_m) if layout == "grid" else _rings_streets(size, spacing_m)
     )
     first_id = 1  # node ids start at 1, like OSM ids
-    graph, edges, core, services = _road_graph(streets, expressway=expressway, first_id=first_id)
+    graph, roads, edges, core, services = _road_graph(
+        streets, expressway=expressway, first_id=first_id
+    )
     street_ids = range(first_id, first_id + streets.x.size)
 
     zones = _zones_frame(streets, households=households, first_id=first_id, rng=rng)
@@ -724,4 +758,5 @@ def synthetic_region(
         notes=(note,),
         provenance=provenance,
         core_nodes=core,
+        road_edges=roads,
     )

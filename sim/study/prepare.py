@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim.access.network import RoadNetwork, build_network, travel_time_matrix, travel_times_to
+from sim.access.network import RoadNetwork, network_of, travel_time_matrix, travel_times_to
 from sim.config import Scenario, file_sha256
 from sim.demand.fleets import FleetArea, all_fleets_demand
 from sim.demand.highway import HighwayODs, highway_demand, highway_ods
@@ -270,7 +270,7 @@ def prepare(scenario: Scenario, /, *, progress: Progress = no_progress) -> Prepa
         plan_tables = dict(zip(plan_tables, tables, strict=True))
     _check_recorded(scenario, checksums)
     progress("travel times", 1, 3)
-    network = build_network(region.graph)
+    network = network_of(region.roads)
     homes = home_table(region)
     cand_zone = None if scenario.grid is None else candidate_compounds(region)
     levers = LeverSites({}, {}, np.zeros(0, np.int64))
@@ -475,7 +475,7 @@ def _highway_static(
     scenario: Scenario, region: Region, network: RoadNetwork, cand_nodes: np.ndarray
 ) -> HighwayStatic:
     cfg = scenario.demand.highway
-    length_net = build_network(region.graph, weight="length")
+    length_net = network_of(region.roads, weight="length")
     if cfg.gates is not None:
         gates = user_gates(
             region.graph,
