@@ -9,8 +9,6 @@ import pytest
 
 from sim.export import forked
 from sim.export.forked import Forked
-from sim.export.result import RunResult
-from tests.conftest import study_of
 
 needs_fork = pytest.mark.skipif(not forked.can_fork(), reason="needs fork and two cores")
 
@@ -67,19 +65,3 @@ def test_without_fork_the_work_is_done_here(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(forked, "can_fork", lambda: False)
     with Forked(os.getpid) as pending:
         assert pending.result() == os.getpid()
-
-
-@needs_fork
-def test_a_forked_roads_layer_is_the_one_made_here(
-    small_run: RunResult, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import pandas as pd
-
-    from sim.export import result as result_module
-
-    study = study_of(small_run)
-    monkeypatch.setattr(result_module, "FORK_ROADS_EDGES", 0)  # fork even this small graph
-    forked_roads = result_module.assemble(study).roads
-    pd.testing.assert_frame_equal(forked_roads, small_run.roads)
-    assert forked_roads.crs == small_run.roads.crs
-    assert (forked_roads.geometry.to_wkb() == small_run.roads.geometry.to_wkb()).all()
