@@ -280,7 +280,7 @@ def roads_layer(prep: Prepared, /) -> gpd.GeoDataFrame:
     """
     region = prep.region
     roads = region.roads
-    crs = region.graph.graph["crs"]
+    crs = roads.attrs["crs"]  # the graph's, without building a generated city's graph
     geoms = np.empty(roads.u.size, dtype=object)
     straight = np.ones(roads.u.size, dtype=bool)
     if roads.geometry is not None:

@@ -176,7 +176,7 @@ def corridor_region(
     )
     return Region(
         name=f"corridor {length_km:g} km",
-        graph=road.graph,
+        road_graph=road.graph,
         crs=crs,
         zones=zones,
         buildings=buildings,

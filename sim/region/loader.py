@@ -302,7 +302,7 @@ def region_from_osm(
     provenance["load_seconds"] = round(time.perf_counter() - started, 3)
     return Region(
         name=osm.name,
-        graph=graph,
+        road_graph=graph,
         crs=graph_crs(graph),
         zones=zones,
         buildings=buildings,

@@ -6,6 +6,8 @@ recorded in :attr:`Region.crs`.  Exports reproject to EPSG:4326.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -89,6 +91,48 @@ class RoadEdges:
     travel_time_s: np.ndarray
     highway: np.ndarray
     geometry: np.ndarray | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def to_graph(self) -> nx.MultiDiGraph:
+        """The osmnx-style graph of these arrays: graph attributes :attr:`attrs`, nodes
+        in id order with ``x``, ``y``, edges in :attr:`u` order with ``length``,
+        ``speed_kph``, ``travel_time``, ``highway`` (and ``geometry`` where an edge has
+        one): the graph :meth:`of_graph` read them from, node for node and edge for
+        edge."""
+        graph = nx.MultiDiGraph(**self.attrs)
+        # millions of new dicts, none of them garbage: the collector would walk the
+        # graph built so far again and again
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            xy = zip(self.x.tolist(), self.y.tolist(), strict=True)
+            nodes = ({"x": a, "y": b} for a, b in xy)
+            graph.add_nodes_from(zip(self.node_ids.tolist(), nodes, strict=True))
+            ends = zip(self.u.tolist(), self.v.tolist(), strict=True)
+            graph.add_edges_from(
+                (a, b, d) for (a, b), d in zip(ends, self._edge_data(), strict=True)
+            )
+        finally:
+            if was_enabled:
+                gc.enable()
+        return graph
+
+    def _edge_data(self) -> Iterator[dict[str, Any]]:
+        """Each edge's attributes, as :meth:`to_graph` gives them."""
+        geometry = self.geometry.tolist() if self.geometry is not None else None
+        for k, (length, kph, seconds, highway) in enumerate(
+            zip(
+                self.length_m.tolist(),
+                self.speed_kph.tolist(),
+                self.travel_time_s.tolist(),
+                self.highway.tolist(),
+                strict=True,
+            )
+        ):
+            d = {"length": length, "speed_kph": kph, "travel_time": seconds, "highway": highway}
+            if geometry is not None and geometry[k] is not None:
+                d["geometry"] = geometry[k]
+            yield d
 
     @classmethod
     def of_graph(cls, graph: nx.MultiDiGraph, /) -> RoadEdges:
@@ -123,6 +167,7 @@ class RoadEdges:
             travel_time_s=column("travel_time"),
             highway=highway,
             geometry=geometry,
+            attrs=dict(graph.graph),
         )
 
 
@@ -140,7 +185,7 @@ class Region:
     name
         Human-readable name ("kotka sample", file stem, place name, bbox string).
     graph
-        osmnx-compatible ``networkx.MultiDiGraph``, projected (``graph.graph["crs"]``),
+        (a property) osmnx-compatible ``networkx.MultiDiGraph``, projected (``graph.graph["crs"]``),
         reduced to its largest weakly connected component (one-way carriageways that
         enter or leave the extract stay, for through-traffic).  Edge attributes:
         ``length`` (m), ``speed_kph`` (km/h), ``travel_time`` (s), ``highway`` (str).
@@ -158,13 +203,14 @@ class Region:
         Sorted int64 node ids of the largest strongly connected part, where every node
         can reach every other; zones, buildings and candidates are snapped to these.
         ``None`` means every node.
-    road_edges
-        ``graph`` as arrays when the loader has them (a generated city); ``None``: they
-        are read from ``graph`` on first use (:attr:`roads`).
+    road_graph, road_edges
+        What the loader gives of the road network: the graph (an OSM region), its
+        arrays (a generated city, whose graph is built only if something asks for
+        :attr:`graph`), or both; at least one.  Read them as :attr:`graph` and
+        :attr:`roads`.
     """
 
     name: str
-    graph: nx.MultiDiGraph
     crs: str
     zones: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
@@ -172,7 +218,20 @@ class Region:
     notes: tuple[str, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
     core_nodes: np.ndarray | None = None
+    road_graph: nx.MultiDiGraph | None = field(default=None, repr=False, compare=False)
     road_edges: RoadEdges | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.road_graph is None and self.road_edges is None:
+            raise ValueError("a Region needs its road_graph, its road_edges or both")
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """The road graph: :attr:`road_graph`, or built from :attr:`road_edges` once."""
+        if self.road_graph is not None:
+            return self.road_graph
+        assert self.road_edges is not None  # __post_init__
+        return self.road_edges.to_graph()
 
     @cached_property
     def roads(self) -> RoadEdges:

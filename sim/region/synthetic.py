@@ -7,14 +7,15 @@ for measuring how chargesite scales (``region: {synthetic: ...}`` in a scenario)
 planning a real place.
 
 The city lies in UTM zone 50N (``EPSG:32650``, metres) around Hefei, Anhui
-(about 117.23 E, 31.82 N), so exports to EPSG:4326 land somewhere plausible.  Edges are
-built as numpy arrays and added to the graph in one ``add_edges_from`` call with shared
-attribute values (no per-edge geometry), so 200,000 road nodes take seconds.
+(about 117.23 E, 31.82 N), so exports to EPSG:4326 land somewhere plausible.  The road
+network is built as numpy arrays (:class:`~sim.region.model.RoadEdges`, no per-edge
+geometry), which is what the travel times and the roads layer read; its networkx graph
+is built from them only when something asks for :attr:`Region.graph`, so 200,000 road
+nodes take seconds.
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import itertools
 import json
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -415,57 +415,12 @@ def _size_for(layout: Layout, nodes: int, expressway: bool, spacing_m: float) ->
 # --------------------------------------------------------------------------- graph
 
 
-def _graph(x: FloatArray, y: FloatArray, edges: _Edges, *, first_id: int) -> nx.MultiDiGraph:
-    """The osmnx-compatible graph: node ids ``first_id + i`` with ``x``/``y`` in
-    :data:`CRS`; edges with ``length`` (m), ``speed_kph``, ``travel_time`` (s) and
-    ``highway``.  Edges of the same length and class share one attribute template, so
-    their values are shared Python objects."""
-    speed = np.array([TYPICAL_SPEEDS_KPH[h] for h in _HIGHWAY])
-    g = nx.MultiDiGraph(crs=CRS, simplified=True, created_with="chargesite synthetic")
-    ids = (first_id + np.arange(x.size, dtype=np.int64)).tolist()
-    gx = (x + ORIGIN_XY[0]).tolist()
-    gy = (y + ORIGIN_XY[1]).tolist()
-    lengths, length_idx = np.unique(edges.length_m, return_inverse=True)
-    n_codes = len(_HIGHWAY)
-    combos, inverse = np.unique(length_idx.ravel() * n_codes + edges.code, return_inverse=True)
-    templates = []
-    for length, code in zip(
-        lengths[combos // n_codes].tolist(), (combos % n_codes).tolist(), strict=True
-    ):
-        kph = float(speed[code])
-        templates.append(
-            {
-                "length": float(length),
-                "speed_kph": kph,
-                "travel_time": float(length) / (kph / 3.6),
-                "highway": _HIGHWAY[code],
-            }
-        )
-    # Millions of new dicts would trigger the cyclic garbage collector over and over
-    # (each full pass walks the whole graph built so far); none of them is garbage.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        nodes = ({"x": a, "y": b} for a, b in zip(gx, gy, strict=True))
-        g.add_nodes_from(zip(ids, nodes, strict=True))
-        g.add_edges_from(
-            zip(
-                (edges.u + first_id).tolist(),
-                (edges.v + first_id).tolist(),
-                (templates[i] for i in inverse.ravel().tolist()),
-                strict=True,
-            )
-        )
-    finally:
-        if was_enabled:
-            gc.enable()
-    return g
-
-
 def _road_edges(x: FloatArray, y: FloatArray, edges: _Edges, *, first_id: int) -> RoadEdges:
-    """The arrays of :func:`_graph`'s graph, its edges in the graph's order (by start
-    node, then by end node in the order each pair first appears, then as added), with
-    the same attribute values."""
+    """The city's road network as arrays: node ids ``first_id + i`` with ``x``/``y`` in
+    :data:`CRS`; edges with ``length`` (m), ``speed_kph``, ``travel_time`` (s) and
+    ``highway``, in the order the graph :meth:`RoadEdges.to_graph` builds from them
+    iterates them (by start node, then by end node in the order each pair first
+    appears, then as added)."""
     n = x.size
     u, v = edges.u.astype(np.int64), edges.v.astype(np.int64)
     _, first, inverse = np.unique(u * n + v, return_index=True, return_inverse=True)
@@ -485,6 +440,7 @@ def _road_edges(x: FloatArray, y: FloatArray, edges: _Edges, *, first_id: int) -
         speed_kph=speed,
         travel_time_s=length / (speed / 3.6),
         highway=highway,
+        attrs={"crs": CRS, "simplified": True, "created_with": "chargesite synthetic"},
     )
 
 
@@ -546,7 +502,7 @@ def _empty_buildings() -> gpd.GeoDataFrame:
 
 
 def _candidates_frame(
-    graph: nx.MultiDiGraph,
+    roads: RoadEdges,
     *,
     street_ids: range,
     street_xy: FloatArray,
@@ -559,7 +515,8 @@ def _candidates_frame(
     ids = np.arange(street_ids.start, street_ids.stop, dtype=np.int64)
     nodes, _ = point_candidates(ids, street_xy, count, crs=CRS)
     nodes["node"] = nodes["site_id"].str.removeprefix("node-").astype(np.int64)
-    svc_xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in services.tolist()])
+    at = np.searchsorted(roads.node_ids, services)
+    svc_xy = np.column_stack([roads.x[at], roads.y[at]])
     svc = gpd.GeoDataFrame(
         {
             "site_id": [f"services-{i}" for i in range(1, services.size + 1)],
@@ -583,9 +540,10 @@ def _candidates_frame(
 
 def _road_graph(
     streets: _Streets, /, *, expressway: bool, first_id: int
-) -> tuple[nx.MultiDiGraph, RoadEdges, _Edges, np.ndarray, np.ndarray]:
-    """The streets (and the motorway) as a graph and as arrays; its edges, its strongly
-    connected core's node ids and the service areas' node ids."""
+) -> tuple[RoadEdges, _Edges, np.ndarray, np.ndarray]:
+    """The streets (and the motorway) as the arrays of a graph; its edges, its strongly
+    connected core's node ids and the service areas' node ids.  The graph itself
+    (:meth:`RoadEdges.to_graph`) is built only if something asks for it."""
     n_streets = streets.x.size
     x, y, edges = streets.x, streets.y, streets.edges
     services = np.empty(0, np.int64)
@@ -595,9 +553,8 @@ def _road_graph(
         y = np.concatenate([y, mw.y])
         edges = _Edges.concat([edges, mw.edges])
         services = mw.services + first_id
-    graph = _graph(x, y, edges, first_id=first_id)
     core = _strong_core(edges, x.size) + first_id
-    return graph, _road_edges(x, y, edges, first_id=first_id), edges, core, services
+    return _road_edges(x, y, edges, first_id=first_id), edges, core, services
 
 
 def _checked_params(
@@ -719,20 +676,18 @@ def synthetic_region(
         _grid_streets(size, spacing_m) if layout == "grid" else _rings_streets(size, spacing_m)
     )
     first_id = 1  # node ids start at 1, like OSM ids
-    graph, roads, edges, core, services = _road_graph(
-        streets, expressway=expressway, first_id=first_id
-    )
+    roads, edges, core, services = _road_graph(streets, expressway=expressway, first_id=first_id)
     street_ids = range(first_id, first_id + streets.x.size)
 
     zones = _zones_frame(streets, households=households, first_id=first_id, rng=rng)
     street_xy = np.column_stack([streets.x + ORIGIN_XY[0], streets.y + ORIGIN_XY[1]])
     cands = _candidates_frame(
-        graph, street_ids=street_ids, street_xy=street_xy, count=candidates, services=services
+        roads, street_ids=street_ids, street_xy=street_xy, count=candidates, services=services
     )
     motorway_km = float(
         edges.length_m[edges.code == _MOTORWAY].sum() / 2000.0 if expressway else 0.0
     )
-    n_nodes = graph.number_of_nodes()
+    n_nodes = int(roads.node_ids.size)
     motorway = (
         f", a {motorway_km:.1f} km motorway with {services.size} service area(s) whose "
         f"{n_nodes - core.size} nodes beyond the outermost interchanges carry "
@@ -750,7 +705,6 @@ def synthetic_region(
     }
     return Region(
         name=f"synthetic {layout} city ({n_nodes:,} nodes)",
-        graph=graph,
         crs=CRS,
         zones=zones,
         buildings=_empty_buildings(),

@@ -298,7 +298,8 @@ def apply_zones_file(
     )
     return Region(
         name=region.name,
-        graph=region.graph,
+        road_graph=region.graph,  # built above, if it was not
+        road_edges=region.road_edges,
         crs=region.crs,
         zones=merged,
         buildings=buildings.reset_index(drop=True),
