@@ -154,6 +154,23 @@ def test_one_backward_search_serves_every_set_of_sources(
         np.testing.assert_allclose(got[np.isfinite(got)], ref[np.isfinite(ref)], rtol=1e-12)
 
 
+@pytest.mark.parametrize("network_nodes", [20, 400])
+def test_prepared_matrices_whichever_side_is_smaller(network_nodes: int) -> None:
+    # fewer candidates than demand nodes: both matrices from the backward searches; more:
+    # the demand matrix searched forward from the demand nodes, the other backward
+    data = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    data["candidates"] = {"network_nodes": network_nodes}
+    data["strategies"] = [{"name": "random", "k": 3}]
+    prep = prepare(parse_config(data))
+    cand = prep.region.candidates["node"].to_numpy(dtype=np.int64)
+    assert (np.unique(cand).size > prep.demand_node.size) == (network_nodes == 400)
+    cutoff = prep.scenario.simulation.max_access_min * 60.0
+    cost = travel_time_matrix(prep.network, prep.demand_node, cand, cutoff_s=cutoff) / 60.0
+    (between,) = travel_times_to(prep.network, cand, [cand], cutoff_s=cutoff)
+    assert np.array_equal(prep.cost_min, cost)
+    assert np.array_equal(prep.cand_to_cand_min, between / 60.0)
+
+
 def test_candidate_matrices_are_the_per_plan_searches(holiday: Prepared) -> None:
     # What plan_access and plan_highway_access searched per plan before: the same bits
     # (the residents' station-to-station times: the backward searches from the plan's
