@@ -117,6 +117,15 @@ def test_network_of_the_arrays_is_the_graph_s_network(seed: int) -> None:
         assert np.array_equal(got.node_ids, want.node_ids)
         assert (got.matrix != want.matrix).nnz == 0
         assert got.matrix.has_canonical_format and want.matrix.has_canonical_format
+        # against the graph itself: the fastest of each pair's parallel edges
+        fastest: dict[tuple[int, int], float] = {}
+        for a, b, d in g.edges(data=True):
+            fastest[(a, b)] = min(fastest.get((a, b), np.inf), float(d[weight]))
+        assert np.array_equal(got.node_ids, np.array(sorted(g.nodes)))
+        assert got.matrix.nnz == len(fastest)
+        index = {n: i for i, n in enumerate(got.node_ids.tolist())}
+        for (a, b), w in fastest.items():
+            assert got.matrix[index[a], index[b]] == w
     del next(iter(g.edges(data=True)))[2]["length"]
     with pytest.raises(DataError, match="'length'"):
         network_of(RoadEdges.of_graph(g), weight="length")

@@ -83,7 +83,8 @@ class RoadNetwork:
 
 
 def build_network(graph: nx.MultiDiGraph, /, *, weight: str = "travel_time") -> RoadNetwork:
-    """Build the CSR travel-time matrix of a road graph.
+    """Build the CSR travel-time matrix of a road graph (:func:`network_of` of its
+    arrays, :meth:`RoadEdges.of_graph <sim.region.model.RoadEdges.of_graph>`).
 
     Parameters
     ----------
@@ -96,24 +97,13 @@ def build_network(graph: nx.MultiDiGraph, /, *, weight: str = "travel_time") -> 
     -------
     RoadNetwork
     """
-    node_ids = np.fromiter(sorted(graph.nodes), dtype=np.int64, count=graph.number_of_nodes())
-    if node_ids.size == 0:
-        raise DataError("the road graph has no nodes")
-    n_edges = graph.number_of_edges()
-    u = np.empty(n_edges, dtype=np.int64)
-    v = np.empty(n_edges, dtype=np.int64)
-    w = np.empty(n_edges, dtype=np.float64)
-    for i, (a, b, val) in enumerate(graph.edges(data=weight)):
-        u[i], v[i] = a, b
-        w[i] = np.inf if val is None else float(val)
-    if not np.isfinite(w).all():
-        raise DataError(f"some road edges have no {weight!r} attribute")
-    return _csr(node_ids, u, v, w)
+    return network_of(RoadEdges.of_graph(graph), weight=weight)
 
 
 def network_of(roads: RoadEdges, /, *, weight: str = "travel_time") -> RoadNetwork:
-    """:func:`build_network` of a graph given as arrays (:attr:`Region.roads
-    <sim.region.model.Region.roads>`): the same matrix, without walking the graph.
+    """The CSR matrix of a road graph given as arrays (:attr:`Region.roads
+    <sim.region.model.Region.roads>`): the fastest of parallel edges, each weight at
+    least :data:`_MIN_EDGE_S`.
 
     Parameters
     ----------
@@ -130,14 +120,9 @@ def network_of(roads: RoadEdges, /, *, weight: str = "travel_time") -> RoadNetwo
     w = np.asarray(columns[weight], dtype=np.float64)
     if not np.isfinite(w).all():
         raise DataError(f"some road edges have no {weight!r} attribute")
-    return _csr(roads.node_ids, roads.u, roads.v, w)
-
-
-def _csr(node_ids: np.ndarray, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> RoadNetwork:
-    """The network of edges ``u -> v`` (node ids) of weights ``w``: fastest of parallel
-    edges kept, weights clamped to :data:`_MIN_EDGE_S`."""
-    ui = np.searchsorted(node_ids, u)
-    vi = np.searchsorted(node_ids, v)
+    node_ids = roads.node_ids
+    ui = np.searchsorted(node_ids, roads.u)
+    vi = np.searchsorted(node_ids, roads.v)
     w = np.maximum(w, _MIN_EDGE_S)
     # Keep the fastest of parallel edges: sort by (u, v, w) and take the first of each pair.
     order = np.lexsort((w, vi, ui))
