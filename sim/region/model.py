@@ -186,8 +186,9 @@ class Region:
         Human-readable name ("kotka sample", file stem, place name, bbox string).
     graph
         (a property) osmnx-compatible ``networkx.MultiDiGraph``, projected
-        (``graph.graph["crs"]``), reduced to its largest weakly connected component (one-way carriageways that
-        enter or leave the extract stay, for through-traffic).  Edge attributes:
+        (``graph.graph["crs"]``), reduced to its largest weakly connected component
+        (one-way carriageways that enter or leave the extract stay, for
+        through-traffic).  Edge attributes:
         ``length`` (m), ``speed_kph`` (km/h), ``travel_time`` (s), ``highway`` (str).
         Node attributes: ``x``, ``y`` (m, projected CRS).
     crs
