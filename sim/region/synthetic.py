@@ -504,16 +504,15 @@ def _empty_buildings() -> gpd.GeoDataFrame:
 def _candidates_frame(
     roads: RoadEdges,
     *,
-    street_ids: range,
-    street_xy: FloatArray,
+    streets: int,
     count: int,
     services: IntArray,
 ) -> gpd.GeoDataFrame:
-    """``count`` street junctions spread over the city (kind ``node``) and the motorway
-    service areas (kind ``services``), each at its own node; ``street_xy``: the
-    junctions' coordinates, in the order of ``street_ids``."""
-    ids = np.arange(street_ids.start, street_ids.stop, dtype=np.int64)
-    nodes, _ = point_candidates(ids, street_xy, count, crs=CRS)
+    """``count`` street junctions (the first ``streets`` nodes of ``roads``) spread over
+    the city (kind ``node``) and the motorway service areas (kind ``services``), each
+    at its own node."""
+    xy = np.column_stack([roads.x[:streets], roads.y[:streets]])
+    nodes, _ = point_candidates(roads.node_ids[:streets], xy, count, crs=CRS)
     nodes["node"] = nodes["site_id"].str.removeprefix("node-").astype(np.int64)
     at = np.searchsorted(roads.node_ids, services)
     svc_xy = np.column_stack([roads.x[at], roads.y[at]])
@@ -667,22 +666,24 @@ def synthetic_region(
         households=households,
         candidates=candidates,
     )
+    return _city(params, rng=rng)
+
+
+def _city(params: dict[str, Any], /, *, rng: np.random.Generator) -> Region:
+    """:func:`synthetic_region` of checked parameters (:func:`_checked_params`)."""
+    layout, spacing_m, expressway = params["layout"], params["spacing_m"], params["expressway"]
     digest = hashlib.sha256(
         json.dumps({**params, "rng": rng.bit_generator.state}, sort_keys=True).encode()
     ).hexdigest()
-
-    size = _size_for(layout, nodes, expressway, spacing_m)
+    size = _size_for(layout, params["nodes"], expressway, spacing_m)
     streets = (
         _grid_streets(size, spacing_m) if layout == "grid" else _rings_streets(size, spacing_m)
     )
     first_id = 1  # node ids start at 1, like OSM ids
     roads, edges, core, services = _road_graph(streets, expressway=expressway, first_id=first_id)
-    street_ids = range(first_id, first_id + streets.x.size)
-
-    zones = _zones_frame(streets, households=households, first_id=first_id, rng=rng)
-    street_xy = np.column_stack([streets.x + ORIGIN_XY[0], streets.y + ORIGIN_XY[1]])
+    zones = _zones_frame(streets, households=params["households"], first_id=first_id, rng=rng)
     cands = _candidates_frame(
-        roads, street_ids=street_ids, street_xy=street_xy, count=candidates, services=services
+        roads, streets=streets.x.size, count=params["candidates"], services=services
     )
     motorway_km = float(
         edges.length_m[edges.code == _MOTORWAY].sum() / 2000.0 if expressway else 0.0
@@ -695,22 +696,20 @@ def synthetic_region(
         if expressway
         else ""
     )
-    note = _note(params, n_nodes=n_nodes, n_zones=len(zones), motorway=motorway)
-    provenance = {
-        "kind": "synthetic",
-        **params,
-        "nodes_built": n_nodes,
-        "edges_built": int(edges.u.size),
-        "sha256": digest,
-    }
     return Region(
         name=f"synthetic {layout} city ({n_nodes:,} nodes)",
         crs=CRS,
         zones=zones,
         buildings=_empty_buildings(),
         candidates=cands,
-        notes=(note,),
-        provenance=provenance,
+        notes=(_note(params, n_nodes=n_nodes, n_zones=len(zones), motorway=motorway),),
+        provenance={
+            "kind": "synthetic",
+            **params,
+            "nodes_built": n_nodes,
+            "edges_built": int(edges.u.size),
+            "sha256": digest,
+        },
         core_nodes=core,
         road_edges=roads,
     )
