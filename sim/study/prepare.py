@@ -328,9 +328,11 @@ def _with_lever_candidates(
 ) -> tuple[Region, np.ndarray, LeverSites]:
     """The region with a candidate in every compound a strategy's compound chargers or
     shared chargers go to (:func:`~sim.study.levers.lever_candidates`)."""
-    graph = region.graph
+    roads = region.roads  # a generated city's graph is not built for this
     nodes = region.zones["node"].to_numpy(dtype=np.int64)
-    xy = {int(n): (float(graph.nodes[n]["x"]), float(graph.nodes[n]["y"])) for n in nodes}
+    at = np.searchsorted(roads.node_ids, nodes)
+    coords = zip(roads.x[at].tolist(), roads.y[at].tolist(), strict=True)
+    xy = dict(zip(nodes.tolist(), coords, strict=True))
     cands, cz, levers = lever_candidates(
         scenario, region.candidates, region.zones, homes, cand_zone, node_xy=xy
     )
